@@ -1,0 +1,7 @@
+//! Pandora's shared core: the ACL configuration language ([`acl`]), the typed files Pandora
+//! reads and writes ([`files`]), and the deterministic `.pkg` archive format ([`pkg`]). It does
+//! no I/O beyond the files and streams it is handed, and it never prints.
+
+pub mod acl;
+pub mod files;
+pub mod pkg;

@@ -1,0 +1,1 @@
+//! The .pkg format.
