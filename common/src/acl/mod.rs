@@ -1,1 +1,44 @@
-//! The ACL language.
+//! ACL, AtlasLinux's configuration language, as `../shared/ACL.md` specifies it: a lexer and
+//! parser that stop at the first syntax error, evaluation of expressions, casts and
+//! references with type checking, lookup paths, the dump format and a canonical printer.
+//!
+//! ```
+//! let doc = pandora_common::acl::parse("Tool { string name = \"x\"; n = 1 + 2; }", "t.acl").unwrap();
+//! assert_eq!(doc.get("Tool.n").unwrap().unwrap().as_int(), Some(3));
+//! ```
+
+mod ast;
+mod document;
+mod error;
+mod eval;
+mod lexer;
+mod lookup;
+mod parser;
+mod print;
+mod value;
+
+pub use document::{Block, Document, Field, Item};
+pub use error::{Error, ErrorKind, Pos};
+pub use lookup::PathError;
+pub use value::{Scalar, Type, Value};
+
+/// Parses, resolves and type-checks `source`; `origin` names the file in errors.
+pub fn parse(source: &str, origin: &str) -> Result<Document, Error> {
+    let tree = parser::parse(source).map_err(|e| e.located(origin, source))?;
+    eval::evaluate(&tree).map_err(|e| e.located(origin, source))
+}
+
+/// Checks `source` like [`parse`] and returns it in canonical form, comments kept.
+pub fn format(source: &str, origin: &str) -> Result<String, Error> {
+    let tree = parser::parse(source).map_err(|e| e.located(origin, source))?;
+    eval::evaluate(&tree).map_err(|e| e.located(origin, source))?;
+    Ok(print::print_tree(&tree))
+}
+
+/// Returns `source` in canonical form after checking its syntax only, so that documents with
+/// semantic errors can be printed too (used by property tests).
+#[doc(hidden)]
+pub fn format_syntax(source: &str, origin: &str) -> Result<String, Error> {
+    let tree = parser::parse(source).map_err(|e| e.located(origin, source))?;
+    Ok(print::print_tree(&tree))
+}

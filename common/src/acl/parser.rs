@@ -1,0 +1,627 @@
+//! The ACL parser (ACL.md §2, §4, §5): tokens in, a syntax tree out. It stops at the first
+//! error, which is one of `syntax`, `missing-semicolon` or a lexical error.
+
+use std::collections::VecDeque;
+
+use super::ast::*;
+use super::error::{Error, ErrorKind, Pos};
+use super::lexer::{Comment, Lexer, Tok, Token};
+
+/// Deeper nesting of blocks or expressions than this is refused, so that hostile input
+/// cannot exhaust the stack.
+const MAX_DEPTH: u32 = 100;
+
+pub(crate) fn parse(text: &str) -> Result<Tree, Error> {
+    let mut p = Parser {
+        lex: Lexer::new(text),
+        buf: VecDeque::new(),
+        prev_line: 0,
+        comment_idx: 0,
+        depth: 0,
+    };
+    p.document()
+}
+
+struct Parser<'a> {
+    lex: Lexer<'a>,
+    buf: VecDeque<Token>,
+    /// Line of the last consumed token.
+    prev_line: u32,
+    /// Comments before this index are attached to the tree already.
+    comment_idx: usize,
+    depth: u32,
+}
+
+fn syntax(pos: Pos, msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Syntax, pos, msg)
+}
+
+impl Parser<'_> {
+    fn fill(&mut self, k: usize) -> Result<(), Error> {
+        while self.buf.len() <= k {
+            let t = self.lex.next_token()?;
+            self.buf.push_back(t);
+        }
+        Ok(())
+    }
+
+    fn peek(&mut self) -> Result<&Token, Error> {
+        self.fill(0)?;
+        Ok(&self.buf[0])
+    }
+
+    fn peek_at(&mut self, k: usize) -> Result<&Token, Error> {
+        self.fill(k)?;
+        Ok(&self.buf[k])
+    }
+
+    fn next(&mut self) -> Result<Token, Error> {
+        self.fill(0)?;
+        let t = self.buf.pop_front().expect("fill(0) leaves a token");
+        self.prev_line = t.pos.line;
+        Ok(t)
+    }
+
+    fn expect(&mut self, want: Tok, what: &str) -> Result<Token, Error> {
+        let t = self.next()?;
+        if t.tok == want {
+            Ok(t)
+        } else {
+            Err(syntax(
+                t.pos,
+                format!("expected {what}, found {}", t.tok.describe()),
+            ))
+        }
+    }
+
+    fn enter(&mut self, pos: Pos) -> Result<(), Error> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(syntax(
+                pos,
+                format!("nested more than {MAX_DEPTH} levels deep"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Comments that start before `pos` and are not attached yet.
+    fn comments_before(&mut self, pos: Pos) -> Vec<Comment> {
+        let mut out = Vec::new();
+        while let Some(c) = self.lex.comments.get(self.comment_idx) {
+            if c.pos >= pos {
+                break;
+            }
+            out.push(c.clone());
+            self.comment_idx += 1;
+        }
+        out
+    }
+
+    /// Notes for an item starting at `pos`: its leading comments and whether a blank line
+    /// precedes it.
+    fn leading_notes(&mut self, pos: Pos) -> Notes {
+        let before = self.prev_line;
+        let leading = self.comments_before(pos);
+        let first_line = leading.first().map_or(pos.line, |c| c.pos.line);
+        Notes {
+            leading,
+            trailing: None,
+            blank_before: before > 0 && first_line > before + 1,
+        }
+    }
+
+    /// A `//` or `/* */` comment on the same line as the item's last token.
+    fn trailing_comment(&mut self) -> Result<Option<Comment>, Error> {
+        let line = self.prev_line;
+        let next_pos = self.peek()?.pos;
+        match self.lex.comments.get(self.comment_idx) {
+            Some(c) if c.pos.line == line && c.pos < next_pos => {
+                let c = c.clone();
+                self.comment_idx += 1;
+                Ok(Some(c))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn document(&mut self) -> Result<Tree, Error> {
+        let mut tree = Tree::default();
+        loop {
+            let t = self.peek()?.clone();
+            match &t.tok {
+                Tok::Eof => break,
+                Tok::Ident(_) => {
+                    let next = self.peek_at(1)?.clone();
+                    if next.tok == Tok::Assign {
+                        return Err(syntax(
+                            t.pos,
+                            "a field at the top level: fields belong inside a block, `Name { ... }`",
+                        ));
+                    }
+                    let notes = self.leading_notes(t.pos);
+                    let b = self.block(notes)?;
+                    tree.blocks.push(b);
+                }
+                Tok::Type(_) | Tok::Ref => {
+                    return Err(syntax(
+                        t.pos,
+                        "a field at the top level: fields belong inside a block, `Name { ... }`",
+                    ));
+                }
+                other => {
+                    return Err(syntax(
+                        t.pos,
+                        format!("expected a block, found {}", other.describe()),
+                    ));
+                }
+            }
+        }
+        let end = self.peek()?.pos;
+        tree.trailing = self.comments_before(Pos {
+            line: end.line,
+            col: end.col + 1,
+        });
+        Ok(tree)
+    }
+
+    /// `Name ["label"] { items }`; the next token is the name.
+    fn block(&mut self, mut notes: Notes) -> Result<BlockNode, Error> {
+        let name_tok = self.next()?;
+        let Tok::Ident(name) = name_tok.tok else {
+            return Err(syntax(name_tok.pos, "expected a block name"));
+        };
+        self.enter(name_tok.pos)?;
+        let label = match self.peek()?.tok.clone() {
+            Tok::Str(s) => {
+                self.next()?;
+                Some(s)
+            }
+            _ => None,
+        };
+        let open = self.next()?;
+        if open.tok != Tok::LBrace {
+            let what = if matches!(open.tok, Tok::Str(_)) {
+                "a block has at most one label; expected `{`".to_string()
+            } else {
+                format!(
+                    "expected `{{` to open block `{name}`, found {}",
+                    open.tok.describe()
+                )
+            };
+            return Err(syntax(open.pos, what));
+        }
+        let mut items = Vec::new();
+        loop {
+            let t = self.peek()?.clone();
+            match &t.tok {
+                Tok::RBrace => break,
+                Tok::Eof => {
+                    return Err(syntax(
+                        t.pos,
+                        format!(
+                            "block `{name}` opened at line {} is not closed: add `}}`",
+                            name_tok.pos.line
+                        ),
+                    ));
+                }
+                Tok::Type(_) | Tok::Ref => {
+                    let notes = self.leading_notes(t.pos);
+                    items.push(ItemNode::Field(self.typed_field(notes)?));
+                }
+                Tok::Ident(_) => {
+                    let notes = self.leading_notes(t.pos);
+                    let next = self.peek_at(1)?.clone();
+                    match next.tok {
+                        Tok::Assign => items.push(ItemNode::Field(self.inferred_field(notes)?)),
+                        Tok::LBrace | Tok::Str(_) => {
+                            items.push(ItemNode::Block(self.block(notes)?))
+                        }
+                        other => {
+                            return Err(syntax(
+                                next.pos,
+                                format!(
+                                    "expected `=` or `{{` after `{}`, found {}",
+                                    ident_text(&t.tok),
+                                    other.describe()
+                                ),
+                            ));
+                        }
+                    }
+                }
+                other => {
+                    return Err(syntax(
+                        t.pos,
+                        format!(
+                            "expected a field, a block or `}}`, found {}",
+                            other.describe()
+                        ),
+                    ));
+                }
+            }
+        }
+        let close = self.peek()?.pos;
+        let inner_trailing = self.comments_before(close);
+        self.next()?; // `}`
+        notes.trailing = self.trailing_comment()?;
+        self.depth -= 1;
+        Ok(BlockNode {
+            name,
+            label,
+            pos: name_tok.pos,
+            items,
+            notes,
+            inner_trailing,
+        })
+    }
+
+    fn typed_field(&mut self, mut notes: Notes) -> Result<FieldNode, Error> {
+        let ty = self.next()?;
+        let mut decl = match ty.tok {
+            Tok::Type(s) => Decl::Scalar(s),
+            _ => Decl::Ref,
+        };
+        if self.peek()?.tok == Tok::LBracket {
+            let open = self.next()?;
+            decl = match decl {
+                Decl::Scalar(s) => Decl::Array(s),
+                _ => {
+                    return Err(syntax(
+                        open.pos,
+                        "`ref[]` is not a type: a ref aliases one field",
+                    ));
+                }
+            };
+            self.expect(Tok::RBracket, "`]`")?;
+        }
+        let name_tok = self.next()?;
+        let name = match name_tok.tok {
+            Tok::Ident(s) => s,
+            other => {
+                return Err(syntax(
+                    name_tok.pos,
+                    format!("expected a field name, found {}", other.describe()),
+                ));
+            }
+        };
+        self.expect(Tok::Assign, "`=`")?;
+        let value = self.value()?;
+        self.semicolon(&name)?;
+        notes.trailing = self.trailing_comment()?;
+        Ok(FieldNode {
+            name,
+            pos: ty.pos,
+            decl: Some(decl),
+            value,
+            notes,
+        })
+    }
+
+    fn inferred_field(&mut self, mut notes: Notes) -> Result<FieldNode, Error> {
+        let name_tok = self.next()?;
+        let name = ident_text(&name_tok.tok);
+        self.next()?; // `=`
+        let value = self.value()?;
+        self.semicolon(&name)?;
+        notes.trailing = self.trailing_comment()?;
+        Ok(FieldNode {
+            name,
+            pos: name_tok.pos,
+            decl: None,
+            value,
+            notes,
+        })
+    }
+
+    fn semicolon(&mut self, field: &str) -> Result<(), Error> {
+        let t = self.next()?;
+        if t.tok == Tok::Semi {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::MissingSemicolon,
+            t.pos,
+            format!(
+                "expected `;` after the value of `{field}`, found {}",
+                t.tok.describe()
+            ),
+        ))
+    }
+
+    fn value(&mut self) -> Result<ValueNode, Error> {
+        if self.peek()?.tok != Tok::LBrace {
+            return Ok(ValueNode::Expr(self.expr()?));
+        }
+        let open = self.next()?;
+        let mut elems = Vec::new();
+        if self.peek()?.tok == Tok::RBrace {
+            self.next()?;
+            return Ok(ValueNode::Array {
+                pos: open.pos,
+                elems,
+            });
+        }
+        loop {
+            let t = self.peek()?.clone();
+            if t.tok == Tok::LBrace {
+                return Err(syntax(
+                    t.pos,
+                    "arrays cannot nest: an element must be a single value",
+                ));
+            }
+            if t.tok == Tok::RBrace {
+                return Err(syntax(
+                    t.pos,
+                    "expected an array element after `,` (no trailing comma)",
+                ));
+            }
+            elems.push(self.expr()?);
+            let sep = self.next()?;
+            match sep.tok {
+                Tok::Comma => {}
+                Tok::RBrace => break,
+                other => {
+                    return Err(syntax(
+                        sep.pos,
+                        format!("expected `,` or `}}` in array, found {}", other.describe()),
+                    ));
+                }
+            }
+        }
+        Ok(ValueNode::Array {
+            pos: open.pos,
+            elems,
+        })
+    }
+
+    fn expr(&mut self) -> Result<Expr, Error> {
+        let start = self.peek()?.pos;
+        self.enter(start)?;
+        let cond = self.binary(1)?;
+        let e = if self.peek()?.tok == Tok::Question {
+            let q = self.next()?;
+            let a = self.expr()?;
+            self.expect(Tok::Colon, "`:` of the `?:` expression")?;
+            let b = self.expr()?;
+            Expr {
+                pos: q.pos,
+                kind: ExprKind::Ternary(Box::new(cond), Box::new(a), Box::new(b)),
+            }
+        } else {
+            cond
+        };
+        self.depth -= 1;
+        Ok(e)
+    }
+
+    fn binop(tok: &Tok) -> Option<BinOp> {
+        Some(match tok {
+            Tok::OrOr => BinOp::Or,
+            Tok::AndAnd => BinOp::And,
+            Tok::EqEq => BinOp::Eq,
+            Tok::Ne => BinOp::Ne,
+            Tok::Lt => BinOp::Lt,
+            Tok::Gt => BinOp::Gt,
+            Tok::Le => BinOp::Le,
+            Tok::Ge => BinOp::Ge,
+            Tok::Plus => BinOp::Add,
+            Tok::Minus => BinOp::Sub,
+            Tok::Star => BinOp::Mul,
+            Tok::Slash => BinOp::Div,
+            Tok::Percent => BinOp::Rem,
+            _ => return None,
+        })
+    }
+
+    fn binary(&mut self, min_level: u8) -> Result<Expr, Error> {
+        let mut lhs = self.unary()?;
+        loop {
+            let t = self.peek()?;
+            let Some(op) = Self::binop(&t.tok) else { break };
+            if op.level() < min_level {
+                break;
+            }
+            let op_tok = self.next()?;
+            let rhs = self.binary(op.level() + 1)?;
+            lhs = Expr {
+                pos: op_tok.pos,
+                kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
+            };
+        }
+        Ok(lhs)
+    }
+
+    fn unary(&mut self) -> Result<Expr, Error> {
+        let t = self.peek()?.clone();
+        let op = match t.tok {
+            Tok::Bang => Some(UnOp::Not),
+            Tok::Minus => Some(UnOp::Neg),
+            Tok::Plus => Some(UnOp::Plus),
+            _ => None,
+        };
+        if let Some(op) = op {
+            self.next()?;
+            self.enter(t.pos)?;
+            // `-9223372036854775808` is the one literal that only exists negated.
+            let operand = if op == UnOp::Neg && self.peek()?.tok == Tok::Int(1u64 << 63) {
+                self.next()?;
+                Expr {
+                    pos: t.pos,
+                    kind: ExprKind::Int(i64::MIN),
+                }
+            } else {
+                let inner = self.unary()?;
+                match (op, inner.kind) {
+                    (UnOp::Neg, ExprKind::Int(n)) if n != i64::MIN => Expr {
+                        pos: t.pos,
+                        kind: ExprKind::Int(-n),
+                    },
+                    (UnOp::Neg, ExprKind::Float(f)) => Expr {
+                        pos: t.pos,
+                        kind: ExprKind::Float(-f),
+                    },
+                    (_, kind) => Expr {
+                        pos: t.pos,
+                        kind: ExprKind::Unary(
+                            op,
+                            Box::new(Expr {
+                                pos: inner.pos,
+                                kind,
+                            }),
+                        ),
+                    },
+                }
+            };
+            self.depth -= 1;
+            return Ok(operand);
+        }
+        if t.tok == Tok::LParen
+            && let Tok::Type(s) = self.peek_at(1)?.tok
+            && self.peek_at(2)?.tok == Tok::RParen
+        {
+            self.next()?;
+            self.next()?;
+            self.next()?;
+            self.enter(t.pos)?;
+            let operand = self.unary()?;
+            self.depth -= 1;
+            return Ok(Expr {
+                pos: t.pos,
+                kind: ExprKind::Cast(s, Box::new(operand)),
+            });
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> Result<Expr, Error> {
+        let t = self.next()?;
+        let kind = match t.tok {
+            Tok::Int(n) => match i64::try_from(n) {
+                Ok(n) => ExprKind::Int(n),
+                Err(_) => {
+                    return Err(Error::new(
+                        ErrorKind::IntOverflow,
+                        t.pos,
+                        format!("integer `{n}` does not fit in a 64-bit signed int"),
+                    ));
+                }
+            },
+            Tok::Float(f) => ExprKind::Float(f),
+            Tok::Str(s) => ExprKind::Str(s),
+            Tok::True => ExprKind::Bool(true),
+            Tok::False => ExprKind::Bool(false),
+            Tok::LParen => {
+                let inner = self.expr()?;
+                self.expect(Tok::RParen, "`)`")?;
+                ExprKind::Paren(Box::new(inner))
+            }
+            Tok::Dollar => {
+                let next = self.next()?;
+                let (anchor, first) = match next.tok {
+                    Tok::Dot => (Anchor::Local, self.seg_name()?),
+                    Tok::Ident(s) => (Anchor::Global, s),
+                    other => {
+                        return Err(syntax(
+                            next.pos,
+                            format!(
+                                "expected `.name` or a block name after `$`, found {}",
+                                other.describe()
+                            ),
+                        ));
+                    }
+                };
+                ExprKind::Ref(self.ref_rest(anchor, first)?)
+            }
+            Tok::Caret => {
+                let mut n = 1;
+                while self.peek()?.tok == Tok::Caret {
+                    self.next()?;
+                    n += 1;
+                }
+                let first = self.seg_name()?;
+                ExprKind::Ref(self.ref_rest(Anchor::Up(n), first)?)
+            }
+            Tok::Ident(s) => ExprKind::Ref(self.ref_rest(Anchor::Bare, s)?),
+            Tok::LBracket => {
+                return Err(syntax(
+                    t.pos,
+                    "`[` cannot start a value; arrays are written `{a, b}`",
+                ));
+            }
+            other => {
+                return Err(syntax(
+                    t.pos,
+                    format!("expected a value, found {}", other.describe()),
+                ));
+            }
+        };
+        Ok(Expr { pos: t.pos, kind })
+    }
+
+    fn seg_name(&mut self) -> Result<String, Error> {
+        let t = self.next()?;
+        match t.tok {
+            Tok::Ident(s) => Ok(s),
+            other => Err(syntax(
+                t.pos,
+                format!(
+                    "expected a name in the reference, found {}",
+                    other.describe()
+                ),
+            )),
+        }
+    }
+
+    fn ref_rest(&mut self, anchor: Anchor, first: String) -> Result<RefPath, Error> {
+        let mut segs = vec![Seg {
+            name: first,
+            label: None,
+        }];
+        loop {
+            match self.peek()?.tok {
+                Tok::Dot => {
+                    self.next()?;
+                    let name = self.seg_name()?;
+                    segs.push(Seg { name, label: None });
+                }
+                Tok::LBracket => {
+                    let open = self.next()?;
+                    let t = self.next()?;
+                    let label = match t.tok {
+                        Tok::Str(s) => s,
+                        Tok::Int(_) => {
+                            return Err(syntax(
+                                t.pos,
+                                "a reference cannot index with a number; use a label `[\"name\"]`",
+                            ));
+                        }
+                        other => {
+                            return Err(syntax(
+                                t.pos,
+                                format!("expected a label string, found {}", other.describe()),
+                            ));
+                        }
+                    };
+                    self.expect(Tok::RBracket, "`]`")?;
+                    let last = segs.last_mut().expect("a reference has a first segment");
+                    if last.label.is_some() {
+                        return Err(syntax(
+                            open.pos,
+                            "a label must follow a name: write `name[\"label\"]`",
+                        ));
+                    }
+                    last.label = Some(label);
+                }
+                _ => break,
+            }
+        }
+        Ok(RefPath { anchor, segs })
+    }
+}
+
+fn ident_text(t: &Tok) -> String {
+    match t {
+        Tok::Ident(s) => s.clone(),
+        other => other.describe(),
+    }
+}
