@@ -1,39 +1,43 @@
 //! The syntax tree: what the parser produces, before references are resolved and values
 //! computed. The canonical printer works on this tree, so it keeps comments and parentheses.
 
+use std::borrow::Cow;
+
 use super::error::Pos;
 use super::lexer::Comment;
 use super::value::Scalar;
 
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Tree {
-    pub(crate) blocks: Vec<BlockNode>,
+pub(crate) struct Tree<'a> {
+    pub(crate) blocks: Vec<BlockNode<'a>>,
     /// Comments after the last block.
-    pub(crate) trailing: Vec<Comment>,
+    pub(crate) trailing: Vec<Comment<'a>>,
+    /// Whether any field value holds a reference.
+    pub(crate) has_refs: bool,
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct BlockNode {
-    pub(crate) name: String,
-    pub(crate) label: Option<String>,
+pub(crate) struct BlockNode<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) label: Option<Cow<'a, str>>,
     pub(crate) pos: Pos,
-    pub(crate) items: Vec<ItemNode>,
-    pub(crate) notes: Notes,
+    pub(crate) items: Vec<ItemNode<'a>>,
+    pub(crate) notes: Notes<'a>,
     /// Comments between the last item and the closing `}`.
-    pub(crate) inner_trailing: Vec<Comment>,
+    pub(crate) inner_trailing: Vec<Comment<'a>>,
 }
 
 #[derive(Debug, Clone)]
-pub(crate) enum ItemNode {
-    Field(FieldNode),
-    Block(BlockNode),
+pub(crate) enum ItemNode<'a> {
+    Field(FieldNode<'a>),
+    Block(BlockNode<'a>),
 }
 
 /// Comments and spacing around an item, for the printer.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Notes {
-    pub(crate) leading: Vec<Comment>,
-    pub(crate) trailing: Option<Comment>,
+pub(crate) struct Notes<'a> {
+    pub(crate) leading: Vec<Comment<'a>>,
+    pub(crate) trailing: Option<Comment<'a>>,
     pub(crate) blank_before: bool,
 }
 
@@ -45,22 +49,22 @@ pub(crate) enum Decl {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct FieldNode {
-    pub(crate) name: String,
+pub(crate) struct FieldNode<'a> {
+    pub(crate) name: &'a str,
     /// The field's first token: its type keyword, or its name when inferred.
     pub(crate) pos: Pos,
     pub(crate) decl: Option<Decl>,
-    pub(crate) value: ValueNode,
-    pub(crate) notes: Notes,
+    pub(crate) value: ValueNode<'a>,
+    pub(crate) notes: Notes<'a>,
 }
 
 #[derive(Debug, Clone)]
-pub(crate) enum ValueNode {
-    Array { pos: Pos, elems: Vec<Expr> },
-    Expr(Expr),
+pub(crate) enum ValueNode<'a> {
+    Array { pos: Pos, elems: Vec<Expr<'a>> },
+    Expr(Expr<'a>),
 }
 
-impl ValueNode {
+impl ValueNode<'_> {
     pub(crate) fn start(&self) -> Pos {
         match self {
             ValueNode::Array { pos, .. } => *pos,
@@ -139,40 +143,40 @@ pub(crate) enum Anchor {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Seg {
-    pub(crate) name: String,
-    pub(crate) label: Option<String>,
+pub(crate) struct Seg<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) label: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct RefPath {
+pub(crate) struct RefPath<'a> {
     pub(crate) anchor: Anchor,
-    pub(crate) segs: Vec<Seg>,
+    pub(crate) segs: Vec<Seg<'a>>,
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Expr {
+pub(crate) struct Expr<'a> {
     /// Where errors about this expression point: the literal or reference itself, the
     /// operator of a unary or binary expression, `?` of a ternary, `(` of a cast or group.
     pub(crate) pos: Pos,
-    pub(crate) kind: ExprKind,
+    pub(crate) kind: ExprKind<'a>,
 }
 
 #[derive(Debug, Clone)]
-pub(crate) enum ExprKind {
+pub(crate) enum ExprKind<'a> {
     Int(i64),
     Float(f64),
-    Str(String),
+    Str(Cow<'a, str>),
     Bool(bool),
-    Ref(RefPath),
-    Paren(Box<Expr>),
-    Unary(UnOp, Box<Expr>),
-    Binary(BinOp, Box<Expr>, Box<Expr>),
-    Ternary(Box<Expr>, Box<Expr>, Box<Expr>),
-    Cast(Scalar, Box<Expr>),
+    Ref(RefPath<'a>),
+    Paren(Box<Expr<'a>>),
+    Unary(UnOp, Box<Expr<'a>>),
+    Binary(BinOp, Box<Expr<'a>>, Box<Expr<'a>>),
+    Ternary(Box<Expr<'a>>, Box<Expr<'a>>, Box<Expr<'a>>),
+    Cast(Scalar, Box<Expr<'a>>),
 }
 
-impl Expr {
+impl Expr<'_> {
     /// The position of the expression's first token.
     pub(crate) fn start(&self) -> Pos {
         match &self.kind {

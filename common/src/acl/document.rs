@@ -9,8 +9,8 @@ pub struct Document {
     pub(crate) blocks: Vec<Block>,
 }
 
-/// A block `Name ["label"] { ... }`.
-#[derive(Debug, Clone, PartialEq)]
+/// A block `Name ["label"] { ... }`. Equality ignores positions.
+#[derive(Debug, Clone)]
 pub struct Block {
     /// The block's name.
     pub name: String,
@@ -31,8 +31,8 @@ pub enum Item {
     Block(Block),
 }
 
-/// A field with its final value.
-#[derive(Debug, Clone, PartialEq)]
+/// A field with its final value. Equality ignores positions.
+#[derive(Debug, Clone)]
 pub struct Field {
     /// The field's name.
     pub name: String,
@@ -122,5 +122,17 @@ impl Block {
     /// The child blocks called `name`.
     pub fn children<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Block> + 'a {
         self.blocks().filter(move |b| b.name == name)
+    }
+}
+
+impl PartialEq for Block {
+    fn eq(&self, other: &Block) -> bool {
+        self.name == other.name && self.label == other.label && self.items == other.items
+    }
+}
+
+impl PartialEq for Field {
+    fn eq(&self, other: &Field) -> bool {
+        self.name == other.name && self.value == other.value
     }
 }

@@ -1,7 +1,7 @@
 //! From syntax tree to document (ACL.md §3–§6): duplicate checks, reference resolution,
 //! evaluation and type checking. Every semantic error is collected; the earliest one wins.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::ast::*;
 use super::document::{Block, Document, Field, Item};
@@ -11,134 +11,198 @@ use super::value::{Scalar, Value, float_text};
 /// References nested deeper than this are refused rather than risking the stack.
 const MAX_CHAIN: usize = 200;
 
-pub(crate) fn evaluate(tree: &Tree) -> Result<Document, Error> {
-    let mut ev = Evaluator::default();
-    ev.blocks.push(BInfo {
-        name: "",
-        label: None,
-        parent: None,
-        items: Vec::new(),
-    });
-    for b in &tree.blocks {
-        let id = ev.add_block(b, 0);
-        ev.blocks[0].items.push(Slot::Block(id));
-    }
+pub(crate) fn evaluate(tree: &Tree<'_>) -> Result<Document, Error> {
+    let mut errors = Vec::new();
     check_duplicates(
-        tree.blocks.iter().map(ItemRef::Block).collect(),
-        &mut ev.errors,
+        tree.blocks.iter().map(entry_of_block),
+        tree.blocks.len(),
+        &mut errors,
     );
-    ev.resolve_all();
-    ev.state = vec![State::Todo; ev.fields.len()];
-    for fid in 0..ev.fields.len() {
-        let _ = ev.field_value(fid);
+    for b in &tree.blocks {
+        check_block_duplicates(b, &mut errors);
     }
-    if let Some(e) = ev.errors.iter().min_by_key(|e| e.pos) {
-        return Err(e.clone());
+    let mut ev = Evaluator::default();
+    let doc = if tree.has_refs {
+        // References need every field addressable: build the arena, resolve, then force
+        // every field in source order; a reference may pull in a later field first.
+        ev.blocks.push(BInfo {
+            name: "",
+            label: None,
+            parent: None,
+            items: Vec::new(),
+        });
+        for b in &tree.blocks {
+            let id = ev.add_block(b, 0);
+            ev.blocks[0].items.push(Slot::Block(id));
+        }
+        ev.resolve_all();
+        ev.state = vec![State::Todo; ev.fields.len()];
+        for fid in 0..ev.fields.len() {
+            let _ = ev.force(fid);
+        }
+        let mut values = std::mem::take(&mut ev.state).into_iter().map(|s| match s {
+            State::Done(v) => Some(v),
+            _ => None,
+        });
+        let mut next = |_: &mut Evaluator<'_>, _: &FieldNode<'_>| values.next().flatten();
+        build(tree, &mut ev, &mut next)
+    } else {
+        // No references: each field depends on nothing else, so compute it as we build.
+        let mut next = |ev: &mut Evaluator<'_>, f: &FieldNode<'_>| ev.compute(f, 0).ok();
+        build(tree, &mut ev, &mut next)
+    };
+    errors.append(&mut ev.errors);
+    match errors.into_iter().min_by_key(|e| e.pos) {
+        Some(e) => Err(e),
+        None => Ok(doc),
     }
-    let mut values = std::mem::take(&mut ev.state).into_iter().map(|s| match s {
-        State::Done(v) => v,
-        _ => unreachable!("no errors means every field has a value"),
-    });
-    let blocks = tree
-        .blocks
-        .iter()
-        .map(|b| build_block(b, &mut values))
-        .collect();
-    Ok(Document { blocks })
 }
 
-fn build_block(b: &BlockNode, values: &mut impl Iterator<Item = Value>) -> Block {
+type NextValue<'n, 't> = dyn FnMut(&mut Evaluator<'t>, &FieldNode<'t>) -> Option<Value> + 'n;
+
+fn build<'t>(tree: &'t Tree<'t>, ev: &mut Evaluator<'t>, next: &mut NextValue<'_, 't>) -> Document {
+    Document {
+        blocks: tree
+            .blocks
+            .iter()
+            .map(|b| build_block(b, ev, next))
+            .collect(),
+    }
+}
+
+fn build_block<'t>(
+    b: &'t BlockNode<'t>,
+    ev: &mut Evaluator<'t>,
+    next: &mut NextValue<'_, 't>,
+) -> Block {
     let mut items = Vec::with_capacity(b.items.len());
     for item in &b.items {
-        items.push(match item {
-            ItemNode::Field(f) => Item::Field(Field {
-                name: f.name.clone(),
-                pos: f.pos,
-                value_pos: f.value.start(),
-                value: values
-                    .next()
-                    .expect("one value per field, in the same order"),
-            }),
-            ItemNode::Block(c) => Item::Block(build_block(c, values)),
-        });
+        match item {
+            ItemNode::Field(f) => {
+                // A field without a value has an error recorded; the document is discarded.
+                let value = next(ev, f).unwrap_or(Value::Bool(false));
+                items.push(Item::Field(Field {
+                    name: f.name.to_string(),
+                    pos: f.pos,
+                    value_pos: f.value.start(),
+                    value,
+                }));
+            }
+            ItemNode::Block(c) => items.push(Item::Block(build_block(c, ev, next))),
+        }
     }
     Block {
-        name: b.name.clone(),
-        label: b.label.clone(),
+        name: b.name.to_string(),
+        label: b.label.as_deref().map(String::from),
         pos: b.pos,
         items,
     }
 }
 
-enum ItemRef<'a> {
-    Field(&'a FieldNode),
-    Block(&'a BlockNode),
+/// What the duplicate rules need to know of one item.
+#[derive(Clone, Copy)]
+struct Entry<'x> {
+    name: &'x str,
+    label: Option<&'x str>,
+    is_field: bool,
+    pos: Pos,
+}
+
+fn entry_of_block<'x>(b: &'x BlockNode<'_>) -> Entry<'x> {
+    Entry {
+        name: b.name,
+        label: b.label.as_deref(),
+        is_field: false,
+        pos: b.pos,
+    }
+}
+
+fn entry_of_item<'x>(i: &'x ItemNode<'_>) -> Entry<'x> {
+    match i {
+        ItemNode::Field(f) => Entry {
+            name: f.name,
+            label: None,
+            is_field: true,
+            pos: f.pos,
+        },
+        ItemNode::Block(b) => entry_of_block(b),
+    }
+}
+
+fn check_block_duplicates(b: &BlockNode<'_>, errors: &mut Vec<Error>) {
+    check_duplicates(b.items.iter().map(entry_of_item), b.items.len(), errors);
+    for item in &b.items {
+        if let ItemNode::Block(c) = item {
+            check_block_duplicates(c, errors);
+        }
+    }
 }
 
 /// ACL.md §6: a field name twice, a field and a block of one name, or two sibling blocks
-/// with the same name and label.
-fn check_duplicates<'a>(items: Vec<ItemRef<'a>>, errors: &mut Vec<Error>) {
-    let mut names: HashMap<&str, (bool, Pos)> = HashMap::new(); // name -> (is a field, first pos)
-    let mut labeled: HashSet<(&str, &str)> = HashSet::new();
-    for item in &items {
-        match item {
-            ItemRef::Field(f) => match names.get(f.name.as_str()) {
-                Some((is_field, first)) => errors.push(Error::new(
-                    ErrorKind::DuplicateField,
-                    f.pos,
-                    format!(
-                        "`{}` is already defined as a {} at line {}",
-                        f.name,
-                        if *is_field { "field" } else { "block" },
-                        first.line
-                    ),
-                )),
-                None => {
-                    names.insert(&f.name, (true, f.pos));
-                }
-            },
-            ItemRef::Block(b) => {
-                match names.get(b.name.as_str()) {
-                    Some((true, first)) => errors.push(Error::new(
-                        ErrorKind::DuplicateField,
-                        b.pos,
-                        format!(
-                            "`{}` is already defined as a field at line {}",
-                            b.name, first.line
-                        ),
-                    )),
-                    Some((false, _)) => {}
-                    None => {
-                        names.insert(&b.name, (false, b.pos));
-                    }
-                }
-                if let Some(label) = &b.label
-                    && !labeled.insert((&b.name, label))
-                {
-                    errors.push(Error::new(
-                        ErrorKind::DuplicateBlock,
-                        b.pos,
-                        format!(
-                            "block `{} \"{}\"` is already defined in this scope",
-                            b.name, label
-                        ),
-                    ));
-                }
+/// with the same name and label. Small blocks are checked pairwise without allocating.
+fn check_duplicates<'x>(
+    entries: impl Iterator<Item = Entry<'x>> + Clone,
+    n: usize,
+    errors: &mut Vec<Error>,
+) {
+    let clash = |first: &Entry<'_>, e: &Entry<'_>| -> Option<Error> {
+        if first.name != e.name {
+            return None;
+        }
+        if e.is_field || first.is_field {
+            let what = if first.is_field { "field" } else { "block" };
+            return Some(Error::new(
+                ErrorKind::DuplicateField,
+                e.pos,
+                format!(
+                    "`{}` is already defined as a {what} at line {}",
+                    e.name, first.pos.line
+                ),
+            ));
+        }
+        match (first.label, e.label) {
+            (Some(a), Some(b)) if a == b => Some(Error::new(
+                ErrorKind::DuplicateBlock,
+                e.pos,
+                format!(
+                    "block `{} \"{}\"` is already defined at line {}",
+                    e.name, b, first.pos.line
+                ),
+            )),
+            _ => None,
+        }
+    };
+    if n <= 16 {
+        for (i, e) in entries.clone().enumerate() {
+            if let Some(err) = entries.clone().take(i).find_map(|first| clash(&first, &e)) {
+                errors.push(err);
             }
         }
+        return;
     }
-    for item in items {
-        if let ItemRef::Block(b) = item {
-            check_duplicates(
-                b.items
-                    .iter()
-                    .map(|i| match i {
-                        ItemNode::Field(f) => ItemRef::Field(f),
-                        ItemNode::Block(c) => ItemRef::Block(c),
-                    })
-                    .collect(),
-                errors,
-            );
+    // name -> (first entry of that name, first field of that name)
+    let mut by_name: HashMap<&str, Entry<'x>> = HashMap::with_capacity(n);
+    let mut labeled: HashMap<(&str, &str), Entry<'x>> = HashMap::new();
+    for e in entries {
+        match by_name.get(e.name) {
+            Some(first) if first.is_field || e.is_field => {
+                if let Some(err) = clash(first, &e) {
+                    errors.push(err);
+                }
+                continue;
+            }
+            Some(_) => {}
+            None => {
+                by_name.insert(e.name, e);
+            }
+        }
+        if let Some(l) = e.label {
+            match labeled.get(&(e.name, l)) {
+                Some(first) => errors.extend(clash(first, &e)),
+                None => {
+                    labeled.insert((e.name, l), e);
+                }
+            }
         }
     }
 }
@@ -158,7 +222,7 @@ struct BInfo<'a> {
 
 #[derive(Clone, Copy)]
 struct FInfo<'a> {
-    node: &'a FieldNode,
+    node: &'a FieldNode<'a>,
     block: usize,
 }
 
@@ -187,7 +251,7 @@ struct Evaluator<'a> {
     errors: Vec<Error>,
 }
 
-fn refs_in<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+fn refs_in<'e>(e: &'e Expr<'e>, out: &mut Vec<&'e Expr<'e>>) {
     match &e.kind {
         ExprKind::Ref(_) => out.push(e),
         ExprKind::Paren(x) | ExprKind::Unary(_, x) | ExprKind::Cast(_, x) => refs_in(x, out),
@@ -205,7 +269,7 @@ fn refs_in<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
 }
 
 impl<'a> Evaluator<'a> {
-    fn add_block(&mut self, b: &'a BlockNode, parent: usize) -> usize {
+    fn add_block(&mut self, b: &'a BlockNode<'a>, parent: usize) -> usize {
         let id = self.blocks.len();
         self.blocks.push(BInfo {
             name: &b.name,
@@ -259,7 +323,7 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn resolve(&self, path: &RefPath, from: usize) -> Option<usize> {
+    fn resolve(&self, path: &RefPath<'_>, from: usize) -> Option<usize> {
         let mut cur = match path.anchor {
             Anchor::Global => 0,
             Anchor::Local | Anchor::Bare => from,
@@ -291,9 +355,19 @@ impl<'a> Evaluator<'a> {
         })
     }
 
+    /// The final value of field `fid`, computing it first if needed.
     fn field_value(&mut self, fid: usize) -> Ev<Value> {
+        self.force(fid)?;
         match &self.state[fid] {
-            State::Done(v) => return Ok(v.clone()),
+            State::Done(v) => Ok(v.clone()),
+            _ => Err(Poison),
+        }
+    }
+
+    /// Computes field `fid` once, detecting cycles through the stack of fields in progress.
+    fn force(&mut self, fid: usize) -> Ev<()> {
+        match &self.state[fid] {
+            State::Done(_) => return Ok(()),
             State::Failed => return Err(Poison),
             State::Busy(at) => {
                 let at = *at;
@@ -304,7 +378,7 @@ impl<'a> Evaluator<'a> {
                     .unwrap_or_default();
                 let names: Vec<&str> = self.stack[at..]
                     .iter()
-                    .map(|(f, _)| self.fields[*f].node.name.as_str())
+                    .map(|(f, _)| self.fields[*f].node.name)
                     .collect();
                 let msg = format!(
                     "these fields refer to each other: {} -> {}",
@@ -325,18 +399,23 @@ impl<'a> Evaluator<'a> {
         }
         self.state[fid] = State::Busy(self.stack.len());
         self.stack.push((fid, Pos::default()));
-        let result = self.compute(fid);
+        let (node, block) = (self.fields[fid].node, self.fields[fid].block);
+        let result = self.compute(node, block);
         self.stack.pop();
-        self.state[fid] = match &result {
-            Ok(v) => State::Done(v.clone()),
-            Err(_) => State::Failed,
-        };
-        result
+        match result {
+            Ok(v) => {
+                self.state[fid] = State::Done(v);
+                Ok(())
+            }
+            Err(p) => {
+                self.state[fid] = State::Failed;
+                Err(p)
+            }
+        }
     }
 
-    fn compute(&mut self, fid: usize) -> Ev<Value> {
-        let f = self.fields[fid].node;
-        let block = self.fields[fid].block;
+    /// Evaluates field `f` of arena block `block` and applies its declared type (§3).
+    fn compute(&mut self, f: &FieldNode<'_>, block: usize) -> Ev<Value> {
         match (f.decl, &f.value) {
             (Some(Decl::Ref), ValueNode::Expr(e)) if matches!(e.kind, ExprKind::Ref(_)) => {
                 self.eval(e, block)
@@ -433,7 +512,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// An array element: any scalar.
-    fn eval_element(&mut self, e: &Expr, block: usize) -> Ev<Value> {
+    fn eval_element(&mut self, e: &Expr<'_>, block: usize) -> Ev<Value> {
         let v = self.eval(e, block)?;
         if v.ty().array {
             return Err(self.err(
@@ -445,7 +524,7 @@ impl<'a> Evaluator<'a> {
         Ok(v)
     }
 
-    fn scalar_operand(&mut self, e: &Expr, block: usize, op_pos: Pos, op: &str) -> Ev<Value> {
+    fn scalar_operand(&mut self, e: &Expr<'_>, block: usize, op_pos: Pos, op: &str) -> Ev<Value> {
         let v = self.eval(e, block)?;
         if v.ty().array {
             return Err(self.err(
@@ -457,11 +536,11 @@ impl<'a> Evaluator<'a> {
         Ok(v)
     }
 
-    fn eval(&mut self, e: &Expr, block: usize) -> Ev<Value> {
+    fn eval(&mut self, e: &Expr<'_>, block: usize) -> Ev<Value> {
         match &e.kind {
             ExprKind::Int(n) => Ok(Value::Int(*n)),
             ExprKind::Float(f) => Ok(Value::Float(*f)),
-            ExprKind::Str(s) => Ok(Value::Str(s.clone())),
+            ExprKind::Str(s) => Ok(Value::Str(String::from(s.as_ref()))),
             ExprKind::Bool(b) => Ok(Value::Bool(*b)),
             ExprKind::Paren(x) => self.eval(x, block),
             ExprKind::Ref(_) => {
@@ -550,7 +629,7 @@ impl<'a> Evaluator<'a> {
     }
 }
 
-fn ref_text(path: &RefPath) -> String {
+fn ref_text(path: &RefPath<'_>) -> String {
     let mut s = match path.anchor {
         Anchor::Global => "$".to_string(),
         Anchor::Local => "$.".to_string(),
@@ -561,7 +640,7 @@ fn ref_text(path: &RefPath) -> String {
         if i > 0 {
             s.push('.');
         }
-        s.push_str(&seg.name);
+        s.push_str(seg.name);
         if let Some(l) = &seg.label {
             s.push_str(&format!("[{}]", super::value::quoted(l)));
         }

@@ -2,16 +2,18 @@
 //! Columns count characters, a tab counts 1. Comments are collected on the side so the
 //! canonical printer can keep them.
 
+use std::borrow::Cow;
+
 use super::error::{Error, ErrorKind, Pos};
 use super::value::Scalar;
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Tok {
-    Ident(String),
+pub(crate) enum Tok<'a> {
+    Ident(&'a str),
     /// An integer literal; at most 2^63 so that `-9223372036854775808` can be written.
     Int(u64),
     Float(f64),
-    Str(String),
+    Str(Cow<'a, str>),
     Type(Scalar),
     Ref,
     True,
@@ -47,7 +49,7 @@ pub(crate) enum Tok {
     Eof,
 }
 
-impl Tok {
+impl Tok<'_> {
     /// How the token is named in error messages.
     pub(crate) fn describe(&self) -> String {
         match self {
@@ -101,17 +103,17 @@ impl Tok {
 
 /// One token with where it starts.
 #[derive(Debug, Clone)]
-pub(crate) struct Token {
-    pub(crate) tok: Tok,
+pub(crate) struct Token<'a> {
+    pub(crate) tok: Tok<'a>,
     pub(crate) pos: Pos,
 }
 
 /// A comment, kept for the canonical printer.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Comment {
+pub(crate) struct Comment<'a> {
     pub(crate) pos: Pos,
     /// The comment's full text, `//` or `/* */` included, without the line end.
-    pub(crate) text: String,
+    pub(crate) text: &'a str,
 }
 
 pub(crate) struct Lexer<'a> {
@@ -120,7 +122,7 @@ pub(crate) struct Lexer<'a> {
     i: usize,
     line: u32,
     col: u32,
-    pub(crate) comments: Vec<Comment>,
+    pub(crate) comments: Vec<Comment<'a>>,
 }
 
 fn is_ident_start(b: u8) -> bool {
@@ -186,7 +188,7 @@ impl<'a> Lexer<'a> {
                         }
                         self.bump();
                     }
-                    let text = self.text[start..self.i].trim_end_matches('\r').to_string();
+                    let text = self.text[start..self.i].trim_end_matches('\r');
                     self.comments.push(Comment { pos, text });
                 }
                 Some(b'/') if self.peek_byte(1) == Some(b'*') => {
@@ -209,7 +211,7 @@ impl<'a> Lexer<'a> {
                             Some(_) => self.bump(),
                         }
                     }
-                    let text = self.text[start..self.i].to_string();
+                    let text = &self.text[start..self.i];
                     self.comments.push(Comment { pos, text });
                 }
                 _ => return Ok(()),
@@ -217,7 +219,7 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    pub(crate) fn next_token(&mut self) -> Result<Token, Error> {
+    pub(crate) fn next_token(&mut self) -> Result<Token<'a>, Error> {
         self.skip_trivia()?;
         let pos = self.pos();
         let Some(b) = self.peek_byte(0) else {
@@ -275,7 +277,7 @@ impl<'a> Lexer<'a> {
         Ok(Token { tok, pos })
     }
 
-    fn ident(&mut self, pos: Pos) -> Token {
+    fn ident(&mut self, pos: Pos) -> Token<'a> {
         let start = self.i;
         while self.peek_byte(0).is_some_and(is_ident_char) {
             self.i += 1;
@@ -290,12 +292,12 @@ impl<'a> Lexer<'a> {
             "ref" => Tok::Ref,
             "true" => Tok::True,
             "false" => Tok::False,
-            _ => Tok::Ident(word.to_string()),
+            _ => Tok::Ident(word),
         };
         Token { tok, pos }
     }
 
-    fn number(&mut self, pos: Pos) -> Result<Token, Error> {
+    fn number(&mut self, pos: Pos) -> Result<Token<'a>, Error> {
         let start = self.i;
         let digits = |s: &mut Self| {
             while s.peek_byte(0).is_some_and(|b| b.is_ascii_digit()) {
@@ -350,23 +352,34 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    fn string(&mut self, pos: Pos) -> Result<Token, Error> {
+    fn string(&mut self, pos: Pos) -> Result<Token<'a>, Error> {
         self.bump(); // opening quote
-        let mut out = String::new();
+        let mut out: Option<String> = None;
         loop {
+            // A run of plain bytes on one line: columns advance by its characters.
             let start = self.i;
-            while let Some(b) = self.peek_byte(0) {
-                if b == b'"' || b == b'\\' || b == b'\n' {
-                    break;
-                }
-                self.bump();
-            }
-            out.push_str(&self.text[start..self.i]);
+            let run = self.src[start..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b == b'\n')
+                .unwrap_or(self.src.len() - start);
+            self.i += run;
+            self.col += self.src[start..self.i]
+                .iter()
+                .filter(|&&b| b & 0xC0 != 0x80)
+                .count() as u32;
+            let chunk = &self.text[start..self.i];
             match self.peek_byte(0) {
                 Some(b'"') => {
                     self.bump();
+                    let value = match out {
+                        None => Cow::Borrowed(chunk),
+                        Some(mut s) => {
+                            s.push_str(chunk);
+                            Cow::Owned(s)
+                        }
+                    };
                     return Ok(Token {
-                        tok: Tok::Str(out),
+                        tok: Tok::Str(value),
                         pos,
                     });
                 }
@@ -389,7 +402,9 @@ impl<'a> Lexer<'a> {
                         }
                     };
                     self.bump_n(2);
-                    out.push(c);
+                    let s = out.get_or_insert_with(String::new);
+                    s.push_str(chunk);
+                    s.push(c);
                 }
                 _ => {
                     return Err(Error::new(

@@ -11,10 +11,11 @@ use super::lexer::{Comment, Lexer, Tok, Token};
 /// cannot exhaust the stack.
 const MAX_DEPTH: u32 = 100;
 
-pub(crate) fn parse(text: &str) -> Result<Tree, Error> {
+pub(crate) fn parse(text: &str) -> Result<Tree<'_>, Error> {
     let mut p = Parser {
         lex: Lexer::new(text),
         buf: VecDeque::new(),
+        has_refs: false,
         prev_line: 0,
         comment_idx: 0,
         depth: 0,
@@ -22,9 +23,23 @@ pub(crate) fn parse(text: &str) -> Result<Tree, Error> {
     p.document()
 }
 
+#[derive(Clone, Copy, PartialEq)]
+enum Class {
+    Eof,
+    Ident,
+    Type,
+    Str,
+    LBrace,
+    RBrace,
+    Assign,
+    Other,
+}
+
 struct Parser<'a> {
     lex: Lexer<'a>,
-    buf: VecDeque<Token>,
+    buf: VecDeque<Token<'a>>,
+    /// Whether a reference has been parsed.
+    has_refs: bool,
     /// Line of the last consumed token.
     prev_line: u32,
     /// Comments before this index are attached to the tree already.
@@ -36,7 +51,7 @@ fn syntax(pos: Pos, msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::Syntax, pos, msg)
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn fill(&mut self, k: usize) -> Result<(), Error> {
         while self.buf.len() <= k {
             let t = self.lex.next_token()?;
@@ -45,24 +60,44 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn peek(&mut self) -> Result<&Token, Error> {
+    fn peek(&mut self) -> Result<&Token<'a>, Error> {
         self.fill(0)?;
         Ok(&self.buf[0])
     }
 
-    fn peek_at(&mut self, k: usize) -> Result<&Token, Error> {
+    fn peek_at(&mut self, k: usize) -> Result<&Token<'a>, Error> {
         self.fill(k)?;
         Ok(&self.buf[k])
     }
 
-    fn next(&mut self) -> Result<Token, Error> {
+    /// The kind of the token `k` ahead, without cloning it.
+    fn class(&mut self, k: usize) -> Result<(Pos, Class), Error> {
+        let t = self.peek_at(k)?;
+        let class = match t.tok {
+            Tok::Eof => Class::Eof,
+            Tok::Ident(_) => Class::Ident,
+            Tok::Type(_) | Tok::Ref => Class::Type,
+            Tok::Str(_) => Class::Str,
+            Tok::LBrace => Class::LBrace,
+            Tok::RBrace => Class::RBrace,
+            Tok::Assign => Class::Assign,
+            _ => Class::Other,
+        };
+        Ok((t.pos, class))
+    }
+
+    fn describe(&mut self, k: usize) -> Result<String, Error> {
+        Ok(self.peek_at(k)?.tok.describe())
+    }
+
+    fn next(&mut self) -> Result<Token<'a>, Error> {
         self.fill(0)?;
         let t = self.buf.pop_front().expect("fill(0) leaves a token");
         self.prev_line = t.pos.line;
         Ok(t)
     }
 
-    fn expect(&mut self, want: Tok, what: &str) -> Result<Token, Error> {
+    fn expect(&mut self, want: Tok<'a>, what: &str) -> Result<Token<'a>, Error> {
         let t = self.next()?;
         if t.tok == want {
             Ok(t)
@@ -86,7 +121,7 @@ impl Parser<'_> {
     }
 
     /// Comments that start before `pos` and are not attached yet.
-    fn comments_before(&mut self, pos: Pos) -> Vec<Comment> {
+    fn comments_before(&mut self, pos: Pos) -> Vec<Comment<'a>> {
         let mut out = Vec::new();
         while let Some(c) = self.lex.comments.get(self.comment_idx) {
             if c.pos >= pos {
@@ -100,7 +135,7 @@ impl Parser<'_> {
 
     /// Notes for an item starting at `pos`: its leading comments and whether a blank line
     /// precedes it.
-    fn leading_notes(&mut self, pos: Pos) -> Notes {
+    fn leading_notes(&mut self, pos: Pos) -> Notes<'a> {
         let before = self.prev_line;
         let leading = self.comments_before(pos);
         let first_line = leading.first().map_or(pos.line, |c| c.pos.line);
@@ -112,7 +147,7 @@ impl Parser<'_> {
     }
 
     /// A `//` or `/* */` comment on the same line as the item's last token.
-    fn trailing_comment(&mut self) -> Result<Option<Comment>, Error> {
+    fn trailing_comment(&mut self) -> Result<Option<Comment<'a>>, Error> {
         let line = self.prev_line;
         let next_pos = self.peek()?.pos;
         match self.lex.comments.get(self.comment_idx) {
@@ -125,38 +160,38 @@ impl Parser<'_> {
         }
     }
 
-    fn document(&mut self) -> Result<Tree, Error> {
+    fn document(&mut self) -> Result<Tree<'a>, Error> {
         let mut tree = Tree::default();
         loop {
-            let t = self.peek()?.clone();
-            match &t.tok {
-                Tok::Eof => break,
-                Tok::Ident(_) => {
-                    let next = self.peek_at(1)?.clone();
-                    if next.tok == Tok::Assign {
+            let (pos, class) = self.class(0)?;
+            match class {
+                Class::Eof => break,
+                Class::Ident => {
+                    if self.class(1)?.1 == Class::Assign {
                         return Err(syntax(
-                            t.pos,
+                            pos,
                             "a field at the top level: fields belong inside a block, `Name { ... }`",
                         ));
                     }
-                    let notes = self.leading_notes(t.pos);
+                    let notes = self.leading_notes(pos);
                     let b = self.block(notes)?;
                     tree.blocks.push(b);
                 }
-                Tok::Type(_) | Tok::Ref => {
+                Class::Type => {
                     return Err(syntax(
-                        t.pos,
+                        pos,
                         "a field at the top level: fields belong inside a block, `Name { ... }`",
                     ));
                 }
-                other => {
+                _ => {
                     return Err(syntax(
-                        t.pos,
-                        format!("expected a block, found {}", other.describe()),
+                        pos,
+                        format!("expected a block, found {}", self.describe(0)?),
                     ));
                 }
             }
         }
+        tree.has_refs = self.has_refs;
         let end = self.peek()?.pos;
         tree.trailing = self.comments_before(Pos {
             line: end.line,
@@ -166,18 +201,19 @@ impl Parser<'_> {
     }
 
     /// `Name ["label"] { items }`; the next token is the name.
-    fn block(&mut self, mut notes: Notes) -> Result<BlockNode, Error> {
+    fn block(&mut self, mut notes: Notes<'a>) -> Result<BlockNode<'a>, Error> {
         let name_tok = self.next()?;
         let Tok::Ident(name) = name_tok.tok else {
             return Err(syntax(name_tok.pos, "expected a block name"));
         };
         self.enter(name_tok.pos)?;
-        let label = match self.peek()?.tok.clone() {
-            Tok::Str(s) => {
-                self.next()?;
-                Some(s)
+        let label = if self.class(0)?.1 == Class::Str {
+            match self.next()?.tok {
+                Tok::Str(s) => Some(s),
+                _ => unreachable!("class said string"),
             }
-            _ => None,
+        } else {
+            None
         };
         let open = self.next()?;
         if open.tok != Tok::LBrace {
@@ -193,50 +229,47 @@ impl Parser<'_> {
         }
         let mut items = Vec::new();
         loop {
-            let t = self.peek()?.clone();
-            match &t.tok {
-                Tok::RBrace => break,
-                Tok::Eof => {
+            let (pos, class) = self.class(0)?;
+            match class {
+                Class::RBrace => break,
+                Class::Eof => {
                     return Err(syntax(
-                        t.pos,
+                        pos,
                         format!(
                             "block `{name}` opened at line {} is not closed: add `}}`",
                             name_tok.pos.line
                         ),
                     ));
                 }
-                Tok::Type(_) | Tok::Ref => {
-                    let notes = self.leading_notes(t.pos);
+                Class::Type => {
+                    let notes = self.leading_notes(pos);
                     items.push(ItemNode::Field(self.typed_field(notes)?));
                 }
-                Tok::Ident(_) => {
-                    let notes = self.leading_notes(t.pos);
-                    let next = self.peek_at(1)?.clone();
-                    match next.tok {
-                        Tok::Assign => items.push(ItemNode::Field(self.inferred_field(notes)?)),
-                        Tok::LBrace | Tok::Str(_) => {
+                Class::Ident => {
+                    let notes = self.leading_notes(pos);
+                    match self.class(1)? {
+                        (_, Class::Assign) => {
+                            items.push(ItemNode::Field(self.inferred_field(notes)?))
+                        }
+                        (_, Class::LBrace | Class::Str) => {
                             items.push(ItemNode::Block(self.block(notes)?))
                         }
-                        other => {
-                            return Err(syntax(
-                                next.pos,
-                                format!(
-                                    "expected `=` or `{{` after `{}`, found {}",
-                                    ident_text(&t.tok),
-                                    other.describe()
-                                ),
-                            ));
+                        (npos, _) => {
+                            let what = format!(
+                                "expected `=` or `{{` after `{}`, found {}",
+                                ident_text(&self.peek_at(0)?.tok),
+                                self.describe(1)?
+                            );
+                            return Err(syntax(npos, what));
                         }
                     }
                 }
-                other => {
-                    return Err(syntax(
-                        t.pos,
-                        format!(
-                            "expected a field, a block or `}}`, found {}",
-                            other.describe()
-                        ),
-                    ));
+                _ => {
+                    let what = format!(
+                        "expected a field, a block or `}}`, found {}",
+                        self.describe(0)?
+                    );
+                    return Err(syntax(pos, what));
                 }
             }
         }
@@ -255,7 +288,7 @@ impl Parser<'_> {
         })
     }
 
-    fn typed_field(&mut self, mut notes: Notes) -> Result<FieldNode, Error> {
+    fn typed_field(&mut self, mut notes: Notes<'a>) -> Result<FieldNode<'a>, Error> {
         let ty = self.next()?;
         let mut decl = match ty.tok {
             Tok::Type(s) => Decl::Scalar(s),
@@ -297,12 +330,14 @@ impl Parser<'_> {
         })
     }
 
-    fn inferred_field(&mut self, mut notes: Notes) -> Result<FieldNode, Error> {
+    fn inferred_field(&mut self, mut notes: Notes<'a>) -> Result<FieldNode<'a>, Error> {
         let name_tok = self.next()?;
-        let name = ident_text(&name_tok.tok);
+        let Tok::Ident(name) = name_tok.tok else {
+            unreachable!("the caller saw an identifier")
+        };
         self.next()?; // `=`
         let value = self.value()?;
-        self.semicolon(&name)?;
+        self.semicolon(name)?;
         notes.trailing = self.trailing_comment()?;
         Ok(FieldNode {
             name,
@@ -328,7 +363,7 @@ impl Parser<'_> {
         ))
     }
 
-    fn value(&mut self) -> Result<ValueNode, Error> {
+    fn value(&mut self) -> Result<ValueNode<'a>, Error> {
         if self.peek()?.tok != Tok::LBrace {
             return Ok(ValueNode::Expr(self.expr()?));
         }
@@ -342,16 +377,16 @@ impl Parser<'_> {
             });
         }
         loop {
-            let t = self.peek()?.clone();
-            if t.tok == Tok::LBrace {
+            let (pos, class) = self.class(0)?;
+            if class == Class::LBrace {
                 return Err(syntax(
-                    t.pos,
+                    pos,
                     "arrays cannot nest: an element must be a single value",
                 ));
             }
-            if t.tok == Tok::RBrace {
+            if class == Class::RBrace {
                 return Err(syntax(
-                    t.pos,
+                    pos,
                     "expected an array element after `,` (no trailing comma)",
                 ));
             }
@@ -374,7 +409,7 @@ impl Parser<'_> {
         })
     }
 
-    fn expr(&mut self) -> Result<Expr, Error> {
+    fn expr(&mut self) -> Result<Expr<'a>, Error> {
         let start = self.peek()?.pos;
         self.enter(start)?;
         let cond = self.binary(1)?;
@@ -413,7 +448,7 @@ impl Parser<'_> {
         })
     }
 
-    fn binary(&mut self, min_level: u8) -> Result<Expr, Error> {
+    fn binary(&mut self, min_level: u8) -> Result<Expr<'a>, Error> {
         let mut lhs = self.unary()?;
         loop {
             let t = self.peek()?;
@@ -431,8 +466,9 @@ impl Parser<'_> {
         Ok(lhs)
     }
 
-    fn unary(&mut self) -> Result<Expr, Error> {
-        let t = self.peek()?.clone();
+    fn unary(&mut self) -> Result<Expr<'a>, Error> {
+        let t = self.peek()?;
+        let pos = t.pos;
         let op = match t.tok {
             Tok::Bang => Some(UnOp::Not),
             Tok::Minus => Some(UnOp::Neg),
@@ -441,27 +477,27 @@ impl Parser<'_> {
         };
         if let Some(op) = op {
             self.next()?;
-            self.enter(t.pos)?;
+            self.enter(pos)?;
             // `-9223372036854775808` is the one literal that only exists negated.
             let operand = if op == UnOp::Neg && self.peek()?.tok == Tok::Int(1u64 << 63) {
                 self.next()?;
                 Expr {
-                    pos: t.pos,
+                    pos: pos,
                     kind: ExprKind::Int(i64::MIN),
                 }
             } else {
                 let inner = self.unary()?;
                 match (op, inner.kind) {
                     (UnOp::Neg, ExprKind::Int(n)) if n != i64::MIN => Expr {
-                        pos: t.pos,
+                        pos: pos,
                         kind: ExprKind::Int(-n),
                     },
                     (UnOp::Neg, ExprKind::Float(f)) => Expr {
-                        pos: t.pos,
+                        pos: pos,
                         kind: ExprKind::Float(-f),
                     },
                     (_, kind) => Expr {
-                        pos: t.pos,
+                        pos: pos,
                         kind: ExprKind::Unary(
                             op,
                             Box::new(Expr {
@@ -475,25 +511,25 @@ impl Parser<'_> {
             self.depth -= 1;
             return Ok(operand);
         }
-        if t.tok == Tok::LParen
+        if self.peek()?.tok == Tok::LParen
             && let Tok::Type(s) = self.peek_at(1)?.tok
             && self.peek_at(2)?.tok == Tok::RParen
         {
             self.next()?;
             self.next()?;
             self.next()?;
-            self.enter(t.pos)?;
+            self.enter(pos)?;
             let operand = self.unary()?;
             self.depth -= 1;
             return Ok(Expr {
-                pos: t.pos,
+                pos: pos,
                 kind: ExprKind::Cast(s, Box::new(operand)),
             });
         }
         self.primary()
     }
 
-    fn primary(&mut self) -> Result<Expr, Error> {
+    fn primary(&mut self) -> Result<Expr<'a>, Error> {
         let t = self.next()?;
         let kind = match t.tok {
             Tok::Int(n) => match i64::try_from(n) {
@@ -558,7 +594,7 @@ impl Parser<'_> {
         Ok(Expr { pos: t.pos, kind })
     }
 
-    fn seg_name(&mut self) -> Result<String, Error> {
+    fn seg_name(&mut self) -> Result<&'a str, Error> {
         let t = self.next()?;
         match t.tok {
             Tok::Ident(s) => Ok(s),
@@ -572,7 +608,8 @@ impl Parser<'_> {
         }
     }
 
-    fn ref_rest(&mut self, anchor: Anchor, first: String) -> Result<RefPath, Error> {
+    fn ref_rest(&mut self, anchor: Anchor, first: &'a str) -> Result<RefPath<'a>, Error> {
+        self.has_refs = true;
         let mut segs = vec![Seg {
             name: first,
             label: None,
@@ -621,7 +658,7 @@ impl Parser<'_> {
 
 fn ident_text(t: &Tok) -> String {
     match t {
-        Tok::Ident(s) => s.clone(),
+        Tok::Ident(s) => s.to_string(),
         other => other.describe(),
     }
 }

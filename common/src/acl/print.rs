@@ -51,7 +51,7 @@ fn with_trailing(mut text: String, trailing: &Option<Comment>) -> String {
     text
 }
 
-fn block_head(name: &str, label: &Option<String>) -> String {
+fn block_head(name: &str, label: Option<&str>) -> String {
     match label {
         Some(l) => format!("{name} {}", quoted(l)),
         None => name.to_string(),
@@ -60,7 +60,7 @@ fn block_head(name: &str, label: &Option<String>) -> String {
 
 fn print_block(b: &BlockNode, depth: usize, out: &mut String) {
     leading(out, depth, &b.notes.leading);
-    let head = block_head(&b.name, &b.label);
+    let head = block_head(b.name, b.label.as_deref());
     if b.items.is_empty() && b.inner_trailing.is_empty() {
         line(
             out,
@@ -275,7 +275,7 @@ fn value_literal(v: &Value) -> String {
 }
 
 fn source_block(b: &Block, depth: usize, out: &mut String) {
-    let head = block_head(&b.name, &b.label);
+    let head = block_head(&b.name, b.label.as_deref());
     if b.items.is_empty() {
         line(out, depth, &format!("{head} {{}}"));
         return;

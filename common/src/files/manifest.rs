@@ -1,8 +1,12 @@
-//! TEMPORARY placeholder: replaced by the ACL-backed decoder.
+//! `manifest.acl`: the metadata of one package (DESIGN.md §3).
+
+use super::decode::{Reader, is_sha256_hex, top_block};
+use super::pin::{validate_name, validate_version};
 use super::{FileError, Pin};
+use crate::acl::{self, Block, Document, Item, Value};
 
 /// The metadata of one package (`manifest.acl` inside a .pkg, and in the store).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
     /// Package name.
     pub name: String,
@@ -18,6 +22,8 @@ pub struct Manifest {
     pub dependencies: Vec<Pin>,
     /// Hook files inside the package, relative to its root (`hooks/preinstall.acl`).
     pub install_hooks: Vec<String>,
+    /// The `build_meta` block: what built the package, as inferred fields.
+    pub build_meta: Block,
     /// Optional one-line description.
     pub description: Option<String>,
     /// Search tags.
@@ -26,24 +32,134 @@ pub struct Manifest {
     pub deprecated: bool,
     /// sha256 of the verified archive (only in the store's copy).
     pub archive_sha256: Option<String>,
+    /// Fields and blocks this version of Pandora does not know, kept for newer tools.
+    pub extra: Vec<Item>,
 }
+
+const KNOWN: &[&str] = &[
+    "name",
+    "version",
+    "arch",
+    "authors",
+    "license",
+    "dependencies",
+    "install_hooks",
+    "build_meta",
+    "description",
+    "tags",
+    "deprecated",
+    "archive_sha256",
+];
 
 impl Manifest {
     /// Parses and validates `text`; `origin` names the file in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Manifest, FileError> {
-        let get = |key: &str| {
-            text.lines().find_map(|l| {
-                let l = l.trim();
-                let rest = l.strip_prefix("string ")?.trim_start().strip_prefix(key)?;
-                let rest = rest.trim_start().strip_prefix('=')?.trim();
-                Some(rest.trim_end_matches(';').trim_matches('"').to_string())
-            })
-        };
-        let err = |what: &str| FileError { origin: origin.into(), line: 1, col: 1, what: what.into() };
+        let doc = acl::parse(text, origin)?;
+        let block = top_block(&doc, origin, &["manifest", "Manifest"])?;
+        Manifest::from_block(block, origin)
+    }
+
+    /// Decodes a `manifest { ... }` block.
+    pub fn from_block(block: &Block, origin: &str) -> Result<Manifest, FileError> {
+        let r = Reader::new(origin, block);
+        let name = r.req_str("name")?;
+        if let Err(e) = validate_name(&name) {
+            return Err(r.field_error(r.field("name").expect("read above"), e));
+        }
+        let version = r.req_str("version")?;
+        if let Err(e) = validate_version(&version) {
+            return Err(r.field_error(r.field("version").expect("read above"), e));
+        }
+        let arch = r.req_str("arch")?;
+        let authors = r.req_strs("authors")?;
+        let license = r.req_str("license")?;
+        let deps_raw = r.req_strs("dependencies")?;
+        let mut dependencies: Vec<Pin> = Vec::with_capacity(deps_raw.len());
+        for d in &deps_raw {
+            let field = r.field("dependencies").expect("read above");
+            let pin = Pin::parse(d).map_err(|e| r.field_error(field, e))?;
+            if pin.name == name {
+                return Err(r.field_error(field, format!("`{pin}` is the package itself")));
+            }
+            if let Some(other) = dependencies.iter().find(|p| p.name == pin.name) {
+                return Err(r.field_error(
+                    field,
+                    format!("`{pin}` and `{other}` pin the same package twice"),
+                ));
+            }
+            dependencies.push(pin);
+        }
+        let install_hooks = r.req_strs("install_hooks")?;
+        for h in &install_hooks {
+            let ok = h.starts_with("hooks/")
+                && !h.split('/').any(|c| c.is_empty() || c == "." || c == "..")
+                && h.len() > "hooks/".len();
+            if !ok {
+                let field = r.field("install_hooks").expect("read above");
+                return Err(r.field_error(
+                    field,
+                    format!("`{h}` must be a path under `hooks/` inside the package"),
+                ));
+            }
+        }
+        let build_meta = r.req_block("build_meta")?.clone();
+        let archive_sha256 = r.opt_str("archive_sha256")?;
+        if let Some(h) = &archive_sha256
+            && !is_sha256_hex(h)
+        {
+            let field = r.field("archive_sha256").expect("read above");
+            return Err(r.field_error(field, "expected 64 lowercase hex digits"));
+        }
         Ok(Manifest {
-            name: get("name").ok_or_else(|| err("manifest: missing required field `name`"))?,
-            version: get("version").ok_or_else(|| err("manifest: missing required field `version`"))?,
-            ..Manifest::default()
+            name,
+            version,
+            arch,
+            authors,
+            license,
+            dependencies,
+            install_hooks,
+            build_meta,
+            description: r.opt_str("description")?,
+            tags: r.opt_strs("tags")?.unwrap_or_default(),
+            deprecated: r.opt_bool("deprecated")?.unwrap_or(false),
+            archive_sha256,
+            extra: r.unknown(KNOWN),
         })
+    }
+
+    /// `name@version`.
+    pub fn pin(&self) -> Pin {
+        Pin {
+            name: self.name.clone(),
+            version: self.version.clone(),
+        }
+    }
+
+    /// The manifest as canonical ACL, unknown fields included.
+    pub fn to_source(&self) -> String {
+        let mut b = Block::new("manifest", None)
+            .with("name", Value::Str(self.name.clone()))
+            .with("version", Value::Str(self.version.clone()))
+            .with("arch", Value::Str(self.arch.clone()))
+            .with("authors", Value::StrArray(self.authors.clone()))
+            .with("license", Value::Str(self.license.clone()));
+        if let Some(d) = &self.description {
+            b.push_field("description", Value::Str(d.clone()));
+        }
+        b.push_field("tags", Value::StrArray(self.tags.clone()));
+        b.push_field(
+            "dependencies",
+            Value::StrArray(self.dependencies.iter().map(Pin::to_string).collect()),
+        );
+        b.push_field("install_hooks", Value::StrArray(self.install_hooks.clone()));
+        if self.deprecated {
+            b.push_field("deprecated", Value::Bool(true));
+        }
+        if let Some(h) = &self.archive_sha256 {
+            b.push_field("archive_sha256", Value::Str(h.clone()));
+        }
+        b.push_block(self.build_meta.clone());
+        b.items.extend(self.extra.iter().cloned());
+        Document::new(vec![b]).to_source()
     }
 }

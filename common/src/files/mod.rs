@@ -1,14 +1,30 @@
-//! Pandora's own files, decoded from ACL into typed values with field-level errors.
+//! Pandora's own files, decoded from ACL into typed values: `manifest.acl`, registry indices,
+//! `registries.acl`, lockfiles, `profile.acl` and hook files. Errors name the file, line,
+//! column and field (`manifest.acl:4:5: dependencies: expected string[], found int`); unknown
+//! fields are kept and otherwise ignored, so newer files still load.
 
+mod decode;
+mod hooks;
+mod index;
+mod lock;
 mod manifest;
 mod pin;
+mod profile;
+mod registries;
 
+pub use hooks::{Hook, HookAction, HookFile};
+pub use index::{Index, PackageEntry, VersionEntry};
+pub use lock::{LockedPackage, Lockfile};
 pub use manifest::Manifest;
-pub use pin::{Pin, PinError};
+pub use pin::{Pin, PinError, validate_name, validate_version};
+pub use profile::{ConflictStrategy, PathOverride, Profile};
+pub use registries::{RegistryConfig, RegistryList};
+
+use crate::acl;
 
 /// An error in one of Pandora's files: where it is and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{origin}:{line}:{col}: {what}")]
+#[error("{origin}:{line}:{col}: {what}{}", context.as_deref().map(|c| format!("\n{c}")).unwrap_or_default())]
 pub struct FileError {
     /// The file's name as the user knows it (`manifest.acl`, a path, `index/<name>.acl`).
     pub origin: String,
@@ -16,6 +32,22 @@ pub struct FileError {
     pub line: u32,
     /// 1-based column.
     pub col: u32,
-    /// What is wrong, starting with the field or block it concerns.
+    /// What is wrong, starting with the field or block it concerns, or the ACL error keyword.
     pub what: String,
+    /// The source line and a caret, for ACL syntax and semantic errors.
+    pub context: Option<String>,
+}
+
+impl From<acl::Error> for FileError {
+    fn from(e: acl::Error) -> FileError {
+        let full = e.to_string();
+        let context = full.split_once('\n').map(|(_, rest)| rest.to_string());
+        FileError {
+            origin: e.origin.clone(),
+            line: e.pos.line,
+            col: e.pos.col,
+            what: format!("{}: {}", e.kind.keyword(), e.message),
+            context,
+        }
+    }
 }

@@ -18,27 +18,38 @@ pub enum PinError {
     #[error("`{0}` is not a pin: expected `name@version`")]
     NoAt(String),
     /// The name breaks the naming rule.
-    #[error("`{0}` is not a valid package name: use lowercase letters, digits and `._+-`, starting with a letter or digit")]
+    #[error(
+        "`{0}` is not a valid package name: use lowercase letters, digits and `._+-`, starting with a letter or digit"
+    )]
     BadName(String),
     /// The version is a range or holds forbidden characters.
-    #[error("`{0}` is not an exact version: dependencies are exact pins like `libfoo@1.2.3`, not ranges")]
+    #[error(
+        "`{0}` is not an exact version: dependencies are exact pins like `libfoo@1.2.3`, not ranges"
+    )]
     BadVersion(String),
 }
 
 impl Pin {
     /// Parses `name@version`, refusing ranges and malformed names.
     pub fn parse(s: &str) -> Result<Pin, PinError> {
-        let (name, version) = s.split_once('@').ok_or_else(|| PinError::NoAt(s.to_string()))?;
+        let (name, version) = s
+            .split_once('@')
+            .ok_or_else(|| PinError::NoAt(s.to_string()))?;
         validate_name(name)?;
         validate_version(version)?;
-        Ok(Pin { name: name.to_string(), version: version.to_string() })
+        Ok(Pin {
+            name: name.to_string(),
+            version: version.to_string(),
+        })
     }
 }
 
 /// Checks a package name against `[a-z0-9][a-z0-9._+-]*`.
 pub fn validate_name(name: &str) -> Result<(), PinError> {
     let mut chars = name.chars();
-    let ok_first = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let ok_first = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     let ok_rest = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._+-".contains(c));
     if ok_first && ok_rest && name.len() <= 128 {
         Ok(())

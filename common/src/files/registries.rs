@@ -1,0 +1,148 @@
+//! `registries.acl`: the registries a user has configured, with the trust settings that only
+//! this local file may set (DESIGN.md §3).
+
+use std::time::Duration;
+
+use super::FileError;
+use super::decode::Reader;
+use super::pin::validate_name;
+use crate::acl::{self, Block, Document, Item, Value};
+
+/// All configured registries, in file order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RegistryList {
+    /// The registries.
+    pub registries: Vec<RegistryConfig>,
+}
+
+/// One `Registry "<name>" { ... }` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistryConfig {
+    /// The registry's local name.
+    pub name: String,
+    /// `https://…`, `http://…` or `file:///…`.
+    pub url: String,
+    /// Higher is asked first.
+    pub priority: i64,
+    /// Refuse unsigned snapshots.
+    pub require_signatures: bool,
+    /// Whether `pandora publish` may upload here.
+    pub allow_publish: bool,
+    /// How long a fetched snapshot stays fresh.
+    pub cache_ttl: Duration,
+    /// Trusted minisign key ids or file names under `keys/`.
+    pub trusted_keys: Vec<String>,
+    /// File holding the publish token.
+    pub token_file: Option<String>,
+    /// Unknown fields, kept for newer tools.
+    pub extra: Vec<Item>,
+}
+
+/// Default snapshot freshness, `ttl=3600`.
+const DEFAULT_TTL: Duration = Duration::from_secs(3600);
+
+fn parse_cache_policy(s: &str) -> Option<Duration> {
+    s.strip_prefix("ttl=")?
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+impl RegistryList {
+    /// Parses `registries.acl`.
+    pub fn parse(text: &str, origin: &str) -> Result<RegistryList, FileError> {
+        let doc = acl::parse(text, origin)?;
+        let mut registries: Vec<RegistryConfig> = Vec::new();
+        for block in doc.blocks() {
+            let r = Reader::new(origin, block);
+            if block.name != "Registry" {
+                continue;
+            }
+            let Some(name) = block.label.clone() else {
+                return Err(r.error_at(
+                    block.pos,
+                    "Registry: needs a name label, `Registry \"main\" { ... }`",
+                ));
+            };
+            if validate_name(&name).is_err() {
+                return Err(r.error_at(
+                    block.pos,
+                    format!("Registry \"{name}\": use lowercase letters, digits and `._+-` in registry names"),
+                ));
+            }
+            let url = r.req_str("url")?;
+            if !["https://", "http://", "file://"]
+                .iter()
+                .any(|s| url.starts_with(s))
+            {
+                let f = r.field("url").expect("read above");
+                return Err(r.field_error(
+                    f,
+                    format!("`{url}` must start with https://, http:// or file://"),
+                ));
+            }
+            let cache_ttl = match r.opt_str("cache_policy")? {
+                None => DEFAULT_TTL,
+                Some(p) => parse_cache_policy(&p).ok_or_else(|| {
+                    r.field_error(
+                        r.field("cache_policy").expect("read above"),
+                        format!("`{p}` is not `ttl=<seconds>`"),
+                    )
+                })?,
+            };
+            registries.push(RegistryConfig {
+                name,
+                url,
+                priority: r.opt_int("priority")?.unwrap_or(0),
+                require_signatures: r.opt_bool("require_signatures")?.unwrap_or(false),
+                allow_publish: r.opt_bool("allow_publish")?.unwrap_or(false),
+                cache_ttl,
+                trusted_keys: r.opt_strs("trusted_keys")?.unwrap_or_default(),
+                token_file: r.opt_str("token_file")?,
+                extra: r.unknown(&[
+                    "url",
+                    "priority",
+                    "require_signatures",
+                    "allow_publish",
+                    "cache_policy",
+                    "trusted_keys",
+                    "token_file",
+                ]),
+            });
+        }
+        Ok(RegistryList { registries })
+    }
+
+    /// The registries in the order they are asked: highest priority first, then file order.
+    pub fn by_priority(&self) -> Vec<&RegistryConfig> {
+        let mut v: Vec<&RegistryConfig> = self.registries.iter().collect();
+        v.sort_by_key(|r| std::cmp::Reverse(r.priority));
+        v
+    }
+
+    /// The file as canonical ACL.
+    pub fn to_source(&self) -> String {
+        let blocks = self
+            .registries
+            .iter()
+            .map(|r| {
+                let mut b = Block::new("Registry", Some(r.name.clone()))
+                    .with("url", Value::Str(r.url.clone()))
+                    .with("priority", Value::Int(r.priority))
+                    .with("require_signatures", Value::Bool(r.require_signatures))
+                    .with("allow_publish", Value::Bool(r.allow_publish))
+                    .with(
+                        "cache_policy",
+                        Value::Str(format!("ttl={}", r.cache_ttl.as_secs())),
+                    )
+                    .with("trusted_keys", Value::StrArray(r.trusted_keys.clone()));
+                if let Some(t) = &r.token_file {
+                    b.push_field("token_file", Value::Str(t.clone()));
+                }
+                b.items.extend(r.extra.iter().cloned());
+                b
+            })
+            .collect();
+        Document::new(blocks).to_source()
+    }
+}
