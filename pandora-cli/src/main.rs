@@ -1,1 +1,148 @@
-fn main() {}
+//! `pandora`, the command-line client of the Pandora package manager.
+
+mod acl_cmd;
+mod pack_cmd;
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Pandora: a fast, per-user package manager for AtlasLinux.
+#[derive(Parser)]
+#[command(name = "pandora", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check, print and format ACL files (manifests, indices, configs).
+    #[command(subcommand)]
+    Acl(AclCommand),
+    /// Pack a package directory into a deterministic .pkg, or inspect a .pkg.
+    #[command(
+        after_help = "A package directory holds manifest.acl, files/ and optionally hooks/, \
+                      sbom.spdx.json and provenance.acl.\nEntries get mtime $SOURCE_DATE_EPOCH \
+                      (default 0), so one tree always packs to the same bytes."
+    )]
+    Pack(PackArgs),
+}
+
+#[derive(Subcommand)]
+enum AclCommand {
+    /// Check ACL files; exit 0 if all are valid, 1 otherwise.
+    Check {
+        /// Files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print every field as `path = type:value`, in source order.
+    Dump {
+        /// The file to dump.
+        file: PathBuf,
+    },
+    /// Print one value, e.g. `Registry.Package["mytool"].latest`; exit 1 if absent.
+    Get {
+        /// The file to read.
+        file: PathBuf,
+        /// Lookup path: `Block.field`, `Block["label"].field`, `Block[0].list[2]`.
+        path: String,
+        /// Print the value in dump form, `type:value`.
+        #[arg(long)]
+        typed: bool,
+    },
+    /// Print a file in canonical form (comments kept).
+    Fmt {
+        /// The file to format.
+        file: PathBuf,
+        /// Rewrite the file in place instead of printing it.
+        #[arg(long, conflicts_with = "check")]
+        write: bool,
+        /// Exit 1 if the file is not in canonical form; print nothing.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+#[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("input").required(true).args(["dir", "inspect"]))]
+struct PackArgs {
+    /// The package directory to pack.
+    dir: Option<PathBuf>,
+    /// Output .pkg file, or a directory for `<name>-<version>.pkg` (default: the current directory).
+    #[arg(short, long, requires = "dir")]
+    out: Option<PathBuf>,
+    /// Print the manifest and entries of a .pkg after checking it.
+    #[arg(long, value_name = "FILE.pkg", conflicts_with = "dir")]
+    inspect: Option<PathBuf>,
+}
+
+/// A failure the user can act on: what went wrong, and what to do next.
+pub(crate) struct Failure {
+    message: String,
+    hint: Option<String>,
+}
+
+impl Failure {
+    pub(crate) fn new(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Failure {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// Outcome of a command: the exit code, or a failure to report.
+pub(crate) type Outcome = Result<ExitCode, Failure>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Acl(cmd) => acl_cmd::run(cmd),
+        Command::Pack(args) => pack_cmd::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(f) => {
+            let mut err = io::stderr().lock();
+            let _ = writeln!(err, "error: {}", f.message);
+            if let Some(h) = f.hint {
+                let _ = writeln!(err, "hint: {h}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `error` followed by its chain of causes, one per line, so that a manifest error nested in
+/// a pack error still shows its file, line and column.
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        text.push_str("\ncause: ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+/// Writes to stdout; a closed pipe (`pandora acl dump x | head`) ends the program quietly.
+pub(crate) fn print_out(text: &str) {
+    let mut out = io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}

@@ -55,6 +55,11 @@ impl Document {
         &self.blocks
     }
 
+    /// The top-level blocks, moved out.
+    pub fn into_blocks(self) -> Vec<Block> {
+        self.blocks
+    }
+
     /// The first top-level block called `name`.
     pub fn block(&self, name: &str) -> Option<&Block> {
         self.blocks.iter().find(|b| b.name == name)

@@ -272,7 +272,7 @@ impl<'a> Evaluator<'a> {
     fn add_block(&mut self, b: &'a BlockNode<'a>, parent: usize) -> usize {
         let id = self.blocks.len();
         self.blocks.push(BInfo {
-            name: &b.name,
+            name: b.name,
             label: b.label.as_deref(),
             parent: Some(parent),
             items: Vec::new(),
@@ -847,7 +847,7 @@ fn cast(v: Value, to: Scalar) -> OpResult {
         | (Scalar::String, Str(_)) => Ok(v),
         (Scalar::Int, Float(f)) => {
             let t = f.trunc();
-            if t >= -9.223_372_036_854_776e18 && t < 9.223_372_036_854_776e18 {
+            if (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&t) {
                 Ok(Int(t as i64))
             } else {
                 Err((

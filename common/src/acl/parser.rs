@@ -319,7 +319,7 @@ impl<'a> Parser<'a> {
         };
         self.expect(Tok::Assign, "`=`")?;
         let value = self.value()?;
-        self.semicolon(&name)?;
+        self.semicolon(name)?;
         notes.trailing = self.trailing_comment()?;
         Ok(FieldNode {
             name,
@@ -482,22 +482,22 @@ impl<'a> Parser<'a> {
             let operand = if op == UnOp::Neg && self.peek()?.tok == Tok::Int(1u64 << 63) {
                 self.next()?;
                 Expr {
-                    pos: pos,
+                    pos,
                     kind: ExprKind::Int(i64::MIN),
                 }
             } else {
                 let inner = self.unary()?;
                 match (op, inner.kind) {
                     (UnOp::Neg, ExprKind::Int(n)) if n != i64::MIN => Expr {
-                        pos: pos,
+                        pos,
                         kind: ExprKind::Int(-n),
                     },
                     (UnOp::Neg, ExprKind::Float(f)) => Expr {
-                        pos: pos,
+                        pos,
                         kind: ExprKind::Float(-f),
                     },
                     (_, kind) => Expr {
-                        pos: pos,
+                        pos,
                         kind: ExprKind::Unary(
                             op,
                             Box::new(Expr {
@@ -522,7 +522,7 @@ impl<'a> Parser<'a> {
             let operand = self.unary()?;
             self.depth -= 1;
             return Ok(Expr {
-                pos: pos,
+                pos,
                 kind: ExprKind::Cast(s, Box::new(operand)),
             });
         }

@@ -23,7 +23,7 @@ pub(crate) fn print_tree(tree: &Tree) -> String {
             out.push('\n');
         }
         for c in &tree.trailing {
-            line(&mut out, 0, &c.text);
+            line(&mut out, 0, c.text);
         }
     }
     out
@@ -39,14 +39,14 @@ fn line(out: &mut String, depth: usize, text: &str) {
 
 fn leading(out: &mut String, depth: usize, comments: &[Comment]) {
     for c in comments {
-        line(out, depth, &c.text);
+        line(out, depth, c.text);
     }
 }
 
 fn with_trailing(mut text: String, trailing: &Option<Comment>) -> String {
     if let Some(c) = trailing {
         text.push(' ');
-        text.push_str(&c.text);
+        text.push_str(c.text);
     }
     text
 }
@@ -113,7 +113,7 @@ fn field_text(f: &FieldNode) -> String {
         Some(Decl::Ref) => s.push_str("ref "),
         None => {}
     }
-    s.push_str(&f.name);
+    s.push_str(f.name);
     s.push_str(" = ");
     match &f.value {
         ValueNode::Array { elems, .. } => {
@@ -225,7 +225,7 @@ fn ref_path(r: &RefPath, out: &mut String) {
         if i > 0 {
             out.push('.');
         }
-        out.push_str(&seg.name);
+        out.push_str(seg.name);
         if let Some(l) = &seg.label {
             out.push('[');
             out.push_str(&quoted(l));

@@ -1,17 +1,28 @@
-//! Typed access to the fields of one ACL block, with errors that name the field.
+//! Typed access to the fields of one ACL block, with errors that name the field. The reader
+//! owns the block and moves values out of it, so decoding a large index copies no strings.
 
 use super::FileError;
-use crate::acl::{Block, Field, Item, Pos, Value};
+use crate::acl::{Block, Item, Pos, Value};
 
-/// Reads the fields of `block` in file `origin`.
-pub(crate) struct Reader<'a> {
-    pub(crate) origin: &'a str,
-    pub(crate) block: &'a Block,
+/// Takes the fields of one block of file `origin`.
+pub(crate) struct Reader<'o> {
+    pub(crate) origin: &'o str,
+    block: Block,
+    taken: Vec<bool>,
 }
 
-impl<'a> Reader<'a> {
-    pub(crate) fn new(origin: &'a str, block: &'a Block) -> Reader<'a> {
-        Reader { origin, block }
+impl<'o> Reader<'o> {
+    pub(crate) fn new(origin: &'o str, block: Block) -> Reader<'o> {
+        let taken = vec![false; block.items.len()];
+        Reader {
+            origin,
+            block,
+            taken,
+        }
+    }
+
+    pub(crate) fn label(&self) -> Option<&str> {
+        self.block.label.as_deref()
     }
 
     /// How the block is named in messages: `Package "x"` or `manifest`.
@@ -32,93 +43,132 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// An error about field `f`.
-    pub(crate) fn field_error(&self, f: &Field, what: impl std::fmt::Display) -> FileError {
-        self.error_at(f.pos, format!("{}: {what}", f.name))
+    /// An error about the block itself.
+    pub(crate) fn block_error(&self, what: impl std::fmt::Display) -> FileError {
+        self.error_at(self.block.pos, format!("{}: {what}", self.block_name()))
+    }
+
+    /// An error about field `name` (at the block when the field is absent).
+    pub(crate) fn field_error(&self, name: &str, what: impl std::fmt::Display) -> FileError {
+        let pos = self
+            .find(name)
+            .map_or(self.block.pos, |i| match &self.block.items[i] {
+                Item::Field(f) => f.pos,
+                Item::Block(b) => b.pos,
+            });
+        self.error_at(pos, format!("{name}: {what}"))
+    }
+
+    fn find(&self, name: &str) -> Option<usize> {
+        self.block
+            .items
+            .iter()
+            .position(|i| matches!(i, Item::Field(f) if f.name == name))
     }
 
     fn missing(&self, name: &str, ty: &str) -> FileError {
-        self.error_at(
-            self.block.pos,
-            format!(
-                "{}: missing required field `{name}` ({ty}); add `{ty} {name} = ...;`",
-                self.block_name()
-            ),
-        )
+        self.block_error(format!(
+            "missing required field `{name}` ({ty}); add `{ty} {name} = ...;`"
+        ))
     }
 
-    fn typed<T>(
-        &self,
+    /// Moves field `name` out if `get` accepts its value; a type error names the field.
+    fn take<T>(
+        &mut self,
         name: &str,
         ty: &str,
-        get: impl Fn(&'a Value) -> Option<T>,
+        get: impl Fn(Value) -> Result<T, Value>,
     ) -> Result<Option<T>, FileError> {
-        let Some(f) = self.block.field(name) else {
+        let Some(i) = self.find(name) else {
             return Ok(None);
         };
-        match get(&f.value) {
-            Some(v) => Ok(Some(v)),
-            None => Err(self.field_error(f, format!("expected {ty}, found {}", f.value.ty()))),
+        self.taken[i] = true;
+        let Item::Field(f) = &mut self.block.items[i] else {
+            unreachable!("find returns fields")
+        };
+        let value = std::mem::replace(&mut f.value, Value::Bool(false));
+        match get(value) {
+            Ok(v) => Ok(Some(v)),
+            Err(v) => {
+                let what = format!("expected {ty}, found {}", v.ty());
+                f.value = v;
+                Err(self.field_error(name, what))
+            }
         }
     }
 
-    pub(crate) fn opt_str(&self, name: &str) -> Result<Option<String>, FileError> {
-        self.typed(name, "string", |v| v.as_str().map(str::to_string))
+    pub(crate) fn opt_str(&mut self, name: &str) -> Result<Option<String>, FileError> {
+        self.take(name, "string", |v| match v {
+            Value::Str(s) => Ok(s),
+            other => Err(other),
+        })
     }
 
-    pub(crate) fn req_str(&self, name: &str) -> Result<String, FileError> {
+    pub(crate) fn req_str(&mut self, name: &str) -> Result<String, FileError> {
         self.opt_str(name)?
             .ok_or_else(|| self.missing(name, "string"))
     }
 
-    pub(crate) fn opt_strs(&self, name: &str) -> Result<Option<Vec<String>>, FileError> {
-        self.typed(name, "string[]", |v| {
-            v.as_str_array().map(<[String]>::to_vec)
+    pub(crate) fn opt_strs(&mut self, name: &str) -> Result<Option<Vec<String>>, FileError> {
+        self.take(name, "string[]", |v| match v {
+            Value::StrArray(s) => Ok(s),
+            other => Err(other),
         })
     }
 
-    pub(crate) fn req_strs(&self, name: &str) -> Result<Vec<String>, FileError> {
+    pub(crate) fn req_strs(&mut self, name: &str) -> Result<Vec<String>, FileError> {
         self.opt_strs(name)?
             .ok_or_else(|| self.missing(name, "string[]"))
     }
 
-    pub(crate) fn opt_int(&self, name: &str) -> Result<Option<i64>, FileError> {
-        self.typed(name, "int", Value::as_int)
-    }
-
-    pub(crate) fn opt_bool(&self, name: &str) -> Result<Option<bool>, FileError> {
-        self.typed(name, "bool", Value::as_bool)
-    }
-
-    pub(crate) fn field(&self, name: &str) -> Option<&'a Field> {
-        self.block.field(name)
-    }
-
-    pub(crate) fn req_block(&self, name: &str) -> Result<&'a Block, FileError> {
-        self.block.child(name).ok_or_else(|| {
-            self.error_at(
-                self.block.pos,
-                format!(
-                    "{}: missing required block `{name}`; add `{name} {{ ... }}`",
-                    self.block_name()
-                ),
-            )
+    pub(crate) fn opt_int(&mut self, name: &str) -> Result<Option<i64>, FileError> {
+        self.take(name, "int", |v| match v {
+            Value::Int(n) => Ok(n),
+            other => Err(other),
         })
     }
 
-    /// The items whose names are not in `known`, kept for forward compatibility.
-    pub(crate) fn unknown(&self, known: &[&str]) -> Vec<Item> {
+    pub(crate) fn opt_bool(&mut self, name: &str) -> Result<Option<bool>, FileError> {
+        self.take(name, "bool", |v| match v {
+            Value::Bool(b) => Ok(b),
+            other => Err(other),
+        })
+    }
+
+    /// Moves out the child blocks called `name`, in order.
+    pub(crate) fn take_blocks(&mut self, name: &str) -> Vec<Block> {
+        let mut out = Vec::new();
+        for (i, item) in self.block.items.iter_mut().enumerate() {
+            if let Item::Block(b) = item
+                && b.name == name
+                && !self.taken[i]
+            {
+                self.taken[i] = true;
+                out.push(std::mem::replace(b, Block::new("", None)));
+            }
+        }
+        out
+    }
+
+    pub(crate) fn req_block(&mut self, name: &str) -> Result<Block, FileError> {
+        let mut blocks = self.take_blocks(name);
+        if blocks.is_empty() {
+            return Err(self.block_error(format!(
+                "missing required block `{name}`; add `{name} {{ ... }}`"
+            )));
+        }
+        Ok(blocks.swap_remove(0))
+    }
+
+    /// Everything not taken: fields and blocks this version of Pandora does not know, kept
+    /// for forward compatibility.
+    pub(crate) fn rest(self) -> Vec<Item> {
         self.block
             .items
-            .iter()
-            .filter(|i| {
-                let name = match i {
-                    Item::Field(f) => &f.name,
-                    Item::Block(b) => &b.name,
-                };
-                !known.contains(&name.as_str())
-            })
-            .cloned()
+            .into_iter()
+            .zip(self.taken)
+            .filter(|(_, t)| !t)
+            .map(|(i, _)| i)
             .collect()
     }
 }
@@ -131,31 +181,33 @@ pub(crate) fn is_sha256_hex(s: &str) -> bool {
 }
 
 /// The single top-level block called one of `names`, or an error naming what was expected.
-pub(crate) fn top_block<'d>(
-    doc: &'d crate::acl::Document,
+pub(crate) fn top_block(
+    doc: crate::acl::Document,
     origin: &str,
     names: &[&str],
-) -> Result<&'d Block, FileError> {
-    let found: Vec<&Block> = doc
-        .blocks()
-        .iter()
-        .filter(|b| names.contains(&b.name.as_str()))
-        .collect();
-    match found.as_slice() {
-        [b] => Ok(b),
-        [] => Err(FileError {
-            origin: origin.to_string(),
-            line: 1,
-            col: 1,
-            what: format!("expected a top-level `{} {{ ... }}` block", names[0]),
-            context: None,
-        }),
-        [_, second, ..] => Err(FileError {
-            origin: origin.to_string(),
-            line: second.pos.line,
-            col: second.pos.col,
-            what: format!("only one top-level `{}` block is allowed", names[0]),
-            context: None,
-        }),
+) -> Result<Block, FileError> {
+    let err = |pos: Pos, what: String| FileError {
+        origin: origin.to_string(),
+        line: pos.line,
+        col: pos.col,
+        what,
+        context: None,
+    };
+    let mut found = doc
+        .into_blocks()
+        .into_iter()
+        .filter(|b| names.contains(&b.name.as_str()));
+    let Some(first) = found.next() else {
+        return Err(err(
+            Pos { line: 1, col: 1 },
+            format!("expected a top-level `{} {{ ... }}` block", names[0]),
+        ));
+    };
+    if let Some(second) = found.next() {
+        return Err(err(
+            second.pos,
+            format!("only one top-level `{}` block is allowed", names[0]),
+        ));
     }
+    Ok(first)
 }

@@ -50,13 +50,14 @@ impl HookFile {
         let doc = acl::parse(text, origin)?;
         let mut hooks = Vec::new();
         let mut unknown_phases = Vec::new();
-        for block in doc.blocks() {
+        for block in doc.into_blocks() {
             if !PHASES.contains(&block.name.as_str()) {
-                unknown_phases.push(block.name.clone());
+                unknown_phases.push(block.name);
                 continue;
             }
+            let phase = block.name.clone();
             hooks.push(Hook {
-                phase: block.name.clone(),
+                phase,
                 action: action(block, origin)?,
             });
         }
@@ -74,8 +75,8 @@ impl HookFile {
     }
 }
 
-fn action(block: &Block, origin: &str) -> Result<HookAction, FileError> {
-    let r = Reader::new(origin, block);
+fn action(block: Block, origin: &str) -> Result<HookAction, FileError> {
+    let mut r = Reader::new(origin, block);
     let kind = r.req_str("action")?;
     match kind.as_str() {
         "warn" => Ok(HookAction::Warn(r.req_str("msg")?)),
@@ -83,16 +84,10 @@ fn action(block: &Block, origin: &str) -> Result<HookAction, FileError> {
         "run" => {
             let command = r.req_strs("command")?;
             if command.is_empty() {
-                return Err(r.field_error(
-                    r.field("command").expect("read above"),
-                    "must name a program to run",
-                ));
+                return Err(r.field_error("command", "must name a program to run"));
             }
             Ok(HookAction::Run(command))
         }
-        other => Err(r.field_error(
-            r.field("action").expect("read above"),
-            format!("`{other}` is not one of warn, info, run"),
-        )),
+        other => Err(r.field_error("action", format!("`{other}` is not one of warn, info, run"))),
     }
 }

@@ -60,31 +60,24 @@ impl Index {
     /// Parses `index.acl`.
     pub fn parse(text: &str, origin: &str) -> Result<Index, FileError> {
         let doc = acl::parse(text, origin)?;
-        let block = top_block(&doc, origin, &["Registry"])?;
-        let mut index = Index {
-            registry: block.label.clone(),
-            ..Index::default()
-        };
-        for b in block.children("Package") {
+        let mut r = Reader::new(origin, top_block(doc, origin, &["Registry"])?);
+        let registry = r.label().map(str::to_string);
+        let blocks = r.take_blocks("Package");
+        let mut packages = Vec::with_capacity(blocks.len());
+        let mut by_name = HashMap::with_capacity(blocks.len());
+        for b in blocks {
+            let pos = b.pos;
             let entry = PackageEntry::from_block(b, origin)?;
-            index.insert_entry(entry, b, origin)?;
+            if by_name.insert(entry.name.clone(), packages.len()).is_some() {
+                return Err(r.error_at(pos, format!("package `{}` appears twice", entry.name)));
+            }
+            packages.push(entry);
         }
-        Ok(index)
-    }
-
-    fn insert_entry(
-        &mut self,
-        entry: PackageEntry,
-        b: &Block,
-        origin: &str,
-    ) -> Result<(), FileError> {
-        if self.by_name.contains_key(&entry.name) {
-            return Err(Reader::new(origin, b)
-                .error_at(b.pos, format!("package `{}` appears twice", entry.name)));
-        }
-        self.by_name.insert(entry.name.clone(), self.packages.len());
-        self.packages.push(entry);
-        Ok(())
+        Ok(Index {
+            registry,
+            packages,
+            by_name,
+        })
     }
 
     /// Builds an index from entries (for registry tooling).
@@ -120,28 +113,23 @@ impl PackageEntry {
     /// Parses a per-package index file, `index/<name>.acl`.
     pub fn parse(text: &str, origin: &str) -> Result<PackageEntry, FileError> {
         let doc = acl::parse(text, origin)?;
-        let block = top_block(&doc, origin, &["Package"])?;
-        PackageEntry::from_block(block, origin)
+        PackageEntry::from_block(top_block(doc, origin, &["Package"])?, origin)
     }
 
     /// Decodes a `Package "name" { ... }` block.
-    pub fn from_block(block: &Block, origin: &str) -> Result<PackageEntry, FileError> {
-        let r = Reader::new(origin, block);
-        let Some(name) = block.label.clone() else {
-            return Err(r.error_at(
-                block.pos,
-                "Package: needs its name as a label, `Package \"name\" { ... }`",
-            ));
+    pub fn from_block(block: Block, origin: &str) -> Result<PackageEntry, FileError> {
+        let mut r = Reader::new(origin, block);
+        let Some(name) = r.label().map(str::to_string) else {
+            return Err(r.block_error("needs its name as a label, `Package \"name\" { ... }`"));
         };
-        if let Err(e) = validate_name(&name) {
-            return Err(r.error_at(block.pos, format!("Package \"{name}\": {e}")));
-        }
+        validate_name(&name).map_err(|e| r.block_error(e))?;
         let mut versions: Vec<VersionEntry> = Vec::new();
-        for v in block.children("Version") {
+        for v in r.take_blocks("Version") {
+            let pos = v.pos;
             let entry = VersionEntry::from_block(v, origin)?;
             if versions.iter().any(|o| o.version == entry.version) {
                 return Err(r.error_at(
-                    v.pos,
+                    pos,
                     format!(
                         "Package \"{name}\": version `{}` appears twice",
                         entry.version
@@ -154,30 +142,28 @@ impl PackageEntry {
         if let Some(l) = &latest
             && !versions.iter().any(|v| &v.version == l)
         {
-            let f = r.field("latest").expect("read above");
             return Err(r.field_error(
-                f,
+                "latest",
                 format!("names `{l}`, but there is no `Version \"{l}\"` block"),
             ));
         }
-        if let Some(listed) = r.opt_strs("versions")? {
-            for v in &listed {
-                if !versions.iter().any(|e| &e.version == v) {
-                    let f = r.field("versions").expect("read above");
-                    return Err(r.field_error(
-                        f,
-                        format!("lists `{v}`, but there is no `Version \"{v}\"` block"),
-                    ));
-                }
+        for v in r.opt_strs("versions")?.unwrap_or_default() {
+            if !versions.iter().any(|e| e.version == v) {
+                return Err(r.field_error(
+                    "versions",
+                    format!("lists `{v}`, but there is no `Version \"{v}\"` block"),
+                ));
             }
         }
+        let tags = r.opt_strs("tags")?.unwrap_or_default();
+        let description = r.opt_str("description")?;
         Ok(PackageEntry {
             name,
             latest,
-            tags: r.opt_strs("tags")?.unwrap_or_default(),
-            description: r.opt_str("description")?,
+            tags,
+            description,
             versions,
-            extra: r.unknown(&["versions", "latest", "tags", "description", "Version"]),
+            extra: r.rest(),
         })
     }
 
@@ -215,54 +201,38 @@ impl PackageEntry {
 
 impl VersionEntry {
     /// Decodes a `Version "1.0.0" { ... }` block.
-    pub fn from_block(block: &Block, origin: &str) -> Result<VersionEntry, FileError> {
-        let r = Reader::new(origin, block);
-        let Some(version) = block.label.clone() else {
-            return Err(r.error_at(
-                block.pos,
-                "Version: needs the version as a label, `Version \"1.0.0\" { ... }`",
-            ));
+    pub fn from_block(block: Block, origin: &str) -> Result<VersionEntry, FileError> {
+        let mut r = Reader::new(origin, block);
+        let Some(version) = r.label().map(str::to_string) else {
+            return Err(r.block_error("needs the version as a label, `Version \"1.0.0\" { ... }`"));
         };
-        if let Err(e) = validate_version(&version) {
-            return Err(r.error_at(block.pos, format!("Version \"{version}\": {e}")));
-        }
+        validate_version(&version).map_err(|e| r.block_error(e))?;
         let sha256 = r.req_str("sha256")?;
         if !is_sha256_hex(&sha256) {
-            return Err(r.field_error(
-                r.field("sha256").expect("read above"),
-                "expected 64 lowercase hex digits",
-            ));
+            return Err(r.field_error("sha256", "expected 64 lowercase hex digits"));
         }
         let mut dependencies = Vec::new();
         for d in r.opt_strs("dependencies")?.unwrap_or_default() {
-            let f = r.field("dependencies").expect("read above");
-            dependencies.push(Pin::parse(&d).map_err(|e| r.field_error(f, e))?);
+            dependencies.push(Pin::parse(&d).map_err(|e| r.field_error("dependencies", e))?);
         }
         let size = match r.opt_int("size")? {
-            Some(n) if n < 0 => {
-                return Err(
-                    r.field_error(r.field("size").expect("read above"), "must not be negative")
-                );
+            Some(n) => {
+                Some(u64::try_from(n).map_err(|_| r.field_error("size", "must not be negative"))?)
             }
-            Some(n) => Some(n as u64),
             None => None,
         };
+        let pkg_url = r.req_str("pkg_url")?;
+        let manifest_url = r.opt_str("manifest_url")?;
+        let deprecated = r.opt_bool("deprecated")?.unwrap_or(false);
         Ok(VersionEntry {
             version,
             sha256,
-            pkg_url: r.req_str("pkg_url")?,
-            manifest_url: r.opt_str("manifest_url")?,
+            pkg_url,
+            manifest_url,
             dependencies,
             size,
-            deprecated: r.opt_bool("deprecated")?.unwrap_or(false),
-            extra: r.unknown(&[
-                "sha256",
-                "pkg_url",
-                "manifest_url",
-                "dependencies",
-                "size",
-                "deprecated",
-            ]),
+            deprecated,
+            extra: r.rest(),
         })
     }
 

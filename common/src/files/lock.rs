@@ -9,7 +9,6 @@
 //! ```
 
 use super::decode::{Reader, is_sha256_hex, top_block};
-use super::pin::validate_version;
 use super::{FileError, Pin};
 use crate::acl::{self, Block, Document, Value};
 
@@ -39,46 +38,35 @@ impl Lockfile {
     /// Parses a lockfile.
     pub fn parse(text: &str, origin: &str) -> Result<Lockfile, FileError> {
         let doc = acl::parse(text, origin)?;
-        let block = top_block(&doc, origin, &["Lock"])?;
-        let r = Reader::new(origin, block);
+        let mut r = Reader::new(origin, top_block(doc, origin, &["Lock"])?);
         let profile = r.req_str("profile")?;
         let generation = match r.opt_int("generation")? {
-            Some(n) if n >= 0 => n as u64,
-            Some(_) => {
-                return Err(
-                    r.field_error(r.field("generation").expect("read"), "must not be negative")
-                );
+            Some(n) => {
+                u64::try_from(n).map_err(|_| r.field_error("generation", "must not be negative"))?
             }
-            None => {
-                return Err(
-                    r.error_at(block.pos, "Lock: missing required field `generation` (int)")
-                );
-            }
+            None => return Err(r.block_error("missing required field `generation` (int)")),
         };
         let mut packages: Vec<LockedPackage> = Vec::new();
-        for b in block.children("Package") {
-            let pr = Reader::new(origin, b);
-            let Some(name) = b.label.clone() else {
-                return Err(pr.error_at(b.pos, "Package: needs its name as a label"));
+        for b in r.take_blocks("Package") {
+            let mut pr = Reader::new(origin, b);
+            let Some(name) = pr.label().map(str::to_string) else {
+                return Err(pr.block_error("needs its name as a label"));
             };
             let version = pr.req_str("version")?;
             let pin = Pin::parse(&format!("{name}@{version}"))
-                .map_err(|e| pr.field_error(pr.field("version").expect("read"), e))?;
-            validate_version(&version).map_err(|e| pr.error_at(b.pos, e.to_string()))?;
+                .map_err(|e| pr.field_error("version", e))?;
             let sha256 = pr.req_str("sha256")?;
             if !is_sha256_hex(&sha256) {
-                return Err(pr.field_error(
-                    pr.field("sha256").expect("read"),
-                    "expected 64 lowercase hex digits",
-                ));
+                return Err(pr.field_error("sha256", "expected 64 lowercase hex digits"));
             }
             if packages.iter().any(|p| p.pin.name == name) {
-                return Err(pr.error_at(b.pos, format!("package `{name}` is locked twice")));
+                return Err(pr.block_error(format!("package `{name}` is locked twice")));
             }
+            let registry = pr.req_str("registry")?;
             packages.push(LockedPackage {
                 pin,
                 sha256,
-                registry: pr.req_str("registry")?,
+                registry,
             });
         }
         Ok(Lockfile {

@@ -36,80 +36,53 @@ pub struct Manifest {
     pub extra: Vec<Item>,
 }
 
-const KNOWN: &[&str] = &[
-    "name",
-    "version",
-    "arch",
-    "authors",
-    "license",
-    "dependencies",
-    "install_hooks",
-    "build_meta",
-    "description",
-    "tags",
-    "deprecated",
-    "archive_sha256",
-];
-
 impl Manifest {
     /// Parses and validates `text`; `origin` names the file in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Manifest, FileError> {
         let doc = acl::parse(text, origin)?;
-        let block = top_block(&doc, origin, &["manifest", "Manifest"])?;
-        Manifest::from_block(block, origin)
+        Manifest::from_block(top_block(doc, origin, &["manifest", "Manifest"])?, origin)
     }
 
     /// Decodes a `manifest { ... }` block.
-    pub fn from_block(block: &Block, origin: &str) -> Result<Manifest, FileError> {
-        let r = Reader::new(origin, block);
+    pub fn from_block(block: Block, origin: &str) -> Result<Manifest, FileError> {
+        let mut r = Reader::new(origin, block);
         let name = r.req_str("name")?;
-        if let Err(e) = validate_name(&name) {
-            return Err(r.field_error(r.field("name").expect("read above"), e));
-        }
+        validate_name(&name).map_err(|e| r.field_error("name", e))?;
         let version = r.req_str("version")?;
-        if let Err(e) = validate_version(&version) {
-            return Err(r.field_error(r.field("version").expect("read above"), e));
-        }
+        validate_version(&version).map_err(|e| r.field_error("version", e))?;
         let arch = r.req_str("arch")?;
         let authors = r.req_strs("authors")?;
         let license = r.req_str("license")?;
-        let deps_raw = r.req_strs("dependencies")?;
-        let mut dependencies: Vec<Pin> = Vec::with_capacity(deps_raw.len());
-        for d in &deps_raw {
-            let field = r.field("dependencies").expect("read above");
-            let pin = Pin::parse(d).map_err(|e| r.field_error(field, e))?;
+        let mut dependencies: Vec<Pin> = Vec::new();
+        for d in r.req_strs("dependencies")? {
+            let pin = Pin::parse(&d).map_err(|e| r.field_error("dependencies", e))?;
             if pin.name == name {
-                return Err(r.field_error(field, format!("`{pin}` is the package itself")));
+                return Err(r.field_error("dependencies", format!("`{pin}` is the package itself")));
             }
             if let Some(other) = dependencies.iter().find(|p| p.name == pin.name) {
-                return Err(r.field_error(
-                    field,
-                    format!("`{pin}` and `{other}` pin the same package twice"),
-                ));
+                let what = format!("`{pin}` and `{other}` pin the same package twice");
+                return Err(r.field_error("dependencies", what));
             }
             dependencies.push(pin);
         }
         let install_hooks = r.req_strs("install_hooks")?;
         for h in &install_hooks {
-            let ok = h.starts_with("hooks/")
-                && !h.split('/').any(|c| c.is_empty() || c == "." || c == "..")
-                && h.len() > "hooks/".len();
+            let ok = h.len() > "hooks/".len()
+                && h.starts_with("hooks/")
+                && !h.split('/').any(|c| c.is_empty() || c == "." || c == "..");
             if !ok {
-                let field = r.field("install_hooks").expect("read above");
-                return Err(r.field_error(
-                    field,
-                    format!("`{h}` must be a path under `hooks/` inside the package"),
-                ));
+                let what = format!("`{h}` must be a path under `hooks/` inside the package");
+                return Err(r.field_error("install_hooks", what));
             }
         }
-        let build_meta = r.req_block("build_meta")?.clone();
+        let build_meta = r.req_block("build_meta")?;
         let archive_sha256 = r.opt_str("archive_sha256")?;
-        if let Some(h) = &archive_sha256
-            && !is_sha256_hex(h)
-        {
-            let field = r.field("archive_sha256").expect("read above");
-            return Err(r.field_error(field, "expected 64 lowercase hex digits"));
+        if archive_sha256.as_deref().is_some_and(|h| !is_sha256_hex(h)) {
+            return Err(r.field_error("archive_sha256", "expected 64 lowercase hex digits"));
         }
+        let description = r.opt_str("description")?;
+        let tags = r.opt_strs("tags")?.unwrap_or_default();
+        let deprecated = r.opt_bool("deprecated")?.unwrap_or(false);
         Ok(Manifest {
             name,
             version,
@@ -119,11 +92,11 @@ impl Manifest {
             dependencies,
             install_hooks,
             build_meta,
-            description: r.opt_str("description")?,
-            tags: r.opt_strs("tags")?.unwrap_or_default(),
-            deprecated: r.opt_bool("deprecated")?.unwrap_or(false),
+            description,
+            tags,
+            deprecated,
             archive_sha256,
-            extra: r.unknown(KNOWN),
+            extra: r.rest(),
         })
     }
 

@@ -77,26 +77,19 @@ impl Profile {
     /// Parses `profile.acl`.
     pub fn parse(text: &str, origin: &str) -> Result<Profile, FileError> {
         let doc = acl::parse(text, origin)?;
-        let block = top_block(&doc, origin, &["Profile"])?;
-        let r = Reader::new(origin, block);
-        let Some(name) = block.label.clone() else {
-            return Err(r.error_at(
-                block.pos,
-                "Profile: needs its name as a label, `Profile \"default\" { ... }`",
-            ));
+        let mut r = Reader::new(origin, top_block(doc, origin, &["Profile"])?);
+        let Some(name) = r.label().map(str::to_string) else {
+            return Err(r.block_error("needs its name as a label, `Profile \"default\" { ... }`"));
         };
         let mut packages: Vec<Pin> = Vec::new();
         for p in r.req_strs("packages")? {
-            let f = r.field("packages").expect("read above");
-            let pin = Pin::parse(&p).map_err(|e| r.field_error(f, e))?;
+            let pin = Pin::parse(&p).map_err(|e| r.field_error("packages", e))?;
             if packages.iter().any(|q| q.name == pin.name) {
-                return Err(r.field_error(
-                    f,
-                    format!(
-                        "`{}` is requested twice; a profile keeps one version per name",
-                        pin.name
-                    ),
-                ));
+                let what = format!(
+                    "`{}` is requested twice; a profile keeps one version per name",
+                    pin.name
+                );
+                return Err(r.field_error("packages", what));
             }
             packages.push(pin);
         }
@@ -104,19 +97,18 @@ impl Profile {
             None => ConflictStrategy::Refuse,
             Some(s) => ConflictStrategy::parse(&s).ok_or_else(|| {
                 r.field_error(
-                    r.field("conflicts").expect("read above"),
+                    "conflicts",
                     format!("`{s}` is not one of refuse, prefer-new, prefer-existing, namespace"),
                 )
             })?,
         };
         let mut overrides = Vec::new();
-        for b in block.children("Override") {
-            let or = Reader::new(origin, b);
-            let Some(path) = b.label.clone() else {
-                return Err(or.error_at(
-                    b.pos,
-                    "Override: needs the path as a label, `Override \"bin/x\" { ... }`",
-                ));
+        for b in r.take_blocks("Override") {
+            let mut or = Reader::new(origin, b);
+            let Some(path) = or.label().map(str::to_string) else {
+                return Err(
+                    or.block_error("needs the path as a label, `Override \"bin/x\" { ... }`")
+                );
             };
             overrides.push(PathOverride {
                 path,
@@ -128,7 +120,7 @@ impl Profile {
             packages,
             conflicts,
             overrides,
-            extra: r.unknown(&["packages", "conflicts", "Override"]),
+            extra: r.rest(),
         })
     }
 

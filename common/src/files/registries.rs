@@ -53,61 +53,53 @@ impl RegistryList {
     pub fn parse(text: &str, origin: &str) -> Result<RegistryList, FileError> {
         let doc = acl::parse(text, origin)?;
         let mut registries: Vec<RegistryConfig> = Vec::new();
-        for block in doc.blocks() {
-            let r = Reader::new(origin, block);
+        for block in doc.into_blocks() {
             if block.name != "Registry" {
                 continue;
             }
-            let Some(name) = block.label.clone() else {
-                return Err(r.error_at(
-                    block.pos,
-                    "Registry: needs a name label, `Registry \"main\" { ... }`",
-                ));
+            let mut r = Reader::new(origin, block);
+            let Some(name) = r.label().map(str::to_string) else {
+                return Err(r.block_error("needs a name label, `Registry \"main\" { ... }`"));
             };
             if validate_name(&name).is_err() {
-                return Err(r.error_at(
-                    block.pos,
-                    format!("Registry \"{name}\": use lowercase letters, digits and `._+-` in registry names"),
-                ));
+                return Err(
+                    r.block_error("use lowercase letters, digits and `._+-` in registry names")
+                );
+            }
+            if registries.iter().any(|o| o.name == name) {
+                return Err(r.block_error("is configured twice"));
             }
             let url = r.req_str("url")?;
             if !["https://", "http://", "file://"]
                 .iter()
                 .any(|s| url.starts_with(s))
             {
-                let f = r.field("url").expect("read above");
                 return Err(r.field_error(
-                    f,
+                    "url",
                     format!("`{url}` must start with https://, http:// or file://"),
                 ));
             }
             let cache_ttl = match r.opt_str("cache_policy")? {
                 None => DEFAULT_TTL,
                 Some(p) => parse_cache_policy(&p).ok_or_else(|| {
-                    r.field_error(
-                        r.field("cache_policy").expect("read above"),
-                        format!("`{p}` is not `ttl=<seconds>`"),
-                    )
+                    r.field_error("cache_policy", format!("`{p}` is not `ttl=<seconds>`"))
                 })?,
             };
+            let priority = r.opt_int("priority")?.unwrap_or(0);
+            let require_signatures = r.opt_bool("require_signatures")?.unwrap_or(false);
+            let allow_publish = r.opt_bool("allow_publish")?.unwrap_or(false);
+            let trusted_keys = r.opt_strs("trusted_keys")?.unwrap_or_default();
+            let token_file = r.opt_str("token_file")?;
             registries.push(RegistryConfig {
                 name,
                 url,
-                priority: r.opt_int("priority")?.unwrap_or(0),
-                require_signatures: r.opt_bool("require_signatures")?.unwrap_or(false),
-                allow_publish: r.opt_bool("allow_publish")?.unwrap_or(false),
+                priority,
+                require_signatures,
+                allow_publish,
                 cache_ttl,
-                trusted_keys: r.opt_strs("trusted_keys")?.unwrap_or_default(),
-                token_file: r.opt_str("token_file")?,
-                extra: r.unknown(&[
-                    "url",
-                    "priority",
-                    "require_signatures",
-                    "allow_publish",
-                    "cache_policy",
-                    "trusted_keys",
-                    "token_file",
-                ]),
+                trusted_keys,
+                token_file,
+                extra: r.rest(),
             });
         }
         Ok(RegistryList { registries })

@@ -1,1 +1,32 @@
-//! The .pkg format.
+//! The `.pkg` format: a deterministic, zstd-compressed tar.
+//!
+//! ```text
+//! manifest.acl        always the first entry
+//! files/...           the package's payload
+//! hooks/...           optional install hooks named by the manifest
+//! provenance.acl      optional
+//! sbom.spdx.json      optional
+//! ```
+//!
+//! [`pack()`] turns a source tree into an archive whose bytes depend only on the tree's content:
+//! entries sorted by path bytes, mtime `SOURCE_DATE_EPOCH`, uid/gid 0, no user or group names,
+//! modes normalised to 0644/0755, a fixed zstd level on one thread.
+//!
+//! [`unpack()`] streams an archive into a fresh staging directory and checks every entry itself
+//! (the tar crate's own extraction is never used). Invariant: when it returns `Ok`, every rule
+//! held for every entry; when it returns `Err`, the staging directory is already gone and
+//! nothing was written anywhere else. [`inspect`] applies the same checks without writing.
+
+mod error;
+mod extract;
+mod headers;
+mod limits;
+mod pack;
+mod path_rules;
+mod stream;
+mod unpack;
+
+pub use error::{PackError, UnpackError, Violation};
+pub use limits::Limits;
+pub use pack::{ARCHIVE_ZSTD_LEVEL, PackOptions, PackReport, PackedFile, pack, pack_to_dir};
+pub use unpack::{EntryInfo, EntryKind, Inspection, Unpacked, inspect, unpack};

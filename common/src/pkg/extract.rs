@@ -1,0 +1,551 @@
+//! The extraction engine: drives the tar reader entry by entry and checks each entry itself
+//! (the tar crate's own `unpack` is never used).
+//!
+//! Invariants: every entry is checked before anything is written for it; nothing is written
+//! outside the fresh staging directory (it is private, every path in it is known to
+//! [`Tree`], files are created with `O_EXCL | O_NOFOLLOW`, and no path through a symlink is
+//! ever opened).
+
+use std::borrow::Cow;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use fs_err as fs;
+use fs_err::os::unix::fs::OpenOptionsExt;
+use sha2::{Digest, Sha256};
+use tar::EntryType;
+
+use super::error::{UnpackError, Violation};
+use super::headers::{MAX_PAX, Pending, normalise_mode, parse_pax, refused_type, strip_nul};
+use super::limits::Limits;
+use super::path_rules::{Added, MANIFEST, Tree, check_link_target, check_path, display_path};
+use super::stream::{EofTracker, StreamError};
+use super::unpack::{EntryInfo, EntryKind};
+use crate::files::Manifest;
+
+/// `O_NOFOLLOW` on Linux (x86_64 and aarch64); `create_new` already refuses an existing
+/// symlink, this makes it explicit.
+const O_NOFOLLOW: i32 = 0o400_000;
+/// Copy buffer for file data.
+const COPY_BUF: usize = 256 << 10;
+
+/// What a successful run found.
+pub(crate) struct Found {
+    pub(crate) manifest: Manifest,
+    pub(crate) manifest_text: String,
+    pub(crate) entries: Vec<EntryInfo>,
+}
+
+/// Drives the tar reader over the decompressed stream `source`, writing under `root` if given.
+/// Returns `source` so the caller can collect its digest.
+pub(crate) fn run<R: Read>(
+    source: R,
+    root: Option<&Path>,
+    limits: &Limits,
+) -> Result<(Found, R), UnpackError> {
+    let mut archive = tar::Archive::new(EofTracker {
+        inner: source,
+        hit_eof: false,
+    });
+    let mut engine = Engine {
+        limits,
+        root,
+        tree: Tree::default(),
+        entries: Vec::new(),
+        manifest: None,
+        buf: vec![0; COPY_BUF],
+    };
+    let entries = archive
+        .entries()
+        .map_err(|e| engine.archive_error(e, "read the tar stream"))?;
+    let mut pending = Pending::default();
+    let mut headers = 0u64;
+    for entry in entries.raw(true) {
+        let mut entry = entry.map_err(|e| engine.archive_error(e, "read a tar header"))?;
+        headers += 1;
+        if headers > limits.max_entries {
+            let path = display_path(&entry.path_bytes());
+            return Err(UnpackError::Entry {
+                path,
+                violation: Violation::TooManyEntries {
+                    max: limits.max_entries,
+                },
+            });
+        }
+        match entry.header().entry_type() {
+            EntryType::GNULongName => {
+                let name = engine.read_meta(
+                    &mut entry,
+                    limits.max_path_len as u64 + 1,
+                    "GNU long name",
+                )?;
+                set_once(&mut pending.long_name, name, "GNU long name", &engine)?;
+            }
+            EntryType::GNULongLink => {
+                let link = engine.read_meta(
+                    &mut entry,
+                    limits.max_path_len as u64 + 1,
+                    "GNU long link",
+                )?;
+                set_once(&mut pending.long_link, link, "GNU long link", &engine)?;
+            }
+            EntryType::XHeader => {
+                let pax = engine.read_meta(&mut entry, MAX_PAX, "PAX")?;
+                set_once(&mut pending.pax, pax, "PAX", &engine)?;
+            }
+            _ => engine.entry(&mut entry, std::mem::take(&mut pending))?,
+        }
+    }
+    let stray = [
+        (&pending.long_name, "GNU long name"),
+        (&pending.long_link, "GNU long link"),
+        (&pending.pax, "PAX"),
+    ];
+    if let Some((_, what)) = stray.iter().find(|(p, _)| p.is_some()) {
+        return Err(engine.archive_violation(Violation::StrayMetadata { what }));
+    }
+    let mut tail = archive.into_inner();
+    if tail.hit_eof {
+        return Err(engine.archive_violation(Violation::MissingEndMarker));
+    }
+    engine.drain_zeros(&mut tail)?;
+    let found = engine.finish()?;
+    Ok((found, tail.inner))
+}
+
+fn set_once(
+    slot: &mut Option<Vec<u8>>,
+    value: Vec<u8>,
+    what: &'static str,
+    engine: &Engine<'_>,
+) -> Result<(), UnpackError> {
+    if slot.replace(value).is_some() {
+        return Err(engine.archive_violation(Violation::StrayMetadata { what }));
+    }
+    Ok(())
+}
+
+struct Engine<'a> {
+    limits: &'a Limits,
+    root: Option<&'a Path>,
+    tree: Tree,
+    entries: Vec<EntryInfo>,
+    manifest: Option<(Manifest, String)>,
+    buf: Vec<u8>,
+}
+
+/// An entry whose header passed every check.
+struct Checked {
+    path: String,
+    kind: EntryKind,
+    mode: u32,
+    size: u64,
+    target: Option<String>,
+    added: Added,
+}
+
+/// Where a file copy failed.
+enum CopyError {
+    Read(io::Error),
+    Write(io::Error),
+}
+
+impl Engine<'_> {
+    fn last(&self) -> Option<String> {
+        self.entries.last().map(|e| e.path.clone())
+    }
+
+    fn archive_violation(&self, violation: Violation) -> UnpackError {
+        UnpackError::Archive {
+            after: self.last(),
+            violation,
+        }
+    }
+
+    /// Maps an error met outside any entry.
+    fn archive_error(&self, err: io::Error, action: &'static str) -> UnpackError {
+        let after = self.last();
+        match StreamError::from_io(err) {
+            Ok(StreamError::Rule(violation)) => UnpackError::Archive { after, violation },
+            Ok(StreamError::Read(source)) => UnpackError::ArchiveIo {
+                after,
+                action: "read the archive",
+                source,
+            },
+            Ok(StreamError::Zstd(source)) => UnpackError::ArchiveIo {
+                after,
+                action: "decompress the archive",
+                source,
+            },
+            Err(source) => UnpackError::ArchiveIo {
+                after,
+                action,
+                source,
+            },
+        }
+    }
+
+    /// Maps an error met while reading the data of entry `path`.
+    fn read_error(path: &str, err: io::Error) -> UnpackError {
+        let path = path.to_string();
+        match StreamError::from_io(err) {
+            Ok(StreamError::Rule(violation)) => UnpackError::Entry { path, violation },
+            Ok(StreamError::Read(source)) => UnpackError::EntryIo {
+                path,
+                action: "read the archive",
+                source,
+            },
+            Ok(StreamError::Zstd(source)) => UnpackError::EntryIo {
+                path,
+                action: "decompress the archive",
+                source,
+            },
+            Err(source) => UnpackError::EntryIo {
+                path,
+                action: "read the tar stream",
+                source,
+            },
+        }
+    }
+
+    /// Reads a long-name or PAX header's data, at most `max` bytes. Errors name the long name
+    /// itself (its first KiB) or, for PAX, the header's own path.
+    fn read_meta<R: Read>(
+        &self,
+        entry: &mut tar::Entry<'_, R>,
+        max: u64,
+        what: &'static str,
+    ) -> Result<Vec<u8>, UnpackError> {
+        let size = entry.size();
+        let mut data = Vec::new();
+        let first = entry
+            .by_ref()
+            .take(size.min(max).min(1024))
+            .read_to_end(&mut data);
+        let shown = match what {
+            "PAX" => format!("{} (PAX header)", display_path(&entry.path_bytes())),
+            _ => format!("{} ({what} header)", display_path(&data)),
+        };
+        first.map_err(|e| Self::read_error(&shown, e))?;
+        let fail = |violation| UnpackError::Entry {
+            path: shown.clone(),
+            violation,
+        };
+        if size > max {
+            return Err(fail(match what {
+                "PAX" => Violation::MalformedPax,
+                _ => Violation::PathTooLong {
+                    len: size.saturating_sub(1),
+                    max: self.limits.max_path_len,
+                },
+            }));
+        }
+        entry
+            .read_to_end(&mut data)
+            .map_err(|e| Self::read_error(&shown, e))?;
+        if data.len() as u64 != size {
+            return Err(fail(Violation::Truncated {
+                expected: size,
+                actual: data.len() as u64,
+            }));
+        }
+        Ok(data)
+    }
+
+    fn entry<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        pending: Pending,
+    ) -> Result<(), UnpackError> {
+        let checked = self.check(entry, pending)?;
+        let sha256 = self.write(entry, &checked)?;
+        let Checked {
+            path,
+            kind,
+            mode,
+            size,
+            target,
+            ..
+        } = checked;
+        self.entries.push(EntryInfo {
+            path,
+            kind,
+            mode,
+            size,
+            sha256,
+            link_target: target,
+        });
+        Ok(())
+    }
+
+    /// Applies every rule that the header alone decides, and records the path in the tree.
+    fn check<R: Read>(
+        &mut self,
+        entry: &tar::Entry<'_, R>,
+        pending: Pending,
+    ) -> Result<Checked, UnpackError> {
+        let size = entry.size();
+        let pax = match &pending.pax {
+            Some(pax) => Some(
+                parse_pax(pax, size).map_err(|violation| UnpackError::Entry {
+                    path: display_path(&entry.path_bytes()),
+                    violation,
+                })?,
+            ),
+            None => None,
+        };
+        let (pax_path, pax_link) = pax.map_or((None, None), |p| (p.path, p.link));
+        let header = entry.header();
+        let raw_path: Cow<'_, [u8]> = match (pending.long_name, pax_path) {
+            (Some(name), _) => Cow::Owned(strip_nul(name)),
+            (None, Some(path)) => Cow::Owned(path),
+            (None, None) => header.path_bytes(),
+        };
+        let fail = |violation| UnpackError::Entry {
+            path: display_path(&raw_path),
+            violation,
+        };
+        let kind = match header.entry_type() {
+            EntryType::Regular => EntryKind::File,
+            EntryType::Directory => EntryKind::Dir,
+            EntryType::Symlink => EntryKind::Symlink,
+            other => {
+                return Err(fail(refused_type(
+                    other,
+                    header.link_name_bytes().as_deref(),
+                )));
+            }
+        };
+        if self.manifest.is_none() && (*raw_path != *MANIFEST.as_bytes() || kind != EntryKind::File)
+        {
+            return Err(fail(Violation::ManifestNotFirst));
+        }
+        let path = check_path(&raw_path, kind, self.limits).map_err(fail)?;
+        let header_mode = header
+            .mode()
+            .map_err(|_| fail(Violation::BadHeader { field: "mode" }))?;
+        let mode = normalise_mode(kind, header_mode).map_err(fail)?;
+        if kind != EntryKind::File && size != 0 {
+            let what = if kind == EntryKind::Dir {
+                "directory"
+            } else {
+                "symlink"
+            };
+            return Err(fail(Violation::UnexpectedData { kind: what, size }));
+        }
+        let target = match kind {
+            EntryKind::Symlink => {
+                let raw = match (pending.long_link, pax_link) {
+                    (Some(link), _) => strip_nul(link),
+                    (None, Some(link)) => link,
+                    (None, None) => header
+                        .link_name_bytes()
+                        .map(Cow::into_owned)
+                        .unwrap_or_default(),
+                };
+                Some(check_link_target(&raw, self.limits).map_err(fail)?)
+            }
+            _ => None,
+        };
+        let added = self
+            .tree
+            .add(&path, kind, target.as_deref())
+            .map_err(fail)?;
+        Ok(Checked {
+            path,
+            kind,
+            mode,
+            size,
+            target,
+            added,
+        })
+    }
+
+    /// Writes a checked entry (nothing when inspecting) and returns a file's sha256.
+    fn write<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        checked: &Checked,
+    ) -> Result<Option<String>, UnpackError> {
+        let Checked {
+            path,
+            kind,
+            mode,
+            size,
+            target,
+            added,
+        } = checked;
+        let write_err = |source| UnpackError::EntryIo {
+            path: path.clone(),
+            action: "write it",
+            source,
+        };
+        if let Some(root) = self.root {
+            for dir in &added.new_dirs {
+                make_dir(&root.join(dir)).map_err(write_err)?;
+            }
+        }
+        let disk = self.root.map(|root| root.join(path));
+        match (kind, &disk) {
+            (EntryKind::Dir, Some(disk)) if !added.exists => make_dir(disk).map_err(write_err)?,
+            (EntryKind::Symlink, Some(disk)) => {
+                let target = target.as_deref().unwrap_or_default();
+                fs::os::unix::fs::symlink(target, disk).map_err(write_err)?;
+            }
+            (EntryKind::File, _) if self.manifest.is_none() => {
+                // Parsed before anything is written: a package with a bad manifest leaves no
+                // trace at all.
+                let text = self.read_manifest(entry, path)?;
+                let manifest = Manifest::parse(&text, MANIFEST)
+                    .map_err(|source| UnpackError::Manifest { source })?;
+                if let Some(disk) = &disk {
+                    let mut file = create_file(disk).map_err(write_err)?;
+                    file.write_all(text.as_bytes()).map_err(write_err)?;
+                    file.set_permissions(std::fs::Permissions::from_mode(*mode))
+                        .map_err(write_err)?;
+                }
+                let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+                self.manifest = Some((manifest, text));
+                return Ok(Some(sha256));
+            }
+            (EntryKind::File, _) => {
+                let mut file = disk
+                    .as_deref()
+                    .map(create_file)
+                    .transpose()
+                    .map_err(write_err)?;
+                let (copied, sha256) =
+                    copy_hashed(entry, file.as_mut(), &mut self.buf).map_err(|e| match e {
+                        CopyError::Read(e) => Self::read_error(path, e),
+                        CopyError::Write(e) => write_err(e),
+                    })?;
+                if copied != *size {
+                    let violation = Violation::Truncated {
+                        expected: *size,
+                        actual: copied,
+                    };
+                    return Err(UnpackError::Entry {
+                        path: path.clone(),
+                        violation,
+                    });
+                }
+                if let Some(file) = &file {
+                    file.set_permissions(std::fs::Permissions::from_mode(*mode))
+                        .map_err(write_err)?;
+                }
+                return Ok(Some(sha256));
+            }
+            _ => {}
+        }
+        Ok(None)
+    }
+
+    fn read_manifest<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        path: &str,
+    ) -> Result<String, UnpackError> {
+        let size = entry.size();
+        let max = self.limits.max_manifest_size;
+        let fail = |violation| UnpackError::Entry {
+            path: path.to_string(),
+            violation,
+        };
+        if size > max {
+            return Err(fail(Violation::ManifestTooLarge { size, max }));
+        }
+        let mut data = Vec::new();
+        entry
+            .read_to_end(&mut data)
+            .map_err(|e| Self::read_error(path, e))?;
+        if data.len() as u64 != size {
+            return Err(fail(Violation::Truncated {
+                expected: size,
+                actual: data.len() as u64,
+            }));
+        }
+        String::from_utf8(data).map_err(|_| fail(Violation::ManifestNotUtf8))
+    }
+
+    /// Reads the decompressed stream after the end-of-archive block to its end; it may hold
+    /// only zero padding.
+    fn drain_zeros(&mut self, tail: &mut impl Read) -> Result<(), UnpackError> {
+        loop {
+            let n = match tail.read(&mut self.buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.archive_error(e, "read the end of the tar stream")),
+            };
+            if self.buf[..n].iter().any(|&b| b != 0) {
+                return Err(self.archive_violation(Violation::TrailingTarData));
+            }
+        }
+    }
+
+    fn finish(self) -> Result<Found, UnpackError> {
+        let Some((manifest, manifest_text)) = self.manifest else {
+            return Err(UnpackError::Archive {
+                after: None,
+                violation: Violation::MissingManifest,
+            });
+        };
+        self.tree
+            .check_links()
+            .map_err(|(path, violation)| UnpackError::Entry { path, violation })?;
+        if let Some(hook) = manifest
+            .install_hooks
+            .iter()
+            .find(|h| !self.tree.is_file(h))
+        {
+            return Err(UnpackError::Entry {
+                path: display_path(hook.as_bytes()),
+                violation: Violation::MissingHook,
+            });
+        }
+        Ok(Found {
+            manifest,
+            manifest_text,
+            entries: self.entries,
+        })
+    }
+}
+
+fn make_dir(path: &Path) -> io::Result<()> {
+    fs::create_dir(path)?;
+    fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+}
+
+fn create_file(path: &Path) -> io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(O_NOFOLLOW)
+        .mode(0o600)
+        .open(path)
+}
+
+/// Copies `src` to `dst` (if any), returning the byte count and the sha256 hex of the data.
+fn copy_hashed(
+    src: &mut impl Read,
+    mut dst: Option<&mut fs::File>,
+    buf: &mut [u8],
+) -> Result<(u64, String), CopyError> {
+    let mut hasher = Sha256::new();
+    let mut total = 0u64;
+    loop {
+        let n = match src.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Read(e)),
+        };
+        hasher.update(&buf[..n]);
+        if let Some(dst) = dst.as_mut() {
+            dst.write_all(&buf[..n]).map_err(CopyError::Write)?;
+        }
+        total += n as u64;
+    }
+    Ok((total, hex::encode(hasher.finalize())))
+}

@@ -1,0 +1,327 @@
+//! The byte pipeline under the tar reader: raw archive → sha256 → zstd → size and ratio caps.
+//!
+//! [`Decoded`] is the pipeline. [`Inline`] reads it on the caller's thread; [`spawn_decoder`]
+//! runs it on a second thread that feeds a [`ChannelReader`] through a bounded channel, so
+//! decompression and hashing overlap with writing files. Both cut the stream into the same
+//! chunks, so both report an error at the same entry. Errors travel as `io::Error`s wrapping
+//! a [`StreamError`] so that the tar reader passes them through untouched and the unpacker can
+//! tell them apart again.
+
+use std::io::{self, BufReader, Read};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::{Scope, ScopedJoinHandle};
+
+use sha2::{Digest, Sha256};
+
+use super::error::Violation;
+use super::limits::Limits;
+
+/// Bytes per chunk sent from the decoder thread.
+const CHUNK: usize = 256 << 10;
+/// Chunks in flight between the decoder thread and the writer.
+const CHANNEL_DEPTH: usize = 8;
+
+/// A failure below the tar layer.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StreamError {
+    /// Reading the raw archive failed.
+    #[error("cannot read the archive")]
+    Read(#[source] io::Error),
+    /// The zstd stream is corrupt or truncated.
+    #[error("corrupt or truncated zstd stream")]
+    Zstd(#[source] io::Error),
+    /// A cap or a framing rule was broken.
+    #[error("{0}")]
+    Rule(Violation),
+}
+
+impl StreamError {
+    fn into_io(self) -> io::Error {
+        io::Error::other(self)
+    }
+
+    /// Recovers a `StreamError` from an error that came out of the pipeline.
+    pub(crate) fn from_io(err: io::Error) -> Result<StreamError, io::Error> {
+        if err.get_ref().is_some_and(|e| e.is::<StreamError>()) {
+            let inner = err.into_inner().expect("get_ref just returned Some");
+            Ok(*inner
+                .downcast::<StreamError>()
+                .expect("`is` just checked the type"))
+        } else {
+            Err(err)
+        }
+    }
+}
+
+/// Hashes and counts the raw bytes it passes on.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = match self.inner.read(buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
+            Err(e) => return Err(StreamError::Read(e).into_io()),
+        };
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// The archive's sha256 and compressed size, known once the whole input was read.
+#[derive(Debug, Clone)]
+pub(crate) struct RawDigest {
+    pub(crate) sha256: String,
+    pub(crate) size: u64,
+}
+
+/// The decompressed tar stream of one archive, with the caps enforced and the raw input
+/// hashed. After the zstd frame ends it reads the raw input to its end and fails on any byte.
+pub(crate) struct Decoded<R: Read> {
+    decoder: zstd::stream::read::Decoder<'static, BufReader<HashingReader<R>>>,
+    limits: Limits,
+    produced: u64,
+    done: bool,
+}
+
+impl<R: Read> Decoded<R> {
+    /// Starts decoding `reader`.
+    pub(crate) fn new(reader: R, limits: &Limits) -> io::Result<Self> {
+        let raw = HashingReader {
+            inner: reader,
+            hasher: Sha256::new(),
+            count: 0,
+        };
+        let decoder = zstd::stream::read::Decoder::new(raw)?.single_frame();
+        Ok(Decoded {
+            decoder,
+            limits: limits.clone(),
+            produced: 0,
+            done: false,
+        })
+    }
+
+    /// The hash and size of the raw input; complete once `read` returned 0.
+    pub(crate) fn digest(self) -> RawDigest {
+        let raw = self.decoder.finish().into_inner();
+        RawDigest {
+            sha256: hex::encode(raw.hasher.finalize()),
+            size: raw.count,
+        }
+    }
+
+    fn check_tail(&mut self) -> Result<(), StreamError> {
+        let mut probe = [0u8; 1];
+        loop {
+            match self.decoder.get_mut().read(&mut probe) {
+                Ok(0) => return Ok(()),
+                Ok(_) => return Err(StreamError::Rule(Violation::TrailingGarbage)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(StreamError::from_io(e).unwrap_or_else(StreamError::Read)),
+            }
+        }
+    }
+
+    fn step(&mut self, buf: &mut [u8]) -> Result<usize, StreamError> {
+        if self.done || buf.is_empty() {
+            return Ok(0);
+        }
+        let n = match self.decoder.read(buf) {
+            Ok(n) => n,
+            Err(e) => return Err(StreamError::from_io(e).unwrap_or_else(StreamError::Zstd)),
+        };
+        if n == 0 {
+            self.check_tail()?;
+            self.done = true;
+            return Ok(0);
+        }
+        self.produced += n as u64;
+        if self.produced > self.limits.max_total_size {
+            return Err(StreamError::Rule(Violation::TooLarge {
+                max: self.limits.max_total_size,
+            }));
+        }
+        let compressed = self.decoder.get_ref().get_ref().count;
+        if self.produced > self.limits.ratio_floor
+            && self.produced > compressed.saturating_mul(self.limits.max_ratio)
+        {
+            return Err(StreamError::Rule(Violation::RatioTooHigh {
+                max: self.limits.max_ratio,
+            }));
+        }
+        Ok(n)
+    }
+}
+
+impl<R: Read> Read for Decoded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.step(buf).map_err(StreamError::into_io)
+    }
+}
+
+type Chunk = io::Result<Vec<u8>>;
+
+/// Runs `decoded` on a thread of `scope`, returning the reader over its output and the handle
+/// that yields the raw digest (or `None` if it stopped on an error it already sent, or because
+/// the reader went away).
+pub(crate) fn spawn_decoder<'scope, 'env, R: Read + Send + 'scope>(
+    scope: &'scope Scope<'scope, 'env>,
+    decoded: Decoded<R>,
+) -> (ChannelReader, ScopedJoinHandle<'scope, Option<RawDigest>>) {
+    let (tx, rx) = sync_channel(CHANNEL_DEPTH);
+    // Consumed chunks go back to the decoder thread, which saves a fresh allocation, and the
+    // page faults on it, per chunk.
+    let (recycle_tx, recycle_rx) = sync_channel(CHANNEL_DEPTH + 2);
+    let handle = scope.spawn(move || produce(decoded, &tx, &recycle_rx));
+    let reader = ChannelReader {
+        rx,
+        recycle: recycle_tx,
+        chunk: Vec::new(),
+        pos: 0,
+    };
+    (reader, handle)
+}
+
+/// What ended a chunk.
+enum Stop {
+    /// The chunk is full; more may follow.
+    More,
+    /// The stream ended cleanly.
+    End,
+    /// The stream failed after the chunk's bytes.
+    Failed(io::Error),
+}
+
+/// Decodes the next chunk. Both drivers cut the stream into the same chunks, so an error
+/// surfaces at the same entry whether or not the decoder runs on its own thread.
+fn next_chunk<R: Read>(decoded: &mut Decoded<R>, mut chunk: Vec<u8>) -> (Vec<u8>, Stop) {
+    chunk.resize(CHUNK, 0);
+    let mut filled = 0;
+    let stop = loop {
+        if filled == CHUNK {
+            break Stop::More;
+        }
+        match decoded.read(&mut chunk[filled..]) {
+            Ok(0) => break Stop::End,
+            Ok(n) => filled += n,
+            Err(e) => break Stop::Failed(e),
+        }
+    };
+    chunk.truncate(filled);
+    (chunk, stop)
+}
+
+fn produce<R: Read>(
+    mut decoded: Decoded<R>,
+    tx: &SyncSender<Chunk>,
+    recycled: &Receiver<Vec<u8>>,
+) -> Option<RawDigest> {
+    loop {
+        let (chunk, stop) = next_chunk(&mut decoded, recycled.try_recv().unwrap_or_default());
+        if !chunk.is_empty() {
+            tx.send(Ok(chunk)).ok()?;
+        }
+        match stop {
+            Stop::More => {}
+            Stop::End => return Some(decoded.digest()),
+            Stop::Failed(e) => {
+                let _ = tx.send(Err(e));
+                return None;
+            }
+        }
+    }
+}
+
+/// The decoded stream on the caller's thread, cut into the same chunks as [`spawn_decoder`]'s.
+pub(crate) struct Inline<R: Read> {
+    decoded: Decoded<R>,
+    chunk: Vec<u8>,
+    pos: usize,
+    after: Stop,
+}
+
+impl<R: Read> Inline<R> {
+    /// Wraps `decoded`.
+    pub(crate) fn new(decoded: Decoded<R>) -> Self {
+        Inline {
+            decoded,
+            chunk: Vec::new(),
+            pos: 0,
+            after: Stop::More,
+        }
+    }
+
+    /// The decoder back, for its digest.
+    pub(crate) fn into_decoded(self) -> Decoded<R> {
+        self.decoded
+    }
+}
+
+impl<R: Read> Read for Inline<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.chunk.len() {
+            match std::mem::replace(&mut self.after, Stop::End) {
+                Stop::More => {
+                    let spent = std::mem::take(&mut self.chunk);
+                    (self.chunk, self.after) = next_chunk(&mut self.decoded, spent);
+                    self.pos = 0;
+                }
+                Stop::End => return Ok(0),
+                Stop::Failed(e) => return Err(e),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Reads what the decoder thread sends; ends when the thread is done.
+pub(crate) struct ChannelReader {
+    rx: Receiver<Chunk>,
+    recycle: SyncSender<Vec<u8>>,
+    chunk: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    let spent = std::mem::replace(&mut self.chunk, chunk);
+                    let _ = self.recycle.try_send(spent);
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Remembers whether its reader ever reported end of input.
+pub(crate) struct EofTracker<R> {
+    pub(crate) inner: R,
+    pub(crate) hit_eof: bool,
+}
+
+impl<R: Read> Read for EofTracker<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.hit_eof = true;
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,157 @@
+//! The public face of extraction: [`unpack`] into a staging directory, [`inspect`] in memory.
+//!
+//! Invariant: when [`unpack`] returns `Err`, its staging directory is already gone; when it
+//! returns `Ok`, every entry passed every check (see `extract`).
+
+use std::io::{self, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use fs_err as fs;
+
+use super::error::UnpackError;
+use super::extract::run;
+use super::limits::Limits;
+use super::stream::{Decoded, Inline, RawDigest, spawn_decoder};
+use crate::files::Manifest;
+
+/// What an entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link.
+    Symlink,
+}
+
+/// One entry of a verified archive, as written to disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryInfo {
+    /// Path inside the package, without a trailing `/`.
+    pub path: String,
+    /// What it is.
+    pub kind: EntryKind,
+    /// Normalised mode: 0644 or 0755 for files, 0755 for directories, 0777 for symlinks.
+    pub mode: u32,
+    /// Size in bytes (0 for directories and symlinks).
+    pub size: u64,
+    /// sha256 of a regular file's content, lowercase hex.
+    pub sha256: Option<String>,
+    /// A symlink's target.
+    pub link_target: Option<String>,
+}
+
+/// A verified archive unpacked into its staging directory.
+///
+/// Dropping it removes the staging directory; [`Unpacked::into_path`] keeps it for the caller
+/// to rename into the store. Files are not fsynced: the caller syncs before renaming.
+#[derive(Debug)]
+pub struct Unpacked {
+    dir: tempfile::TempDir,
+    /// The parsed manifest.
+    pub manifest: Manifest,
+    /// `manifest.acl` as the archive holds it.
+    pub manifest_text: String,
+    /// sha256 of the whole archive file, lowercase hex.
+    pub sha256: String,
+    /// Size of the archive file in bytes.
+    pub compressed_size: u64,
+    /// Every entry, in archive order.
+    pub entries: Vec<EntryInfo>,
+}
+
+impl Unpacked {
+    /// The staging directory, the package's root (mode 0755).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Keeps the staging directory on disk and returns its path.
+    pub fn into_path(self) -> PathBuf {
+        self.dir.keep()
+    }
+}
+
+/// What [`inspect`] found in a verified archive.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    /// The parsed manifest.
+    pub manifest: Manifest,
+    /// `manifest.acl` as the archive holds it.
+    pub manifest_text: String,
+    /// sha256 of the whole archive, lowercase hex.
+    pub sha256: String,
+    /// Size of the archive in bytes.
+    pub compressed_size: u64,
+    /// Every entry, in archive order.
+    pub entries: Vec<EntryInfo>,
+}
+
+/// Unpacks the archive read from `reader` into a fresh directory inside `staging_parent`,
+/// checking every rule of the format on the way. Decompression and hashing run on a second
+/// thread. On error nothing is left behind and the error names the offending entry.
+pub fn unpack(
+    reader: impl Read + Send,
+    staging_parent: &Path,
+    limits: &Limits,
+) -> Result<Unpacked, UnpackError> {
+    let staging_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| UnpackError::Staging { path, source }
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("unpack-")
+        .tempdir_in(staging_parent)
+        .map_err(staging_err(staging_parent))?;
+    let decoded = Decoded::new(reader, limits).map_err(start_error)?;
+    let (found, digest) = std::thread::scope(|scope| {
+        let (source, producer) = spawn_decoder(scope, decoded);
+        // `run` drops the channel's receiver on return, which stops the decoder thread.
+        let found = run(source, Some(dir.path()), limits).map(|(found, _)| found);
+        let digest = match producer.join() {
+            Ok(digest) => digest,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        (found, digest)
+    });
+    let found = found?;
+    let digest = digest.ok_or_else(|| UnpackError::ArchiveIo {
+        after: found.entries.last().map(|e| e.path.clone()),
+        action: "finish decoding",
+        source: io::Error::other("the decoder thread stopped early"),
+    })?;
+    fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+        .map_err(staging_err(dir.path()))?;
+    Ok(Unpacked {
+        dir,
+        manifest: found.manifest,
+        manifest_text: found.manifest_text,
+        sha256: digest.sha256,
+        compressed_size: digest.size,
+        entries: found.entries,
+    })
+}
+
+/// Reads the archive from `reader` and applies every check [`unpack`] applies, writing nothing.
+pub fn inspect(reader: impl Read, limits: &Limits) -> Result<Inspection, UnpackError> {
+    let decoded = Decoded::new(reader, limits).map_err(start_error)?;
+    let (found, inline) = run(Inline::new(decoded), None, limits)?;
+    let RawDigest { sha256, size } = inline.into_decoded().digest();
+    Ok(Inspection {
+        manifest: found.manifest,
+        manifest_text: found.manifest_text,
+        sha256,
+        compressed_size: size,
+        entries: found.entries,
+    })
+}
+
+fn start_error(source: io::Error) -> UnpackError {
+    UnpackError::ArchiveIo {
+        after: None,
+        action: "start decoding",
+        source,
+    }
+}

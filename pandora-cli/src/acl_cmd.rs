@@ -1,0 +1,163 @@
+//! `pandora acl`: check, dump, get and fmt, with no daemon involved.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use pandora_common::acl::{self, Value};
+
+use crate::{AclCommand, Failure, Outcome, print_out};
+
+pub(crate) fn run(cmd: AclCommand) -> Outcome {
+    match cmd {
+        AclCommand::Check { files } => check(&files),
+        AclCommand::Dump { file } => {
+            let doc = load(&file)?;
+            print_out(&doc.dump());
+            Ok(ExitCode::SUCCESS)
+        }
+        AclCommand::Get { file, path, typed } => get(&file, &path, typed),
+        AclCommand::Fmt { file, write, check } => fmt(&file, write, check),
+    }
+}
+
+fn read(file: &Path) -> Result<String, Failure> {
+    let bytes = fs_err::read(file).map_err(|e| Failure::new(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        Failure::new(format!(
+            "{}: not UTF-8 (invalid byte at offset {})",
+            file.display(),
+            e.utf8_error().valid_up_to()
+        ))
+        .hint("ACL files are UTF-8 text; re-save the file as UTF-8")
+    })
+}
+
+fn load(file: &Path) -> Result<acl::Document, Failure> {
+    let text = read(file)?;
+    acl::parse(&text, &file.display().to_string()).map_err(|e| Failure::new(e.to_string()))
+}
+
+fn check(files: &[std::path::PathBuf]) -> Outcome {
+    let mut bad = 0;
+    for file in files {
+        let outcome = read(file).and_then(|text| {
+            acl::parse(&text, &file.display().to_string())
+                .map(|_| ())
+                .map_err(|e| Failure::new(e.to_string()))
+        });
+        match outcome {
+            Ok(()) => print_out(&format!("{}: ok\n", file.display())),
+            Err(f) => {
+                bad += 1;
+                eprintln!("{}", f.message);
+            }
+        }
+    }
+    if bad == 0 {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "{bad} of {} file{} invalid",
+        files.len(),
+        if files.len() == 1 { "" } else { "s" }
+    );
+    Ok(ExitCode::FAILURE)
+}
+
+/// The value as a script wants it: strings raw, arrays one element per line.
+fn plain(v: &Value) -> String {
+    let join = |items: Vec<String>| items.into_iter().map(|s| s + "\n").collect::<String>();
+    match v {
+        Value::Str(s) => format!("{s}\n"),
+        Value::Int(n) => format!("{n}\n"),
+        Value::Float(_) | Value::Bool(_) => {
+            let typed = v.to_string();
+            format!(
+                "{}\n",
+                typed
+                    .split_once(':')
+                    .map_or(typed.as_str(), |(_, rest)| rest)
+            )
+        }
+        Value::StrArray(a) => join(a.clone()),
+        Value::IntArray(a) => join(a.iter().map(i64::to_string).collect()),
+        Value::FloatArray(_) | Value::BoolArray(_) => {
+            let n = match v {
+                Value::FloatArray(a) => a.len(),
+                Value::BoolArray(a) => a.len(),
+                _ => 0,
+            };
+            join(
+                (0..n)
+                    .filter_map(|i| v.index(i))
+                    .map(|x| plain(&x).trim_end().to_string())
+                    .collect(),
+            )
+        }
+    }
+}
+
+fn get(file: &Path, path: &str, typed: bool) -> Outcome {
+    let doc = load(file)?;
+    match doc.get(path) {
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(2))
+        }
+        Ok(None) => Err(
+            Failure::new(format!("`{path}` is not in {}", file.display())).hint(format!(
+                "pandora acl dump {} lists every path",
+                file.display()
+            )),
+        ),
+        Ok(Some(v)) => {
+            print_out(&if typed { format!("{v}\n") } else { plain(&v) });
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn fmt(file: &Path, write: bool, check: bool) -> Outcome {
+    let text = read(file)?;
+    let formatted =
+        acl::format(&text, &file.display().to_string()).map_err(|e| Failure::new(e.to_string()))?;
+    if check {
+        if formatted == text {
+            return Ok(ExitCode::SUCCESS);
+        }
+        eprintln!("{} is not in canonical form", file.display());
+        return Err(Failure::new(format!("{} needs formatting", file.display()))
+            .hint(format!("pandora acl fmt --write {}", file.display())));
+    }
+    if !write {
+        print_out(&formatted);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if formatted != text {
+        write_atomically(file, &formatted)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Replaces `file` through a synced temporary file in the same directory and a rename, keeping
+/// its permissions, so a crash leaves either the old or the new content.
+fn write_atomically(file: &Path, text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    let dir = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let fail = |e: std::io::Error| Failure::new(format!("cannot write {}: {e}", file.display()));
+    let perms = fs_err::metadata(file)
+        .map_err(|e| Failure::new(e.to_string()))?
+        .permissions();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".fmt-")
+        .tempfile_in(dir)
+        .map_err(fail)?;
+    tmp.write_all(text.as_bytes()).map_err(fail)?;
+    tmp.as_file().set_permissions(perms).map_err(fail)?;
+    tmp.as_file().sync_all().map_err(fail)?;
+    tmp.persist(file).map_err(|e| fail(e.error))?;
+    Ok(())
+}

@@ -1,0 +1,138 @@
+//! `pandora pack`: build a deterministic .pkg from a package directory, or inspect one.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use pandora_common::pkg::{self, EntryKind, Limits, PackOptions};
+
+use crate::{Failure, Outcome, PackArgs, print_out, with_causes};
+
+pub(crate) fn run(args: PackArgs) -> Outcome {
+    match (args.inspect, args.dir) {
+        (Some(file), _) => inspect(&file),
+        (None, Some(dir)) => pack(&dir, args.out),
+        (None, None) => unreachable!("clap requires a directory or --inspect"),
+    }
+}
+
+fn source_date_epoch() -> Result<u64, Failure> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Err(_) => Ok(0),
+        Ok(s) => s.trim().parse().map_err(|_| {
+            Failure::new(format!(
+                "SOURCE_DATE_EPOCH=`{s}` is not a number of seconds"
+            ))
+            .hint("unset it, or set it to a Unix time such as 1704067200")
+        }),
+    }
+}
+
+fn human_size(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+fn pack(dir: &Path, out: Option<PathBuf>) -> Outcome {
+    let opts = PackOptions {
+        source_date_epoch: source_date_epoch()?,
+        ..PackOptions::default()
+    };
+    let out = out.unwrap_or_else(|| PathBuf::from("."));
+    let fail = |e: pkg::PackError| {
+        Failure::new(format!(
+            "cannot pack {}: {}",
+            dir.display(),
+            with_causes(&e)
+        ))
+        .hint(format!(
+            "fix the package directory, then run `pandora pack {}` again",
+            dir.display()
+        ))
+    };
+    let (path, report) = if out.is_dir() {
+        let packed = pkg::pack_to_dir(dir, &out, &opts).map_err(fail)?;
+        (packed.path, packed.report)
+    } else {
+        // An explicit file name: pack next to it, then rename over it.
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let staging = tempfile::Builder::new()
+            .prefix(".pack-")
+            .tempdir_in(&parent)
+            .map_err(|e| Failure::new(format!("cannot write into {}: {e}", parent.display())))?;
+        let packed = pkg::pack_to_dir(dir, staging.path(), &opts).map_err(fail)?;
+        fs_err::rename(&packed.path, &out).map_err(|e| Failure::new(e.to_string()))?;
+        (out, packed.report)
+    };
+    eprintln!(
+        "packed {}@{}: {} entries, {} of tar in {}",
+        report.name,
+        report.version,
+        report.entries,
+        human_size(report.tar_size),
+        human_size(report.compressed_size)
+    );
+    print_out(&format!("{}  {}\n", report.sha256, path.display()));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn inspect(file: &Path) -> Outcome {
+    let f = fs_err::File::open(file).map_err(|e| Failure::new(e.to_string()))?;
+    let found = pkg::inspect(
+        std::io::BufReader::with_capacity(1 << 20, f),
+        &Limits::default(),
+    )
+    .map_err(|e| {
+        Failure::new(format!(
+            "{} is not a valid package: {}",
+            file.display(),
+            with_causes(&e)
+        ))
+        .hint("do not install it; ask its publisher for a new build")
+    })?;
+    let mut out = String::new();
+    out.push_str(&format!("package  {}\n", found.manifest.pin()));
+    out.push_str(&format!("sha256   {}\n", found.sha256));
+    out.push_str(&format!(
+        "size     {} ({} bytes)\n\n",
+        human_size(found.compressed_size),
+        found.compressed_size
+    ));
+    out.push_str("manifest.acl:\n");
+    for line in found.manifest_text.lines() {
+        out.push_str("    ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(&format!("\nentries ({}):\n", found.entries.len()));
+    for e in &found.entries {
+        let (kind, size) = match e.kind {
+            EntryKind::File => ("file", e.size.to_string()),
+            EntryKind::Dir => ("dir ", "-".to_string()),
+            EntryKind::Symlink => ("link", "-".to_string()),
+        };
+        let target = e
+            .link_target
+            .as_deref()
+            .map(|t| format!(" -> {t}"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "    {kind} {:04o} {size:>10}  {}{target}\n",
+            e.mode, e.path
+        ));
+    }
+    print_out(&out);
+    Ok(ExitCode::SUCCESS)
+}
