@@ -16,9 +16,6 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use pandora_common::{acl, files, pkg};
 
 fn main() -> Result<()> {

@@ -22,9 +22,7 @@ pub(crate) struct BlockNode<'a> {
     pub(crate) label: Option<Cow<'a, str>>,
     pub(crate) pos: Pos,
     pub(crate) items: Vec<ItemNode<'a>>,
-    pub(crate) notes: Notes<'a>,
-    /// Comments between the last item and the closing `}`.
-    pub(crate) inner_trailing: Vec<Comment<'a>>,
+    pub(crate) notes: Attached<'a>,
 }
 
 #[derive(Debug, Clone)]
@@ -33,12 +31,58 @@ pub(crate) enum ItemNode<'a> {
     Block(BlockNode<'a>),
 }
 
-/// Comments and spacing around an item, for the printer.
+/// Comments around an item, for the printer.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Notes<'a> {
     pub(crate) leading: Vec<Comment<'a>>,
     pub(crate) trailing: Option<Comment<'a>>,
+    /// For a block: comments between its last item and its closing `}`.
+    pub(crate) inner_trailing: Vec<Comment<'a>>,
+}
+
+static NO_NOTES: Notes<'static> = Notes {
+    leading: Vec::new(),
+    trailing: None,
+    inner_trailing: Vec::new(),
+};
+
+/// What the printer needs around an item. Comments are rare, so they live behind a box and an
+/// item without any costs one pointer.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Attached<'a> {
+    comments: Option<Box<Notes<'a>>>,
     pub(crate) blank_before: bool,
+}
+
+impl<'a> Attached<'a> {
+    pub(crate) fn new(leading: Vec<Comment<'a>>, blank_before: bool) -> Attached<'a> {
+        let comments = (!leading.is_empty()).then(|| {
+            Box::new(Notes {
+                leading,
+                ..Notes::default()
+            })
+        });
+        Attached {
+            comments,
+            blank_before,
+        }
+    }
+
+    pub(crate) fn get(&self) -> &Notes<'a> {
+        self.comments.as_deref().unwrap_or(&NO_NOTES)
+    }
+
+    pub(crate) fn set_trailing(&mut self, c: Option<Comment<'a>>) {
+        if c.is_some() {
+            self.comments.get_or_insert_default().trailing = c;
+        }
+    }
+
+    pub(crate) fn set_inner_trailing(&mut self, c: Vec<Comment<'a>>) {
+        if !c.is_empty() {
+            self.comments.get_or_insert_default().inner_trailing = c;
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -55,7 +99,7 @@ pub(crate) struct FieldNode<'a> {
     pub(crate) pos: Pos,
     pub(crate) decl: Option<Decl>,
     pub(crate) value: ValueNode<'a>,
-    pub(crate) notes: Notes<'a>,
+    pub(crate) notes: Attached<'a>,
 }
 
 #[derive(Debug, Clone)]

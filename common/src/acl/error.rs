@@ -103,6 +103,11 @@ impl Error {
         }
     }
 
+    /// [`Error::new`], boxed: the parser's results stay small on the hot path.
+    pub(crate) fn boxed(kind: ErrorKind, pos: Pos, message: impl Into<String>) -> Box<Error> {
+        Box::new(Error::new(kind, pos, message))
+    }
+
     /// Fills in the file name and the source line.
     pub(crate) fn located(mut self, origin: &str, source: &str) -> Error {
         self.origin = origin.to_string();

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use super::ast::*;
 use super::document::{Block, Document, Field, Item};
 use super::error::{Error, ErrorKind, Pos};
+use super::parser::{BlockHead, Build, parse_with};
 use super::value::{Scalar, Value, float_text};
 
 /// References nested deeper than this are refused rather than risking the stack.
@@ -96,6 +97,110 @@ fn build_block<'t>(
         label: b.label.as_deref().map(String::from),
         pos: b.pos,
         items,
+    }
+}
+
+/// Builds the document while parsing, for documents without references (registry indices
+/// and manifests): every field is computed as soon as it is parsed, so no syntax tree is
+/// kept. It gives up on the first reference, and the caller parses again with the tree.
+#[derive(Default)]
+pub(crate) struct DirectBuilder<'t> {
+    ev: Evaluator<'t>,
+    errors: Vec<Error>,
+    /// A reference was seen: the result is void and the tree path must run.
+    pub(crate) needs_tree: bool,
+}
+
+impl<'a, 't> Build<'a> for DirectBuilder<'t> {
+    type Item = Item;
+
+    fn field(&mut self, f: FieldNode<'a>) -> Result<Item, Box<Error>> {
+        let mut refs = Vec::new();
+        match &f.value {
+            ValueNode::Expr(e) => refs_in(e, &mut refs),
+            ValueNode::Array { elems, .. } => elems.iter().for_each(|e| refs_in(e, &mut refs)),
+        }
+        if !refs.is_empty() {
+            self.needs_tree = true;
+            return Err(Error::boxed(
+                ErrorKind::Syntax,
+                f.pos,
+                "references need the full evaluator",
+            ));
+        }
+        // A field that fails has its error recorded; the document is then discarded.
+        let value = self.ev.compute(&f, 0).unwrap_or(Value::Bool(false));
+        self.errors.append(&mut self.ev.errors);
+        Ok(Item::Field(Field {
+            name: f.name.to_string(),
+            pos: f.pos,
+            value_pos: f.value.start(),
+            value,
+        }))
+    }
+
+    fn block(&mut self, h: BlockHead<'a>, items: Vec<Item>) -> Item {
+        check_duplicates(
+            items.iter().map(entry_of_doc_item),
+            items.len(),
+            &mut self.errors,
+        );
+        Item::Block(Block {
+            name: h.name.to_string(),
+            label: h.label.as_deref().map(String::from),
+            pos: h.pos,
+            items,
+        })
+    }
+}
+
+/// Parses `text` straight into a document. `Ok(None)` when the document holds references and
+/// must go through the syntax tree instead.
+pub(crate) fn parse_direct(text: &str) -> Result<Option<Document>, Error> {
+    let mut build = DirectBuilder::default();
+    let parsed = match parse_with(text, &mut build) {
+        Ok(p) => p,
+        Err(_) if build.needs_tree => return Ok(None),
+        Err(e) => return Err(*e),
+    };
+    let blocks: Vec<Block> = parsed
+        .items
+        .into_iter()
+        .map(|i| match i {
+            Item::Block(b) => b,
+            Item::Field(_) => unreachable!("the top level holds only blocks"),
+        })
+        .collect();
+    let mut errors = build.errors;
+    check_duplicates(
+        blocks.iter().map(|b| entry_of_doc_block(b)),
+        blocks.len(),
+        &mut errors,
+    );
+    match errors.into_iter().min_by_key(|e| e.pos) {
+        Some(e) => Err(e),
+        None => Ok(Some(Document { blocks })),
+    }
+}
+
+fn entry_of_doc_block(b: &Block) -> Entry<'_> {
+    Entry {
+        name: &b.name,
+        label: b.label.as_deref(),
+        is_field: false,
+        pos: b.pos,
+    }
+}
+
+fn entry_of_doc_item(i: &Item) -> Entry<'_> {
+    match i {
+        Item::Field(f) => Entry {
+            name: &f.name,
+            label: None,
+            is_field: true,
+            pos: f.pos,
+        },
+        Item::Block(b) => entry_of_doc_block(b),
     }
 }
 

@@ -175,7 +175,7 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    fn skip_trivia(&mut self) -> Result<(), Error> {
+    fn skip_trivia(&mut self) -> Result<(), Box<Error>> {
         loop {
             match self.peek_byte(0) {
                 Some(b' ' | b'\t' | b'\r' | b'\n') => self.bump(),
@@ -198,7 +198,7 @@ impl<'a> Lexer<'a> {
                     loop {
                         match self.peek_byte(0) {
                             None => {
-                                return Err(Error::new(
+                                return Err(Error::boxed(
                                     ErrorKind::UnterminatedComment,
                                     pos,
                                     "`/*` comment is never closed: add `*/`",
@@ -219,7 +219,7 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    pub(crate) fn next_token(&mut self) -> Result<Token<'a>, Error> {
+    pub(crate) fn next_token(&mut self) -> Result<Token<'a>, Box<Error>> {
         self.skip_trivia()?;
         let pos = self.pos();
         let Some(b) = self.peek_byte(0) else {
@@ -266,7 +266,7 @@ impl<'a> Lexer<'a> {
                     '|' => ": did you mean `||`?",
                     _ => "",
                 };
-                return Err(Error::new(
+                return Err(Error::boxed(
                     ErrorKind::UnexpectedChar,
                     pos,
                     format!("unexpected character `{}`{hint}", ch.escape_debug()),
@@ -297,7 +297,7 @@ impl<'a> Lexer<'a> {
         Token { tok, pos }
     }
 
-    fn number(&mut self, pos: Pos) -> Result<Token<'a>, Error> {
+    fn number(&mut self, pos: Pos) -> Result<Token<'a>, Box<Error>> {
         let start = self.i;
         let digits = |s: &mut Self| {
             while s.peek_byte(0).is_some_and(|b| b.is_ascii_digit()) {
@@ -318,7 +318,7 @@ impl<'a> Lexer<'a> {
             .peek_byte(0)
             .is_some_and(|b| is_ident_char(b) || b == b'.')
         {
-            return Err(Error::new(
+            return Err(Error::boxed(
                 ErrorKind::BadNumber,
                 pos,
                 "malformed number: write integers as `42` and floats as `4.2` (no exponent, hex, `.5` or `1.`)",
@@ -328,7 +328,7 @@ impl<'a> Lexer<'a> {
         if is_float {
             let f: f64 = text.parse().unwrap_or(f64::INFINITY);
             if !f.is_finite() {
-                return Err(Error::new(
+                return Err(Error::boxed(
                     ErrorKind::FloatOverflow,
                     pos,
                     "float literal is too large",
@@ -344,7 +344,7 @@ impl<'a> Lexer<'a> {
                 tok: Tok::Int(n),
                 pos,
             }),
-            _ => Err(Error::new(
+            _ => Err(Error::boxed(
                 ErrorKind::IntOverflow,
                 pos,
                 format!("integer `{text}` does not fit in a 64-bit signed int"),
@@ -352,7 +352,7 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    fn string(&mut self, pos: Pos) -> Result<Token<'a>, Error> {
+    fn string(&mut self, pos: Pos) -> Result<Token<'a>, Box<Error>> {
         self.bump(); // opening quote
         let mut out: Option<String> = None;
         loop {
@@ -394,7 +394,7 @@ impl<'a> Lexer<'a> {
                         Some(b'\'') => '\'',
                         Some(b'0') => '\0',
                         _ => {
-                            return Err(Error::new(
+                            return Err(Error::boxed(
                                 ErrorKind::BadEscape,
                                 esc_pos,
                                 "unknown escape: use one of \\n \\t \\r \\\\ \\\" \\' \\0",
@@ -407,7 +407,7 @@ impl<'a> Lexer<'a> {
                     s.push(c);
                 }
                 _ => {
-                    return Err(Error::new(
+                    return Err(Error::boxed(
                         ErrorKind::UnterminatedString,
                         pos,
                         "string is not closed on its line: add the closing `\"`",

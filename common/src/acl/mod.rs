@@ -24,6 +24,11 @@ pub use value::{Scalar, Type, Value};
 
 /// Parses, resolves and type-checks `source`; `origin` names the file in errors.
 pub fn parse(source: &str, origin: &str) -> Result<Document, Error> {
+    match eval::parse_direct(source) {
+        Ok(Some(doc)) => return Ok(doc),
+        Ok(None) => {}
+        Err(e) => return Err(e.located(origin, source)),
+    }
     let tree = parser::parse(source).map_err(|e| e.located(origin, source))?;
     eval::evaluate(&tree).map_err(|e| e.located(origin, source))
 }

@@ -11,7 +11,77 @@ use super::lexer::{Comment, Lexer, Tok, Token};
 /// cannot exhaust the stack.
 const MAX_DEPTH: u32 = 100;
 
-pub(crate) fn parse(text: &str) -> Result<Tree<'_>, Error> {
+/// What the parser makes of fields and blocks: a syntax tree ([`TreeBuilder`]), or the
+/// finished document when nothing needs the tree (`eval::DirectBuilder`).
+pub(crate) trait Build<'a> {
+    /// A finished field or block.
+    type Item;
+    /// A field was parsed.
+    fn field(&mut self, f: FieldNode<'a>) -> Result<Self::Item, Box<Error>>;
+    /// A block was parsed, with its items.
+    fn block(&mut self, head: BlockHead<'a>, items: Vec<Self::Item>) -> Self::Item;
+}
+
+/// A block without its items.
+pub(crate) struct BlockHead<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) label: Option<std::borrow::Cow<'a, str>>,
+    pub(crate) pos: Pos,
+    pub(crate) notes: Attached<'a>,
+}
+
+/// Builds the syntax tree.
+pub(crate) struct TreeBuilder;
+
+impl<'a> Build<'a> for TreeBuilder {
+    type Item = ItemNode<'a>;
+
+    fn field(&mut self, f: FieldNode<'a>) -> Result<ItemNode<'a>, Box<Error>> {
+        Ok(ItemNode::Field(f))
+    }
+
+    fn block(&mut self, h: BlockHead<'a>, items: Vec<ItemNode<'a>>) -> ItemNode<'a> {
+        ItemNode::Block(BlockNode {
+            name: h.name,
+            label: h.label,
+            pos: h.pos,
+            items,
+            notes: h.notes,
+        })
+    }
+}
+
+/// What [`parse_with`] returns: the top-level items, the comments after them, and whether
+/// any value holds a reference.
+pub(crate) struct Parsed<'a, B: Build<'a>> {
+    pub(crate) items: Vec<B::Item>,
+    pub(crate) trailing: Vec<Comment<'a>>,
+    pub(crate) has_refs: bool,
+}
+
+/// Parses `text` into a syntax tree.
+pub(crate) fn parse(text: &str) -> Result<Tree<'_>, Box<Error>> {
+    let parsed = parse_with(text, &mut TreeBuilder)?;
+    let blocks = parsed
+        .items
+        .into_iter()
+        .map(|i| match i {
+            ItemNode::Block(b) => b,
+            ItemNode::Field(_) => unreachable!("the top level holds only blocks"),
+        })
+        .collect();
+    Ok(Tree {
+        blocks,
+        trailing: parsed.trailing,
+        has_refs: parsed.has_refs,
+    })
+}
+
+/// Parses `text`, handing every field and block to `build`.
+pub(crate) fn parse_with<'a, B: Build<'a>>(
+    text: &'a str,
+    build: &mut B,
+) -> Result<Parsed<'a, B>, Box<Error>> {
     let mut p = Parser {
         lex: Lexer::new(text),
         buf: VecDeque::new(),
@@ -19,6 +89,7 @@ pub(crate) fn parse(text: &str) -> Result<Tree<'_>, Error> {
         prev_line: 0,
         comment_idx: 0,
         depth: 0,
+        build,
     };
     p.document()
 }
@@ -35,7 +106,8 @@ enum Class {
     Other,
 }
 
-struct Parser<'a> {
+struct Parser<'a, 'b, B: Build<'a>> {
+    build: &'b mut B,
     lex: Lexer<'a>,
     buf: VecDeque<Token<'a>>,
     /// Whether a reference has been parsed.
@@ -47,12 +119,12 @@ struct Parser<'a> {
     depth: u32,
 }
 
-fn syntax(pos: Pos, msg: impl Into<String>) -> Error {
-    Error::new(ErrorKind::Syntax, pos, msg)
+fn syntax(pos: Pos, msg: impl Into<String>) -> Box<Error> {
+    Error::boxed(ErrorKind::Syntax, pos, msg)
 }
 
-impl<'a> Parser<'a> {
-    fn fill(&mut self, k: usize) -> Result<(), Error> {
+impl<'a, B: Build<'a>> Parser<'a, '_, B> {
+    fn fill(&mut self, k: usize) -> Result<(), Box<Error>> {
         while self.buf.len() <= k {
             let t = self.lex.next_token()?;
             self.buf.push_back(t);
@@ -60,18 +132,18 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn peek(&mut self) -> Result<&Token<'a>, Error> {
+    fn peek(&mut self) -> Result<&Token<'a>, Box<Error>> {
         self.fill(0)?;
         Ok(&self.buf[0])
     }
 
-    fn peek_at(&mut self, k: usize) -> Result<&Token<'a>, Error> {
+    fn peek_at(&mut self, k: usize) -> Result<&Token<'a>, Box<Error>> {
         self.fill(k)?;
         Ok(&self.buf[k])
     }
 
     /// The kind of the token `k` ahead, without cloning it.
-    fn class(&mut self, k: usize) -> Result<(Pos, Class), Error> {
+    fn class(&mut self, k: usize) -> Result<(Pos, Class), Box<Error>> {
         let t = self.peek_at(k)?;
         let class = match t.tok {
             Tok::Eof => Class::Eof,
@@ -86,18 +158,18 @@ impl<'a> Parser<'a> {
         Ok((t.pos, class))
     }
 
-    fn describe(&mut self, k: usize) -> Result<String, Error> {
+    fn describe(&mut self, k: usize) -> Result<String, Box<Error>> {
         Ok(self.peek_at(k)?.tok.describe())
     }
 
-    fn next(&mut self) -> Result<Token<'a>, Error> {
+    fn next(&mut self) -> Result<Token<'a>, Box<Error>> {
         self.fill(0)?;
         let t = self.buf.pop_front().expect("fill(0) leaves a token");
         self.prev_line = t.pos.line;
         Ok(t)
     }
 
-    fn expect(&mut self, want: Tok<'a>, what: &str) -> Result<Token<'a>, Error> {
+    fn expect(&mut self, want: Tok<'a>, what: &str) -> Result<Token<'a>, Box<Error>> {
         let t = self.next()?;
         if t.tok == want {
             Ok(t)
@@ -109,7 +181,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn enter(&mut self, pos: Pos) -> Result<(), Error> {
+    fn enter(&mut self, pos: Pos) -> Result<(), Box<Error>> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(syntax(
@@ -135,19 +207,15 @@ impl<'a> Parser<'a> {
 
     /// Notes for an item starting at `pos`: its leading comments and whether a blank line
     /// precedes it.
-    fn leading_notes(&mut self, pos: Pos) -> Notes<'a> {
+    fn leading_notes(&mut self, pos: Pos) -> Attached<'a> {
         let before = self.prev_line;
         let leading = self.comments_before(pos);
         let first_line = leading.first().map_or(pos.line, |c| c.pos.line);
-        Notes {
-            leading,
-            trailing: None,
-            blank_before: before > 0 && first_line > before + 1,
-        }
+        Attached::new(leading, before > 0 && first_line > before + 1)
     }
 
     /// A `//` or `/* */` comment on the same line as the item's last token.
-    fn trailing_comment(&mut self) -> Result<Option<Comment<'a>>, Error> {
+    fn trailing_comment(&mut self) -> Result<Option<Comment<'a>>, Box<Error>> {
         let line = self.prev_line;
         let next_pos = self.peek()?.pos;
         match self.lex.comments.get(self.comment_idx) {
@@ -160,8 +228,8 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn document(&mut self) -> Result<Tree<'a>, Error> {
-        let mut tree = Tree::default();
+    fn document(&mut self) -> Result<Parsed<'a, B>, Box<Error>> {
+        let mut items = Vec::new();
         loop {
             let (pos, class) = self.class(0)?;
             match class {
@@ -175,7 +243,7 @@ impl<'a> Parser<'a> {
                     }
                     let notes = self.leading_notes(pos);
                     let b = self.block(notes)?;
-                    tree.blocks.push(b);
+                    items.push(b);
                 }
                 Class::Type => {
                     return Err(syntax(
@@ -191,17 +259,20 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        tree.has_refs = self.has_refs;
         let end = self.peek()?.pos;
-        tree.trailing = self.comments_before(Pos {
+        let trailing = self.comments_before(Pos {
             line: end.line,
             col: end.col + 1,
         });
-        Ok(tree)
+        Ok(Parsed {
+            items,
+            trailing,
+            has_refs: self.has_refs,
+        })
     }
 
     /// `Name ["label"] { items }`; the next token is the name.
-    fn block(&mut self, mut notes: Notes<'a>) -> Result<BlockNode<'a>, Error> {
+    fn block(&mut self, mut notes: Attached<'a>) -> Result<B::Item, Box<Error>> {
         let name_tok = self.next()?;
         let Tok::Ident(name) = name_tok.tok else {
             return Err(syntax(name_tok.pos, "expected a block name"));
@@ -243,17 +314,13 @@ impl<'a> Parser<'a> {
                 }
                 Class::Type => {
                     let notes = self.leading_notes(pos);
-                    items.push(ItemNode::Field(self.typed_field(notes)?));
+                    items.push(self.typed_field(notes)?);
                 }
                 Class::Ident => {
                     let notes = self.leading_notes(pos);
                     match self.class(1)? {
-                        (_, Class::Assign) => {
-                            items.push(ItemNode::Field(self.inferred_field(notes)?))
-                        }
-                        (_, Class::LBrace | Class::Str) => {
-                            items.push(ItemNode::Block(self.block(notes)?))
-                        }
+                        (_, Class::Assign) => items.push(self.inferred_field(notes)?),
+                        (_, Class::LBrace | Class::Str) => items.push(self.block(notes)?),
                         (npos, _) => {
                             let what = format!(
                                 "expected `=` or `{{` after `{}`, found {}",
@@ -275,20 +342,20 @@ impl<'a> Parser<'a> {
         }
         let close = self.peek()?.pos;
         let inner_trailing = self.comments_before(close);
+        notes.set_inner_trailing(inner_trailing);
         self.next()?; // `}`
-        notes.trailing = self.trailing_comment()?;
+        notes.set_trailing(self.trailing_comment()?);
         self.depth -= 1;
-        Ok(BlockNode {
+        let head = BlockHead {
             name,
             label,
             pos: name_tok.pos,
-            items,
             notes,
-            inner_trailing,
-        })
+        };
+        Ok(self.build.block(head, items))
     }
 
-    fn typed_field(&mut self, mut notes: Notes<'a>) -> Result<FieldNode<'a>, Error> {
+    fn typed_field(&mut self, mut notes: Attached<'a>) -> Result<B::Item, Box<Error>> {
         let ty = self.next()?;
         let mut decl = match ty.tok {
             Tok::Type(s) => Decl::Scalar(s),
@@ -320,8 +387,8 @@ impl<'a> Parser<'a> {
         self.expect(Tok::Assign, "`=`")?;
         let value = self.value()?;
         self.semicolon(name)?;
-        notes.trailing = self.trailing_comment()?;
-        Ok(FieldNode {
+        notes.set_trailing(self.trailing_comment()?);
+        self.build.field(FieldNode {
             name,
             pos: ty.pos,
             decl: Some(decl),
@@ -330,7 +397,7 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn inferred_field(&mut self, mut notes: Notes<'a>) -> Result<FieldNode<'a>, Error> {
+    fn inferred_field(&mut self, mut notes: Attached<'a>) -> Result<B::Item, Box<Error>> {
         let name_tok = self.next()?;
         let Tok::Ident(name) = name_tok.tok else {
             unreachable!("the caller saw an identifier")
@@ -338,8 +405,8 @@ impl<'a> Parser<'a> {
         self.next()?; // `=`
         let value = self.value()?;
         self.semicolon(name)?;
-        notes.trailing = self.trailing_comment()?;
-        Ok(FieldNode {
+        notes.set_trailing(self.trailing_comment()?);
+        self.build.field(FieldNode {
             name,
             pos: name_tok.pos,
             decl: None,
@@ -348,12 +415,12 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn semicolon(&mut self, field: &str) -> Result<(), Error> {
+    fn semicolon(&mut self, field: &str) -> Result<(), Box<Error>> {
         let t = self.next()?;
         if t.tok == Tok::Semi {
             return Ok(());
         }
-        Err(Error::new(
+        Err(Error::boxed(
             ErrorKind::MissingSemicolon,
             t.pos,
             format!(
@@ -363,7 +430,7 @@ impl<'a> Parser<'a> {
         ))
     }
 
-    fn value(&mut self) -> Result<ValueNode<'a>, Error> {
+    fn value(&mut self) -> Result<ValueNode<'a>, Box<Error>> {
         if self.peek()?.tok != Tok::LBrace {
             return Ok(ValueNode::Expr(self.expr()?));
         }
@@ -409,7 +476,7 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn expr(&mut self) -> Result<Expr<'a>, Error> {
+    fn expr(&mut self) -> Result<Expr<'a>, Box<Error>> {
         let start = self.peek()?.pos;
         self.enter(start)?;
         let cond = self.binary(1)?;
@@ -448,7 +515,7 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn binary(&mut self, min_level: u8) -> Result<Expr<'a>, Error> {
+    fn binary(&mut self, min_level: u8) -> Result<Expr<'a>, Box<Error>> {
         let mut lhs = self.unary()?;
         loop {
             let t = self.peek()?;
@@ -466,7 +533,7 @@ impl<'a> Parser<'a> {
         Ok(lhs)
     }
 
-    fn unary(&mut self) -> Result<Expr<'a>, Error> {
+    fn unary(&mut self) -> Result<Expr<'a>, Box<Error>> {
         let t = self.peek()?;
         let pos = t.pos;
         let op = match t.tok {
@@ -529,13 +596,13 @@ impl<'a> Parser<'a> {
         self.primary()
     }
 
-    fn primary(&mut self) -> Result<Expr<'a>, Error> {
+    fn primary(&mut self) -> Result<Expr<'a>, Box<Error>> {
         let t = self.next()?;
         let kind = match t.tok {
             Tok::Int(n) => match i64::try_from(n) {
                 Ok(n) => ExprKind::Int(n),
                 Err(_) => {
-                    return Err(Error::new(
+                    return Err(Error::boxed(
                         ErrorKind::IntOverflow,
                         t.pos,
                         format!("integer `{n}` does not fit in a 64-bit signed int"),
@@ -594,7 +661,7 @@ impl<'a> Parser<'a> {
         Ok(Expr { pos: t.pos, kind })
     }
 
-    fn seg_name(&mut self) -> Result<&'a str, Error> {
+    fn seg_name(&mut self) -> Result<&'a str, Box<Error>> {
         let t = self.next()?;
         match t.tok {
             Tok::Ident(s) => Ok(s),
@@ -608,7 +675,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn ref_rest(&mut self, anchor: Anchor, first: &'a str) -> Result<RefPath<'a>, Error> {
+    fn ref_rest(&mut self, anchor: Anchor, first: &'a str) -> Result<RefPath<'a>, Box<Error>> {
         self.has_refs = true;
         let mut segs = vec![Seg {
             name: first,

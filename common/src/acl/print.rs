@@ -59,13 +59,13 @@ fn block_head(name: &str, label: Option<&str>) -> String {
 }
 
 fn print_block(b: &BlockNode, depth: usize, out: &mut String) {
-    leading(out, depth, &b.notes.leading);
+    leading(out, depth, &b.notes.get().leading);
     let head = block_head(b.name, b.label.as_deref());
-    if b.items.is_empty() && b.inner_trailing.is_empty() {
+    if b.items.is_empty() && b.notes.get().inner_trailing.is_empty() {
         line(
             out,
             depth,
-            &with_trailing(format!("{head} {{}}"), &b.notes.trailing),
+            &with_trailing(format!("{head} {{}}"), &b.notes.get().trailing),
         );
         return;
     }
@@ -76,11 +76,11 @@ fn print_block(b: &BlockNode, depth: usize, out: &mut String) {
                 if i > 0 && f.notes.blank_before {
                     out.push('\n');
                 }
-                leading(out, depth + 1, &f.notes.leading);
+                leading(out, depth + 1, &f.notes.get().leading);
                 line(
                     out,
                     depth + 1,
-                    &with_trailing(field_text(f), &f.notes.trailing),
+                    &with_trailing(field_text(f), &f.notes.get().trailing),
                 );
             }
             ItemNode::Block(c) => {
@@ -91,11 +91,11 @@ fn print_block(b: &BlockNode, depth: usize, out: &mut String) {
             }
         }
     }
-    leading(out, depth + 1, &b.inner_trailing);
+    leading(out, depth + 1, &b.notes.get().inner_trailing);
     line(
         out,
         depth,
-        &with_trailing("}".to_string(), &b.notes.trailing),
+        &with_trailing("}".to_string(), &b.notes.get().trailing),
     );
 }
 
