@@ -18,18 +18,23 @@ mkdir -p "$OUT"
 [ -d "$OUT/tree" ] || "$B" gen-tree "$OUT/tree" "$MB"
 # Garbage is renamed aside and deleted at the end: creating files right after a mass delete is
 # 10-30x slower on this ext4 (../shared/bench/BASELINE.md, finding 4).
-trash() { mkdir -p "$OUT/trash"; for d in "$@"; do [ -e "$d" ] && mv "$d" "$OUT/trash/$(date +%s%N)"; done; mkdir -p "$@"; }
-export -f trash; export OUT
+cat > "$OUT/trash.sh" <<SH
+#!/bin/sh
+mkdir -p "$OUT/trash"
+for d in "\$@"; do if [ -e "\$d" ]; then mv "\$d" "$OUT/trash/\$(date +%s%N)"; fi; mkdir -p "\$d"; done
+SH
+chmod +x "$OUT/trash.sh"
+trash() { "$OUT/trash.sh" "$@"; }
 TAR=(tar --sort=name --format=gnu --mtime=@0 --owner=0 --group=0 --numeric-owner)
 trash "$OUT/p1" "$OUT/p2"
 hyperfine --style basic --runs 2 --export-json "$OUT/pack.json" \
-  --prepare "bash -c 'trash $OUT/p1 $OUT/p2'" \
+  --prepare "$OUT/trash.sh $OUT/p1 $OUT/p2" \
   -n pandora "$B pack $OUT/tree $OUT/p1 $LEVEL" \
   -n "tar | zstd -$LEVEL" "${TAR[*]} -C $OUT/tree -cf - . | zstd -q -$LEVEL -T1 -o $OUT/p2/bigpkg.tar.zst"
 PKG=$OUT/bigpkg.pkg
 "$B" pack "$OUT/tree" "$OUT" "$LEVEL" >/dev/null && mv "$OUT/bigpkg-1.0.0.pkg" "$PKG"
 hyperfine --style basic --runs "$RUNS" --warmup 1 --export-json "$OUT/unpack.json" \
-  --prepare "bash -c 'trash $OUT/u1 $OUT/u2'" \
+  --prepare "$OUT/trash.sh $OUT/u1 $OUT/u2" \
   -n pandora "$B unpack $PKG $OUT/u1" \
   -n "zstd -dc | tar -x" "zstd -dc $PKG | tar -x -C $OUT/u2"
 python3 - "$OUT" "$PKG" "$OUT/tree" <<'PY'
@@ -42,6 +47,7 @@ print("|---|---:|---:|---:|---:|---:|")
 for name in ("pack", "unpack"):
     r = {x["command"]: x["median"] for x in json.load(open(f"{out}/{name}.json"))["results"]}
     p = r.pop("pandora"); (bn, b), = r.items()
+    bn = bn.replace("|", "\\|")
     print(f"| {name} vs `{bn}` | {p:.3f} | {b:.3f} | {size/p:.0f} | {size/b:.0f} | {b/p:.2f}x |")
 PY
 rm -rf "$OUT/trash" &

@@ -172,8 +172,9 @@ fn gen_tree(dir: &Path, mb: u64) -> Result<()> {
     };
     let mut i = 0u64;
     while written < target {
-        let size =
-            [2_000u64, 9_000, 40_000, 300_000, 1_500_000][(next() % 5) as usize] + next() % 4096;
+        // Log-uniform sizes from 512 B to 1.5 MB, as in a real package (median ~28 KB).
+        let unit = (next() % 1_000_000) as f64 / 1_000_000.0;
+        let size = (512.0 * (1_500_000.0f64 / 512.0).powf(unit)) as u64;
         let sub = files_dir.join(format!("d{:02}/s{}", i % 23, i % 5));
         std::fs::create_dir_all(&sub)?;
         let words: Vec<u64> = (0..64).map(|_| next()).collect();

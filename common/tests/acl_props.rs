@@ -334,6 +334,26 @@ proptest! {
         }
     }
 
+    /// The direct builder (documents without references) and the syntax tree agree on every
+    /// document: the same dump, or the same error.
+    #[test]
+    fn direct_and_tree_paths_agree(src in prop_oneof![document(), typed_document()]) {
+        let direct = acl::parse(&src, "p.acl").map(|d| d.dump());
+        let tree = acl::parse_with_tree(&src, "p.acl").map(|d| d.dump());
+        prop_assert_eq!(direct, tree);
+        // The same document with the preamble's references replaced by their values, so that
+        // typed documents take the direct path.
+        let plain = src
+            .replace("$Top.Inner[\"l\"].j", "4")
+            .replace("$Top.i", "3")
+            .replace("$Top.f", "1.5")
+            .replace("$Top.s", "\"s\"")
+            .replace("$Top.b", "true");
+        let direct = acl::parse(&plain, "p.acl").map(|d| d.dump());
+        let tree = acl::parse_with_tree(&plain, "p.acl").map(|d| d.dump());
+        prop_assert_eq!(direct, tree);
+    }
+
     /// Arbitrary text never panics the parser, and every error points inside the text.
     #[test]
     fn parser_survives_arbitrary_input(src in proptest::collection::vec(

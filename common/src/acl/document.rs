@@ -1,6 +1,7 @@
 //! The resolved document: blocks and fields whose values are computed and type-checked.
 
 use super::error::Pos;
+use super::name::Name;
 use super::value::Value;
 
 /// A parsed, resolved and type-checked ACL document.
@@ -13,9 +14,9 @@ pub struct Document {
 #[derive(Debug, Clone)]
 pub struct Block {
     /// The block's name.
-    pub name: String,
+    pub name: Name,
     /// Its label, if any.
-    pub label: Option<String>,
+    pub label: Option<Name>,
     /// Where its name starts.
     pub pos: Pos,
     /// Fields and child blocks in source order.
@@ -35,7 +36,7 @@ pub enum Item {
 #[derive(Debug, Clone)]
 pub struct Field {
     /// The field's name.
-    pub name: String,
+    pub name: Name,
     /// Where the field starts (its type keyword, or its name when inferred).
     pub pos: Pos,
     /// Where its value starts.
@@ -68,23 +69,23 @@ impl Document {
 
 impl Block {
     /// An empty block, for writing files.
-    pub fn new(name: impl Into<String>, label: Option<String>) -> Block {
+    pub fn new(name: impl Into<Name>, label: Option<String>) -> Block {
         Block {
             name: name.into(),
-            label,
+            label: label.map(Name::from),
             pos: Pos::default(),
             items: Vec::new(),
         }
     }
 
     /// Appends a field (builder style, for writing files).
-    pub fn with(mut self, name: impl Into<String>, value: Value) -> Block {
+    pub fn with(mut self, name: impl Into<Name>, value: Value) -> Block {
         self.push_field(name, value);
         self
     }
 
     /// Appends a field.
-    pub fn push_field(&mut self, name: impl Into<String>, value: Value) {
+    pub fn push_field(&mut self, name: impl Into<Name>, value: Value) {
         self.items.push(Item::Field(Field {
             name: name.into(),
             pos: Pos::default(),

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use super::ast::*;
 use super::document::{Block, Document, Field, Item};
 use super::error::{Error, ErrorKind, Pos};
+use super::name::Name;
 use super::parser::{BlockHead, Build, parse_with};
 use super::value::{Scalar, Value, float_text};
 
@@ -83,7 +84,7 @@ fn build_block<'t>(
                 // A field without a value has an error recorded; the document is discarded.
                 let value = next(ev, f).unwrap_or(Value::Bool(false));
                 items.push(Item::Field(Field {
-                    name: f.name.to_string(),
+                    name: Name::from(f.name),
                     pos: f.pos,
                     value_pos: f.value.start(),
                     value,
@@ -93,8 +94,8 @@ fn build_block<'t>(
         }
     }
     Block {
-        name: b.name.to_string(),
-        label: b.label.as_deref().map(String::from),
+        name: Name::from(b.name),
+        label: b.label.as_deref().map(Name::from),
         pos: b.pos,
         items,
     }
@@ -132,7 +133,7 @@ impl<'a, 't> Build<'a> for DirectBuilder<'t> {
         let value = self.ev.compute(&f, 0).unwrap_or(Value::Bool(false));
         self.errors.append(&mut self.ev.errors);
         Ok(Item::Field(Field {
-            name: f.name.to_string(),
+            name: Name::from(f.name),
             pos: f.pos,
             value_pos: f.value.start(),
             value,
@@ -146,8 +147,8 @@ impl<'a, 't> Build<'a> for DirectBuilder<'t> {
             &mut self.errors,
         );
         Item::Block(Block {
-            name: h.name.to_string(),
-            label: h.label.as_deref().map(String::from),
+            name: Name::from(h.name),
+            label: h.label.as_deref().map(Name::from),
             pos: h.pos,
             items,
         })

@@ -164,7 +164,7 @@ fn block_segments<'a>(blocks: impl Iterator<Item = &'a Block> + Clone) -> Vec<St
             let seg = match &b.label {
                 Some(l) => format!("{}[{}]", b.name, quoted(l)),
                 None if counts[b.name.as_str()] > 1 => format!("{}[{}]", b.name, idx),
-                None => b.name.clone(),
+                None => b.name.to_string(),
             };
             *idx += 1;
             seg

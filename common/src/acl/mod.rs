@@ -13,6 +13,7 @@ mod error;
 mod eval;
 mod lexer;
 mod lookup;
+mod name;
 mod parser;
 mod print;
 mod value;
@@ -20,6 +21,7 @@ mod value;
 pub use document::{Block, Document, Field, Item};
 pub use error::{Error, ErrorKind, Pos};
 pub use lookup::PathError;
+pub use name::Name;
 pub use value::{Scalar, Type, Value};
 
 /// Parses, resolves and type-checks `source`; `origin` names the file in errors.
@@ -46,4 +48,12 @@ pub fn format(source: &str, origin: &str) -> Result<String, Error> {
 pub fn format_syntax(source: &str, origin: &str) -> Result<String, Error> {
     let tree = parser::parse(source).map_err(|e| e.located(origin, source))?;
     Ok(print::print_tree(&tree))
+}
+
+/// [`parse`] through the syntax tree even when the document has no references, so tests can
+/// check that both paths agree.
+#[doc(hidden)]
+pub fn parse_with_tree(source: &str, origin: &str) -> Result<Document, Error> {
+    let tree = parser::parse(source).map_err(|e| e.located(origin, source))?;
+    eval::evaluate(&tree).map_err(|e| e.located(origin, source))
 }

@@ -8,12 +8,43 @@ use crate::acl::{Block, Item, Pos, Value};
 pub(crate) struct Reader<'o> {
     pub(crate) origin: &'o str,
     block: Block,
-    taken: Vec<bool>,
+    taken: Taken,
+}
+
+/// Which items were taken: a bit mask for the first 64 (every real block), a vector beyond.
+struct Taken {
+    low: u64,
+    high: Vec<bool>,
+}
+
+impl Taken {
+    fn new(n: usize) -> Taken {
+        Taken {
+            low: 0,
+            high: vec![false; n.saturating_sub(64)],
+        }
+    }
+
+    fn set(&mut self, i: usize) {
+        if i < 64 {
+            self.low |= 1 << i;
+        } else {
+            self.high[i - 64] = true;
+        }
+    }
+
+    fn get(&self, i: usize) -> bool {
+        if i < 64 {
+            self.low & (1 << i) != 0
+        } else {
+            self.high[i - 64]
+        }
+    }
 }
 
 impl<'o> Reader<'o> {
     pub(crate) fn new(origin: &'o str, block: Block) -> Reader<'o> {
-        let taken = vec![false; block.items.len()];
+        let taken = Taken::new(block.items.len());
         Reader {
             origin,
             block,
@@ -29,7 +60,7 @@ impl<'o> Reader<'o> {
     pub(crate) fn block_name(&self) -> String {
         match &self.block.label {
             Some(l) => format!("{} \"{}\"", self.block.name, l),
-            None => self.block.name.clone(),
+            None => self.block.name.to_string(),
         }
     }
 
@@ -82,7 +113,7 @@ impl<'o> Reader<'o> {
         let Some(i) = self.find(name) else {
             return Ok(None);
         };
-        self.taken[i] = true;
+        self.taken.set(i);
         let Item::Field(f) = &mut self.block.items[i] else {
             unreachable!("find returns fields")
         };
@@ -141,9 +172,9 @@ impl<'o> Reader<'o> {
         for (i, item) in self.block.items.iter_mut().enumerate() {
             if let Item::Block(b) = item
                 && b.name == name
-                && !self.taken[i]
+                && !self.taken.get(i)
             {
-                self.taken[i] = true;
+                self.taken.set(i);
                 out.push(std::mem::replace(b, Block::new("", None)));
             }
         }
@@ -163,12 +194,13 @@ impl<'o> Reader<'o> {
     /// Everything not taken: fields and blocks this version of Pandora does not know, kept
     /// for forward compatibility.
     pub(crate) fn rest(self) -> Vec<Item> {
+        let taken = self.taken;
         self.block
             .items
             .into_iter()
-            .zip(self.taken)
-            .filter(|(_, t)| !t)
-            .map(|(i, _)| i)
+            .enumerate()
+            .filter(|(i, _)| !taken.get(*i))
+            .map(|(_, item)| item)
             .collect()
     }
 }

@@ -52,10 +52,10 @@ impl HookFile {
         let mut unknown_phases = Vec::new();
         for block in doc.into_blocks() {
             if !PHASES.contains(&block.name.as_str()) {
-                unknown_phases.push(block.name);
+                unknown_phases.push(block.name.to_string());
                 continue;
             }
-            let phase = block.name.clone();
+            let phase = block.name.to_string();
             hooks.push(Hook {
                 phase,
                 action: action(block, origin)?,
