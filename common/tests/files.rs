@@ -300,3 +300,61 @@ fn hook_files() {
         "h.acl:1:14: action: `explode` is not one of warn, info, run",
     );
 }
+
+#[test]
+fn registry_config_and_snapshot() {
+    use pandora_common::files::{RegistryMeta, Snapshot};
+    let meta = RegistryMeta::parse(
+        "Registry \"main\" { int format = 1; int max_package_size = 1000; string motd = \"hi\"; }",
+        "config.acl",
+    )
+    .unwrap();
+    assert_eq!(
+        (meta.name.as_str(), meta.max_package_size, meta.extra.len()),
+        ("main", 1000, 1)
+    );
+    assert_eq!(
+        RegistryMeta::parse(&meta.to_source(), "again.acl").unwrap(),
+        meta
+    );
+    assert_err(
+        RegistryMeta::parse("Registry \"main\" { format = 2; }", "config.acl"),
+        "config.acl:1:19: format: format 2 is not supported",
+    );
+    assert_err(
+        RegistryMeta::parse("Registry { }", "config.acl"),
+        "config.acl:1:1: Registry: needs the registry's name as a label",
+    );
+
+    let src = format!(
+        "Snapshot {{ registry = \"main\"; serial = 7; generated = 100; expires = 200; File \"index.acl\" {{ sha256 = \"{SHA}\"; size = 10; }} File \"index/a.acl\" {{ sha256 = \"{SHA}\"; size = 3; }} }}"
+    );
+    let snap = Snapshot::parse(&src, "snapshot.acl").unwrap();
+    assert_eq!(snap.serial, 7);
+    assert_eq!(snap.file("index/a.acl").unwrap().size, 3);
+    assert_eq!(
+        Snapshot::parse(&snap.to_source(), "again.acl").unwrap(),
+        snap
+    );
+    assert_err(
+        Snapshot::parse(
+            "Snapshot { registry = \"m\"; serial = 1; generated = 1; }",
+            "snapshot.acl",
+        ),
+        "snapshot.acl:1:1: Snapshot: missing required field `expires` (int)",
+    );
+    assert_err(
+        Snapshot::parse(
+            "Snapshot { registry = \"m\"; serial = -1; generated = 1; expires = 2; }",
+            "s.acl",
+        ),
+        "s.acl:1:28: serial: must not be negative",
+    );
+    assert_err(
+        Snapshot::parse(
+            "Snapshot { registry = \"m\"; serial = 1; generated = 1; expires = 2; File \"index.acl\" { sha256 = \"x\"; size = 1; } }",
+            "s.acl",
+        ),
+        "s.acl:1:87: sha256: expected 64 lowercase hex digits",
+    );
+}

@@ -1,5 +1,5 @@
 //! Pandora's own files, decoded from ACL into typed values: `manifest.acl`, registry indices,
-//! `registries.acl`, lockfiles, `profile.acl` and hook files. Errors name the file, line,
+//! a registry's `config.acl` and `snapshot.acl`, `registries.acl`, lockfiles, `profile.acl` and hook files. Errors name the file, line,
 //! column and field (`manifest.acl:4:5: dependencies: expected string[], found int`); unknown
 //! fields are kept and otherwise ignored, so newer files still load.
 
@@ -11,6 +11,7 @@ mod manifest;
 mod pin;
 mod profile;
 mod registries;
+mod snapshot;
 
 pub use hooks::{Hook, HookAction, HookFile};
 pub use index::{Index, PackageEntry, VersionEntry};
@@ -19,6 +20,9 @@ pub use manifest::Manifest;
 pub use pin::{Pin, PinError, validate_name, validate_version};
 pub use profile::{ConflictStrategy, PathOverride, Profile};
 pub use registries::{RegistryConfig, RegistryList};
+pub use snapshot::{
+    DEFAULT_MAX_PACKAGE_SIZE, REGISTRY_FORMAT, RegistryMeta, Snapshot, SnapshotFile,
+};
 
 use crate::acl;
 

@@ -15,9 +15,9 @@
 //! }
 //! ```
 
+use super::FileError;
 use super::decode::{Reader, is_sha256_hex, top_block};
 use super::pin::validate_name;
-use super::FileError;
 use crate::acl::{self, Block, Document, Item, Value};
 
 /// The registry format this version writes and reads.
@@ -47,19 +47,37 @@ impl RegistryMeta {
         let doc = acl::parse(text, origin)?;
         let mut r = Reader::new(origin, top_block(doc, origin, &["Registry"])?);
         let Some(name) = r.label().map(str::to_string) else {
-            return Err(r.block_error("needs the registry's name as a label, `Registry \"main\" { ... }`"));
+            return Err(
+                r.block_error("needs the registry's name as a label, `Registry \"main\" { ... }`")
+            );
         };
-        validate_name(&name).map_err(|_| r.block_error("use lowercase letters, digits and `._+-` in registry names"))?;
+        validate_name(&name).map_err(|_| {
+            r.block_error("use lowercase letters, digits and `._+-` in registry names")
+        })?;
         let format = r.opt_int("format")?.unwrap_or(REGISTRY_FORMAT);
         if format != REGISTRY_FORMAT {
-            return Err(r.field_error("format", format!("format {format} is not supported; this Pandora reads format {REGISTRY_FORMAT}")));
+            return Err(r.field_error(
+                "format",
+                format!(
+                    "format {format} is not supported; this Pandora reads format {REGISTRY_FORMAT}"
+                ),
+            ));
         }
         let keys = r.opt_strs("keys")?.unwrap_or_default();
         let max_package_size = match r.opt_int("max_package_size")? {
             None => DEFAULT_MAX_PACKAGE_SIZE,
-            Some(n) => u64::try_from(n).ok().filter(|&n| n > 0).ok_or_else(|| r.field_error("max_package_size", "must be positive"))?,
+            Some(n) => u64::try_from(n)
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| r.field_error("max_package_size", "must be positive"))?,
         };
-        Ok(RegistryMeta { name, format, keys, max_package_size, extra: r.rest() })
+        Ok(RegistryMeta {
+            name,
+            format,
+            keys,
+            max_package_size,
+            extra: r.rest(),
+        })
     }
 
     /// `config.acl` as canonical ACL.
@@ -67,7 +85,10 @@ impl RegistryMeta {
         let mut b = Block::new("Registry", Some(self.name.clone()))
             .with("format", Value::Int(self.format))
             .with("keys", Value::StrArray(self.keys.clone()))
-            .with("max_package_size", Value::Int(i64::try_from(self.max_package_size).unwrap_or(i64::MAX)));
+            .with(
+                "max_package_size",
+                Value::Int(i64::try_from(self.max_package_size).unwrap_or(i64::MAX)),
+            );
         b.items.extend(self.extra.iter().cloned());
         Document::new(vec![b]).to_source()
     }
@@ -105,9 +126,11 @@ impl Snapshot {
         let doc = acl::parse(text, origin)?;
         let mut r = Reader::new(origin, top_block(doc, origin, &["Snapshot"])?);
         let registry = r.req_str("registry")?;
-        let mut int = |r: &mut Reader<'_>, name: &str| -> Result<u64, FileError> {
+        let int = |r: &mut Reader<'_>, name: &str| -> Result<u64, FileError> {
             match r.opt_int(name)? {
-                Some(n) => u64::try_from(n).map_err(|_| r.field_error(name, "must not be negative")),
+                Some(n) => {
+                    u64::try_from(n).map_err(|_| r.field_error(name, "must not be negative"))
+                }
                 None => Err(r.block_error(format!("missing required field `{name}` (int)"))),
             }
         };
@@ -125,7 +148,9 @@ impl Snapshot {
                 return Err(fr.field_error("sha256", "expected 64 lowercase hex digits"));
             }
             let size = match fr.opt_int("size")? {
-                Some(n) => u64::try_from(n).map_err(|_| fr.field_error("size", "must not be negative"))?,
+                Some(n) => {
+                    u64::try_from(n).map_err(|_| fr.field_error("size", "must not be negative"))?
+                }
                 None => return Err(fr.block_error("missing required field `size` (int)")),
             };
             if files.iter().any(|f| f.path == path) {
@@ -133,7 +158,13 @@ impl Snapshot {
             }
             files.push(SnapshotFile { path, sha256, size });
         }
-        Ok(Snapshot { registry, serial, generated, expires, files })
+        Ok(Snapshot {
+            registry,
+            serial,
+            generated,
+            expires,
+            files,
+        })
     }
 
     /// The entry for `path`.
@@ -151,7 +182,9 @@ impl Snapshot {
             .with("expires", n(self.expires));
         for f in &self.files {
             b.push_block(
-                Block::new("File", Some(f.path.clone())).with("sha256", Value::Str(f.sha256.clone())).with("size", n(f.size)),
+                Block::new("File", Some(f.path.clone()))
+                    .with("sha256", Value::Str(f.sha256.clone()))
+                    .with("size", n(f.size)),
             );
         }
         Document::new(vec![b]).to_source()
