@@ -358,3 +358,22 @@ fn registry_config_and_snapshot() {
         "s.acl:1:87: sha256: expected 64 lowercase hex digits",
     );
 }
+
+#[test]
+fn version_order() {
+    use pandora_common::files::compare_versions;
+    use std::cmp::Ordering::*;
+    for (a, b, want) in [
+        ("1.10.0", "1.9.2", Greater),
+        ("1.0", "1.0.1", Less),
+        ("2.0.0-rc1", "2.0.0-rc2", Less),
+        ("1.0.0-rc1", "1.0.0", Less),
+        ("1.0.0", "1.0.0~beta", Greater),
+        ("1.2.3", "1.2.3", Equal),
+        ("0.9", "0.10", Less),
+        ("2024.01.5", "2024.1.5", Equal),
+    ] {
+        assert_eq!(compare_versions(a, b), want, "{a} vs {b}");
+        assert_eq!(compare_versions(b, a), want.reverse(), "{b} vs {a}");
+    }
+}

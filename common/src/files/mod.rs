@@ -11,15 +11,17 @@ mod manifest;
 mod pin;
 mod profile;
 mod registries;
+mod search;
 mod snapshot;
 
 pub use hooks::{Hook, HookAction, HookFile};
 pub use index::{Index, PackageEntry, VersionEntry};
 pub use lock::{LockedPackage, Lockfile};
 pub use manifest::Manifest;
-pub use pin::{Pin, PinError, validate_name, validate_version};
+pub use pin::{Pin, PinError, compare_versions, validate_name, validate_version};
 pub use profile::{ConflictStrategy, PathOverride, Profile};
 pub use registries::{RegistryConfig, RegistryList};
+pub use search::{SearchHit, SearchRank};
 pub use snapshot::{
     DEFAULT_MAX_PACKAGE_SIZE, REGISTRY_FORMAT, RegistryMeta, Snapshot, SnapshotFile,
 };

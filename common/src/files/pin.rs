@@ -76,3 +76,39 @@ impl fmt::Display for Pin {
         write!(f, "{}@{}", self.name, self.version)
     }
 }
+
+/// Orders two versions the way people read them: runs of digits compare as numbers, other
+/// runs as text, so `1.10.0 > 1.9.2` and `2.0.0-rc1 < 2.0.0-rc2`. A version that is a
+/// prefix of another comes first (`1.0 < 1.0.1`), except before a `-` or `~` suffix, which
+/// marks a pre-release (`1.0.0-rc1 < 1.0.0`).
+pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    fn runs(s: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[i - 1].is_ascii_digit() {
+                out.push(&s[start..i]);
+                start = i;
+            }
+        }
+        out
+    }
+    let (ra, rb) = (runs(a), runs(b));
+    for (x, y) in ra.iter().zip(rb.iter()) {
+        let ord = match (x.parse::<u128>(), y.parse::<u128>()) {
+            (Ok(m), Ok(n)) => m.cmp(&n),
+            _ => x.cmp(y),
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    let pre = |rest: &[&str]| rest.first().is_some_and(|r| r.starts_with(['-', '~']));
+    match ra.len().cmp(&rb.len()) {
+        Ordering::Less if pre(&rb[ra.len()..]) => Ordering::Greater,
+        Ordering::Greater if pre(&ra[rb.len()..]) => Ordering::Less,
+        other => other,
+    }
+}
