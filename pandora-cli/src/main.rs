@@ -1,6 +1,9 @@
 //! `pandora`, the command-line client of the Pandora package manager.
 
 mod acl_cmd;
+mod client;
+mod daemon_cmd;
+mod output;
 mod pack_cmd;
 
 use std::io::{self, Write};
@@ -13,8 +16,43 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "pandora", version, about, long_about = None, propagate_version = true)]
 struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Options every command takes.
+#[derive(clap::Args)]
+pub(crate) struct GlobalArgs {
+    /// When to use colours (NO_COLOR also turns them off).
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub(crate) color: ColorChoice,
+    /// `plain` prints key=value lines instead of progress bars (the default when stderr is
+    /// not a terminal).
+    #[arg(long, global = true, value_enum)]
+    pub(crate) log: Option<LogFormat>,
+    /// Print only errors and warnings.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
+    /// Print each finished step too.
+    #[arg(short, long, global = true)]
+    pub(crate) verbose: bool,
+}
+
+/// `--color`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// `--log`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    Human,
+    Plain,
 }
 
 #[derive(Subcommand)]
@@ -29,6 +67,53 @@ enum Command {
                       (default 0), so one tree always packs to the same bytes."
     )]
     Pack(PackArgs),
+    /// Show the daemon's version, pid, uptime, store size and queue (starts it if needed).
+    Status,
+    /// Install packages and their exact-pinned dependencies into the store.
+    #[command(
+        after_help = "NAME installs the registry's latest version (the pin is printed); NAME@VERSION \
+                            that exact version; ./FILE.pkg a local package (its dependencies still come \
+                            from registries). Nothing is installed unless everything can be."
+    )]
+    Install {
+        /// `name`, `name@version` or `./file.pkg`.
+        #[arg(required = true)]
+        packages: Vec<String>,
+    },
+    /// List packages: in the store (`--store`).
+    List(ListArgs),
+    /// Manage the registries packages come from (registries.acl).
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+}
+
+#[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("which").required(true).args(["store"]))]
+pub(crate) struct ListArgs {
+    /// Packages in the store.
+    #[arg(long)]
+    pub(crate) store: bool,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum RegistryCommand {
+    /// Add a registry, or change its URL and priority.
+    Add {
+        /// Its local name.
+        name: String,
+        /// `https://…`, `http://…` or `file:///path/to/registry`.
+        url: String,
+        /// Higher is asked first.
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        priority: i64,
+    },
+    /// Remove a registry.
+    Remove {
+        /// Its local name.
+        name: String,
+    },
+    /// List the registries, highest priority first.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -105,9 +190,16 @@ pub(crate) type Outcome = Result<ExitCode, Failure>;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let printer = output::Printer::new(&cli.global);
     let result = match cli.command {
         Command::Acl(cmd) => acl_cmd::run(cmd),
         Command::Pack(args) => pack_cmd::run(args),
+        Command::Status => daemon_cmd::run(printer, daemon_cmd::Request::Status),
+        Command::Install { packages } => {
+            daemon_cmd::run(printer, daemon_cmd::Request::Install(packages))
+        }
+        Command::List(args) => daemon_cmd::run(printer, daemon_cmd::Request::List(args)),
+        Command::Registry(cmd) => daemon_cmd::run(printer, daemon_cmd::Request::Registry(cmd)),
     };
     match result {
         Ok(code) => code,

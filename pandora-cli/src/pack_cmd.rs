@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use pandora_common::pkg::{self, EntryKind, Limits, PackOptions};
 
+use crate::output::human_size;
 use crate::{Failure, Outcome, PackArgs, print_out, with_causes};
 
 pub(crate) fn run(args: PackArgs) -> Outcome {
@@ -24,21 +25,6 @@ fn source_date_epoch() -> Result<u64, Failure> {
             ))
             .hint("unset it, or set it to a Unix time such as 1704067200")
         }),
-    }
-}
-
-fn human_size(n: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
     }
 }
 

@@ -20,7 +20,7 @@ fn help_lists_only_built_commands() {
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert_eq!(commands, ["acl", "pack", "help"]);
+    assert_eq!(commands, ["acl", "pack", "status", "install", "list", "registry", "help"]);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! fields are kept and otherwise ignored, so newer files still load.
 
 mod decode;
+mod filelist;
 mod hooks;
 mod index;
 mod lock;
@@ -14,6 +15,7 @@ mod registries;
 mod search;
 mod snapshot;
 
+pub use filelist::{FileKind, FileList, FileRecord};
 pub use hooks::{Hook, HookAction, HookFile};
 pub use index::{Index, PackageEntry, VersionEntry};
 pub use lock::{LockedPackage, Lockfile};

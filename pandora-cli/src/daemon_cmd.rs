@@ -1,0 +1,263 @@
+//! Commands answered by `pandorad`: status, list, registry.
+
+use std::process::ExitCode;
+
+use pandora_common::layout::Layout;
+use pandora_proto::v1::{
+    AddRegistryRequest, InstallRequest, ListRegistriesRequest, ListStoreRequest,
+    RemoveRegistryRequest, StatusRequest,
+};
+
+use crate::client::{self, status_failure};
+use crate::output::{Printer, human_size, quote};
+use crate::{Failure, ListArgs, Outcome, RegistryCommand, print_out};
+
+/// A command for the daemon.
+pub(crate) enum Request {
+    Status,
+    Install(Vec<String>),
+    List(ListArgs),
+    Registry(RegistryCommand),
+}
+
+pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
+    let layout = Layout::from_env().map_err(|e| Failure::new(e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(async move {
+        let mut c = client::connect(&layout).await?;
+        match request {
+            Request::Status => status(&printer, &mut c).await,
+            Request::Install(packages) => install(&printer, &mut c, packages).await,
+            Request::List(args) => list(&printer, &mut c, &args).await,
+            Request::Registry(cmd) => registry(&printer, &mut c, cmd).await,
+        }
+    })
+}
+
+fn duration(secs: u64) -> String {
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+async fn status(p: &Printer, c: &mut client::Client) -> Outcome {
+    let s = c
+        .status(StatusRequest {})
+        .await
+        .map_err(status_failure)?
+        .into_inner();
+    let idle = if s.idle_timeout_secs == 0 {
+        "never".to_string()
+    } else {
+        duration(s.idle_timeout_secs)
+    };
+    let queue = if s.queue.is_empty() {
+        "empty".to_string()
+    } else {
+        s.queue.join("; ")
+    };
+    let text = if p.plain {
+        format!(
+            "version={} pid={} uptime_secs={} home={} store_packages={} store_bytes={} idle_exit_secs={} queue={}\n",
+            s.version,
+            s.pid,
+            s.uptime_secs,
+            quote(&s.home),
+            s.store_packages,
+            s.store_bytes,
+            s.idle_timeout_secs,
+            quote(&queue)
+        )
+    } else {
+        format!(
+            "pandorad {} (pid {}), up {}\nhome:    {}\nstore:   {} package{}, {}\nqueue:   {}\nidle exit: {}\n",
+            s.version,
+            s.pid,
+            duration(s.uptime_secs),
+            s.home,
+            s.store_packages,
+            if s.store_packages == 1 { "" } else { "s" },
+            human_size(s.store_bytes),
+            queue,
+            idle
+        )
+    };
+    print_out(&text);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Left-aligned columns, the header in bold.
+fn table(p: &Printer, header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(cell);
+            } else {
+                s.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = p.bold(line(header.iter().map(|h| h.to_string()).collect()).trim_end()) + "\n";
+    for r in rows {
+        out.push_str(&line(r.clone()));
+    }
+    out
+}
+
+async fn list(p: &Printer, c: &mut client::Client, args: &ListArgs) -> Outcome {
+    debug_assert!(args.store);
+    let entries = c
+        .list_store(ListStoreRequest {})
+        .await
+        .map_err(status_failure)?
+        .into_inner()
+        .entries;
+    if p.plain {
+        let text: String = entries
+            .iter()
+            .map(|e| {
+                format!(
+                    "name={} version={} size={} files={} sha256={}\n",
+                    e.name,
+                    quote(&e.version),
+                    e.size,
+                    e.files,
+                    e.archive_sha256
+                )
+            })
+            .collect();
+        print_out(&text);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if entries.is_empty() {
+        print_out("the store is empty; install something: pandora install NAME\n");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.name.clone(),
+                e.version.clone(),
+                human_size(e.size),
+                e.files.to_string(),
+                e.description.clone(),
+            ]
+        })
+        .collect();
+    print_out(&table(
+        p,
+        &["NAME", "VERSION", "SIZE", "FILES", "DESCRIPTION"],
+        &rows,
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn registry(p: &Printer, c: &mut client::Client, cmd: RegistryCommand) -> Outcome {
+    match cmd {
+        RegistryCommand::Add {
+            name,
+            url,
+            priority,
+        } => {
+            let stream = c
+                .add_registry(AddRegistryRequest {
+                    name,
+                    url,
+                    priority,
+                })
+                .await
+                .map_err(status_failure)?;
+            p.follow(stream.into_inner()).await?;
+        }
+        RegistryCommand::Remove { name } => {
+            let stream = c
+                .remove_registry(RemoveRegistryRequest { name })
+                .await
+                .map_err(status_failure)?;
+            p.follow(stream.into_inner()).await?;
+        }
+        RegistryCommand::List => {
+            let regs = c
+                .list_registries(ListRegistriesRequest {})
+                .await
+                .map_err(status_failure)?
+                .into_inner()
+                .registries;
+            if p.plain {
+                let text: String = regs
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "name={} url={} priority={} publish={} signatures={}\n",
+                            r.name,
+                            quote(&r.url),
+                            r.priority,
+                            r.allow_publish,
+                            r.require_signatures
+                        )
+                    })
+                    .collect();
+                print_out(&text);
+            } else if regs.is_empty() {
+                print_out("no registries; add one: pandora registry add NAME URL\n");
+            } else {
+                let rows: Vec<Vec<String>> = regs
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.name.clone(),
+                            r.priority.to_string(),
+                            r.url.clone(),
+                            if r.allow_publish {
+                                "yes".into()
+                            } else {
+                                "no".into()
+                            },
+                        ]
+                    })
+                    .collect();
+                print_out(&table(p, &["NAME", "PRIORITY", "URL", "PUBLISH"], &rows));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Local package paths are made absolute: the daemon does not share our working directory.
+fn absolute_packages(packages: Vec<String>) -> Result<Vec<String>, Failure> {
+    packages
+        .into_iter()
+        .map(|p| {
+            if !(p.ends_with(".pkg") || p.contains('/')) {
+                return Ok(p);
+            }
+            std::path::absolute(&p)
+                .map(|a| a.display().to_string())
+                .map_err(|e| Failure::new(format!("cannot resolve {p}: {e}")))
+        })
+        .collect()
+}
+
+async fn install(p: &Printer, c: &mut client::Client, packages: Vec<String>) -> Outcome {
+    let packages = absolute_packages(packages)?;
+    let stream = c
+        .install(InstallRequest { packages })
+        .await
+        .map_err(status_failure)?;
+    p.follow(stream.into_inner()).await?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,147 @@
+//! Start-up, serving and shut-down of the daemon.
+//!
+//! Order matters for crash safety: take `run/lock` before touching anything (one daemon per
+//! home), clear `tmp/` (recovery), then listen, then tell systemd we are ready.
+
+mod listen;
+mod lock;
+mod recover;
+mod service;
+
+pub(crate) use service::fail;
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use arc_swap::ArcSwap;
+use pandora_common::layout::Layout;
+use pandora_proto::v1::pandora_server::PandoraServer;
+
+use crate::engine::Engine;
+use crate::status::Activity;
+use crate::store::StoreView;
+
+/// Daemon settings from the command line.
+pub(crate) struct Options {
+    pub(crate) idle_timeout: u64,
+}
+
+/// What every request handler shares.
+pub(crate) struct Shared {
+    pub(crate) layout: Layout,
+    pub(crate) engine: Engine,
+    pub(crate) store: Arc<ArcSwap<StoreView>>,
+    pub(crate) activity: Activity,
+    pub(crate) idle_timeout: u64,
+    pub(crate) repaired: Vec<String>,
+}
+
+pub(crate) fn run(layout: Layout, opts: Options) -> Result<()> {
+    for dir in layout.dirs() {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::set_permissions(layout.run(), std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot chmod {}", layout.run().display()))?;
+    let _lock = lock::acquire(&layout.lock(), layout.home())?;
+    let repaired = recover::clear_tmp(&layout.tmp())?;
+    for r in &repaired {
+        tracing::info!("recovery: {r}");
+    }
+    let (listener, origin) = listen::listener(&layout.socket())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(serve(layout.clone(), opts, listener, repaired));
+    if matches!(origin, listen::Origin::Bound) {
+        let _ = std::fs::remove_file(layout.socket());
+    }
+    result
+}
+
+async fn serve(
+    layout: Layout,
+    opts: Options,
+    listener: std::os::unix::net::UnixListener,
+    repaired: Vec<String>,
+) -> Result<()> {
+    let store = Arc::new(ArcSwap::from_pointee(StoreView::load(&layout)));
+    let refresh = {
+        let (store, layout) = (store.clone(), layout.clone());
+        move || store.store(Arc::new(StoreView::load(&layout)))
+    };
+    let shared = Arc::new(Shared {
+        engine: Engine::start(refresh),
+        layout,
+        store,
+        activity: Activity::new(),
+        idle_timeout: opts.idle_timeout,
+        repaired,
+    });
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<PandoraServer<service::Service>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pandora_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("cannot build the reflection service")?;
+    let incoming = listen::incoming(listener)?;
+    let stop = shutdown_signal(shared.clone());
+    tracing::info!(socket = %shared.layout.socket().display(), pid = std::process::id(), "pandorad ready");
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(PandoraServer::new(service::Service::new(shared.clone())))
+        .serve_with_incoming_shutdown(incoming, stop)
+        .await
+        .context("the gRPC server failed")?;
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    // Let a running mutation finish its step: each one completes or leaves only `tmp/`.
+    while shared.engine.busy() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tracing::info!("pandorad stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM, SIGINT, or when the idle timeout passes with no request and no
+/// mutation.
+async fn shutdown_signal(shared: Arc<Shared>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    let idle = async {
+        if shared.idle_timeout == 0 {
+            std::future::pending::<()>().await;
+        }
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if !shared.engine.busy()
+                && shared
+                    .activity
+                    .idle_for()
+                    .is_some_and(|s| s >= shared.idle_timeout)
+            {
+                tracing::info!(seconds = shared.idle_timeout, "idle; exiting");
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM; finishing"),
+        _ = int.recv() => tracing::info!("SIGINT; finishing"),
+        () = idle => {}
+    }
+}

@@ -1,0 +1,209 @@
+//! The `pandora.v1.Pandora` service: reads answered from the snapshot, mutations queued.
+
+use std::sync::Arc;
+
+use pandora_proto::v1::pandora_server::Pandora;
+use pandora_proto::v1::*;
+use tonic::{Request, Response, Status};
+
+use super::Shared;
+use crate::engine::EventStream;
+use crate::registries;
+
+/// The service; one per daemon.
+pub(crate) struct Service {
+    shared: Arc<Shared>,
+}
+
+impl Service {
+    pub(crate) fn new(shared: Arc<Shared>) -> Service {
+        Service { shared }
+    }
+}
+
+/// A failed call: gRPC code, stable Pandora code, message and an optional next command.
+pub(crate) fn fail(
+    code: tonic::Code,
+    pandora_code: &str,
+    message: impl Into<String>,
+    hint: Option<String>,
+) -> Status {
+    let mut status = Status::new(code, message);
+    if let Ok(v) = pandora_code.parse() {
+        status.metadata_mut().insert(pandora_proto::CODE_KEY, v);
+    }
+    if let Some(h) = hint
+        && let Ok(v) = h.parse()
+    {
+        status.metadata_mut().insert(pandora_proto::HINT_KEY, v);
+    }
+    status
+}
+
+type Stream = EventStream;
+
+#[tonic::async_trait]
+impl Pandora for Service {
+    async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusReply>, Status> {
+        let _g = self.shared.activity.begin();
+        let store = self.shared.store.load();
+        let mut queue = self.shared.engine.queue();
+        queue.extend(
+            self.shared
+                .repaired
+                .iter()
+                .map(|r| format!("recovered at start: {r}")),
+        );
+        Ok(Response::new(StatusReply {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            pid: std::process::id(),
+            uptime_secs: self.shared.activity.uptime(),
+            home: self.shared.layout.home().display().to_string(),
+            store_packages: store.entries.len() as u64,
+            store_bytes: store.bytes(),
+            queue,
+            idle_timeout_secs: self.shared.idle_timeout,
+        }))
+    }
+
+    async fn list_store(
+        &self,
+        _: Request<ListStoreRequest>,
+    ) -> Result<Response<ListStoreReply>, Status> {
+        let _g = self.shared.activity.begin();
+        let store = self.shared.store.load();
+        let entries = store
+            .entries
+            .iter()
+            .map(|e| StoreEntry {
+                name: e.manifest.name.clone(),
+                version: e.manifest.version.clone(),
+                size: e.size,
+                archive_sha256: e.manifest.archive_sha256.clone().unwrap_or_default(),
+                description: e.manifest.description.clone().unwrap_or_default(),
+                files: e.files,
+            })
+            .collect();
+        Ok(Response::new(ListStoreReply { entries }))
+    }
+
+    async fn list_remote(
+        &self,
+        _: Request<ListRemoteRequest>,
+    ) -> Result<Response<ListRemoteReply>, Status> {
+        Err(not_built("list --remote"))
+    }
+
+    async fn search(&self, _: Request<SearchRequest>) -> Result<Response<SearchReply>, Status> {
+        Err(not_built("search"))
+    }
+
+    async fn info(&self, _: Request<InfoRequest>) -> Result<Response<InfoReply>, Status> {
+        Err(not_built("info"))
+    }
+
+    async fn list_registries(
+        &self,
+        _: Request<ListRegistriesRequest>,
+    ) -> Result<Response<ListRegistriesReply>, Status> {
+        let _g = self.shared.activity.begin();
+        let list = registries::load(&self.shared.layout)?;
+        let registries = list
+            .by_priority()
+            .into_iter()
+            .map(|r| Registry {
+                name: r.name.clone(),
+                url: r.url.clone(),
+                priority: r.priority,
+                require_signatures: r.require_signatures,
+                allow_publish: r.allow_publish,
+                cache_ttl_secs: r.cache_ttl.as_secs(),
+            })
+            .collect();
+        Ok(Response::new(ListRegistriesReply { registries }))
+    }
+
+    type InstallStream = Stream;
+    async fn install(&self, req: Request<InstallRequest>) -> Result<Response<Stream>, Status> {
+        let guard = self.shared.activity.begin();
+        let packages = req.into_inner().packages;
+        if packages.is_empty() {
+            return Err(fail(
+                tonic::Code::InvalidArgument,
+                "usage",
+                "name at least one package to install",
+                None,
+            ));
+        }
+        let (layout, store) = (self.shared.layout.clone(), self.shared.store.clone());
+        let label = format!("install {}", packages.join(" "));
+        Ok(Response::new(self.shared.engine.submit(
+            label,
+            move |events| {
+                let _guard = guard;
+                // The store as it is now: earlier mutations in the queue have finished.
+                crate::install::install(&layout, &store.load(), &packages, events)
+            },
+        )))
+    }
+
+    type VerifyStream = Stream;
+    async fn verify(&self, _: Request<VerifyRequest>) -> Result<Response<Stream>, Status> {
+        Err(not_built("verify"))
+    }
+
+    type PruneCacheStream = Stream;
+    async fn prune_cache(&self, _: Request<PruneCacheRequest>) -> Result<Response<Stream>, Status> {
+        Err(not_built("prune --cache"))
+    }
+
+    type AddRegistryStream = Stream;
+    async fn add_registry(
+        &self,
+        req: Request<AddRegistryRequest>,
+    ) -> Result<Response<Stream>, Status> {
+        let guard = self.shared.activity.begin();
+        let req = req.into_inner();
+        registries::check_new(&req.name, &req.url)?;
+        let layout = self.shared.layout.clone();
+        let label = format!("registry add {}", req.name);
+        Ok(Response::new(self.shared.engine.submit(
+            label,
+            move |events| {
+                let _guard = guard;
+                registries::add(&layout, &req.name, &req.url, req.priority, events)
+            },
+        )))
+    }
+
+    type RemoveRegistryStream = Stream;
+    async fn remove_registry(
+        &self,
+        req: Request<RemoveRegistryRequest>,
+    ) -> Result<Response<Stream>, Status> {
+        let guard = self.shared.activity.begin();
+        let name = req.into_inner().name;
+        let layout = self.shared.layout.clone();
+        Ok(Response::new(self.shared.engine.submit(
+            format!("registry remove {name}"),
+            move |_| {
+                let _guard = guard;
+                registries::remove(&layout, &name)
+            },
+        )))
+    }
+
+    type PublishStream = Stream;
+    async fn publish(&self, _: Request<PublishRequest>) -> Result<Response<Stream>, Status> {
+        Err(not_built("publish"))
+    }
+}
+
+fn not_built(what: &str) -> Status {
+    fail(
+        tonic::Code::Unimplemented,
+        "not-built",
+        format!("`{what}` is not built into this pandorad yet"),
+        None,
+    )
+}

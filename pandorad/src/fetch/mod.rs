@@ -1,0 +1,101 @@
+//! Getting things from registries: `snapshot.acl` (revalidated with its ETag once its TTL
+//! passes), the `index/<name>.acl` files a resolution needs (each accepted only if its sha256
+//! and size match the snapshot), and blobs (hashed while they download, capped at the declared
+//! size, retried with backoff and resumed with `Range`). A blob enters `cache/blobs/sha256/`
+//! only under its verified hash.
+//!
+//! Schemes: `https://` (rustls, system roots), `http://`, and `file://` (a registry directory
+//! on disk, read in place).
+
+mod http;
+mod registry;
+
+pub(crate) use registry::{Fetched, RegistryClient};
+
+use std::path::PathBuf;
+
+use pandora_common::files::{FileError, Pin};
+
+/// Why something could not be fetched. Every message names the registry and the file.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FetchError {
+    /// The registry could not be reached or answered with an error.
+    #[error("registry `{registry}`: cannot get {what}: {reason}")]
+    Unavailable {
+        registry: String,
+        what: String,
+        reason: String,
+    },
+    /// What it served is not what its snapshot promised.
+    #[error("registry `{registry}`: {what} does not match its snapshot ({reason})")]
+    Mismatch {
+        registry: String,
+        what: String,
+        reason: String,
+    },
+    /// A blob's bytes do not hash to the index's sha256.
+    #[error(
+        "registry `{registry}`: the download of {pin} has sha256 {got}, the index says {want}; it was discarded"
+    )]
+    BadHash {
+        registry: String,
+        pin: Pin,
+        got: String,
+        want: String,
+    },
+    /// A blob is larger than its index entry says.
+    #[error(
+        "registry `{registry}`: the download of {pin} is larger than the declared {size} bytes; it was discarded"
+    )]
+    TooLarge {
+        registry: String,
+        pin: Pin,
+        size: u64,
+    },
+    /// A registry file is not valid ACL or not the expected shape.
+    #[error("registry `{registry}` serves an invalid file")]
+    Invalid {
+        registry: String,
+        #[source]
+        source: FileError,
+    },
+    /// The snapshot is older than one already seen.
+    #[error(
+        "registry `{registry}`: snapshot serial {got} is older than the {seen} already seen (a rollback); refusing it"
+    )]
+    Rollback {
+        registry: String,
+        got: u64,
+        seen: u64,
+    },
+    /// The snapshot has expired.
+    #[error("registry `{registry}`: its snapshot expired; the registry must publish a fresh one")]
+    Expired { registry: String },
+    /// A local file operation failed.
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub(crate) fn io_err(
+    action: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> FetchError {
+    let path = path.into();
+    move |source| FetchError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// Seconds since the epoch.
+pub(crate) fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,333 @@
+//! One configured registry, as the daemon reads it: its snapshot, its index files and its
+//! blobs, through the cache in `cache/index/<registry>/` and `cache/blobs/sha256/`.
+
+use std::path::{Path, PathBuf};
+
+use pandora_common::acl::{self, Block, Document, Value};
+use pandora_common::files::{PackageEntry, Pin, RegistryConfig, Snapshot, VersionEntry};
+use pandora_common::layout::Layout;
+use sha2::{Digest, Sha256};
+
+use super::http::{self, Conditional, DownloadError};
+use super::{FetchError, io_err, now};
+use crate::engine::Events;
+
+/// Largest snapshot or index file accepted.
+const MAX_METADATA: u64 = 256 << 20;
+/// Cap for blobs whose index entry declares no size.
+const MAX_BLOB: u64 = 8 << 30;
+
+/// A registry and its local cache.
+pub(crate) struct RegistryClient {
+    pub(crate) config: RegistryConfig,
+    cache: PathBuf,
+    snapshot: Option<Snapshot>,
+}
+
+/// Where a blob is now.
+pub(crate) struct Fetched {
+    /// The verified blob in the cache (or, for `file://` registries, in place).
+    pub(crate) path: PathBuf,
+    /// Whether it came over the network in this call.
+    pub(crate) downloaded: bool,
+}
+
+enum Base {
+    File(PathBuf),
+    Http(String),
+}
+
+impl RegistryClient {
+    pub(crate) fn new(layout: &Layout, config: RegistryConfig) -> RegistryClient {
+        RegistryClient {
+            cache: layout.index_cache(&config.name),
+            config,
+            snapshot: None,
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    fn base(&self) -> Base {
+        match self.config.url.strip_prefix("file://") {
+            Some(path) => Base::File(PathBuf::from(path)),
+            None => {
+                let mut url = self.config.url.clone();
+                if !url.ends_with('/') {
+                    url.push('/');
+                }
+                Base::Http(url)
+            }
+        }
+    }
+
+    /// `rel` resolved against the registry root (absolute URLs pass through).
+    fn locate(&self, rel: &str) -> Base {
+        if let Some(path) = rel.strip_prefix("file://") {
+            return Base::File(PathBuf::from(path));
+        }
+        if rel.starts_with("http://") || rel.starts_with("https://") {
+            return Base::Http(rel.to_string());
+        }
+        match self.base() {
+            Base::File(root) => Base::File(root.join(rel)),
+            Base::Http(root) => Base::Http(format!("{root}{}", rel.trim_start_matches('/'))),
+        }
+    }
+
+    fn unavailable(&self, what: &str, reason: impl std::fmt::Display) -> FetchError {
+        FetchError::Unavailable {
+            registry: self.name().to_string(),
+            what: what.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    fn invalid(&self, source: pandora_common::files::FileError) -> FetchError {
+        FetchError::Invalid {
+            registry: self.name().to_string(),
+            source,
+        }
+    }
+
+    /// The registry's current snapshot: the cached one while its TTL lasts, else revalidated.
+    pub(crate) fn snapshot(&mut self) -> Result<&Snapshot, FetchError> {
+        if self.snapshot.is_none() {
+            let s = self.load_snapshot()?;
+            if s.expires < now() {
+                return Err(FetchError::Expired {
+                    registry: self.name().to_string(),
+                });
+            }
+            self.snapshot = Some(s);
+        }
+        Ok(self.snapshot.as_ref().expect("set above"))
+    }
+
+    fn load_snapshot(&self) -> Result<Snapshot, FetchError> {
+        let cached_path = self.cache.join("snapshot.acl");
+        let meta_path = self.cache.join("validators.acl");
+        let cached = std::fs::read_to_string(&cached_path)
+            .ok()
+            .and_then(|t| Snapshot::parse(&t, "snapshot.acl").ok());
+        let meta = Validators::load(&meta_path);
+        let url = match self.locate("snapshot.acl") {
+            Base::File(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    self.unavailable("snapshot.acl", format!("{}: {e}", path.display()))
+                })?;
+                let fresh = Snapshot::parse(&text, &path.display().to_string())
+                    .map_err(|e| self.invalid(e))?;
+                return self.accept(fresh, cached.as_ref(), &text, None);
+            }
+            Base::Http(url) => url,
+        };
+        if let (Some(c), Some(m)) = (&cached, &meta)
+            && now() < m.fetched + self.config.cache_ttl.as_secs()
+        {
+            return Ok(c.clone());
+        }
+        let etag = cached
+            .as_ref()
+            .and(meta.as_ref())
+            .and_then(|m| m.etag.as_deref());
+        match http::get_conditional(&url, etag, MAX_METADATA)
+            .map_err(|e| self.unavailable("snapshot.acl", e))?
+        {
+            Conditional::NotModified => {
+                let c = cached
+                    .ok_or_else(|| self.unavailable("snapshot.acl", "304 without a cached copy"))?;
+                Validators {
+                    etag: meta.and_then(|m| m.etag),
+                    fetched: now(),
+                }
+                .save(&meta_path)?;
+                Ok(c)
+            }
+            Conditional::Fresh { body, etag } => {
+                let text = String::from_utf8(body)
+                    .map_err(|_| self.unavailable("snapshot.acl", "not UTF-8"))?;
+                let fresh = Snapshot::parse(&text, &url).map_err(|e| self.invalid(e))?;
+                self.accept(fresh, cached.as_ref(), &text, etag)
+            }
+        }
+    }
+
+    /// Refuses a rollback, then caches the new snapshot.
+    fn accept(
+        &self,
+        fresh: Snapshot,
+        cached: Option<&Snapshot>,
+        text: &str,
+        etag: Option<String>,
+    ) -> Result<Snapshot, FetchError> {
+        if let Some(c) = cached
+            && fresh.serial < c.serial
+        {
+            return Err(FetchError::Rollback {
+                registry: self.name().to_string(),
+                got: fresh.serial,
+                seen: c.serial,
+            });
+        }
+        std::fs::create_dir_all(&self.cache).map_err(io_err("create", &self.cache))?;
+        crate::write::write_atomic(&self.cache.join("snapshot.acl"), text.as_bytes())
+            .map_err(io_err("write", self.cache.join("snapshot.acl")))?;
+        Validators {
+            etag,
+            fetched: now(),
+        }
+        .save(&self.cache.join("validators.acl"))?;
+        Ok(fresh)
+    }
+
+    /// The package `name` from `index/<name>.acl`, or `None` if the registry does not have it.
+    pub(crate) fn package(&mut self, name: &str) -> Result<Option<PackageEntry>, FetchError> {
+        let rel = format!("index/{name}.acl");
+        let Some(want) = self.snapshot()?.file(&rel).cloned() else {
+            return Ok(None);
+        };
+        let cached_path = self.cache.join(&rel);
+        let text = match std::fs::read(&cached_path) {
+            Ok(bytes) if hex::encode(Sha256::digest(&bytes)) == want.sha256 => bytes,
+            _ => {
+                let bytes = match self.locate(&rel) {
+                    Base::File(path) => std::fs::read(&path)
+                        .map_err(|e| self.unavailable(&rel, format!("{}: {e}", path.display())))?,
+                    Base::Http(url) => match http::get_conditional(&url, None, want.size)
+                        .map_err(|e| self.unavailable(&rel, e))?
+                    {
+                        Conditional::Fresh { body, .. } => body,
+                        Conditional::NotModified => {
+                            return Err(self.unavailable(&rel, "unexpected 304"));
+                        }
+                    },
+                };
+                let got = hex::encode(Sha256::digest(&bytes));
+                if got != want.sha256 || bytes.len() as u64 != want.size {
+                    return Err(FetchError::Mismatch {
+                        registry: self.name().to_string(),
+                        what: rel,
+                        reason: format!(
+                            "sha256 {got} and {} bytes, snapshot says {} and {} bytes",
+                            bytes.len(),
+                            want.sha256,
+                            want.size
+                        ),
+                    });
+                }
+                if let Some(dir) = cached_path.parent() {
+                    std::fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+                }
+                crate::write::write_atomic(&cached_path, &bytes)
+                    .map_err(io_err("write", &cached_path))?;
+                bytes
+            }
+        };
+        let text = String::from_utf8(text).map_err(|_| self.unavailable(&rel, "not UTF-8"))?;
+        PackageEntry::parse(&text, &format!("{}/{rel}", self.name()))
+            .map(Some)
+            .map_err(|e| self.invalid(e))
+    }
+
+    /// Makes the blob of `pin` available, verified: from the cache, from a `file://`
+    /// registry in place, or downloaded into the cache.
+    pub(crate) fn blob(
+        &self,
+        layout: &Layout,
+        pin: &Pin,
+        v: &VersionEntry,
+        events: &Events,
+    ) -> Result<Fetched, FetchError> {
+        let target = layout.blob_cache().join(&v.sha256);
+        if target.is_file() {
+            return Ok(Fetched {
+                path: target,
+                downloaded: false,
+            });
+        }
+        match self.locate(&v.pkg_url) {
+            // Read in place: the unpacker re-hashes every byte and install checks the hash.
+            Base::File(path) => Ok(Fetched {
+                path,
+                downloaded: false,
+            }),
+            Base::Http(url) => {
+                let cap = v.size.unwrap_or(MAX_BLOB);
+                let partial = layout.tmp().join(format!("download-{}", v.sha256));
+                let mut task = events.task("download", &pin.to_string(), v.size.unwrap_or(0));
+                let result = http::download(&url, &partial, cap, &mut task);
+                drop(task);
+                let fail = |e: FetchError| {
+                    let _ = std::fs::remove_file(&partial);
+                    Err(e)
+                };
+                match result {
+                    Ok((sha, _)) if sha == v.sha256 => {}
+                    Ok((sha, _)) => {
+                        return fail(FetchError::BadHash {
+                            registry: self.name().to_string(),
+                            pin: pin.clone(),
+                            got: sha,
+                            want: v.sha256.clone(),
+                        });
+                    }
+                    Err(DownloadError::TooLarge) => {
+                        return fail(FetchError::TooLarge {
+                            registry: self.name().to_string(),
+                            pin: pin.clone(),
+                            size: cap,
+                        });
+                    }
+                    Err(DownloadError::Failed(reason)) => {
+                        return fail(self.unavailable(&v.pkg_url, reason));
+                    }
+                    Err(DownloadError::Io(e)) => return fail(io_err("write", &partial)(e)),
+                }
+                std::fs::rename(&partial, &target)
+                    .map_err(io_err("move into the cache", &target))?;
+                Ok(Fetched {
+                    path: target,
+                    downloaded: true,
+                })
+            }
+        }
+    }
+}
+
+/// HTTP validators of the cached snapshot.
+struct Validators {
+    etag: Option<String>,
+    fetched: u64,
+}
+
+impl Validators {
+    fn load(path: &Path) -> Option<Validators> {
+        let doc = acl::parse(&std::fs::read_to_string(path).ok()?, "validators.acl").ok()?;
+        let b = doc.block("Cache")?;
+        Some(Validators {
+            etag: b
+                .field("etag")
+                .and_then(|f| f.value.as_str())
+                .map(str::to_string),
+            fetched: b
+                .field("fetched")
+                .and_then(|f| f.value.as_int())
+                .and_then(|n| u64::try_from(n).ok())?,
+        })
+    }
+
+    fn save(&self, path: &Path) -> Result<(), FetchError> {
+        let mut b = Block::new("Cache", None).with(
+            "fetched",
+            Value::Int(i64::try_from(self.fetched).unwrap_or(i64::MAX)),
+        );
+        if let Some(e) = &self.etag {
+            b.push_field("etag", Value::Str(e.clone()));
+        }
+        crate::write::write_atomic(path, Document::new(vec![b]).to_source().as_bytes())
+            .map_err(io_err("write", path))
+    }
+}

@@ -1,0 +1,662 @@
+//! `install`: resolve the closure of exact pins, plan what the store lacks, fetch it, unpack and
+//! check each package in `tmp/`, then move them into the store.
+//!
+//! Invariant: all or nothing per request. Every package of the closure is resolved, fetched,
+//! unpacked and checked before the first one is renamed into `store/`; a failure before that
+//! leaves only `tmp/` behind (cleared now, or at the next start after a crash). An entry is
+//! renamed into the store complete, so no reader ever sees half a package.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use pandora_common::files::{
+    FileKind, FileList, FileRecord, HookAction, HookFile, Manifest, Pin, VersionEntry,
+};
+use pandora_common::layout::Layout;
+use pandora_common::pkg::{self, EntryKind, Limits};
+use pandora_proto::v1::Summary;
+use tonic::Code;
+
+use crate::daemon::fail;
+use crate::engine::{Events, Outcome};
+use crate::fetch::{FetchError, RegistryClient};
+use crate::registries;
+use crate::store::StoreView;
+
+/// What the user asked for.
+enum Want {
+    Named {
+        name: String,
+        version: Option<String>,
+    },
+    Local(PathBuf),
+}
+
+/// Where a package of the closure comes from.
+enum Source {
+    /// Already in the store.
+    Store,
+    /// Registry number `usize` (in priority order), this version entry.
+    Registry(usize, VersionEntry),
+    /// A local .pkg file with its archive sha256.
+    Local(PathBuf, String),
+}
+
+struct Node {
+    source: Source,
+    needed_by: Option<Pin>,
+    deprecated: bool,
+}
+
+fn parse_want(s: &str) -> Result<Want, tonic::Status> {
+    if s.ends_with(".pkg") || s.contains('/') {
+        return Ok(Want::Local(PathBuf::from(s)));
+    }
+    let (name, version) = match s.split_once('@') {
+        Some((n, v)) => (n, Some(v.to_string())),
+        None => (s, None),
+    };
+    let check = match &version {
+        Some(v) => Pin::parse(&format!("{name}@{v}")).map(|_| ()),
+        None => pandora_common::files::validate_name(name),
+    };
+    check.map_err(|e| fail(Code::InvalidArgument, "bad-package", e.to_string(), None))?;
+    Ok(Want::Named {
+        name: name.to_string(),
+        version,
+    })
+}
+
+fn fetch_failed(e: FetchError) -> tonic::Status {
+    let mut msg = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        msg.push_str(": ");
+        msg.push_str(&c.to_string());
+        cause = c.source();
+    }
+    fail(Code::Unavailable, "fetch", msg, None)
+}
+
+fn io_fail(what: &str, path: &Path, e: impl std::fmt::Display) -> tonic::Status {
+    fail(
+        Code::Internal,
+        "io",
+        format!("cannot {what} {}: {e}", path.display()),
+        None,
+    )
+}
+
+/// Installs `requests` (names, pins or .pkg paths) and their dependencies.
+pub(crate) fn install(
+    layout: &Layout,
+    store: &StoreView,
+    requests: &[String],
+    events: &Events,
+) -> Outcome {
+    let wants = requests
+        .iter()
+        .map(|r| parse_want(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut clients: Option<Vec<RegistryClient>> = None;
+    let mut closure: BTreeMap<Pin, Node> = BTreeMap::new();
+    let mut queue: VecDeque<(Pin, Option<Pin>)> = VecDeque::new();
+    let mut lines = Vec::new();
+
+    for want in wants {
+        match want {
+            Want::Local(path) => {
+                let file = std::fs::File::open(&path).map_err(|e| {
+                    fail(
+                        Code::NotFound,
+                        "not-found",
+                        format!("cannot open {}: {e}", path.display()),
+                        None,
+                    )
+                })?;
+                let found = pkg::inspect(
+                    std::io::BufReader::with_capacity(1 << 20, file),
+                    &Limits::default(),
+                )
+                .map_err(|e| {
+                    fail(
+                        Code::InvalidArgument,
+                        "invalid-package",
+                        format!("{} is not a valid package: {}", path.display(), chain(&e)),
+                        None,
+                    )
+                })?;
+                let pin = found.manifest.pin();
+                if let Some(installed) = store.get(&pin.name, &pin.version) {
+                    if installed.manifest.archive_sha256.as_deref() != Some(found.sha256.as_str()) {
+                        return Err(fail(
+                            Code::AlreadyExists,
+                            "conflict",
+                            format!(
+                                "{pin} is already installed from other bytes than {}",
+                                path.display()
+                            ),
+                            Some(format!(
+                                "give the package a new version, or check it: pandora verify {pin}"
+                            )),
+                        ));
+                    }
+                    closure.insert(
+                        pin.clone(),
+                        Node {
+                            source: Source::Store,
+                            needed_by: None,
+                            deprecated: false,
+                        },
+                    );
+                } else {
+                    for d in &found.manifest.dependencies {
+                        queue.push_back((d.clone(), Some(pin.clone())));
+                    }
+                    closure.insert(
+                        pin,
+                        Node {
+                            source: Source::Local(path, found.sha256),
+                            needed_by: None,
+                            deprecated: found.manifest.deprecated,
+                        },
+                    );
+                }
+            }
+            Want::Named {
+                name,
+                version: Some(version),
+            } => queue.push_back((Pin { name, version }, None)),
+            Want::Named {
+                name,
+                version: None,
+            } => {
+                let clients = registries_for(layout, &mut clients)?;
+                let (idx, entry) = find_package(clients, &name)?;
+                let Some(v) = entry
+                    .latest
+                    .clone()
+                    .or_else(|| entry.versions.last().map(|v| v.version.clone()))
+                else {
+                    return Err(fail(
+                        Code::NotFound,
+                        "not-found",
+                        format!(
+                            "registry `{}` lists `{name}` without any version",
+                            clients[idx].config.name
+                        ),
+                        None,
+                    ));
+                };
+                let pin = Pin { name, version: v };
+                events.info(format!(
+                    "{} is {pin} (latest in registry `{}`)",
+                    pin.name, clients[idx].config.name
+                ));
+                queue.push_back((pin, None));
+            }
+        }
+    }
+
+    while let Some((pin, needed_by)) = queue.pop_front() {
+        if closure.contains_key(&pin) {
+            continue;
+        }
+        if let Some(installed) = store.get(&pin.name, &pin.version) {
+            for d in &installed.manifest.dependencies {
+                queue.push_back((d.clone(), Some(pin.clone())));
+            }
+            closure.insert(
+                pin,
+                Node {
+                    source: Source::Store,
+                    needed_by,
+                    deprecated: false,
+                },
+            );
+            continue;
+        }
+        let clients = registries_for(layout, &mut clients)?;
+        let (idx, version) = find_version(clients, &pin, needed_by.as_ref())?;
+        for d in &version.dependencies {
+            queue.push_back((d.clone(), Some(pin.clone())));
+        }
+        let deprecated = version.deprecated;
+        closure.insert(
+            pin,
+            Node {
+                source: Source::Registry(idx, version),
+                needed_by,
+                deprecated,
+            },
+        );
+    }
+
+    for (pin, node) in &closure {
+        if matches!(node.source, Source::Store) {
+            if node.needed_by.is_none() {
+                lines.push(format!("already installed {pin}"));
+            }
+            continue;
+        }
+        if node.deprecated {
+            events.warn(
+                &pin.to_string(),
+                format!("{pin} is deprecated by its publisher; installing it anyway"),
+            );
+        }
+    }
+
+    // Fetch everything first, in parallel: nothing is unpacked until every blob is here.
+    let todo: Vec<(&Pin, &Node)> = closure
+        .iter()
+        .filter(|(_, n)| !matches!(n.source, Source::Store))
+        .collect();
+    let mut blobs: Vec<(PathBuf, String, String)> = Vec::new(); // path, sha256, origin
+    let mut downloaded = 0u64;
+    let jobs: Vec<(&Pin, usize, &VersionEntry)> = todo
+        .iter()
+        .filter_map(|(p, n)| match &n.source {
+            Source::Registry(i, v) => Some((*p, *i, v)),
+            _ => None,
+        })
+        .collect();
+    let clients_ref = clients.as_deref().unwrap_or(&[]);
+    let results: Vec<Result<crate::fetch::Fetched, FetchError>> = std::thread::scope(|s| {
+        let chunks: Vec<_> = jobs.chunks(jobs.len().div_ceil(4).max(1)).collect();
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|(pin, i, v)| clients_ref[*i].blob(layout, pin, v, events))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut fetched = results.into_iter();
+    for (pin, node) in &todo {
+        match &node.source {
+            Source::Registry(i, v) => {
+                let f = fetched
+                    .next()
+                    .expect("one result per registry package")
+                    .map_err(fetch_failed)?;
+                if f.downloaded {
+                    downloaded += v.size.unwrap_or(0);
+                }
+                blobs.push((
+                    f.path,
+                    v.sha256.clone(),
+                    clients_ref[*i].config.name.clone(),
+                ));
+            }
+            Source::Local(path, sha) => {
+                blobs.push((path.clone(), sha.clone(), "local".to_string()))
+            }
+            Source::Store => unreachable!("filtered above"),
+        }
+        let _ = pin;
+    }
+
+    // Unpack and check each into tmp/.
+    let mut staged: Vec<(Pin, PathBuf, String, String)> = Vec::new();
+    let cleanup = |staged: &[(Pin, PathBuf, String, String)]| {
+        for (_, dir, _, _) in staged {
+            let _ = make_writable(dir);
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    };
+    for ((pin, node), (blob, sha, origin)) in todo.iter().zip(&blobs) {
+        let expected_deps = match &node.source {
+            Source::Registry(_, v) => Some(&v.dependencies),
+            _ => None,
+        };
+        match stage(layout, pin, blob, sha, expected_deps, origin, events) {
+            Ok(dir) => staged.push(((*pin).clone(), dir, sha.clone(), origin.clone())),
+            Err(e) => {
+                cleanup(&staged);
+                return Err(e);
+            }
+        }
+    }
+
+    // Commit: one rename per package.
+    let mut installed = 0u64;
+    for (pin, dir, sha, origin) in &staged {
+        let parent = layout.store().join(&pin.name);
+        std::fs::create_dir_all(&parent).map_err(|e| io_fail("create", &parent, e))?;
+        let target = layout.store_entry(&pin.name, &pin.version);
+        crate::failpoint("install-before-rename");
+        std::fs::rename(dir, &target).map_err(|e| io_fail("move into the store", &target, e))?;
+        let _ = std::fs::File::open(&parent).and_then(|d| d.sync_all());
+        log_event(
+            layout,
+            &format!("install {pin} sha256={sha} registry={origin}"),
+        );
+        lines.push(format!("installed {pin} (from {origin})"));
+        installed += 1;
+    }
+    if installed > 0 {
+        lines.push(
+            "not activated: profiles are not built yet; the packages are in the store".to_string(),
+        );
+    }
+    Ok(Summary {
+        lines,
+        counts: [
+            ("installed".to_string(), installed),
+            ("downloaded_bytes".to_string(), downloaded),
+        ]
+        .into_iter()
+        .collect(),
+    })
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
+fn registries_for<'c>(
+    layout: &Layout,
+    clients: &'c mut Option<Vec<RegistryClient>>,
+) -> Result<&'c mut Vec<RegistryClient>, tonic::Status> {
+    if clients.is_none() {
+        let list = registries::load(layout)?;
+        if list.registries.is_empty() {
+            return Err(fail(
+                Code::FailedPrecondition,
+                "no-registries",
+                "no registries are configured",
+                Some("pandora registry add NAME URL".into()),
+            ));
+        }
+        *clients = Some(
+            list.by_priority()
+                .into_iter()
+                .map(|c| RegistryClient::new(layout, c.clone()))
+                .collect(),
+        );
+    }
+    Ok(clients.as_mut().expect("set above"))
+}
+
+fn asked(clients: &[RegistryClient]) -> String {
+    clients
+        .iter()
+        .map(|c| format!("`{}`", c.config.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The first registry, by priority, that has package `name`.
+fn find_package(
+    clients: &mut [RegistryClient],
+    name: &str,
+) -> Result<(usize, pandora_common::files::PackageEntry), tonic::Status> {
+    let mut problems = Vec::new();
+    for (i, c) in clients.iter_mut().enumerate() {
+        match c.package(name) {
+            Ok(Some(p)) => return Ok((i, p)),
+            Ok(None) => {}
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    Err(missing(
+        format!(
+            "no registry has a package called `{name}` (asked {})",
+            asked(clients)
+        ),
+        &problems,
+        None,
+    ))
+}
+
+/// The first registry, by priority, that has `pin`.
+fn find_version(
+    clients: &mut [RegistryClient],
+    pin: &Pin,
+    needed_by: Option<&Pin>,
+) -> Result<(usize, VersionEntry), tonic::Status> {
+    let mut problems = Vec::new();
+    for (i, c) in clients.iter_mut().enumerate() {
+        match c.package(&pin.name) {
+            Ok(Some(p)) => {
+                if let Some(v) = p.version(&pin.version) {
+                    return Ok((i, v.clone()));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    let who = needed_by
+        .map(|p| format!(", needed by {p},"))
+        .unwrap_or_default();
+    Err(missing(
+        format!(
+            "{pin}{who} is in no registry (asked {}); nothing was installed",
+            asked(clients)
+        ),
+        &problems,
+        Some(pin),
+    ))
+}
+
+fn missing(msg: String, problems: &[String], pin: Option<&Pin>) -> tonic::Status {
+    let mut msg = msg;
+    for p in problems {
+        msg.push_str("\n  ");
+        msg.push_str(p);
+    }
+    let hint = pin.map(|p| format!("pandora search {}", p.name));
+    let code = if problems.is_empty() {
+        Code::NotFound
+    } else {
+        Code::Unavailable
+    };
+    fail(code, "not-found", msg, hint)
+}
+
+/// Unpacks `blob` into a staging directory and checks it against what the index promised;
+/// writes `files.acl` and the store's `manifest.acl`; runs the declarative hooks.
+fn stage(
+    layout: &Layout,
+    pin: &Pin,
+    blob: &Path,
+    sha: &str,
+    expected_deps: Option<&Vec<Pin>>,
+    origin: &str,
+    events: &Events,
+) -> Result<PathBuf, tonic::Status> {
+    let file = std::fs::File::open(blob).map_err(|e| io_fail("open", blob, e))?;
+    let _task = events.task("unpack", &pin.to_string(), 0);
+    let unpacked = pkg::unpack(
+        std::io::BufReader::with_capacity(1 << 20, file),
+        &layout.tmp(),
+        &Limits::default(),
+    )
+    .map_err(|e| {
+        fail(
+            Code::DataLoss,
+            "invalid-package",
+            format!(
+                "{pin} from `{origin}` is not a valid package: {}",
+                chain(&e)
+            ),
+            None,
+        )
+    })?;
+    let bad = |what: String| {
+        fail(
+            Code::DataLoss,
+            "mismatch",
+            format!("{pin} from `{origin}`: {what}; nothing was installed"),
+            None,
+        )
+    };
+    if unpacked.sha256 != sha {
+        return Err(bad(format!(
+            "the archive has sha256 {}, the index says {sha}",
+            unpacked.sha256
+        )));
+    }
+    let m = &unpacked.manifest;
+    if m.name != pin.name || m.version != pin.version {
+        return Err(bad(format!(
+            "its manifest says it is {}@{}",
+            m.name, m.version
+        )));
+    }
+    if let Some(deps) = expected_deps {
+        let mut a: Vec<String> = deps.iter().map(Pin::to_string).collect();
+        let mut b: Vec<String> = m.dependencies.iter().map(Pin::to_string).collect();
+        a.sort();
+        b.sort();
+        if a != b {
+            return Err(bad(format!(
+                "its manifest depends on [{}], the index on [{}]",
+                b.join(", "),
+                a.join(", ")
+            )));
+        }
+    }
+    run_hooks(unpacked.path(), m, pin, events)?;
+    let dir = unpacked.path().to_path_buf();
+    let files = FileList {
+        files: unpacked
+            .entries
+            .iter()
+            .filter(|e| e.path != "manifest.acl")
+            .map(|e| FileRecord {
+                path: e.path.clone(),
+                mode: e.mode,
+                kind: match e.kind {
+                    EntryKind::File => FileKind::File {
+                        size: e.size,
+                        sha256: e.sha256.clone().unwrap_or_default(),
+                    },
+                    EntryKind::Dir => FileKind::Dir,
+                    EntryKind::Symlink => FileKind::Symlink {
+                        target: e.link_target.clone().unwrap_or_default(),
+                    },
+                },
+            })
+            .collect(),
+    };
+    let stored = Manifest {
+        archive_sha256: Some(sha.to_string()),
+        ..m.clone()
+    };
+    write_new(&dir.join("files.acl"), files.to_source().as_bytes())?;
+    std::fs::remove_file(dir.join("manifest.acl"))
+        .map_err(|e| io_fail("replace", &dir.join("manifest.acl"), e))?;
+    write_new(&dir.join("manifest.acl"), stored.to_source().as_bytes())?;
+    make_read_only(&dir).map_err(|e| io_fail("protect", &dir, e))?;
+    let path = unpacked.into_path();
+    Ok(path)
+}
+
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), tonic::Status> {
+    let mut f = std::fs::File::create_new(path).map_err(|e| io_fail("write", path, e))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| io_fail("write", path, e))
+}
+
+/// `warn` and `info` hooks show their message; a `run` hook refuses the package, because
+/// nothing runs outside the sandbox and the sandbox is not built yet.
+fn run_hooks(root: &Path, m: &Manifest, pin: &Pin, events: &Events) -> Result<(), tonic::Status> {
+    for rel in &m.install_hooks {
+        let path = root.join(rel);
+        let text = std::fs::read_to_string(&path).map_err(|e| io_fail("read hook", &path, e))?;
+        let hooks = HookFile::parse(&text, &format!("{pin}:{rel}")).map_err(|e| {
+            fail(
+                Code::DataLoss,
+                "invalid-package",
+                format!("{pin}: invalid hook file: {e}"),
+                None,
+            )
+        })?;
+        for h in &hooks.hooks {
+            if !h.phase.ends_with("install") {
+                continue;
+            }
+            match &h.action {
+                HookAction::Warn(msg) => {
+                    events.warn(&pin.to_string(), format!("{pin} ({}): {msg}", h.phase))
+                }
+                HookAction::Info(msg) => events.info(format!("{pin} ({}): {msg}", h.phase)),
+                HookAction::Run(cmd) => {
+                    return Err(fail(
+                        Code::FailedPrecondition,
+                        "needs-sandbox",
+                        format!(
+                            "{pin} has a `run` hook ({rel}, {}: {}); hooks run only inside Pandora's sandbox, which is not built yet, so {pin} was not installed",
+                            h.phase,
+                            cmd.join(" ")
+                        ),
+                        None,
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Store files are read-only; directories keep their owner write bit so the store can be
+/// pruned later.
+fn make_read_only(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let ft = entry.file_type()?;
+        if ft.is_dir() {
+            make_read_only(&entry.path())?;
+        } else if ft.is_file() {
+            let mode = entry.metadata()?.permissions().mode();
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode & 0o555))?;
+        }
+    }
+    Ok(())
+}
+
+fn make_writable(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        if entry.file_type()?.is_dir() {
+            make_writable(&entry.path())?;
+        } else if entry.file_type()?.is_file() {
+            let mode = entry.metadata()?.permissions().mode();
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode | 0o200))?;
+        }
+    }
+    Ok(())
+}
+
+/// Appends one line to `log/events.log`: `<unix seconds> <event>`.
+pub(crate) fn log_event(layout: &Layout, line: &str) {
+    let path = layout.events_log();
+    let ok = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| writeln!(f, "{} {line}", crate::fetch_now()));
+    if let Err(e) = ok {
+        tracing::warn!(path = %path.display(), error = %e, "cannot record event");
+    }
+}
