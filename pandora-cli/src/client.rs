@@ -102,9 +102,14 @@ fn start_daemon(layout: &Layout) -> Result<std::process::Child, Failure> {
         .map_err(|e| Failure::new(format!("cannot open the daemon log: {e}")))?;
     let bin = daemon_binary();
     use std::os::unix::process::CommandExt;
+    // `PANDORA_IDLE_TIMEOUT` overrides the idle timeout of a daemon we start (tests use it).
+    let idle = std::env::var("PANDORA_IDLE_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(AUTOSTART_IDLE_SECS);
     Command::new(&bin)
         .arg("--idle-timeout")
-        .arg(AUTOSTART_IDLE_SECS.to_string())
+        .arg(idle.to_string())
         .env("PANDORA_HOME", layout.home())
         .stdin(Stdio::null())
         .stdout(Stdio::null())

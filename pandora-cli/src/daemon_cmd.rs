@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use pandora_common::layout::Layout;
 use pandora_proto::v1::{
-    AddRegistryRequest, InstallRequest, ListRegistriesRequest, ListStoreRequest,
-    RemoveRegistryRequest, StatusRequest,
+    AddRegistryRequest, InfoRequest, InstallRequest, ListRegistriesRequest, ListRemoteRequest,
+    ListStoreRequest, RemoveRegistryRequest, SearchRequest, StatusRequest,
 };
 
 use crate::client::{self, status_failure};
@@ -15,6 +15,8 @@ use crate::{Failure, ListArgs, Outcome, RegistryCommand, print_out};
 /// A command for the daemon.
 pub(crate) enum Request {
     Status,
+    Search(String),
+    Info(String),
     Install(Vec<String>),
     List(ListArgs),
     Registry(RegistryCommand),
@@ -30,6 +32,8 @@ pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
         let mut c = client::connect(&layout).await?;
         match request {
             Request::Status => status(&printer, &mut c).await,
+            Request::Search(q) => search(&printer, &mut c, q).await,
+            Request::Info(p) => info(&printer, &mut c, p).await,
             Request::Install(packages) => install(&printer, &mut c, packages).await,
             Request::List(args) => list(&printer, &mut c, &args).await,
             Request::Registry(cmd) => registry(&printer, &mut c, cmd).await,
@@ -118,7 +122,9 @@ fn table(p: &Printer, header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 async fn list(p: &Printer, c: &mut client::Client, args: &ListArgs) -> Outcome {
-    debug_assert!(args.store);
+    if args.remote {
+        return list_remote(p, c).await;
+    }
     let entries = c
         .list_store(ListStoreRequest {})
         .await
@@ -259,5 +265,164 @@ async fn install(p: &Printer, c: &mut client::Client, packages: Vec<String>) -> 
         .await
         .map_err(status_failure)?;
     p.follow(stream.into_inner()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list_remote(p: &Printer, c: &mut client::Client) -> Outcome {
+    let reply = c
+        .list_remote(ListRemoteRequest {})
+        .await
+        .map_err(status_failure)?
+        .into_inner();
+    for w in &reply.warnings {
+        p.warning("", w);
+    }
+    if p.plain {
+        let text: String = reply
+            .entries
+            .iter()
+            .map(|e| {
+                format!(
+                    "registry={} name={} latest={} versions={}\n",
+                    e.registry,
+                    e.name,
+                    quote(&e.latest),
+                    quote(&e.versions.join(","))
+                )
+            })
+            .collect();
+        print_out(&text);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = reply
+        .entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.name.clone(),
+                e.latest.clone(),
+                e.versions.join(", "),
+                e.registry.clone(),
+                e.description.clone(),
+            ]
+        })
+        .collect();
+    print_out(&table(
+        p,
+        &["NAME", "LATEST", "VERSIONS", "REGISTRY", "DESCRIPTION"],
+        &rows,
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn search(p: &Printer, c: &mut client::Client, query: String) -> Outcome {
+    let reply = c
+        .search(SearchRequest {
+            query: query.clone(),
+        })
+        .await
+        .map_err(status_failure)?
+        .into_inner();
+    for w in &reply.warnings {
+        p.warning("", w);
+    }
+    if reply.hits.is_empty() {
+        if !p.plain {
+            print_out(&format!("nothing matches `{query}`\n"));
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    if p.plain {
+        let text: String = reply
+            .hits
+            .iter()
+            .map(|h| {
+                format!(
+                    "name={} version={} rank={} deprecated={} registry={}\n",
+                    h.name,
+                    quote(&h.version),
+                    h.rank,
+                    h.deprecated,
+                    h.registry
+                )
+            })
+            .collect();
+        print_out(&text);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = reply
+        .hits
+        .iter()
+        .map(|h| {
+            let mut d = h.description.clone();
+            if h.deprecated {
+                d = format!("(deprecated) {d}");
+            }
+            vec![h.name.clone(), h.version.clone(), h.registry.clone(), d]
+        })
+        .collect();
+    print_out(&table(
+        p,
+        &["NAME", "VERSION", "REGISTRY", "DESCRIPTION"],
+        &rows,
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn info(p: &Printer, c: &mut client::Client, package: String) -> Outcome {
+    let i = c
+        .info(InfoRequest { package })
+        .await
+        .map_err(status_failure)?
+        .into_inner();
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    let fields: Vec<(&str, String)> = vec![
+        ("package", format!("{}@{}", i.name, i.version)),
+        ("description", i.description.clone()),
+        ("license", i.license.clone()),
+        ("authors", i.authors.join(", ")),
+        ("arch", i.arch.clone()),
+        (
+            "dependencies",
+            if i.dependencies.is_empty() {
+                "none".into()
+            } else {
+                i.dependencies.join(", ")
+            },
+        ),
+        ("tags", i.tags.join(", ")),
+        (
+            "size",
+            if p.plain {
+                i.size.to_string()
+            } else {
+                human_size(i.size)
+            },
+        ),
+        ("sha256", i.sha256.clone()),
+        (
+            "registry",
+            if i.registry.is_empty() {
+                "-".into()
+            } else {
+                i.registry.clone()
+            },
+        ),
+        ("in store", yes(i.in_store).into()),
+        ("deprecated", yes(i.deprecated).into()),
+        ("build", i.build_meta.join("; ")),
+    ];
+    let text: String = if p.plain {
+        fields
+            .iter()
+            .map(|(k, v)| format!("{}={}\n", k.replace(' ', "_"), quote(v)))
+            .collect()
+    } else {
+        fields
+            .iter()
+            .map(|(k, v)| format!("{:<13} {v}\n", p.bold(&format!("{k}:"))))
+            .collect()
+    };
+    print_out(&text);
     Ok(ExitCode::SUCCESS)
 }

@@ -80,19 +80,32 @@ enum Command {
         #[arg(required = true)]
         packages: Vec<String>,
     },
-    /// List packages: in the store (`--store`).
+    /// List packages: in the store (`--store`) or offered by the registries (`--remote`).
     List(ListArgs),
+    /// Search the registries by name, description and tag.
+    Search {
+        /// Text to look for.
+        query: String,
+    },
+    /// Show everything about a package: manifest, dependencies, size, sha256, origin.
+    Info {
+        /// `name@version`, or `name` for the latest.
+        package: String,
+    },
     /// Manage the registries packages come from (registries.acl).
     #[command(subcommand)]
     Registry(RegistryCommand),
 }
 
 #[derive(clap::Args)]
-#[command(group = clap::ArgGroup::new("which").required(true).args(["store"]))]
+#[command(group = clap::ArgGroup::new("which").required(true).args(["store", "remote"]))]
 pub(crate) struct ListArgs {
     /// Packages in the store.
     #[arg(long)]
     pub(crate) store: bool,
+    /// Packages the configured registries offer.
+    #[arg(long)]
+    pub(crate) remote: bool,
 }
 
 #[derive(Subcommand)]
@@ -199,6 +212,8 @@ fn main() -> ExitCode {
             daemon_cmd::run(printer, daemon_cmd::Request::Install(packages))
         }
         Command::List(args) => daemon_cmd::run(printer, daemon_cmd::Request::List(args)),
+        Command::Search { query } => daemon_cmd::run(printer, daemon_cmd::Request::Search(query)),
+        Command::Info { package } => daemon_cmd::run(printer, daemon_cmd::Request::Info(package)),
         Command::Registry(cmd) => daemon_cmd::run(printer, daemon_cmd::Request::Registry(cmd)),
     };
     match result {

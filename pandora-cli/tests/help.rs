@@ -20,7 +20,12 @@ fn help_lists_only_built_commands() {
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert_eq!(commands, ["acl", "pack", "status", "install", "list", "registry", "help"]);
+    assert_eq!(
+        commands,
+        [
+            "acl", "pack", "status", "install", "list", "search", "info", "registry", "help"
+        ]
+    );
 }
 
 #[test]

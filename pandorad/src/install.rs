@@ -22,7 +22,7 @@ use tonic::Code;
 use crate::daemon::fail;
 use crate::engine::{Events, Outcome};
 use crate::fetch::{FetchError, RegistryClient};
-use crate::registries;
+use crate::reads::{chain, fetch_failed};
 use crate::store::StoreView;
 
 /// What the user asked for.
@@ -67,17 +67,6 @@ fn parse_want(s: &str) -> Result<Want, tonic::Status> {
         name: name.to_string(),
         version,
     })
-}
-
-fn fetch_failed(e: FetchError) -> tonic::Status {
-    let mut msg = e.to_string();
-    let mut cause = std::error::Error::source(&e);
-    while let Some(c) = cause {
-        msg.push_str(": ");
-        msg.push_str(&c.to_string());
-        cause = c.source();
-    }
-    fail(Code::Unavailable, "fetch", msg, None)
 }
 
 fn io_fail(what: &str, path: &Path, e: impl std::fmt::Display) -> tonic::Status {
@@ -361,37 +350,12 @@ pub(crate) fn install(
     })
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cause = c.source();
-    }
-    s
-}
-
 fn registries_for<'c>(
     layout: &Layout,
     clients: &'c mut Option<Vec<RegistryClient>>,
 ) -> Result<&'c mut Vec<RegistryClient>, tonic::Status> {
     if clients.is_none() {
-        let list = registries::load(layout)?;
-        if list.registries.is_empty() {
-            return Err(fail(
-                Code::FailedPrecondition,
-                "no-registries",
-                "no registries are configured",
-                Some("pandora registry add NAME URL".into()),
-            ));
-        }
-        *clients = Some(
-            list.by_priority()
-                .into_iter()
-                .map(|c| RegistryClient::new(layout, c.clone()))
-                .collect(),
-        );
+        *clients = Some(crate::reads::clients(layout)?);
     }
     Ok(clients.as_mut().expect("set above"))
 }

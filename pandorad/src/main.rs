@@ -5,6 +5,7 @@ mod daemon;
 mod engine;
 mod fetch;
 mod install;
+mod reads;
 mod registries;
 mod status;
 mod store;

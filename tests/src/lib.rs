@@ -1,6 +1,8 @@
 //! Shared helpers for Pandora's end-to-end tests: the real binaries, run in a temporary home
 //! with a fixed environment (`NO_COLOR=1 COLUMNS=100 LC_ALL=C`).
 
+pub mod http;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -104,4 +106,94 @@ pub fn repo_root() -> PathBuf {
         .parent()
         .expect("tests/ sits in the repository")
         .to_path_buf()
+}
+
+/// A `pandorad` run by a test in the foreground, killed when dropped.
+pub struct Daemon {
+    /// The child process.
+    pub child: std::process::Child,
+    /// Where its stderr goes.
+    pub log: PathBuf,
+}
+
+impl Context {
+    /// `PANDORA_HOME` of this context.
+    pub fn pandora_home(&self) -> PathBuf {
+        self.path().join("pandora")
+    }
+
+    /// Starts `pandorad` in the foreground with extra environment, and waits for its socket.
+    pub fn start_daemon(&self, env: &[(&str, &str)]) -> Daemon {
+        std::fs::create_dir_all(self.pandora_home().join("log")).expect("mkdir");
+        let log = self.path().join(format!(
+            "pandorad-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos()
+        ));
+        let mut cmd = Command::new(bin("pandorad"));
+        cmd.env("PANDORA_HOME", self.pandora_home())
+            .env("HOME", self.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("pandorad starts");
+        let daemon = Daemon { child, log };
+        self.wait_for_socket(&daemon);
+        daemon
+    }
+
+    fn wait_for_socket(&self, daemon: &Daemon) {
+        let sock = self.pandora_home().join("run/sock");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!(
+            "pandorad did not listen: {}",
+            std::fs::read_to_string(&daemon.log).unwrap_or_default()
+        );
+    }
+
+    /// Runs `pandora ARGS` against the daemon without autostarting one.
+    pub fn client(&self, args: &[&str]) -> Run {
+        Run::from(
+            self.pandora()
+                .env("PANDORA_NO_AUTOSTART", "1")
+                .args(args)
+                .output()
+                .expect("pandora runs"),
+        )
+    }
+}
+
+impl Daemon {
+    /// What the daemon logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let status = self.child.wait().expect("wait");
+        std::mem::forget(self);
+        status
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

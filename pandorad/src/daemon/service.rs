@@ -91,15 +91,23 @@ impl Pandora for Service {
         &self,
         _: Request<ListRemoteRequest>,
     ) -> Result<Response<ListRemoteReply>, Status> {
-        Err(not_built("list --remote"))
+        let _g = self.shared.activity.begin();
+        let layout = self.shared.layout.clone();
+        blocking(move || crate::reads::list_remote(&layout)).await
     }
 
-    async fn search(&self, _: Request<SearchRequest>) -> Result<Response<SearchReply>, Status> {
-        Err(not_built("search"))
+    async fn search(&self, req: Request<SearchRequest>) -> Result<Response<SearchReply>, Status> {
+        let _g = self.shared.activity.begin();
+        let (layout, query) = (self.shared.layout.clone(), req.into_inner().query);
+        blocking(move || crate::reads::search(&layout, &query)).await
     }
 
-    async fn info(&self, _: Request<InfoRequest>) -> Result<Response<InfoReply>, Status> {
-        Err(not_built("info"))
+    async fn info(&self, req: Request<InfoRequest>) -> Result<Response<InfoReply>, Status> {
+        let _g = self.shared.activity.begin();
+        let layout = self.shared.layout.clone();
+        let store = self.shared.store.load_full();
+        let package = req.into_inner().package;
+        blocking(move || crate::reads::info(&layout, &store, &package)).await
     }
 
     async fn list_registries(
@@ -197,6 +205,16 @@ impl Pandora for Service {
     async fn publish(&self, _: Request<PublishRequest>) -> Result<Response<Stream>, Status> {
         Err(not_built("publish"))
     }
+}
+
+/// Runs a blocking read off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Status> + Send + 'static,
+) -> Result<Response<T>, Status> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Status::internal(format!("the request crashed: {e}")))?
+        .map(Response::new)
 }
 
 fn not_built(what: &str) -> Status {

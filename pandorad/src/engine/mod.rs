@@ -25,6 +25,15 @@ pub(crate) struct Events {
 }
 
 impl Events {
+    /// A sink nobody listens to, for work outside the queue (reads that download).
+    pub(crate) fn detached() -> Events {
+        let (tx, _) = mpsc::channel(1);
+        Events {
+            tx,
+            next_task: Arc::default(),
+        }
+    }
+
     fn send(&self, kind: event::Kind) {
         let _ = self.tx.blocking_send(Ok(Event { kind: Some(kind) }));
     }

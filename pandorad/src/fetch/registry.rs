@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use pandora_common::acl::{self, Block, Document, Value};
-use pandora_common::files::{PackageEntry, Pin, RegistryConfig, Snapshot, VersionEntry};
+use pandora_common::files::{Index, PackageEntry, Pin, RegistryConfig, Snapshot, VersionEntry};
 use pandora_common::layout::Layout;
 use sha2::{Digest, Sha256};
 
@@ -186,22 +186,42 @@ impl RegistryClient {
     /// The package `name` from `index/<name>.acl`, or `None` if the registry does not have it.
     pub(crate) fn package(&mut self, name: &str) -> Result<Option<PackageEntry>, FetchError> {
         let rel = format!("index/{name}.acl");
-        let Some(want) = self.snapshot()?.file(&rel).cloned() else {
+        let Some(text) = self.verified(&rel)? else {
             return Ok(None);
         };
-        let cached_path = self.cache.join(&rel);
-        let text = match std::fs::read(&cached_path) {
+        PackageEntry::parse(&text, &format!("{}/{rel}", self.name()))
+            .map(Some)
+            .map_err(|e| self.invalid(e))
+    }
+
+    /// The whole index, `index.acl`, for search and listing.
+    pub(crate) fn index(&mut self) -> Result<Index, FetchError> {
+        let text = self
+            .verified("index.acl")?
+            .ok_or_else(|| self.unavailable("index.acl", "not listed in snapshot.acl"))?;
+        Index::parse(&text, &format!("{}/index.acl", self.name())).map_err(|e| self.invalid(e))
+    }
+
+    /// The index file `rel` as the snapshot lists it: from the cache when its hash still
+    /// matches, else fetched and accepted only if its sha256 and size match. `None` when the
+    /// snapshot does not list it.
+    fn verified(&mut self, rel: &str) -> Result<Option<String>, FetchError> {
+        let Some(want) = self.snapshot()?.file(rel).cloned() else {
+            return Ok(None);
+        };
+        let cached_path = self.cache.join(rel);
+        let bytes = match std::fs::read(&cached_path) {
             Ok(bytes) if hex::encode(Sha256::digest(&bytes)) == want.sha256 => bytes,
             _ => {
-                let bytes = match self.locate(&rel) {
+                let bytes = match self.locate(rel) {
                     Base::File(path) => std::fs::read(&path)
-                        .map_err(|e| self.unavailable(&rel, format!("{}: {e}", path.display())))?,
+                        .map_err(|e| self.unavailable(rel, format!("{}: {e}", path.display())))?,
                     Base::Http(url) => match http::get_conditional(&url, None, want.size)
-                        .map_err(|e| self.unavailable(&rel, e))?
+                        .map_err(|e| self.unavailable(rel, e))?
                     {
                         Conditional::Fresh { body, .. } => body,
                         Conditional::NotModified => {
-                            return Err(self.unavailable(&rel, "unexpected 304"));
+                            return Err(self.unavailable(rel, "unexpected 304"));
                         }
                     },
                 };
@@ -209,7 +229,7 @@ impl RegistryClient {
                 if got != want.sha256 || bytes.len() as u64 != want.size {
                     return Err(FetchError::Mismatch {
                         registry: self.name().to_string(),
-                        what: rel,
+                        what: rel.to_string(),
                         reason: format!(
                             "sha256 {got} and {} bytes, snapshot says {} and {} bytes",
                             bytes.len(),
@@ -226,10 +246,9 @@ impl RegistryClient {
                 bytes
             }
         };
-        let text = String::from_utf8(text).map_err(|_| self.unavailable(&rel, "not UTF-8"))?;
-        PackageEntry::parse(&text, &format!("{}/{rel}", self.name()))
+        String::from_utf8(bytes)
             .map(Some)
-            .map_err(|e| self.invalid(e))
+            .map_err(|_| self.unavailable(rel, "not UTF-8"))
     }
 
     /// Makes the blob of `pin` available, verified: from the cache, from a `file://`

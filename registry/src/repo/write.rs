@@ -1,0 +1,162 @@
+//! Atomic updates of the registry directory.
+//!
+//! An [`Update`] stages every new file as a synced temp file in the private `stage/` directory,
+//! then commits: it writes a journal naming each temp file and its target, renames them into
+//! place in staging order (blobs, index files, `index.acl`, `snapshot.acl` last), syncs the
+//! directories and deletes the journal. A crash before the journal leaves the old registry
+//! untouched; a crash after it is rolled forward by [`recover`] under the next lock, so the
+//! registry is never left between two states.
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::{RepoError, io_err};
+
+const JOURNAL: &str = "journal";
+/// Where updates stage their files, under the state directory. Only updates write here, and
+/// only under the lock, so anything found here outside an update is garbage.
+pub(crate) const STAGE: &str = "stage";
+
+/// Files staged for one update.
+pub(crate) struct Update {
+    root: PathBuf,
+    state: PathBuf,
+    staged: Vec<(PathBuf, String)>,
+}
+
+/// Aborts the process at a named step when `PANDORA_REGISTRY_FAILPOINT` says so, so tests can
+/// prove that a crash there leaves the registry consistent.
+pub(crate) fn failpoint(step: &str) {
+    if std::env::var("PANDORA_REGISTRY_FAILPOINT").is_ok_and(|v| v == step) {
+        std::process::abort();
+    }
+}
+
+impl Update {
+    pub(crate) fn new(root: &Path, state: &Path) -> Update {
+        Update {
+            root: root.to_path_buf(),
+            state: state.to_path_buf(),
+            staged: Vec::new(),
+        }
+    }
+
+    /// Writes `bytes` to a synced temp file that will become `rel` on commit.
+    pub(crate) fn stage(&mut self, rel: &str, bytes: &[u8]) -> Result<(), RepoError> {
+        let tmp_dir = self.state.join(STAGE);
+        let tmp = tempfile::Builder::new()
+            .prefix("stage-")
+            .tempfile_in(&tmp_dir)
+            .map_err(io_err("cannot create a temp file in", &tmp_dir))?;
+        let mut file = tmp.as_file();
+        file.write_all(bytes)
+            .map_err(io_err("cannot write", tmp.path()))?;
+        // Web servers serving the directory must be able to read what we write.
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(io_err("cannot chmod", tmp.path()))?;
+        file.sync_all().map_err(io_err("cannot sync", tmp.path()))?;
+        let (_, path) = tmp.keep().map_err(|e| RepoError::Io {
+            action: "cannot keep",
+            path: tmp_dir.clone(),
+            source: e.error,
+        })?;
+        self.staged.push((path, rel.to_string()));
+        Ok(())
+    }
+
+    /// Renames every staged file into place, the journal making the sequence all-or-nothing.
+    pub(crate) fn commit(self) -> Result<(), RepoError> {
+        let journal = self.state.join(JOURNAL);
+        let text: String = self
+            .staged
+            .iter()
+            .map(|(tmp, rel)| format!("{}\t{rel}\n", tmp.display()))
+            .collect();
+        let tmp_journal = self.state.join("journal.new");
+        std::fs::write(&tmp_journal, text).map_err(io_err("cannot write", &tmp_journal))?;
+        std::fs::File::open(&tmp_journal)
+            .and_then(|f| f.sync_all())
+            .map_err(io_err("cannot sync", &tmp_journal))?;
+        failpoint("before-commit");
+        std::fs::rename(&tmp_journal, &journal).map_err(io_err("cannot write", &journal))?;
+        sync_dir(&self.state)?;
+        roll_forward(&self.root, &journal)
+    }
+}
+
+/// Completes an update a crash interrupted after its journal was written.
+pub(crate) fn recover(root: &Path, state: &Path) -> Result<bool, RepoError> {
+    let _ = std::fs::remove_file(state.join("journal.new"));
+    let journal = state.join(JOURNAL);
+    let recovered = journal.exists();
+    if recovered {
+        roll_forward(root, &journal)?;
+    }
+    // Staged files of an update that crashed before its journal: never referenced.
+    let stage = state.join(STAGE);
+    if let Ok(entries) = std::fs::read_dir(&stage) {
+        for e in entries.flatten() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    Ok(recovered)
+}
+
+fn roll_forward(root: &Path, journal: &Path) -> Result<(), RepoError> {
+    let text = std::fs::read_to_string(journal).map_err(io_err("cannot read", journal))?;
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for line in text.lines() {
+        let Some((tmp, rel)) = line.split_once('\t') else {
+            continue;
+        };
+        let target = root.join(rel);
+        if rel == "snapshot.acl" {
+            // Everything the snapshot names is in place: make that durable first.
+            for d in &dirs {
+                sync_dir(d)?;
+            }
+            failpoint("before-snapshot");
+        }
+        match std::fs::rename(tmp, &target) {
+            Ok(()) => {}
+            // Renamed already, before the crash.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("cannot rename into", &target)(e)),
+        }
+        if let Some(parent) = target.parent()
+            && !dirs.iter().any(|d| d == parent)
+        {
+            dirs.push(parent.to_path_buf());
+        }
+    }
+    for d in &dirs {
+        sync_dir(d)?;
+    }
+    std::fs::remove_file(journal).map_err(io_err("cannot remove", journal))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), RepoError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("cannot sync", dir))
+}
+
+/// sha256 (lowercase hex) and size of a file, streamed.
+pub(crate) fn hash_file(path: &Path) -> io::Result<(String, u64)> {
+    let mut f = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((hex::encode(hasher.finalize()), size))
+}

@@ -1,0 +1,224 @@
+//! Download and publish counts per `name@version`, kept in memory and persisted to
+//! `.pandora-registry/metrics.acl` (temp file, fsync, rename) when they changed, so they
+//! survive restarts:
+//!
+//! ```text
+//! Metrics { Package "name" { Version "1.0.0" { int downloads = 3; int publishes = 1; } } }
+//! ```
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use pandora_common::acl::{self, Block, Document, Value};
+use pandora_common::files::Pin;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Counts {
+    downloads: u64,
+    publishes: u64,
+}
+
+#[derive(Default)]
+struct Inner {
+    packages: BTreeMap<String, BTreeMap<String, Counts>>,
+    dirty: bool,
+}
+
+/// The server's counters and where they are persisted.
+pub(crate) struct Metrics {
+    path: PathBuf,
+    inner: Mutex<Inner>,
+    /// Serializes writers so an older text never replaces a newer one.
+    writing: Mutex<()>,
+}
+
+impl Metrics {
+    /// Loads `dir/metrics.acl`, or starts from zero when there is none. A damaged file is
+    /// moved aside to `metrics.acl.damaged` rather than overwritten.
+    pub(crate) fn load(dir: &Path) -> Metrics {
+        let path = dir.join("metrics.acl");
+        let mut inner = Inner::default();
+        match fs_err::read_to_string(&path) {
+            Ok(text) => match parse(&text, &path) {
+                Ok(packages) => inner.packages = packages,
+                Err(e) => {
+                    tracing::warn!("{e}; starting the counts from zero");
+                    let aside = dir.join("metrics.acl.damaged");
+                    if let Err(e) = fs_err::rename(&path, &aside) {
+                        tracing::warn!("{e}");
+                    }
+                }
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!("{e}; starting the counts from zero"),
+        }
+        Metrics {
+            path,
+            inner: Mutex::new(inner),
+            writing: Mutex::new(()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn bump(&self, pin: &Pin, f: impl FnOnce(&mut Counts)) {
+        let mut inner = self.lock();
+        let counts = inner
+            .packages
+            .entry(pin.name.clone())
+            .or_default()
+            .entry(pin.version.clone())
+            .or_default();
+        f(counts);
+        inner.dirty = true;
+    }
+
+    /// Counts one download of `pin`.
+    pub(crate) fn download(&self, pin: &Pin) {
+        self.bump(pin, |c| c.downloads += 1);
+    }
+
+    /// Counts one publish of `pin`.
+    pub(crate) fn publish(&self, pin: &Pin) {
+        self.bump(pin, |c| c.publishes += 1);
+    }
+
+    /// The counts as ACL.
+    pub(crate) fn to_source(&self) -> String {
+        render(&self.lock().packages)
+    }
+
+    /// Writes the counts if they changed since the last write.
+    pub(crate) fn persist(&self) -> io::Result<()> {
+        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        let text = {
+            let mut inner = self.lock();
+            if !inner.dirty {
+                return Ok(());
+            }
+            inner.dirty = false;
+            render(&inner.packages)
+        };
+        let result = write_atomic(&self.path, text.as_bytes());
+        if result.is_err() {
+            self.lock().dirty = true;
+        }
+        result
+    }
+}
+
+fn render(packages: &BTreeMap<String, BTreeMap<String, Counts>>) -> String {
+    let mut top = Block::new("Metrics", None);
+    for (name, versions) in packages {
+        let mut package = Block::new("Package", Some(name.clone()));
+        for (version, c) in versions {
+            package.push_block(
+                Block::new("Version", Some(version.clone()))
+                    .with("downloads", Value::Int(saturating_i64(c.downloads)))
+                    .with("publishes", Value::Int(saturating_i64(c.publishes))),
+            );
+        }
+        top.push_block(package);
+    }
+    Document::new(vec![top]).to_source()
+}
+
+fn saturating_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn parse(text: &str, path: &Path) -> Result<BTreeMap<String, BTreeMap<String, Counts>>, String> {
+    let origin = path.display().to_string();
+    let doc = acl::parse(text, &origin).map_err(|e| e.to_string())?;
+    let top = doc
+        .block("Metrics")
+        .ok_or_else(|| format!("{origin}: no `Metrics` block"))?;
+    let mut packages = BTreeMap::new();
+    for p in top.children("Package") {
+        let Some(name) = &p.label else {
+            return Err(format!("{origin}: a `Package` block has no name"));
+        };
+        let versions: &mut BTreeMap<String, Counts> =
+            packages.entry(name.as_str().to_string()).or_default();
+        for v in p.children("Version") {
+            let Some(version) = &v.label else {
+                return Err(format!(
+                    "{origin}: a `Version` block of `{}` has no name",
+                    name.as_str()
+                ));
+            };
+            let count = |field: &str| {
+                v.field(field)
+                    .and_then(|f| f.value.as_int())
+                    .map_or(0, |n| u64::try_from(n).unwrap_or(0))
+            };
+            versions.insert(
+                version.as_str().to_string(),
+                Counts {
+                    downloads: count("downloads"),
+                    publishes: count("publishes"),
+                },
+            );
+        }
+    }
+    Ok(packages)
+}
+
+/// Temp file beside `path`, fsync, rename, fsync the directory.
+fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".metrics-")
+        .tempfile_in(dir)
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot create a temp file in {}: {e}", dir.display()),
+            )
+        })?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| {
+        io::Error::new(
+            e.error.kind(),
+            format!("cannot rename onto {}: {}", path.display(), e.error),
+        )
+    })?;
+    fs_err::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_round_trip_through_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Metrics::load(dir.path());
+        let pin = Pin::parse("hello@1.0.0").unwrap();
+        m.download(&pin);
+        m.download(&pin);
+        m.publish(&pin);
+        m.persist().unwrap();
+        let text = fs_err::read_to_string(dir.path().join("metrics.acl")).unwrap();
+        assert_eq!(
+            text,
+            "Metrics {\n    Package \"hello\" {\n        Version \"1.0.0\" {\n            int downloads = 2;\n            int publishes = 1;\n        }\n    }\n}\n"
+        );
+        let again = Metrics::load(dir.path());
+        assert_eq!(again.to_source(), text);
+    }
+
+    #[test]
+    fn a_damaged_file_is_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(dir.path().join("metrics.acl"), "Metrics {").unwrap();
+        let m = Metrics::load(dir.path());
+        assert_eq!(m.to_source(), "Metrics {}\n");
+        assert!(dir.path().join("metrics.acl.damaged").exists());
+    }
+}

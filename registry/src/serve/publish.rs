@@ -1,0 +1,287 @@
+//! `POST /api/v1/publish`: a bearer token, then the raw `.pkg` bytes, streamed to a temp file
+//! in `.pandora-registry/tmp/` and handed to [`Repo::add`](crate::Repo::add). The temp file is
+//! removed whatever happens; publishes run one at a time.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap};
+use hyper::{Request, Response, StatusCode};
+use pandora_common::acl::{Block, Document, Value};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use super::State;
+use super::body::Body;
+use super::response::{acl, chain, error, internal, set};
+use crate::repo::AddOutcome;
+
+/// After a body passed the limit, how much more is read (and dropped) so the client, still
+/// sending, gets the 413 instead of a reset connection.
+const DRAIN_BYTES: u64 = 8 * 1024 * 1024;
+/// And for how long at most.
+const DRAIN_TIME: Duration = Duration::from_secs(2);
+/// Uploads are written to disk in pieces of this size.
+const WRITE_BUFFER: usize = 256 * 1024;
+/// Uploads left over from a server that was killed are removed when this old.
+const STALE_UPLOAD: Duration = Duration::from_secs(3600);
+
+/// Removes uploads that a killed server left in `tmp_dir`. Blocking I/O.
+pub(crate) fn remove_stale_uploads(tmp_dir: &std::path::Path) {
+    let Ok(entries) = fs_err::read_dir(tmp_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_UPLOAD);
+        if name.to_string_lossy().starts_with("upload-") && stale {
+            match fs_err::remove_file(entry.path()) {
+                Ok(()) => tracing::info!("removed a stale upload, {}", entry.path().display()),
+                Err(e) => tracing::warn!("{e}"),
+            }
+        }
+    }
+}
+
+/// The sha256 of a token: what the server keeps and compares.
+pub(crate) fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Compares two digests in time independent of where they differ.
+fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let diff = a
+        .iter()
+        .zip(b)
+        .fold(0u8, |acc, (x, y)| acc | std::hint::black_box(x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+/// The bearer token of an `Authorization` header, if the header is well-formed.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let value = values.next()?.to_str().ok()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
+        .then_some(token)
+}
+
+/// Handles one publish request.
+pub(crate) async fn publish(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    let Some(expected) = &state.token else {
+        return error(
+            StatusCode::FORBIDDEN,
+            "publish-disabled",
+            "publishing is disabled on this server: start it with --token-file FILE",
+        );
+    };
+    let Some(token) = bearer(req.headers()) else {
+        let mut resp = error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "publishing needs an `Authorization: Bearer TOKEN` header",
+        );
+        set(
+            &mut resp,
+            header::WWW_AUTHENTICATE,
+            "Bearer realm=\"pandora-registry\"",
+        );
+        return resp;
+    };
+    if !same_digest(&digest(token), expected) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the token is not valid for this registry",
+        );
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(len) = declared
+        && len > state.max_body
+    {
+        // The body stays unread, so the connection cannot carry another request.
+        let mut resp = too_large(state.max_body, Some(len));
+        set(&mut resp, header::CONNECTION, "close");
+        return resp;
+    }
+
+    let tmp_dir = state.repo.tmp_dir();
+    let made = tokio::task::spawn_blocking(move || {
+        tempfile::Builder::new()
+            .prefix("upload-")
+            .suffix(".pkg")
+            .tempfile_in(&tmp_dir)
+            .map_err(|e| format!("cannot create a temp file in {}: {e}", tmp_dir.display()))
+    })
+    .await;
+    let tmp = match made {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => return internal(&e),
+        Err(e) => return internal(&e),
+    };
+    // From here on `tmp` removes the upload when dropped, on every path out.
+    let writer = match tmp.as_file().try_clone() {
+        Ok(f) => tokio::fs::File::from_std(f),
+        Err(e) => return internal(&format!("cannot open {}: {e}", tmp.path().display())),
+    };
+    match receive(state.max_body, req.into_body(), writer).await {
+        Received::Done => {}
+        Received::TooLarge(body) => {
+            drain(body).await;
+            let mut resp = too_large(state.max_body, None);
+            set(&mut resp, header::CONNECTION, "close");
+            return resp;
+        }
+        Received::Broken(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "broken-upload",
+                &format!("the upload broke off: {e}"),
+            );
+        }
+        Received::Failed(e) => return internal(&e),
+    }
+
+    // The add runs to its end even if the client goes away: it owns the upload, the turn
+    // and the counting.
+    let turn = Arc::clone(&state.publishing).lock_owned().await;
+    let shown = tmp.path().display().to_string();
+    let st = Arc::clone(state);
+    let added = tokio::task::spawn_blocking(move || {
+        let result = st.repo.add(&[tmp.path().to_path_buf()]);
+        drop(tmp);
+        drop(turn);
+        if let Ok([AddOutcome::Added { pin, .. }]) = result.as_deref() {
+            st.metrics.publish(pin);
+        }
+        result
+    })
+    .await;
+    let outcome = match added {
+        Ok(Ok(mut outcomes)) if outcomes.len() == 1 => outcomes.remove(0),
+        Ok(Ok(outcomes)) => {
+            return internal(&format!("one upload gave {} outcomes", outcomes.len()));
+        }
+        Ok(Err(e)) => {
+            let status =
+                StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if status.is_server_error() {
+                tracing::error!("publish failed: {}", chain(&e));
+            }
+            let message = chain(&e).replace(&shown, "the uploaded package");
+            return error(status, e.code(), &message);
+        }
+        Err(e) => return internal(&e),
+    };
+    let (pin, sha256, status) = match outcome {
+        AddOutcome::Added { pin, sha256, .. } => (pin, sha256, "added"),
+        AddOutcome::Unchanged { pin, sha256 } => (pin, sha256, "unchanged"),
+    };
+    tracing::info!("published {pin} ({status}, sha256 {sha256})");
+    let doc = Document::new(vec![
+        Block::new("Published", None)
+            .with("package", Value::Str(pin.to_string()))
+            .with("sha256", Value::Str(sha256))
+            .with("status", Value::Str(status.to_string())),
+    ]);
+    acl(StatusCode::OK, doc.to_source())
+}
+
+fn too_large(max: u64, declared: Option<u64>) -> Response<Body> {
+    let size = declared.map_or_else(|| "larger".to_string(), |n| format!("{n} bytes"));
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too-large",
+        &format!("the package is {size}, over this server's limit of {max} bytes"),
+    )
+}
+
+enum Received {
+    Done,
+    TooLarge(Incoming),
+    Broken(hyper::Error),
+    Failed(std::io::Error),
+}
+
+/// Streams `body` into `file`, stopping as soon as it passes `max` bytes.
+async fn receive(max: u64, mut body: Incoming, file: tokio::fs::File) -> Received {
+    // Fewer, larger writes: each one is a hop to the blocking pool.
+    let mut file = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file);
+    let mut total: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => return Received::Broken(e),
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        total += data.len() as u64;
+        if total > max {
+            return Received::TooLarge(body);
+        }
+        if let Err(e) = file.write_all(&data).await {
+            return Received::Failed(e);
+        }
+    }
+    match file.flush().await {
+        Ok(()) => Received::Done,
+        Err(e) => Received::Failed(e),
+    }
+}
+
+/// Reads and drops what is left of `body`, within limits.
+async fn drain(mut body: Incoming) {
+    let deadline = Instant::now() + DRAIN_TIME;
+    let mut left = DRAIN_BYTES;
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(deadline.into(), body.frame()).await {
+        if let Ok(data) = frame.into_data() {
+            let Some(l) = left.checked_sub(data.len() as u64) else {
+                return;
+            };
+            left = l;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_compare_by_digest() {
+        assert!(same_digest(&digest("s3cret"), &digest("s3cret")));
+        assert!(!same_digest(&digest("s3cret"), &digest("s3cret ")));
+        assert!(!same_digest(&digest(""), &digest("x")));
+    }
+
+    #[test]
+    fn bearer_headers() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::AUTHORIZATION, v.parse().unwrap());
+            m
+        };
+        assert_eq!(bearer(&h("Bearer abc")), Some("abc"));
+        assert_eq!(bearer(&h("bearer  abc ")), Some("abc"));
+        assert_eq!(bearer(&h("Basic abc")), None);
+        assert_eq!(bearer(&h("Bearer")), None);
+        assert_eq!(bearer(&h("Bearer a b")), None);
+        assert_eq!(bearer(&HeaderMap::new()), None);
+    }
+}
