@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use pandora_common::layout::Layout;
 use pandora_proto::v1::{
     AddRegistryRequest, InfoRequest, InstallRequest, ListRegistriesRequest, ListRemoteRequest,
-    ListStoreRequest, RemoveRegistryRequest, SearchRequest, StatusRequest,
+    ListStoreRequest, PruneCacheRequest, PublishRequest, RemoveRegistryRequest, SearchRequest,
+    StatusRequest, VerifyRequest,
 };
 
 use crate::client::{self, status_failure};
@@ -15,6 +16,9 @@ use crate::{Failure, ListArgs, Outcome, RegistryCommand, print_out};
 /// A command for the daemon.
 pub(crate) enum Request {
     Status,
+    Verify(Vec<String>),
+    PruneCache(bool),
+    Publish(String, String),
     Search(String),
     Info(String),
     Install(Vec<String>),
@@ -32,6 +36,38 @@ pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
         let mut c = client::connect(&layout).await?;
         match request {
             Request::Status => status(&printer, &mut c).await,
+            Request::Verify(pins) => {
+                let s = c
+                    .verify(VerifyRequest { packages: pins })
+                    .await
+                    .map_err(status_failure)?;
+                let summary = printer.follow(s.into_inner()).await?;
+                let problems = summary.counts.get("problems").copied().unwrap_or(0);
+                Ok(if problems == 0 {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                })
+            }
+            Request::PruneCache(dry_run) => {
+                let s = c
+                    .prune_cache(PruneCacheRequest { dry_run })
+                    .await
+                    .map_err(status_failure)?;
+                printer.follow(s.into_inner()).await?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Request::Publish(file, registry) => {
+                let file = std::path::absolute(&file)
+                    .map_err(|e| Failure::new(format!("cannot resolve {file}: {e}")))?;
+                let req = PublishRequest {
+                    file: file.display().to_string(),
+                    registry,
+                };
+                let s = c.publish(req).await.map_err(status_failure)?;
+                printer.follow(s.into_inner()).await?;
+                Ok(ExitCode::SUCCESS)
+            }
             Request::Search(q) => search(&printer, &mut c, q).await,
             Request::Info(p) => info(&printer, &mut c, p).await,
             Request::Install(packages) => install(&printer, &mut c, packages).await,

@@ -92,6 +92,33 @@ enum Command {
         /// `name@version`, or `name` for the latest.
         package: String,
     },
+    /// Re-hash installed files against files.acl; report changed, missing and extra files.
+    #[command(group = clap::ArgGroup::new("what").required(true).args(["packages", "all"]))]
+    Verify {
+        /// `name@version`s to verify.
+        packages: Vec<String>,
+        /// Verify every package in the store.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Remove cached downloads no registry lists any more or older than their cache TTL.
+    #[command(group = clap::ArgGroup::new("what").required(true).args(["cache"]))]
+    Prune {
+        /// Prune the blob cache.
+        #[arg(long)]
+        cache: bool,
+        /// Only say what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Upload a package to a registry whose entry allows publishing (allow_publish, token_file).
+    Publish {
+        /// The .pkg file.
+        file: String,
+        /// The registry, by its name in registries.acl.
+        #[arg(long)]
+        registry: String,
+    },
     /// Manage the registries packages come from (registries.acl).
     #[command(subcommand)]
     Registry(RegistryCommand),
@@ -212,6 +239,15 @@ fn main() -> ExitCode {
             daemon_cmd::run(printer, daemon_cmd::Request::Install(packages))
         }
         Command::List(args) => daemon_cmd::run(printer, daemon_cmd::Request::List(args)),
+        Command::Verify { packages, all: _ } => {
+            daemon_cmd::run(printer, daemon_cmd::Request::Verify(packages))
+        }
+        Command::Prune { cache: _, dry_run } => {
+            daemon_cmd::run(printer, daemon_cmd::Request::PruneCache(dry_run))
+        }
+        Command::Publish { file, registry } => {
+            daemon_cmd::run(printer, daemon_cmd::Request::Publish(file, registry))
+        }
         Command::Search { query } => daemon_cmd::run(printer, daemon_cmd::Request::Search(query)),
         Command::Info { package } => daemon_cmd::run(printer, daemon_cmd::Request::Info(package)),
         Command::Registry(cmd) => daemon_cmd::run(printer, daemon_cmd::Request::Registry(cmd)),

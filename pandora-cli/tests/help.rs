@@ -23,7 +23,8 @@ fn help_lists_only_built_commands() {
     assert_eq!(
         commands,
         [
-            "acl", "pack", "status", "install", "list", "search", "info", "registry", "help"
+            "acl", "pack", "status", "install", "list", "search", "info", "verify", "prune",
+            "publish", "registry", "help"
         ]
     );
 }

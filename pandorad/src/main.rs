@@ -5,10 +5,13 @@ mod daemon;
 mod engine;
 mod fetch;
 mod install;
+mod prune;
+mod publish;
 mod reads;
 mod registries;
 mod status;
 mod store;
+mod verify;
 mod write;
 
 use std::process::ExitCode;

@@ -156,13 +156,39 @@ impl Pandora for Service {
     }
 
     type VerifyStream = Stream;
-    async fn verify(&self, _: Request<VerifyRequest>) -> Result<Response<Stream>, Status> {
-        Err(not_built("verify"))
+    async fn verify(&self, req: Request<VerifyRequest>) -> Result<Response<Stream>, Status> {
+        let guard = self.shared.activity.begin();
+        let pins = req.into_inner().packages;
+        let (layout, store) = (self.shared.layout.clone(), self.shared.store.clone());
+        let label = if pins.is_empty() {
+            "verify --all".to_string()
+        } else {
+            format!("verify {}", pins.join(" "))
+        };
+        Ok(Response::new(self.shared.engine.submit(
+            label,
+            move |events| {
+                let _guard = guard;
+                crate::verify::verify(&layout, &store.load(), &pins, events)
+            },
+        )))
     }
 
     type PruneCacheStream = Stream;
-    async fn prune_cache(&self, _: Request<PruneCacheRequest>) -> Result<Response<Stream>, Status> {
-        Err(not_built("prune --cache"))
+    async fn prune_cache(
+        &self,
+        req: Request<PruneCacheRequest>,
+    ) -> Result<Response<Stream>, Status> {
+        let guard = self.shared.activity.begin();
+        let dry_run = req.into_inner().dry_run;
+        let layout = self.shared.layout.clone();
+        Ok(Response::new(self.shared.engine.submit(
+            "prune --cache".to_string(),
+            move |events| {
+                let _guard = guard;
+                crate::prune::prune_cache(&layout, dry_run, events)
+            },
+        )))
     }
 
     type AddRegistryStream = Stream;
@@ -202,8 +228,23 @@ impl Pandora for Service {
     }
 
     type PublishStream = Stream;
-    async fn publish(&self, _: Request<PublishRequest>) -> Result<Response<Stream>, Status> {
-        Err(not_built("publish"))
+    async fn publish(&self, req: Request<PublishRequest>) -> Result<Response<Stream>, Status> {
+        let guard = self.shared.activity.begin();
+        let req = req.into_inner();
+        let layout = self.shared.layout.clone();
+        let label = format!("publish {} to {}", req.file, req.registry);
+        Ok(Response::new(self.shared.engine.submit(
+            label,
+            move |events| {
+                let _guard = guard;
+                crate::publish::publish(
+                    &layout,
+                    std::path::Path::new(&req.file),
+                    &req.registry,
+                    events,
+                )
+            },
+        )))
     }
 }
 
@@ -215,13 +256,4 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| Status::internal(format!("the request crashed: {e}")))?
         .map(Response::new)
-}
-
-fn not_built(what: &str) -> Status {
-    fail(
-        tonic::Code::Unimplemented,
-        "not-built",
-        format!("`{what}` is not built into this pandorad yet"),
-        None,
-    )
 }

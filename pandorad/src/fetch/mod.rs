@@ -10,6 +10,7 @@
 mod http;
 mod registry;
 
+pub(crate) use http::client as http_client;
 pub(crate) use registry::{Fetched, RegistryClient};
 
 use std::path::PathBuf;
