@@ -1,31 +1,47 @@
 #!/usr/bin/env bash
-# Pandora's demo: builds Pandora, packs the example packages in examples/ into deterministic
-# .pkg files, shows that packing twice gives the same bytes, and inspects the result.
+# Pandora's demo, on a fresh machine: builds Pandora, packs the example packages in
+# examples/, publishes them into a registry served by pandora-registry on 127.0.0.1, points a
+# temporary Pandora home at it, installs `hello` (which depends on `libgreet`) and shows the
+# store. Everything it makes lives in one temporary directory, removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet -p pandora-cli
-pandora=target/release/pandora
-out=$(mktemp -d "${TMPDIR:-/tmp}/pandora-demo.XXXXXX")
-trap 'rm -rf "$out"' EXIT
+cargo build --release --quiet -p pandora-cli -p pandorad -p pandora-registry
+bin=$PWD/target/release
+work=$(mktemp -d "${TMPDIR:-/tmp}/pandora-demo.XXXXXX")
+export PANDORA_HOME=$work/home
+server=
+cleanup() {
+  "$bin/pandora" status >/dev/null 2>&1 && kill "$(cat "$PANDORA_HOME/run/lock")" 2>/dev/null || true
+  [ -n "$server" ] && kill "$server" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+pandora() { "$bin/pandora" --log human "$@"; }
 
-echo "== checking the example manifests"
-"$pandora" acl check examples/*/manifest.acl examples/hello/hooks/preinstall.acl
+step "pack the example packages (deterministic: same tree, same bytes)"
+"$bin/pandora" acl check examples/*/manifest.acl
+"$bin/pandora" pack examples/libgreet -o "$work"
+"$bin/pandora" pack examples/hello -o "$work"
 
-echo
-echo "== packing examples/libgreet and examples/hello"
-"$pandora" pack examples/libgreet -o "$out"
-"$pandora" pack examples/hello -o "$out"
+step "make a registry of them and serve it on 127.0.0.1"
+"$bin/pandora-registry" init "$work/registry" --name examples
+"$bin/pandora-registry" add "$work/registry" "$work"/*.pkg
+"$bin/pandora-registry" serve "$work/registry" --listen 127.0.0.1:0 > "$work/serve.out" 2> "$work/serve.log" &
+server=$!
+for _ in $(seq 100); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.05; done
+url=$(sed -n 's/^listening on //p' "$work/serve.out")
+echo "serving $url"
 
-echo
-echo "== packing again, from another directory and with a different umask: same bytes"
-mkdir "$out/again"
-(cd /tmp && umask 077 && "$OLDPWD/$pandora" pack "$OLDPWD/examples/hello" -o "$out/again" >/dev/null 2>&1)
-cmp "$out/hello-1.0.0.pkg" "$out/again/hello-1.0.0.pkg" && echo "identical: $(sha256sum "$out/hello-1.0.0.pkg" | cut -c1-16)…"
+step "a fresh Pandora home uses it (pandorad starts on demand)"
+pandora registry add examples "$url"
+pandora search greet
 
-echo
-echo "== inspecting hello-1.0.0.pkg"
-"$pandora" pack --inspect "$out/hello-1.0.0.pkg"
+step "install hello: its dependency comes too, verified by sha256"
+pandora install hello
 
-echo
-echo "== one value from a manifest"
-echo "hello depends on: $("$pandora" acl get examples/hello/manifest.acl 'manifest.dependencies[0]')"
+step "the store"
+pandora list --store
+pandora info hello@1.0.0
+pandora verify --all
+pandora status

@@ -296,26 +296,63 @@ pub(crate) fn install(
         let _ = pin;
     }
 
-    // Unpack and check each into tmp/.
+    // Unpack and check each into tmp/, two packages at a time (each unpack already decodes
+    // on one thread and writes on another).
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work: Vec<_> = todo.iter().zip(&blobs).collect();
+    let results: Vec<(usize, Result<PathBuf, tonic::Status>)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(((pin, node), (blob, sha, origin))) = work.get(i) else {
+                            break;
+                        };
+                        let expected_deps = match &node.source {
+                            Source::Registry(_, v) => Some(&v.dependencies),
+                            _ => None,
+                        };
+                        done.push((
+                            i,
+                            stage(layout, pin, blob, sha, expected_deps, origin, events),
+                        ));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
     let mut staged: Vec<(Pin, PathBuf, String, String)> = Vec::new();
-    let cleanup = |staged: &[(Pin, PathBuf, String, String)]| {
-        for (_, dir, _, _) in staged {
+    let mut first_error = None;
+    let mut results = results;
+    results.sort_by_key(|(i, _)| *i);
+    for (i, r) in results {
+        let ((pin, _), (_, sha, origin)) = work[i];
+        match r {
+            Ok(dir) => staged.push(((*pin).clone(), dir, sha.clone(), origin.clone())),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        for (_, dir, _, _) in &staged {
             let _ = make_writable(dir);
             let _ = std::fs::remove_dir_all(dir);
         }
-    };
-    for ((pin, node), (blob, sha, origin)) in todo.iter().zip(&blobs) {
-        let expected_deps = match &node.source {
-            Source::Registry(_, v) => Some(&v.dependencies),
-            _ => None,
-        };
-        match stage(layout, pin, blob, sha, expected_deps, origin, events) {
-            Ok(dir) => staged.push(((*pin).clone(), dir, sha.clone(), origin.clone())),
-            Err(e) => {
-                cleanup(&staged);
-                return Err(e);
-            }
-        }
+        return Err(e);
+    }
+    // Everything staged reaches the disk before any of it becomes visible in the store.
+    if std::env::var("PANDORA_FSYNC").map_or(true, |v| v != "0") {
+        let tmp =
+            std::fs::File::open(layout.tmp()).map_err(|e| io_fail("open", &layout.tmp(), e))?;
+        rustix::fs::syncfs(&tmp).map_err(|e| io_fail("sync", &layout.tmp(), e))?;
     }
 
     // Commit: one rename per package.
