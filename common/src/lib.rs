@@ -7,3 +7,16 @@ pub mod acl;
 pub mod files;
 pub mod layout;
 pub mod pkg;
+
+/// `error` and its chain of causes, joined by `separator` (`": "` for one line, `"\ncause: "`
+/// for one cause per line), so nested errors keep their file, line and column when shown.
+pub fn error_chain(error: &dyn std::error::Error, separator: &str) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        text.push_str(separator);
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}

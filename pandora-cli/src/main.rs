@@ -268,14 +268,7 @@ fn main() -> ExitCode {
 /// `error` followed by its chain of causes, one per line, so that a manifest error nested in
 /// a pack error still shows its file, line and column.
 pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(c) = cause {
-        text.push_str("\ncause: ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
+    pandora_common::error_chain(error, "\ncause: ")
 }
 
 /// Writes to stdout; a closed pipe (`pandora acl dump x | head`) ends the program quietly.

@@ -163,7 +163,7 @@ pub(crate) fn install(
                 version: None,
             } => {
                 let clients = registries_for(layout, &mut clients)?;
-                let (idx, entry) = find_package(clients, &name)?;
+                let (idx, entry) = find_package(clients, &name, events)?;
                 let Some(v) = entry
                     .latest
                     .clone()
@@ -208,7 +208,7 @@ pub(crate) fn install(
             continue;
         }
         let clients = registries_for(layout, &mut clients)?;
-        let (idx, version) = find_version(clients, &pin, needed_by.as_ref())?;
+        let (idx, version) = find_version(clients, &pin, needed_by.as_ref(), events)?;
         for d in &version.dependencies {
             queue.push_back((d.clone(), Some(pin.clone())));
         }
@@ -333,10 +333,18 @@ pub(crate) fn install(
     let mut results = results;
     results.sort_by_key(|(i, _)| *i);
     for (i, r) in results {
-        let ((pin, _), (_, sha, origin)) = work[i];
+        let ((pin, _), (blob, sha, origin)) = work[i];
         match r {
             Ok(dir) => staged.push(((*pin).clone(), dir, sha.clone(), origin.clone())),
             Err(e) => {
+                // A cached blob that does not unpack is damaged: drop it so the next attempt
+                // downloads it again instead of failing forever.
+                if blob.starts_with(layout.blob_cache()) && std::fs::remove_file(blob).is_ok() {
+                    events.warn(
+                        &pin.to_string(),
+                        format!("removed the damaged cached download of {pin}; try again"),
+                    );
+                }
                 first_error.get_or_insert(e);
             }
         }
@@ -409,13 +417,17 @@ fn asked(clients: &[RegistryClient]) -> String {
 fn find_package(
     clients: &mut [RegistryClient],
     name: &str,
+    events: &Events,
 ) -> Result<(usize, pandora_common::files::PackageEntry), tonic::Status> {
     let mut problems = Vec::new();
     for (i, c) in clients.iter_mut().enumerate() {
         match c.package(name) {
-            Ok(Some(p)) => return Ok((i, p)),
+            Ok(Some(p)) => {
+                warn_fallback(events, name, &c.config.name, &problems);
+                return Ok((i, p));
+            }
             Ok(None) => {}
-            Err(e) => problems.push(e.to_string()),
+            Err(e) => problems.push(chain(&e)),
         }
     }
     Err(missing(
@@ -428,22 +440,38 @@ fn find_package(
     ))
 }
 
+/// A package found in a lower-priority registry while a higher one failed may not be the
+/// package the user meant: say so, naming the failures.
+fn warn_fallback(events: &Events, subject: &str, from: &str, problems: &[String]) {
+    if !problems.is_empty() {
+        events.warn(
+            subject,
+            format!(
+                "{subject} comes from registry `{from}` because a higher-priority registry failed: {}",
+                problems.join("; ")
+            ),
+        );
+    }
+}
+
 /// The first registry, by priority, that has `pin`.
 fn find_version(
     clients: &mut [RegistryClient],
     pin: &Pin,
     needed_by: Option<&Pin>,
+    events: &Events,
 ) -> Result<(usize, VersionEntry), tonic::Status> {
     let mut problems = Vec::new();
     for (i, c) in clients.iter_mut().enumerate() {
         match c.package(&pin.name) {
             Ok(Some(p)) => {
                 if let Some(v) = p.version(&pin.version) {
+                    warn_fallback(events, &pin.to_string(), &c.config.name, &problems);
                     return Ok((i, v.clone()));
                 }
             }
             Ok(None) => {}
-            Err(e) => problems.push(e.to_string()),
+            Err(e) => problems.push(chain(&e)),
         }
     }
     let who = needed_by

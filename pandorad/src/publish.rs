@@ -14,6 +14,9 @@ use crate::engine::{Events, Outcome};
 use crate::reads::chain;
 use crate::registries;
 
+/// Longest wait for the registry's answer, the upload included.
+const PUBLISH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+
 pub(crate) fn publish(layout: &Layout, file: &Path, registry: &str, events: &Events) -> Outcome {
     let list = registries::load(layout)?;
     let Some(reg) = list.registries.iter().find(|r| r.name == registry) else {
@@ -97,6 +100,8 @@ pub(crate) fn publish(layout: &Layout, file: &Path, registry: &str, events: &Eve
         .post(&url)
         .bearer_auth(&token)
         .header("content-type", "application/octet-stream")
+        // The upload and the registry's checks may take a while; a stall still ends.
+        .timeout(PUBLISH_TIMEOUT)
         .body(bytes)
         .send()
         .map_err(|e| {
@@ -144,13 +149,15 @@ pub(crate) fn publish(layout: &Layout, file: &Path, registry: &str, events: &Eve
         401 => Err(fail(
             Code::Unauthenticated,
             "unauthenticated",
-            format!("registry `{registry}` wants a token: {message}"),
+            format!("registry `{registry}` wants a token to publish {pin}: {message}"),
             config_hint,
         )),
         403 => Err(fail(
             Code::PermissionDenied,
             "forbidden",
-            format!("registry `{registry}` refused the token from {token_file}: {message}"),
+            format!(
+                "registry `{registry}` refused to publish {pin} with the token from {token_file}: {message}"
+            ),
             Some("check the token with the registry's operator".into()),
         )),
         409 => Err(fail(
@@ -162,7 +169,7 @@ pub(crate) fn publish(layout: &Layout, file: &Path, registry: &str, events: &Eve
         413 => Err(fail(
             Code::ResourceExhausted,
             "too-large",
-            format!("registry `{registry}` refuses a package this large: {message}"),
+            format!("registry `{registry}` refused {pin} as too large: {message}"),
             None,
         )),
         422 => Err(fail(
@@ -174,7 +181,7 @@ pub(crate) fn publish(layout: &Layout, file: &Path, registry: &str, events: &Eve
         s => Err(fail(
             Code::Unavailable,
             "registry-error",
-            format!("registry `{registry}` answered HTTP {s}: {message}"),
+            format!("registry `{registry}` answered HTTP {s} to the publish of {pin}: {message}"),
             None,
         )),
     }

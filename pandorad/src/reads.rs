@@ -37,14 +37,7 @@ pub(crate) fn fetch_failed(e: FetchError) -> Status {
 
 /// An error and its causes on one line.
 pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cause = c.source();
-    }
-    s
+    pandora_common::error_chain(e, ": ")
 }
 
 /// Ranked search across registries; a package offered by several keeps the highest-priority one.

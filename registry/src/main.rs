@@ -74,12 +74,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "error: {e}");
-            let mut cause = e.source();
-            while let Some(c) = cause {
-                let _ = writeln!(err, "cause: {c}");
-                cause = c.source();
-            }
+            let _ = writeln!(
+                err,
+                "error: {}",
+                pandora_common::error_chain(e.as_ref(), "\ncause: ")
+            );
             if let Some(hint) = hint(&e) {
                 let _ = writeln!(err, "hint: {hint}");
             }

@@ -197,3 +197,173 @@ impl Drop for Daemon {
         let _ = self.child.wait();
     }
 }
+
+/// A package for [`Context::pack`]: one executable `files/bin/<name>` that echoes its pin,
+/// followed by `payload` (which makes two packages of one pin differ).
+#[derive(Debug, Clone, Copy)]
+pub struct PkgSpec<'a> {
+    /// Package name.
+    pub name: &'a str,
+    /// Version.
+    pub version: &'a str,
+    /// Exact `name@version` pins.
+    pub deps: &'a [&'a str],
+    /// Tags.
+    pub tags: &'a [&'a str],
+    /// Description (default `package <name>`).
+    pub description: Option<&'a str>,
+    /// Extra text after the script.
+    pub payload: &'a str,
+}
+
+impl<'a> PkgSpec<'a> {
+    /// `name@version`, no dependencies, no tags, no payload.
+    pub fn new(name: &'a str, version: &'a str) -> PkgSpec<'a> {
+        PkgSpec {
+            name,
+            version,
+            deps: &[],
+            tags: &[],
+            description: None,
+            payload: "",
+        }
+    }
+}
+
+fn quoted_list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|s| format!("\"{s}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Runs `pandora-registry ARGS` and asserts that it succeeds.
+pub fn registry_tool<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
+    let out = Command::new(bin("pandora-registry"))
+        .args(args)
+        .output()
+        .expect("pandora-registry runs");
+    let run = Run::from(out);
+    assert_eq!(
+        run.code,
+        0,
+        "pandora-registry {:?}: {run:?}",
+        args.iter().map(|a| a.as_ref()).collect::<Vec<_>>()
+    );
+    run
+}
+
+/// The names in directory `dir`, sorted; empty when it does not exist.
+pub fn dir_names(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    out.sort();
+    out
+}
+
+impl Context {
+    /// Packs `spec` with the real `pandora pack` into `pkgs/<name>-<version>-<n>.pkg`.
+    pub fn pack(&self, spec: &PkgSpec<'_>) -> PathBuf {
+        let n = dir_names(&self.path().join("pkgs")).len();
+        let stem = format!("{}-{}-{n}", spec.name, spec.version);
+        let src = self.path().join("pkg-src").join(&stem);
+        let script = src.join("files/bin").join(spec.name);
+        std::fs::create_dir_all(script.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho {} {}\n{}",
+                spec.name, spec.version, spec.payload
+            ),
+        )
+        .expect("write the script");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let description = spec
+            .description
+            .map_or_else(|| format!("package {}", spec.name), str::to_string);
+        std::fs::write(
+            src.join("manifest.acl"),
+            format!(
+                "manifest {{\n    string name = \"{}\";\n    string version = \"{}\";\n    \
+                 string arch = \"x86_64\";\n    string[] authors = {{ \"T <t@example.org>\" }};\n    \
+                 string license = \"MIT\";\n    string description = \"{description}\";\n    \
+                 string[] tags = {{ {} }};\n    string[] dependencies = {{ {} }};\n    \
+                 string[] install_hooks = {{}};\n    build_meta {{ builder = \"test\"; }}\n}}\n",
+                spec.name,
+                spec.version,
+                quoted_list(spec.tags),
+                quoted_list(spec.deps),
+            ),
+        )
+        .expect("write the manifest");
+        std::fs::create_dir_all(self.path().join("pkgs")).expect("mkdir");
+        let out = self.path().join("pkgs").join(format!("{stem}.pkg"));
+        let r = self.run(&[
+            "pack",
+            src.to_str().expect("UTF-8 path"),
+            "-o",
+            out.to_str().expect("UTF-8 path"),
+        ]);
+        assert_eq!(r.code, 0, "pandora pack: {r:?}");
+        out
+    }
+
+    /// `pandora-registry init <home>/<dir> --name <dir>`, then `add` of `specs`, packed.
+    pub fn registry_of(&self, dir: &str, specs: &[PkgSpec<'_>]) -> PathBuf {
+        let reg = self.path().join(dir);
+        registry_tool(&[
+            "init".as_ref(),
+            reg.as_os_str(),
+            "--name".as_ref(),
+            dir.as_ref(),
+        ]);
+        let files: Vec<PathBuf> = specs.iter().map(|s| self.pack(s)).collect();
+        if !files.is_empty() {
+            let mut args = vec!["add".as_ref(), reg.as_os_str()];
+            args.extend(files.iter().map(|f| f.as_os_str()));
+            registry_tool(&args);
+        }
+        reg
+    }
+
+    /// `pandora-registry serve DIR --listen 127.0.0.1:0 EXTRA...`, killed when dropped.
+    pub fn serve_registry(&self, dir: &Path, extra: &[&str]) -> http::Server {
+        let mut cmd = Command::new(bin("pandora-registry"));
+        cmd.arg("serve")
+            .arg(dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1");
+        let n = dir_names(self.path()).len();
+        http::Server::spawn(cmd, &self.path().join(format!("server-{n}.log")))
+    }
+
+    /// Every `name@version` in the store, sorted.
+    pub fn store_entries(&self) -> Vec<String> {
+        let store = self.pandora_home().join("store");
+        let mut out = Vec::new();
+        for name in dir_names(&store) {
+            for version in dir_names(&store.join(&name)) {
+                out.push(format!("{name}@{version}"));
+            }
+        }
+        out
+    }
+
+    /// The blobs in `cache/blobs/sha256/`.
+    pub fn cached_blobs(&self) -> Vec<String> {
+        dir_names(&self.pandora_home().join("cache/blobs/sha256"))
+    }
+
+    /// What is left in `tmp/`.
+    pub fn tmp_entries(&self) -> Vec<String> {
+        dir_names(&self.pandora_home().join("tmp"))
+    }
+}

@@ -15,6 +15,9 @@ use crate::engine::Task;
 
 /// Attempts per download before giving up.
 const ATTEMPTS: u32 = 4;
+/// Longest wait for the response to a request, and for each read of its body: a registry that
+/// stops sending fails the request (and is retried) instead of holding the mutation queue.
+pub(crate) const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The process's HTTP client.
 pub(crate) fn client() -> Result<&'static Client, String> {
@@ -24,13 +27,30 @@ pub(crate) fn client() -> Result<&'static Client, String> {
             let _ = rustls::crypto::ring::default_provider().install_default();
             Client::builder()
                 .connect_timeout(Duration::from_secs(10))
-                .timeout(None)
+                .timeout(STALL_TIMEOUT)
                 .user_agent(concat!("pandorad/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .map_err(|e| format!("cannot set up HTTPS: {e}"))
         })
         .as_ref()
         .map_err(Clone::clone)
+}
+
+/// Why a GET failed.
+pub(crate) enum GetError {
+    /// The body is larger than the cap.
+    TooLarge(u64),
+    /// The network or server failed, even after retries.
+    Failed(String),
+}
+
+impl std::fmt::Display for GetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GetError::TooLarge(cap) => write!(f, "larger than {cap} bytes"),
+            GetError::Failed(reason) => f.write_str(reason),
+        }
+    }
 }
 
 /// What a conditional GET found.
@@ -41,15 +61,8 @@ pub(crate) enum Conditional {
     Fresh { body: Vec<u8>, etag: Option<String> },
 }
 
-fn describe(e: &reqwest::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cause = c.source();
-    }
-    s
+fn describe(e: &dyn std::error::Error) -> String {
+    pandora_common::error_chain(e, ": ")
 }
 
 /// GET `url` with `If-None-Match`, reading at most `cap` bytes.
@@ -57,17 +70,18 @@ pub(crate) fn get_conditional(
     url: &str,
     etag: Option<&str>,
     cap: u64,
-) -> Result<Conditional, String> {
-    let mut req = client()?.get(url);
+) -> Result<Conditional, GetError> {
+    let mut req = client().map_err(GetError::Failed)?.get(url);
     if let Some(e) = etag {
         req = req.header(IF_NONE_MATCH, e);
     }
-    let resp = retry(|| req.try_clone().expect("a GET without a body clones").send())?;
+    let resp = retry(|| req.try_clone().expect("a GET without a body clones").send())
+        .map_err(GetError::Failed)?;
     if resp.status() == StatusCode::NOT_MODIFIED {
         return Ok(Conditional::NotModified);
     }
     if !resp.status().is_success() {
-        return Err(format!("HTTP {}", resp.status()));
+        return Err(GetError::Failed(format!("HTTP {}", resp.status())));
     }
     let etag = resp
         .headers()
@@ -77,9 +91,9 @@ pub(crate) fn get_conditional(
     let mut body = Vec::new();
     resp.take(cap + 1)
         .read_to_end(&mut body)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| GetError::Failed(describe(&e)))?;
     if body.len() as u64 > cap {
-        return Err(format!("larger than {cap} bytes"));
+        return Err(GetError::TooLarge(cap));
     }
     Ok(Conditional::Fresh { body, etag })
 }
@@ -183,7 +197,7 @@ pub(crate) fn download(
                     task.progress(have);
                 }
                 Err(e) => {
-                    last_error = e.to_string();
+                    last_error = describe(&e);
                     break;
                 }
             }

@@ -2,13 +2,14 @@
 //! blobs, through the cache in `cache/index/<registry>/` and `cache/blobs/sha256/`.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use pandora_common::acl::{self, Block, Document, Value};
 use pandora_common::files::{Index, PackageEntry, Pin, RegistryConfig, Snapshot, VersionEntry};
 use pandora_common::layout::Layout;
 use sha2::{Digest, Sha256};
 
-use super::http::{self, Conditional, DownloadError};
+use super::http::{self, Conditional, DownloadError, GetError};
 use super::{FetchError, io_err, now};
 use crate::engine::Events;
 
@@ -22,6 +23,9 @@ pub(crate) struct RegistryClient {
     pub(crate) config: RegistryConfig,
     cache: PathBuf,
     snapshot: Option<Snapshot>,
+    /// Whether `snapshot` was read from the registry during this client's life (not only
+    /// taken from the cache while its TTL lasts).
+    snapshot_checked: bool,
 }
 
 /// Where a blob is now.
@@ -43,6 +47,7 @@ impl RegistryClient {
             cache: layout.index_cache(&config.name),
             config,
             snapshot: None,
+            snapshot_checked: false,
         }
     }
 
@@ -95,18 +100,27 @@ impl RegistryClient {
     /// The registry's current snapshot: the cached one while its TTL lasts, else revalidated.
     pub(crate) fn snapshot(&mut self) -> Result<&Snapshot, FetchError> {
         if self.snapshot.is_none() {
-            let s = self.load_snapshot()?;
-            if s.expires < now() {
-                return Err(FetchError::Expired {
-                    registry: self.name().to_string(),
-                });
-            }
-            self.snapshot = Some(s);
+            self.set_snapshot(false)?;
         }
         Ok(self.snapshot.as_ref().expect("set above"))
     }
 
-    fn load_snapshot(&self) -> Result<Snapshot, FetchError> {
+    /// Loads the snapshot (from the registry, ignoring the TTL, when `force`) and keeps it.
+    fn set_snapshot(&mut self, force: bool) -> Result<(), FetchError> {
+        let (s, checked) = self.load_snapshot(force)?;
+        if s.expires < now() {
+            return Err(FetchError::Expired {
+                registry: self.name().to_string(),
+            });
+        }
+        self.snapshot = Some(s);
+        self.snapshot_checked = checked;
+        Ok(())
+    }
+
+    /// The snapshot, and whether it was read from the registry now (rather than from the
+    /// cache while its TTL lasts).
+    fn load_snapshot(&self, force: bool) -> Result<(Snapshot, bool), FetchError> {
         let cached_path = self.cache.join("snapshot.acl");
         let meta_path = self.cache.join("validators.acl");
         let cached = std::fs::read_to_string(&cached_path)
@@ -120,14 +134,15 @@ impl RegistryClient {
                 })?;
                 let fresh = Snapshot::parse(&text, &path.display().to_string())
                     .map_err(|e| self.invalid(e))?;
-                return self.accept(fresh, cached.as_ref(), &text, None);
+                return Ok((self.accept(fresh, cached.as_ref(), &text, None)?, true));
             }
             Base::Http(url) => url,
         };
         if let (Some(c), Some(m)) = (&cached, &meta)
+            && !force
             && now() < m.fetched + self.config.cache_ttl.as_secs()
         {
-            return Ok(c.clone());
+            return Ok((c.clone(), false));
         }
         let etag = cached
             .as_ref()
@@ -144,13 +159,13 @@ impl RegistryClient {
                     fetched: now(),
                 }
                 .save(&meta_path)?;
-                Ok(c)
+                Ok((c, true))
             }
             Conditional::Fresh { body, etag } => {
                 let text = String::from_utf8(body)
                     .map_err(|_| self.unavailable("snapshot.acl", "not UTF-8"))?;
                 let fresh = Snapshot::parse(&text, &url).map_err(|e| self.invalid(e))?;
-                self.accept(fresh, cached.as_ref(), &text, etag)
+                Ok((self.accept(fresh, cached.as_ref(), &text, etag)?, true))
             }
         }
     }
@@ -204,8 +219,20 @@ impl RegistryClient {
 
     /// The index file `rel` as the snapshot lists it: from the cache when its hash still
     /// matches, else fetched and accepted only if its sha256 and size match. `None` when the
-    /// snapshot does not list it.
+    /// snapshot does not list it. A mismatch against a snapshot taken from the cache is
+    /// checked once more against the registry's current snapshot: the registry may have been
+    /// updated since (an honest update changes index files and the snapshot together).
     fn verified(&mut self, rel: &str) -> Result<Option<String>, FetchError> {
+        match self.verified_once(rel) {
+            Err(FetchError::Mismatch { .. }) if !self.snapshot_checked => {
+                self.set_snapshot(true)?;
+                self.verified_once(rel)
+            }
+            other => other,
+        }
+    }
+
+    fn verified_once(&mut self, rel: &str) -> Result<Option<String>, FetchError> {
         let Some(want) = self.snapshot()?.file(rel).cloned() else {
             return Ok(None);
         };
@@ -216,13 +243,22 @@ impl RegistryClient {
                 let bytes = match self.locate(rel) {
                     Base::File(path) => std::fs::read(&path)
                         .map_err(|e| self.unavailable(rel, format!("{}: {e}", path.display())))?,
-                    Base::Http(url) => match http::get_conditional(&url, None, want.size)
-                        .map_err(|e| self.unavailable(rel, e))?
-                    {
-                        Conditional::Fresh { body, .. } => body,
-                        Conditional::NotModified => {
+                    Base::Http(url) => match http::get_conditional(&url, None, want.size) {
+                        Ok(Conditional::Fresh { body, .. }) => body,
+                        Ok(Conditional::NotModified) => {
                             return Err(self.unavailable(rel, "unexpected 304"));
                         }
+                        Err(GetError::TooLarge(_)) => {
+                            return Err(FetchError::Mismatch {
+                                registry: self.name().to_string(),
+                                what: rel.to_string(),
+                                reason: format!(
+                                    "larger than the {} bytes the snapshot says",
+                                    want.size
+                                ),
+                            });
+                        }
+                        Err(e) => return Err(self.unavailable(rel, e)),
                     },
                 };
                 let got = hex::encode(Sha256::digest(&bytes));
@@ -275,7 +311,13 @@ impl RegistryClient {
             }),
             Base::Http(url) => {
                 let cap = v.size.unwrap_or(MAX_BLOB);
-                let partial = layout.tmp().join(format!("download-{}", v.sha256));
+                // Unique: a read (`info`) may fetch the same blob while an install does.
+                static DOWNLOADS: AtomicU64 = AtomicU64::new(0);
+                let partial = layout.tmp().join(format!(
+                    "download-{}-{}",
+                    v.sha256,
+                    DOWNLOADS.fetch_add(1, Ordering::Relaxed)
+                ));
                 let mut task = events.task("download", &pin.to_string(), v.size.unwrap_or(0));
                 let result = http::download(&url, &partial, cap, &mut task);
                 drop(task);
@@ -301,12 +343,13 @@ impl RegistryClient {
                         });
                     }
                     Err(DownloadError::Failed(reason)) => {
-                        return fail(self.unavailable(&v.pkg_url, reason));
+                        return fail(self.unavailable(&format!("{pin} ({})", v.pkg_url), reason));
                     }
                     Err(DownloadError::Io(e)) => return fail(io_err("write", &partial)(e)),
                 }
-                std::fs::rename(&partial, &target)
-                    .map_err(io_err("move into the cache", &target))?;
+                if let Err(e) = std::fs::rename(&partial, &target) {
+                    return fail(io_err("move into the cache", &target)(e));
+                }
                 Ok(Fetched {
                     path: target,
                     downloaded: true,

@@ -71,12 +71,5 @@ pub(crate) fn internal(what: &dyn std::fmt::Display) -> Response<Body> {
 
 /// An error and its causes, one sentence each, joined by `: `.
 pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
+    pandora_common::error_chain(e, ": ")
 }

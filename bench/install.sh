@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Installing the 200-package corpus of ../shared/bench/make-corpus.sh side by side with what a
+# user would otherwise run, in one run on this machine (release builds, warm page cache):
+#   (a) cold: `pandora install` of all 200 pins into a fresh PANDORA_HOME (daemon running,
+#       registry configured, empty blob cache) from `pandora-registry serve` on 127.0.0.1,
+#       vs `pacman -U` of the corpus's pacman packages in one transaction into a temp root
+#       (exactly as baseline.sh runs it), vs one `tar -x` of the already-decompressed archives;
+#       plus, for reference, the same install from the registry directory as file://
+#   (b) warm: the same install again, everything in the store, the registry server stopped
+#   (c) `pandora list --store`, whole process, daemon warm
+#   (d) the daemon's memory: VmRSS idle, and peak (VmHWM, and VmRSS sampled every 10 ms)
+#       during a cold install
+# Each run gets a new home: the previous one is renamed aside, and everything renamed aside
+# is deleted at the end (creating files right after a mass delete is 10-30x slower on this
+# ext4: ../shared/bench/BASELINE.md, finding 4). Prints a markdown table with ratios.
+# Usage: bench/install.sh [-r RUNS (5, >= 3)] [-o OUT (/tmp/pandora-bench/install)]
+#                         [-c CORPUS (/tmp/pandora-bench/corpus)]
+set -euo pipefail
+RUNS=5 OUT=/tmp/pandora-bench/install CORPUS=/tmp/pandora-bench/corpus
+while getopts "r:o:c:" opt; do
+  case $opt in r) RUNS=$OPTARG ;; o) OUT=$OPTARG ;; c) CORPUS=$OPTARG ;; *) sed -n '2,18p' "$0"; exit 2 ;; esac
+done
+((RUNS >= 3)) || { echo "bench: RUNS must be >= 3" >&2; exit 2; }
+for t in hyperfine zstd tar python3 awk; do
+  command -v $t >/dev/null || { echo "bench: missing $t (apt-get install $t)" >&2; exit 1; }
+done
+HAVE_PACMAN=1
+if ! command -v pacman >/dev/null; then
+  echo "bench: pacman is missing (Debian: apt-get install pacman-package-manager); its row is skipped" >&2
+  HAVE_PACMAN=0
+fi
+export LC_ALL=C
+cd "$(dirname "$0")/.."
+HERE=$PWD
+cargo build --release --quiet -p pandorad -p pandora-cli -p pandora-registry
+P=$HERE/target/release/pandora
+D=$HERE/target/release/pandorad
+R=$HERE/target/release/pandora-registry
+
+# The corpus (idempotent: it keeps an existing one made with the same parameters).
+OUT="$CORPUS" "$HERE/../shared/bench/make-corpus.sh" -o "$CORPUS" >&2
+# shellcheck source=/dev/null
+source "$CORPUS/corpus.env" # N FILES LINKS PAYLOAD_BYTES PKG_BYTES ...
+N=$(wc -l < "$CORPUS/base.list")
+
+mkdir -p "$OUT"
+TRASH=$OUT/.trash-$(date +%s)
+mkdir -p "$TRASH"
+for old in "$OUT"/* "$OUT"/.trash-*; do [[ -e $old && $old != "$TRASH" ]] && mv "$old" "$TRASH/"; done
+BIN=$OUT/bin RES=$OUT/results REG=$OUT/registry HOMEDIR=$OUT/home
+mkdir -p "$BIN" "$RES" "$OUT/tars"
+PINS=$(awk '{printf "%s@%s ", $1, $2}' "$CORPUS/base.list")
+PKGS=$(awk -v d="$CORPUS/pkgs" '{printf "%s/%s-%s.pkg ", d, $1, $2}' "$CORPUS/base.list")
+PACS=$(awk -v d="$CORPUS/pacman" '{printf "%s/%s-%s-1-x86_64.pkg.tar.zst ", d, $1, $2}' "$CORPUS/base.list")
+
+echo "registry: pandora-registry add of $N packages" >&2
+"$R" init "$REG" --name bench >/dev/null
+# shellcheck disable=SC2086
+"$R" add "$REG" $PKGS >/dev/null
+for p in $PKGS; do b=${p##*/}; zstd -dcq "$p" > "$OUT/tars/${b%.pkg}.tar"; done
+
+SERVER_PID=
+DAEMON_PIDFILE=$OUT/daemon.pid
+stop_daemon() {
+  [[ -f $DAEMON_PIDFILE ]] || return 0
+  local pid; pid=$(cat "$DAEMON_PIDFILE"); rm -f "$DAEMON_PIDFILE"
+  kill "$pid" 2>/dev/null || return 0
+  while [[ -e /proc/$pid ]]; do sleep 0.01; done
+}
+cleanup() {
+  stop_daemon
+  [[ -z $SERVER_PID ]] || kill "$SERVER_PID" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+"$R" serve "$REG" --listen 127.0.0.1:0 > "$OUT/serve.out" 2> "$OUT/serve.log" < /dev/null &
+SERVER_PID=$!
+for _ in $(seq 500); do [[ -s $OUT/serve.out ]] && break; sleep 0.01; done
+URL=$(sed -n '1s/^listening on //p' "$OUT/serve.out")
+[[ $URL == http://* ]] || { echo "bench: the registry server did not start: $(cat "$OUT/serve.log")" >&2; exit 1; }
+
+# fresh DIR...: each DIR becomes a new empty directory (the old one renamed into the trash),
+# then sync, so the previous run's writeback does not overlap the next measured run.
+cat > "$BIN/fresh" <<SH
+#!/bin/sh
+for d; do
+  if [ -e "\$d" ]; then mv "\$d" "$TRASH/\$(date +%s%N).\$\$"; fi
+  mkdir -p "\$d"
+done
+sync
+SH
+# home-up URL: stop the daemon, rename its home aside, make a fresh home whose registries.acl
+# names the registry at URL, start pandorad on it and wait for its socket.
+cat > "$BIN/home-up" <<SH
+#!/bin/sh
+set -e
+if [ -f "$DAEMON_PIDFILE" ]; then
+  pid=\$(cat "$DAEMON_PIDFILE"); rm -f "$DAEMON_PIDFILE"
+  if kill "\$pid" 2>/dev/null; then while [ -e /proc/\$pid ]; do sleep 0.01; done; fi
+fi
+"$BIN/fresh" "$HOMEDIR"
+printf 'Registry "bench" {\n    string url = "%s";\n    int priority = 0;\n}\n' "\$1" > "$HOMEDIR/registries.acl"
+PANDORA_HOME="$HOMEDIR" "$D" < /dev/null >> "$OUT/pandorad.log" 2>&1 &
+echo \$! > "$DAEMON_PIDFILE"
+i=0
+until [ -S "$HOMEDIR/run/sock" ]; do
+  i=\$((i + 1)); [ \$i -lt 1000 ] || { echo "pandorad did not start" >&2; exit 1; }
+  sleep 0.01
+done
+SH
+cat > "$BIN/pacman.conf" <<'CONF'
+[options]
+Architecture = auto
+SigLevel = Never
+LocalFileSigLevel = Never
+CONF
+cat > "$BIN/pac" <<SH
+#!/bin/sh
+r=\$1; shift
+exec pacman --config "$BIN/pacman.conf" --root "\$r/root" --dbpath "\$r/db" \\
+  --cachedir "\$r/cache" --hookdir "\$r/hooks" --logfile "\$r/pacman.log" --gpgdir "\$r/gnupg" \\
+  --noconfirm --nodeps --noscriptlet --noprogressbar -U "\$@"
+SH
+chmod +x "$BIN"/fresh "$BIN"/home-up "$BIN"/pac
+
+export PANDORA_HOME=$HOMEDIR PANDORA_NO_AUTOSTART=1
+store_count() { find "$HOMEDIR/store" -mindepth 2 -maxdepth 2 -type d 2>/dev/null | wc -l; }
+# bench ID PREPARE COMMAND [hyperfine options...]
+bench() {
+  local id=$1 prep=$2 cmd=$3; shift 3
+  echo "=== $id: $cmd" | cut -c1-150 >&2
+  hyperfine --style basic --export-json "$RES/$id.json" --prepare "$prep" -n "$id" "$@" "$cmd" >&2
+}
+# Everything read is in the page cache before the first measured run.
+cat "$REG"/blobs/sha256/* "$CORPUS"/pacman/*.pkg.tar.zst "$OUT"/tars/*.tar > /dev/null
+
+# (a) cold installs.
+bench a-pandora-http "$BIN/home-up $URL" "$P install $PINS" --runs "$RUNS" --warmup 1
+[[ $(store_count) == "$N" ]] || { echo "bench: the cold install left $(store_count) of $N in the store" >&2; exit 1; }
+bench a-pandora-file "$BIN/home-up file://$REG" "$P install $PINS" --runs "$RUNS" --warmup 1
+if ((HAVE_PACMAN)); then
+  PR=$OUT/pacroot
+  bench a-pacman "$BIN/fresh $PR/root $PR/db $PR/hooks $PR/cache" "$BIN/pac $PR $PACS" --runs "$RUNS" --warmup 1
+fi
+bench a-tar "$BIN/fresh $OUT/tarroot" "cat $OUT/tars/*.tar | tar -xi -C $OUT/tarroot" --runs "$RUNS" --warmup 1
+
+# (d) memory: a fresh daemon, idle, then one more cold install sampled every 10 ms.
+"$BIN/home-up" "$URL"
+DPID=$(cat "$DAEMON_PIDFILE")
+sleep 1
+kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$DPID/status"; }
+RSS_IDLE=$(kb VmRSS)
+( peak=0
+  while [[ -e /proc/$DPID && ! -e $OUT/sampling.stop ]]; do
+    v=$(awk '$1 == "VmRSS:" {print $2}' "/proc/$DPID/status" 2>/dev/null || echo 0)
+    ((v > peak)) && peak=$v
+    sleep 0.01
+  done
+  echo "$peak" > "$OUT/sampled.kb" ) &
+SAMPLER=$!
+# shellcheck disable=SC2086
+"$P" install $PINS > /dev/null 2> "$OUT/sampled-install.log"
+touch "$OUT/sampling.stop"; wait "$SAMPLER"
+RSS_SAMPLED=$(cat "$OUT/sampled.kb") RSS_HWM=$(kb VmHWM) RSS_AFTER=$(kb VmRSS)
+[[ $(store_count) == "$N" ]] || { echo "bench: the sampled install failed" >&2; exit 1; }
+
+# (b) warm reinstall with the registry server stopped, (c) list --store, daemon warm.
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
+bench b-pandora-warm "true" "$P install $PINS" --runs 30 --warmup 3 -N
+bench c-pandora-list "true" "$P list --store" --runs 100 --warmup 5 -N
+RSS_AFTER_READS=$(kb VmRSS)
+stop_daemon
+
+# The table: medians, min-max, and pandora's time over each baseline's (below 1: faster).
+python3 - "$RES" "$N" "$PAYLOAD_BYTES" "$RSS_IDLE" "$RSS_SAMPLED" "$RSS_HWM" "$RSS_AFTER" "$RSS_AFTER_READS" <<'PY' | tee "$RES/table.md"
+import json, os, sys
+res, n, payload = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+idle, sampled, hwm, after, after_reads = (int(x) / 1024 for x in sys.argv[4:9])
+def load(i):
+    p = os.path.join(res, i + ".json")
+    if not os.path.exists(p):
+        return None
+    r = json.load(open(p))["results"][0]
+    return r["median"], r["min"], r["max"]
+def t(s):
+    return "%.3f s" % s if s >= 1 else "%.1f ms" % (s * 1e3)
+rows = [
+    ("a-pandora-http", "(a) `pandora install` %d pins, cold, HTTP registry on 127.0.0.1" % n),
+    ("a-pandora-file", "(a) same, registry as file:// (no HTTP)"),
+    ("a-pacman", "(a) `pacman -U` %d packages, one transaction" % n),
+    ("a-tar", "(a) one `tar -x` of the %d pre-decompressed tars" % n),
+    ("b-pandora-warm", "(b) `pandora install` %d pins, all in the store, server stopped" % n),
+    ("c-pandora-list", "(c) `pandora list --store` (%d entries), daemon warm" % n),
+]
+pac, tar = load("a-pacman"), load("a-tar")
+ratio = lambda m, base: "%.2f×" % (m / base[0]) if base else "n/a"
+print("| measurement | median | min–max | MiB/s | ÷ pacman -U | ÷ tar -x |")
+print("|---|---:|---:|---:|---:|---:|")
+for i, label in rows:
+    r = load(i)
+    if r is None:
+        print("| %s | n/a | | | | |" % label)
+        continue
+    m, lo, hi = r
+    rate = "%.0f" % (payload / 1048576 / m) if i.startswith("a-") else "–"
+    cold = i.startswith("a-pandora")
+    print("| %s | %s | %s–%s | %s | %s | %s |" % (label, t(m), t(lo), t(hi), rate,
+          ratio(m, pac) if cold else "–", ratio(m, tar) if cold else "–"))
+warm = load("b-pandora-warm")
+if warm:
+    print("\n(b) goal < 50 ms: %s (%s)" % ("met" if warm[0] < 0.05 else "NOT met", t(warm[0])))
+print("\n| pandorad memory | MiB |")
+print("|---|---:|")
+print("| (d) VmRSS idle, fresh daemon | %.1f |" % idle)
+print("| (d) peak during a cold install of %d: VmHWM | %.1f |" % (n, hwm))
+print("| (d) peak VmRSS sampled every 10 ms | %.1f |" % sampled)
+print("| VmRSS after the install | %.1f |" % after)
+print("| VmRSS after (b) and (c) | %.1f |" % after_reads)
+print("\nRatios are pandora's median time over the baseline's: below 1.00× pandora is faster.")
+PY
+echo "results: $RES (table.md, one hyperfine JSON per row); deleting earlier outputs ($TRASH)" >&2
+rm -rf "$TRASH"
