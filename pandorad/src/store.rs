@@ -26,6 +26,12 @@ impl StoreView {
     /// Reads the store. Entries whose metadata cannot be read are skipped with a warning
     /// (`pandora verify` reports them).
     pub(crate) fn load(layout: &Layout) -> StoreView {
+        StoreView::default().refresh(layout)
+    }
+
+    /// The store as it is now, re-reading only entries this view does not have: entries are
+    /// immutable once they appear, so a known `name@version` needs no second look.
+    pub(crate) fn refresh(&self, layout: &Layout) -> StoreView {
         let mut entries = Vec::new();
         let Ok(names) = std::fs::read_dir(layout.store()) else {
             return StoreView::default();
@@ -35,6 +41,11 @@ impl StoreView {
                 continue;
             };
             for version in versions.flatten() {
+                let (n, v) = (name.file_name(), version.file_name());
+                if let Some(known) = self.get(&n.to_string_lossy(), &v.to_string_lossy()) {
+                    entries.push(known.clone());
+                    continue;
+                }
                 match read_entry(&version.path()) {
                     Ok(e) => entries.push(e),
                     Err(e) => {

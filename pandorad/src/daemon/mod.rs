@@ -72,7 +72,7 @@ async fn serve(
     let store = Arc::new(ArcSwap::from_pointee(StoreView::load(&layout)));
     let refresh = {
         let (store, layout) = (store.clone(), layout.clone());
-        move || store.store(Arc::new(StoreView::load(&layout)))
+        move || store.store(Arc::new(store.load().refresh(&layout)))
     };
     let shared = Arc::new(Shared {
         engine: Engine::start(refresh),
