@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet -p pandora-cli -p pandorad -p pandora-registry
-bin=$PWD/target/release
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release
 work=$(mktemp -d "${TMPDIR:-/tmp}/pandora-demo.XXXXXX")
 export PANDORA_HOME=$work/home
 server=
