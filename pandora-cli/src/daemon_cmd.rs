@@ -21,7 +21,7 @@ pub(crate) enum Request {
     Publish(String, String),
     Search(String),
     Info(String),
-    Install(Vec<String>),
+    Install(Vec<String>, bool),
     List(ListArgs),
     Registry(RegistryCommand),
 }
@@ -70,7 +70,7 @@ pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
             }
             Request::Search(q) => search(&printer, &mut c, q).await,
             Request::Info(p) => info(&printer, &mut c, p).await,
-            Request::Install(packages) => install(&printer, &mut c, packages).await,
+            Request::Install(packages, yes) => install(&printer, &mut c, packages, yes).await,
             Request::List(args) => list(&printer, &mut c, &args).await,
             Request::Registry(cmd) => registry(&printer, &mut c, cmd).await,
         }
@@ -294,10 +294,51 @@ fn absolute_packages(packages: Vec<String>) -> Result<Vec<String>, Failure> {
         .collect()
 }
 
-async fn install(p: &Printer, c: &mut client::Client, packages: Vec<String>) -> Outcome {
+/// Installs; at a terminal (or with `PANDORA_ASK=1`) it shows the plan and asks first, and the
+/// daemon refuses to apply a plan that changed after it was shown.
+async fn install(p: &Printer, c: &mut client::Client, packages: Vec<String>, yes: bool) -> Outcome {
+    use std::io::{BufRead, IsTerminal, Write};
     let packages = absolute_packages(packages)?;
+    let ask = !yes
+        && (std::io::stdin().is_terminal()
+            || std::env::var_os("PANDORA_ASK").is_some_and(|v| v == "1"));
+    let mut plan_id = String::new();
+    if ask {
+        let req = InstallRequest {
+            packages: packages.clone(),
+            plan_only: true,
+            plan_id: String::new(),
+        };
+        let stream = c.install(req).await.map_err(status_failure)?;
+        let plan = p.follow(stream.into_inner()).await?;
+        let n = plan.counts.get("packages").copied().unwrap_or(0);
+        if n == 0 {
+            return Ok(ExitCode::SUCCESS);
+        }
+        let bytes = plan.counts.get("bytes").copied().unwrap_or(0);
+        eprint!(
+            "Install {n} package{} ({} to download)? [Y/n] ",
+            if n == 1 { "" } else { "s" },
+            human_size(bytes)
+        );
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .map_err(|e| Failure::new(format!("cannot read the answer: {e}")))?;
+        if matches!(answer.trim().to_lowercase().as_str(), "n" | "no") || answer.is_empty() {
+            eprintln!("nothing installed");
+            return Ok(ExitCode::FAILURE);
+        }
+        plan_id = plan.plan_id;
+    }
     let stream = c
-        .install(InstallRequest { packages })
+        .install(InstallRequest {
+            packages,
+            plan_only: false,
+            plan_id,
+        })
         .await
         .map_err(status_failure)?;
     p.follow(stream.into_inner()).await?;

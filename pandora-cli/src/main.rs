@@ -38,6 +38,10 @@ pub(crate) struct GlobalArgs {
     /// Print each finished step too.
     #[arg(short, long, global = true)]
     pub(crate) verbose: bool,
+    /// Answer yes to questions (`install` asks before changing the store when run at a
+    /// terminal).
+    #[arg(short = 'y', long, global = true)]
+    pub(crate) yes: bool,
 }
 
 /// `--color`.
@@ -235,9 +239,10 @@ fn main() -> ExitCode {
         Command::Acl(cmd) => acl_cmd::run(cmd),
         Command::Pack(args) => pack_cmd::run(args),
         Command::Status => daemon_cmd::run(printer, daemon_cmd::Request::Status),
-        Command::Install { packages } => {
-            daemon_cmd::run(printer, daemon_cmd::Request::Install(packages))
-        }
+        Command::Install { packages } => daemon_cmd::run(
+            printer,
+            daemon_cmd::Request::Install(packages, cli.global.yes),
+        ),
         Command::List(args) => daemon_cmd::run(printer, daemon_cmd::Request::List(args)),
         Command::Verify { packages, all: _ } => {
             daemon_cmd::run(printer, daemon_cmd::Request::Verify(packages))

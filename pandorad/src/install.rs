@@ -17,6 +17,7 @@ use pandora_common::files::{
 use pandora_common::layout::Layout;
 use pandora_common::pkg::{self, EntryKind, Limits};
 use pandora_proto::v1::Summary;
+use sha2::Digest;
 use tonic::Code;
 
 use crate::daemon::fail;
@@ -24,6 +25,53 @@ use crate::engine::{Events, Outcome};
 use crate::fetch::{FetchError, RegistryClient};
 use crate::reads::{chain, fetch_failed};
 use crate::store::StoreView;
+
+/// Whether to plan, apply, or apply a plan the user confirmed.
+pub(crate) enum Plan<'a> {
+    /// Resolve and describe; install nothing.
+    Only,
+    /// Install without asking.
+    Apply,
+    /// Install if the plan still has this id.
+    Confirmed(&'a str),
+}
+
+/// One line per package to install, the plan's id (a hash of those lines) and the bytes to
+/// download.
+fn describe_plan(
+    closure: &BTreeMap<Pin, Node>,
+    clients: &[RegistryClient],
+) -> (Vec<String>, String, u64) {
+    let mut lines = Vec::new();
+    let mut bytes = 0u64;
+    for (pin, node) in closure {
+        let (origin, size, sha) = match &node.source {
+            Source::Store => continue,
+            Source::Registry(i, v) => {
+                bytes += v.size.unwrap_or(0);
+                (
+                    format!("registry `{}`", clients[*i].config.name),
+                    v.size,
+                    v.sha256.as_str(),
+                )
+            }
+            Source::Local(path, sha) => (format!("{}", path.display()), None, sha.as_str()),
+        };
+        let size = size.map(|s| format!(", {s} bytes")).unwrap_or_default();
+        let deprecated = if node.deprecated { " (deprecated)" } else { "" };
+        let why = node
+            .needed_by
+            .as_ref()
+            .map(|p| format!(", for {p}"))
+            .unwrap_or_default();
+        lines.push(format!(
+            "will install {pin} from {origin}{size}{why}{deprecated} [{}]",
+            &sha[..12.min(sha.len())]
+        ));
+    }
+    let id = hex::encode(&sha2::Sha256::digest(lines.join("\n").as_bytes())[..8]);
+    (lines, id, bytes)
+}
 
 /// What the user asked for.
 enum Want {
@@ -83,6 +131,7 @@ pub(crate) fn install(
     layout: &Layout,
     store: &StoreView,
     requests: &[String],
+    plan: Plan<'_>,
     events: &Events,
 ) -> Outcome {
     let wants = requests
@@ -221,6 +270,34 @@ pub(crate) fn install(
                 deprecated,
             },
         );
+    }
+
+    let (plan_lines, plan_id, plan_bytes) =
+        describe_plan(&closure, clients.as_deref().unwrap_or(&[]));
+    match plan {
+        Plan::Only => {
+            let n = plan_lines.len() as u64;
+            lines.extend(plan_lines);
+            return Ok(Summary {
+                lines,
+                counts: [
+                    ("packages".to_string(), n),
+                    ("bytes".to_string(), plan_bytes),
+                ]
+                .into_iter()
+                .collect(),
+                plan_id,
+            });
+        }
+        Plan::Confirmed(id) if id != plan_id => {
+            return Err(fail(
+                Code::FailedPrecondition,
+                "stale-plan",
+                "the plan changed after it was shown (a registry changed in between); nothing was installed",
+                Some("run the command again to see the new plan".into()),
+            ));
+        }
+        _ => {}
     }
 
     for (pin, node) in &closure {
@@ -392,6 +469,7 @@ pub(crate) fn install(
         ]
         .into_iter()
         .collect(),
+        ..Default::default()
     })
 }
 

@@ -79,5 +79,6 @@ pub(crate) fn prune_cache(layout: &Layout, dry_run: bool, events: &Events) -> Ou
         counts: [("blobs".to_string(), count), ("bytes".to_string(), bytes)]
             .into_iter()
             .collect(),
+        ..Default::default()
     })
 }

@@ -144,6 +144,7 @@ pub(crate) fn publish(layout: &Layout, file: &Path, registry: &str, events: &Eve
             Ok(Summary {
                 lines: vec![line],
                 counts: Default::default(),
+                ..Default::default()
             })
         }
         401 => Err(fail(

@@ -107,6 +107,7 @@ pub(crate) fn add(
     Ok(Summary {
         lines: vec![line],
         counts: Default::default(),
+        ..Default::default()
     })
 }
 
@@ -127,5 +128,6 @@ pub(crate) fn remove(layout: &Layout, name: &str) -> Outcome {
     Ok(Summary {
         lines: vec![format!("removed registry {name}")],
         counts: Default::default(),
+        ..Default::default()
     })
 }

@@ -178,5 +178,6 @@ pub(crate) fn verify(
         ]
         .into_iter()
         .collect(),
+        ..Default::default()
     })
 }

@@ -621,3 +621,140 @@ fn kill_9_mid_unpack_then_restart_leaves_no_trace() {
     assert_eq!(store_entries(&ctx), ["big@1.0.0"]);
     assert_eq!(ctx.client(&["verify", "big@1.0.0"]).code, 0);
 }
+
+/// Runs `pandora ARGS` with `PANDORA_ASK=1` (ask as at a terminal), answering `answer`.
+fn with_answer(ctx: &Context, args: &[&str], answer: &str) -> pandora_tests::Run {
+    use std::io::Write;
+    let mut child = ctx
+        .pandora()
+        .env("PANDORA_NO_AUTOSTART", "1")
+        .env("PANDORA_ASK", "1")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    pandora_tests::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn install_shows_the_plan_and_asks_at_a_terminal() {
+    let ctx = Context::new();
+    let reg = registry(
+        &ctx,
+        "main",
+        &[
+            ("libfoo", "1.0.0", &[], None),
+            ("app", "1.0.0", &["libfoo@1.0.0"], None),
+        ],
+    );
+    let _d = ctx.start_daemon(&[]);
+    ctx.client(&["registry", "add", "main", &file_url(&reg)]);
+    // No: the plan is shown, nothing is installed.
+    let r = with_answer(&ctx, &["--log", "plain", "install", "app"], "n\n");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("will install app@1.0.0 from registry `main`"),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout
+            .contains("will install libfoo@1.0.0 from registry `main`")
+            && r.stdout.contains("for app@1.0.0"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr.contains("Install 2 packages") && r.stderr.contains("nothing installed"),
+        "{r:?}"
+    );
+    assert!(store_entries(&ctx).is_empty());
+    // Yes: the confirmed plan is applied.
+    let r = with_answer(&ctx, &["--log", "plain", "install", "app"], "y\n");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(store_entries(&ctx), ["app@1.0.0", "libfoo@1.0.0"]);
+    // --yes answers for the user: no question.
+    let other = registry(&ctx, "more", &[("tool", "1.0.0", &[], None)]);
+    ctx.client(&["registry", "add", "more", &file_url(&other)]);
+    let r = with_answer(&ctx, &["--yes", "install", "tool@1.0.0"], "");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(!r.stderr.contains("[Y/n]"), "{r:?}");
+}
+
+#[test]
+fn a_plan_that_changed_after_it_was_shown_is_refused() {
+    use std::io::{Read, Write};
+    let ctx = Context::new();
+    let reg = registry(&ctx, "main", &[("app", "1.0.0", &[], None)]);
+    let _d = ctx.start_daemon(&[]);
+    ctx.client(&["registry", "add", "main", &file_url(&reg)]);
+    let mut child = ctx
+        .pandora()
+        .env("PANDORA_NO_AUTOSTART", "1")
+        .env("PANDORA_ASK", "1")
+        .args(["install", "app"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 256];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !seen.lock().unwrap().contains("[Y/n]") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // While the user reads the plan, the registry publishes a newer app: `app` now means 2.0.0.
+    let src = ctx.path().join("src-app-2");
+    std::fs::create_dir_all(src.join("files")).unwrap();
+    std::fs::write(src.join("files/app"), "2").unwrap();
+    std::fs::write(src.join("manifest.acl"), "manifest { name = \"app\"; version = \"2.0.0\"; arch = \"any\"; authors = {\"T\"}; license = \"MIT\"; string[] dependencies = {}; string[] install_hooks = {}; build_meta { builder = \"t\"; } }").unwrap();
+    let pkg = ctx.path().join("app-2.pkg");
+    assert_eq!(
+        ctx.run(&["pack", src.to_str().unwrap(), "-o", pkg.to_str().unwrap()])
+            .code,
+        0
+    );
+    assert!(
+        Command::new(bin("pandora-registry"))
+            .arg("add")
+            .arg(&reg)
+            .arg(&pkg)
+            .status()
+            .unwrap()
+            .success()
+    );
+    child.stdin.take().unwrap().write_all(b"y\n").unwrap();
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let err = seen.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("the plan changed after it was shown"), "{err}");
+    assert!(store_entries(&ctx).is_empty(), "nothing installed");
+}

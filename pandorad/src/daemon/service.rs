@@ -134,7 +134,8 @@ impl Pandora for Service {
     type InstallStream = Stream;
     async fn install(&self, req: Request<InstallRequest>) -> Result<Response<Stream>, Status> {
         let guard = self.shared.activity.begin();
-        let packages = req.into_inner().packages;
+        let req = req.into_inner();
+        let (packages, plan_only, plan_id) = (req.packages, req.plan_only, req.plan_id);
         if packages.is_empty() {
             return Err(fail(
                 tonic::Code::InvalidArgument,
@@ -150,7 +151,12 @@ impl Pandora for Service {
             move |events| {
                 let _guard = guard;
                 // The store as it is now: earlier mutations in the queue have finished.
-                crate::install::install(&layout, &store.load(), &packages, events)
+                let plan = match (plan_only, plan_id.as_str()) {
+                    (true, _) => crate::install::Plan::Only,
+                    (false, "") => crate::install::Plan::Apply,
+                    (false, id) => crate::install::Plan::Confirmed(id),
+                };
+                crate::install::install(&layout, &store.load(), &packages, plan, events)
             },
         )))
     }
