@@ -22,9 +22,18 @@ use tonic::Code;
 
 use crate::daemon::fail;
 use crate::engine::{Events, Outcome};
-use crate::fetch::{FetchError, RegistryClient};
+use crate::fetch::RegistryClient;
 use crate::reads::{chain, fetch_failed};
 use crate::store::StoreView;
+
+/// One package through the pipeline: its staging directory, or why it has none.
+struct Staged {
+    i: usize,
+    blob: Option<PathBuf>,
+    sha: String,
+    origin: String,
+    dir: Result<PathBuf, tonic::Status>,
+}
 
 /// Whether to plan, apply, or apply a plan the user confirmed.
 pub(crate) enum Plan<'a> {
@@ -315,108 +324,117 @@ pub(crate) fn install(
         }
     }
 
-    // Fetch everything first, in parallel: nothing is unpacked until every blob is here.
+    // Download (four at a time) and unpack (two at a time) as a pipeline: a package is
+    // unpacked into tmp/ as soon as its blob is here. Nothing reaches the store until every
+    // package of the request is staged.
     let todo: Vec<(&Pin, &Node)> = closure
         .iter()
         .filter(|(_, n)| !matches!(n.source, Source::Store))
         .collect();
-    let mut blobs: Vec<(PathBuf, String, String)> = Vec::new(); // path, sha256, origin
-    let mut downloaded = 0u64;
-    let jobs: Vec<(&Pin, usize, &VersionEntry)> = todo
-        .iter()
-        .filter_map(|(p, n)| match &n.source {
-            Source::Registry(i, v) => Some((*p, *i, v)),
-            _ => None,
-        })
-        .collect();
     let clients_ref = clients.as_deref().unwrap_or(&[]);
-    let results: Vec<Result<crate::fetch::Fetched, FetchError>> = std::thread::scope(|s| {
-        let chunks: Vec<_> = jobs.chunks(jobs.len().div_ceil(4).max(1)).collect();
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| {
-                s.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|(pin, i, v)| clients_ref[*i].blob(layout, pin, v, events))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    let mut fetched = results.into_iter();
-    for (pin, node) in &todo {
-        match &node.source {
-            Source::Registry(i, v) => {
-                let f = fetched
-                    .next()
-                    .expect("one result per registry package")
-                    .map_err(fetch_failed)?;
-                if f.downloaded {
-                    downloaded += v.size.unwrap_or(0);
+    let downloaded = std::sync::atomic::AtomicU64::new(0);
+    let next_download = std::sync::atomic::AtomicUsize::new(0);
+    // (index in todo, blob path, sha256, origin) or the download's error.
+    type Ready = (usize, Result<(PathBuf, String, String), tonic::Status>);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Ready>();
+    let ready_rx = std::sync::Mutex::new(ready_rx);
+    let outcomes: Vec<Staged> = std::thread::scope(|s| {
+        for _ in 0..4 {
+            let tx = ready_tx.clone();
+            let (todo, next, downloaded) = (&todo, &next_download, &downloaded);
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((pin, node)) = todo.get(i) else {
+                        break;
+                    };
+                    let ready = match &node.source {
+                        Source::Registry(c, v) => clients_ref[*c]
+                            .blob(layout, pin, v, events)
+                            .map(|f| {
+                                if f.downloaded {
+                                    downloaded.fetch_add(
+                                        v.size.unwrap_or(0),
+                                        std::sync::atomic::Ordering::Relaxed,
+                                    );
+                                }
+                                (
+                                    f.path,
+                                    v.sha256.clone(),
+                                    clients_ref[*c].config.name.clone(),
+                                )
+                            })
+                            .map_err(fetch_failed),
+                        Source::Local(path, sha) => {
+                            Ok((path.clone(), sha.clone(), "local".to_string()))
+                        }
+                        Source::Store => unreachable!("filtered above"),
+                    };
+                    if tx.send((i, ready)).is_err() {
+                        break;
+                    }
                 }
-                blobs.push((
-                    f.path,
-                    v.sha256.clone(),
-                    clients_ref[*i].config.name.clone(),
-                ));
-            }
-            Source::Local(path, sha) => {
-                blobs.push((path.clone(), sha.clone(), "local".to_string()))
-            }
-            Source::Store => unreachable!("filtered above"),
+            });
         }
-        let _ = pin;
-    }
-
-    // Unpack and check each into tmp/, two packages at a time (each unpack already decodes
-    // on one thread and writes on another).
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let work: Vec<_> = todo.iter().zip(&blobs).collect();
-    let results: Vec<(usize, Result<PathBuf, tonic::Status>)> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..2)
+        drop(ready_tx);
+        let unpackers: Vec<_> = (0..2)
             .map(|_| {
-                s.spawn(|| {
+                let (todo, rx) = (&todo, &ready_rx);
+                s.spawn(move || {
                     let mut done = Vec::new();
                     loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(((pin, node), (blob, sha, origin))) = work.get(i) else {
-                            break;
-                        };
-                        let expected_deps = match &node.source {
-                            Source::Registry(_, v) => Some(&v.dependencies),
-                            _ => None,
-                        };
-                        done.push((
-                            i,
-                            stage(layout, pin, blob, sha, expected_deps, origin, events),
-                        ));
+                        let msg = rx.lock().map(|r| r.recv());
+                        let Ok(Ok((i, ready))) = msg else { break };
+                        let (pin, node) = todo[i];
+                        done.push(match ready {
+                            Err(e) => Staged {
+                                i,
+                                blob: None,
+                                sha: String::new(),
+                                origin: String::new(),
+                                dir: Err(e),
+                            },
+                            Ok((blob, sha, origin)) => {
+                                let expected_deps = match &node.source {
+                                    Source::Registry(_, v) => Some(&v.dependencies),
+                                    _ => None,
+                                };
+                                let dir =
+                                    stage(layout, pin, &blob, &sha, expected_deps, &origin, events);
+                                Staged {
+                                    i,
+                                    blob: Some(blob),
+                                    sha,
+                                    origin,
+                                    dir,
+                                }
+                            }
+                        });
                     }
                     done
                 })
             })
             .collect();
-        workers
+        unpackers
             .into_iter()
-            .flat_map(|w| w.join().unwrap_or_default())
+            .flat_map(|u| u.join().unwrap_or_default())
             .collect()
     });
+    let downloaded = downloaded.into_inner();
+    let mut outcomes = outcomes;
+    outcomes.sort_by_key(|o| o.i);
     let mut staged: Vec<(Pin, PathBuf, String, String)> = Vec::new();
     let mut first_error = None;
-    let mut results = results;
-    results.sort_by_key(|(i, _)| *i);
-    for (i, r) in results {
-        let ((pin, _), (blob, sha, origin)) = work[i];
-        match r {
-            Ok(dir) => staged.push(((*pin).clone(), dir, sha.clone(), origin.clone())),
+    for o in outcomes {
+        let pin = todo[o.i].0;
+        match o.dir {
+            Ok(dir) => staged.push((pin.clone(), dir, o.sha, o.origin)),
             Err(e) => {
                 // A cached blob that does not unpack is damaged: drop it so the next attempt
                 // downloads it again instead of failing forever.
-                if blob.starts_with(layout.blob_cache()) && std::fs::remove_file(blob).is_ok() {
+                if let Some(blob) = o.blob.filter(|b| b.starts_with(layout.blob_cache()))
+                    && std::fs::remove_file(&blob).is_ok()
+                {
                     events.warn(
                         &pin.to_string(),
                         format!("removed the damaged cached download of {pin}; try again"),

@@ -11,7 +11,7 @@ mod http;
 mod registry;
 
 pub(crate) use http::client as http_client;
-pub(crate) use registry::{Fetched, RegistryClient};
+pub(crate) use registry::RegistryClient;
 
 use std::path::PathBuf;
 
