@@ -4,9 +4,12 @@
 //! no I/O beyond the files and streams it is handed, and it never prints.
 
 pub mod acl;
+mod atomic;
 pub mod files;
 pub mod layout;
 pub mod pkg;
+
+pub use atomic::write_atomic;
 
 /// `error` and its chain of causes, joined by `separator` (`": "` for one line, `"\ncause: "`
 /// for one cause per line), so nested errors keep their file, line and column when shown.

@@ -139,25 +139,7 @@ fn fmt(file: &Path, write: bool, check: bool) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Replaces `file` through a synced temporary file in the same directory and a rename, keeping
-/// its permissions, so a crash leaves either the old or the new content.
+/// Replaces `file` atomically, keeping its permissions: a crash leaves the old or the new.
 fn write_atomically(file: &Path, text: &str) -> Result<(), Failure> {
-    use std::io::Write;
-    let dir = match file.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let fail = |e: std::io::Error| Failure::new(format!("cannot write {}: {e}", file.display()));
-    let perms = fs_err::metadata(file)
-        .map_err(|e| Failure::new(e.to_string()))?
-        .permissions();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".fmt-")
-        .tempfile_in(dir)
-        .map_err(fail)?;
-    tmp.write_all(text.as_bytes()).map_err(fail)?;
-    tmp.as_file().set_permissions(perms).map_err(fail)?;
-    tmp.as_file().sync_all().map_err(fail)?;
-    tmp.persist(file).map_err(|e| fail(e.error))?;
-    Ok(())
+    pandora_common::write_atomic(file, text.as_bytes()).map_err(|e| Failure::new(e.to_string()))
 }

@@ -12,7 +12,6 @@ mod registries;
 mod status;
 mod store;
 mod verify;
-mod write;
 
 use std::process::ExitCode;
 

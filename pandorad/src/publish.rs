@@ -85,7 +85,8 @@ pub(crate) fn publish(layout: &Layout, file: &Path, registry: &str, events: &Eve
         )
     })?;
     let pin = found.manifest.pin();
-    let bytes = std::fs::read(file).map_err(|e| {
+    // Streamed from the file: a package may be as large as the registry allows.
+    let upload = std::fs::File::open(file).map_err(|e| {
         fail(
             Code::Internal,
             "io",
@@ -94,7 +95,7 @@ pub(crate) fn publish(layout: &Layout, file: &Path, registry: &str, events: &Eve
         )
     })?;
     let url = format!("{}/api/v1/publish", reg.url.trim_end_matches('/'));
-    let task = events.task("upload", &pin.to_string(), bytes.len() as u64);
+    let task = events.task("upload", &pin.to_string(), found.compressed_size);
     let client = crate::fetch::http_client().map_err(|e| fail(Code::Internal, "tls", e, None))?;
     let resp = client
         .post(&url)
@@ -102,7 +103,10 @@ pub(crate) fn publish(layout: &Layout, file: &Path, registry: &str, events: &Eve
         .header("content-type", "application/octet-stream")
         // The upload and the registry's checks may take a while; a stall still ends.
         .timeout(PUBLISH_TIMEOUT)
-        .body(bytes)
+        .body(reqwest::blocking::Body::sized(
+            upload,
+            found.compressed_size,
+        ))
         .send()
         .map_err(|e| {
             fail(

@@ -9,7 +9,7 @@ use tonic::{Code, Status};
 
 use crate::daemon::fail;
 use crate::engine::{Events, Outcome};
-use crate::write::write_atomic;
+use pandora_common::write_atomic;
 
 /// The configured registries (none when the file does not exist yet).
 pub(crate) fn load(layout: &Layout) -> Result<RegistryList, Status> {
@@ -60,14 +60,8 @@ pub(crate) fn check_new(name: &str, url: &str) -> Result<(), Status> {
 }
 
 fn save(layout: &Layout, list: &RegistryList) -> Result<(), Status> {
-    write_atomic(&layout.registries(), list.to_source().as_bytes()).map_err(|e| {
-        fail(
-            Code::Internal,
-            "io",
-            format!("cannot write {}: {e}", layout.registries().display()),
-            None,
-        )
-    })
+    write_atomic(&layout.registries(), list.to_source().as_bytes())
+        .map_err(|e| fail(Code::Internal, "io", e.to_string(), None))
 }
 
 /// Adds `name`, or replaces its URL and priority (keeping its trust settings).

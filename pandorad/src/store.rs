@@ -3,6 +3,7 @@
 //! verified `archive_sha256`), `files/` and `files.acl`. This module reads it; `install` is
 //! the only writer.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use pandora_common::files::{FileList, Manifest};
@@ -20,6 +21,8 @@ pub(crate) struct Installed {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct StoreView {
     pub(crate) entries: Vec<Installed>,
+    /// `name` -> `version` -> index in `entries`.
+    by_pin: HashMap<String, HashMap<String, usize>>,
 }
 
 impl StoreView {
@@ -59,14 +62,22 @@ impl StoreView {
                 pandora_common::files::compare_versions(&a.manifest.version, &b.manifest.version)
             })
         });
-        StoreView { entries }
+        let mut by_pin: HashMap<String, HashMap<String, usize>> = HashMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            by_pin
+                .entry(e.manifest.name.clone())
+                .or_default()
+                .insert(e.manifest.version.clone(), i);
+        }
+        StoreView { entries, by_pin }
     }
 
     /// The entry for `name@version`.
     pub(crate) fn get(&self, name: &str, version: &str) -> Option<&Installed> {
-        self.entries
-            .iter()
-            .find(|e| e.manifest.name == name && e.manifest.version == version)
+        self.by_pin
+            .get(name)?
+            .get(version)
+            .map(|&i| &self.entries[i])
     }
 
     /// Bytes of all installed files.

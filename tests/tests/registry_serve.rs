@@ -134,15 +134,7 @@ fn registry(ctx: &Context, pkgs: &[&Path]) -> PathBuf {
 }
 
 fn serve(ctx: &Context, dir: &Path, extra: &[&str]) -> Server {
-    let mut cmd = Command::new(bin("pandora-registry"));
-    cmd.arg("serve")
-        .arg(dir)
-        .args(["--listen", "127.0.0.1:0"])
-        .args(extra)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1");
-    let n = std::fs::read_dir(ctx.path()).unwrap().count();
-    Server::spawn(cmd, &ctx.path().join(format!("server-{n}.log")))
+    ctx.serve_registry(dir, extra)
 }
 
 fn serve_with_token(ctx: &Context, dir: &Path, extra: &[&str]) -> Server {

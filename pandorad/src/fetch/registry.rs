@@ -188,7 +188,7 @@ impl RegistryClient {
             });
         }
         std::fs::create_dir_all(&self.cache).map_err(io_err("create", &self.cache))?;
-        crate::write::write_atomic(&self.cache.join("snapshot.acl"), text.as_bytes())
+        pandora_common::write_atomic(&self.cache.join("snapshot.acl"), text.as_bytes())
             .map_err(io_err("write", self.cache.join("snapshot.acl")))?;
         Validators {
             etag,
@@ -277,7 +277,7 @@ impl RegistryClient {
                 if let Some(dir) = cached_path.parent() {
                     std::fs::create_dir_all(dir).map_err(io_err("create", dir))?;
                 }
-                crate::write::write_atomic(&cached_path, &bytes)
+                pandora_common::write_atomic(&cached_path, &bytes)
                     .map_err(io_err("write", &cached_path))?;
                 bytes
             }
@@ -389,7 +389,7 @@ impl Validators {
         if let Some(e) = &self.etag {
             b.push_field("etag", Value::Str(e.clone()));
         }
-        crate::write::write_atomic(path, Document::new(vec![b]).to_source().as_bytes())
+        pandora_common::write_atomic(path, Document::new(vec![b]).to_source().as_bytes())
             .map_err(io_err("write", path))
     }
 }

@@ -16,7 +16,7 @@
 
 mod write;
 
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -481,19 +481,17 @@ impl Repo {
         if target.exists() {
             return Ok(());
         }
-        let mut bytes = Vec::new();
-        std::fs::File::open(file)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
-            .map_err(io_err("cannot read", file))?;
-        let got = hex::encode(Sha256::digest(&bytes));
+        let source = std::fs::File::open(file).map_err(io_err("cannot read", file))?;
+        let got = update.stage_from(&format!("blobs/sha256/{sha256}"), source)?;
         if got != sha256 {
+            update.unstage_last();
             return Err(RepoError::Io {
                 action: "package changed while it was being added:",
                 path: file.to_path_buf(),
                 source: io::Error::other(format!("sha256 {got}, verified {sha256}")),
             });
         }
-        update.stage(&format!("blobs/sha256/{sha256}"), &bytes)
+        Ok(())
     }
 
     /// Stages `index/<name>.acl` for every changed package, then `index.acl`, then the

@@ -45,14 +45,35 @@ impl Update {
 
     /// Writes `bytes` to a synced temp file that will become `rel` on commit.
     pub(crate) fn stage(&mut self, rel: &str, bytes: &[u8]) -> Result<(), RepoError> {
+        self.stage_from(rel, bytes).map(|_| ())
+    }
+
+    /// Streams `source` into a synced temp file that will become `rel` on commit, and returns
+    /// the sha256 of what it wrote; nothing is held in memory.
+    pub(crate) fn stage_from(
+        &mut self,
+        rel: &str,
+        mut source: impl Read,
+    ) -> Result<String, RepoError> {
         let tmp_dir = self.state.join(STAGE);
         let tmp = tempfile::Builder::new()
             .prefix("stage-")
             .tempfile_in(&tmp_dir)
             .map_err(io_err("cannot create a temp file in", &tmp_dir))?;
         let mut file = tmp.as_file();
-        file.write_all(bytes)
-            .map_err(io_err("cannot write", tmp.path()))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = source
+                .read(&mut buf)
+                .map_err(io_err("cannot read the source of", tmp.path()))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            file.write_all(&buf[..n])
+                .map_err(io_err("cannot write", tmp.path()))?;
+        }
         // Web servers serving the directory must be able to read what we write.
         use std::os::unix::fs::PermissionsExt;
         file.set_permissions(std::fs::Permissions::from_mode(0o644))
@@ -64,7 +85,14 @@ impl Update {
             source: e.error,
         })?;
         self.staged.push((path, rel.to_string()));
-        Ok(())
+        Ok(hex::encode(hasher.finalize()))
+    }
+
+    /// Forgets the last staged file and removes it.
+    pub(crate) fn unstage_last(&mut self) {
+        if let Some((path, _)) = self.staged.pop() {
+            let _ = std::fs::remove_file(path);
+        }
     }
 
     /// Renames every staged file into place, the journal making the sequence all-or-nothing.

@@ -7,7 +7,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -103,7 +103,7 @@ impl Metrics {
             inner.dirty = false;
             render(&inner.packages)
         };
-        let result = write_atomic(&self.path, text.as_bytes());
+        let result = pandora_common::write_atomic(&self.path, text.as_bytes());
         if result.is_err() {
             self.lock().dirty = true;
         }
@@ -166,29 +166,6 @@ fn parse(text: &str, path: &Path) -> Result<BTreeMap<String, BTreeMap<String, Co
         }
     }
     Ok(packages)
-}
-
-/// Temp file beside `path`, fsync, rename, fsync the directory.
-fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".metrics-")
-        .tempfile_in(dir)
-        .map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot create a temp file in {}: {e}", dir.display()),
-            )
-        })?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| {
-        io::Error::new(
-            e.error.kind(),
-            format!("cannot rename onto {}: {}", path.display(), e.error),
-        )
-    })?;
-    fs_err::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
