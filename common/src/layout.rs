@@ -1,13 +1,21 @@
 //! Where everything lives under `$PANDORA_HOME` (default `$HOME/pandora`), DESIGN.md §2.
 //!
 //! ```text
-//! store/<name>/<version>/      manifest.acl, files/, files.acl: read-only after install
-//! cache/blobs/sha256/<hex>     downloaded .pkg blobs, content-addressed
-//! cache/index/<registry>/      snapshot.acl, index files, their HTTP validators
-//! registries.acl               configured registries
-//! tmp/                         staging; garbage after a crash
-//! run/sock  run/lock           daemon socket and lock (run/ is 0700)
-//! log/events.log               install and publish events
+//! store/<name>/<version>/                 manifest.acl, files/, files.acl: read-only after install
+//! vir -> profiles/<active>/current        the active tree
+//! profiles/<profile>/profile.acl          requested pins, strategy, path overrides
+//! profiles/<profile>/generations/<N>/     symlink forests into the store
+//! profiles/<profile>/current -> generations/<N>
+//! manifests/<profile>.lock                the current generation's resolved pins
+//! registries.acl                          configured registries
+//! keys/                                   trusted public keys
+//! cache/blobs/sha256/<hex>                downloaded .pkg blobs, content-addressed
+//! cache/index/<registry>/                 snapshot.acl, index files, their HTTP validators
+//! cache/build/  cache/sources/sha256/     build cache and verified build sources
+//! state/<name>/                           a package's writable state
+//! tmp/                                    staging; garbage after a crash
+//! run/sock  run/lock                      daemon socket and lock (run/ is 0700)
+//! log/events.log  log/pandorad.log        events (metrics) and the autostarted daemon's log
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -95,9 +103,84 @@ impl Layout {
         self.home.join("keys")
     }
 
+    /// `log/`.
+    pub fn log_dir(&self) -> PathBuf {
+        self.home.join("log")
+    }
+
     /// `log/events.log`.
     pub fn events_log(&self) -> PathBuf {
-        self.home.join("log/events.log")
+        self.log_dir().join("events.log")
+    }
+
+    /// `log/pandorad.log`: where a daemon that `pandora` started writes its log.
+    pub fn daemon_log(&self) -> PathBuf {
+        self.log_dir().join("pandorad.log")
+    }
+
+    /// `cache/index`.
+    pub fn index_caches(&self) -> PathBuf {
+        self.home.join("cache/index")
+    }
+
+    /// `cache/build`.
+    pub fn build_cache(&self) -> PathBuf {
+        self.home.join("cache/build")
+    }
+
+    /// `cache/sources/sha256`.
+    pub fn source_cache(&self) -> PathBuf {
+        self.home.join("cache/sources/sha256")
+    }
+
+    /// `state/<name>`: the only place a package's run hooks may write.
+    pub fn state(&self, name: &str) -> PathBuf {
+        self.home.join("state").join(name)
+    }
+
+    /// `vir`: the active tree, a link to `profiles/<active>/current`.
+    pub fn vir(&self) -> PathBuf {
+        self.home.join("vir")
+    }
+
+    /// `profiles/`.
+    pub fn profiles(&self) -> PathBuf {
+        self.home.join("profiles")
+    }
+
+    /// `profiles/<profile>`.
+    pub fn profile(&self, profile: &str) -> PathBuf {
+        self.profiles().join(profile)
+    }
+
+    /// `profiles/<profile>/profile.acl`.
+    pub fn profile_config(&self, profile: &str) -> PathBuf {
+        self.profile(profile).join("profile.acl")
+    }
+
+    /// `profiles/<profile>/generations`.
+    pub fn generations(&self, profile: &str) -> PathBuf {
+        self.profile(profile).join("generations")
+    }
+
+    /// `profiles/<profile>/generations/<n>`.
+    pub fn generation(&self, profile: &str, n: u64) -> PathBuf {
+        self.generations(profile).join(n.to_string())
+    }
+
+    /// `profiles/<profile>/current`, a link to the current generation.
+    pub fn current(&self, profile: &str) -> PathBuf {
+        self.profile(profile).join("current")
+    }
+
+    /// `manifests/`.
+    pub fn manifests(&self) -> PathBuf {
+        self.home.join("manifests")
+    }
+
+    /// `manifests/<profile>.lock`.
+    pub fn lockfile(&self, profile: &str) -> PathBuf {
+        self.manifests().join(format!("{profile}.lock"))
     }
 
     /// Every directory the daemon creates at start.
@@ -107,11 +190,11 @@ impl Layout {
             self.tmp(),
             self.run(),
             self.blob_cache(),
-            self.home.join("cache/index"),
+            self.index_caches(),
             self.keys(),
-            self.home.join("log"),
-            self.home.join("profiles"),
-            self.home.join("manifests"),
+            self.log_dir(),
+            self.profiles(),
+            self.manifests(),
         ]
     }
 }

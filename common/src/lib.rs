@@ -6,6 +6,7 @@
 pub mod acl;
 mod atomic;
 pub mod files;
+pub mod hash;
 pub mod layout;
 pub mod pkg;
 
