@@ -5,12 +5,14 @@
 
 pub mod acl;
 mod atomic;
+mod failpoint;
 pub mod files;
 pub mod hash;
 pub mod layout;
 pub mod pkg;
 
 pub use atomic::write_atomic;
+pub use failpoint::failpoint;
 
 /// `error` and its chain of causes, joined by `separator` (`": "` for one line, `"\ncause: "`
 /// for one cause per line), so nested errors keep their file, line and column when shown.

@@ -50,7 +50,7 @@ pub(crate) async fn connect(layout: &Layout) -> Result<Client, Failure> {
             return Ok(c);
         }
         if let Ok(Some(status)) = child.try_wait() {
-            let log = layout.home().join("log/pandorad.log");
+            let log = layout.daemon_log();
             let tail = std::fs::read_to_string(&log).unwrap_or_default();
             let last = tail
                 .lines()
@@ -69,10 +69,7 @@ pub(crate) async fn connect(layout: &Layout) -> Result<Client, Failure> {
                 socket.display(),
                 START_TIMEOUT
             ))
-            .hint(format!(
-                "see {}",
-                layout.home().join("log/pandorad.log").display()
-            )));
+            .hint(format!("see {}", layout.daemon_log().display())));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -92,13 +89,12 @@ fn daemon_binary() -> PathBuf {
 }
 
 fn start_daemon(layout: &Layout) -> Result<std::process::Child, Failure> {
-    let log_dir = layout.home().join("log");
-    std::fs::create_dir_all(&log_dir)
-        .map_err(|e| Failure::new(format!("cannot create {}: {e}", log_dir.display())))?;
-    let log = std::fs::OpenOptions::new()
+    let log_dir = layout.log_dir();
+    fs_err::create_dir_all(&log_dir).map_err(|e| Failure::new(e.to_string()))?;
+    let log = fs_err::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(log_dir.join("pandorad.log"))
+        .open(layout.daemon_log())
         .map_err(|e| Failure::new(format!("cannot open the daemon log: {e}")))?;
     let bin = daemon_binary();
     use std::os::unix::process::CommandExt;
@@ -113,7 +109,7 @@ fn start_daemon(layout: &Layout) -> Result<std::process::Child, Failure> {
         .env("PANDORA_HOME", layout.home())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(log)
+        .stderr(log.into_parts().0)
         // Its own process group: a Ctrl-C at this terminal does not stop the daemon.
         .process_group(0)
         .spawn()
@@ -130,7 +126,13 @@ pub(crate) fn status_failure(status: tonic::Status) -> Failure {
         .get(pandora_proto::HINT_KEY)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let mut f = Failure::new(status.message().to_string());
+    let code = status
+        .metadata()
+        .get(pandora_proto::CODE_KEY)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let mut f = Failure::new(status.message().to_string()).code(code);
     if let Some(h) = hint {
         f = f.hint(h);
     }

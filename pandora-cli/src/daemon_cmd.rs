@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use pandora_common::files::PackageArg;
 use pandora_common::layout::Layout;
 use pandora_proto::v1::{
     AddRegistryRequest, InfoRequest, InstallRequest, ListRegistriesRequest, ListRemoteRequest,
@@ -19,9 +20,13 @@ pub(crate) enum Request {
     Verify(Vec<String>),
     PruneCache(bool),
     Publish(String, String),
-    Search(String),
-    Info(String),
-    Install(Vec<String>, bool),
+    Search(String, bool),
+    Info(String, bool),
+    Install {
+        packages: Vec<String>,
+        yes: bool,
+        refresh: bool,
+    },
     List(ListArgs),
     Registry(RegistryCommand),
 }
@@ -68,9 +73,13 @@ pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
                 printer.follow(s.into_inner()).await?;
                 Ok(ExitCode::SUCCESS)
             }
-            Request::Search(q) => search(&printer, &mut c, q).await,
-            Request::Info(p) => info(&printer, &mut c, p).await,
-            Request::Install(packages, yes) => install(&printer, &mut c, packages, yes).await,
+            Request::Search(q, refresh) => search(&printer, &mut c, q, refresh).await,
+            Request::Info(p, refresh) => info(&printer, &mut c, p, refresh).await,
+            Request::Install {
+                packages,
+                yes,
+                refresh,
+            } => install(&printer, &mut c, packages, yes, refresh).await,
             Request::List(args) => list(&printer, &mut c, &args).await,
             Request::Registry(cmd) => registry(&printer, &mut c, cmd).await,
         }
@@ -284,7 +293,7 @@ fn absolute_packages(packages: Vec<String>) -> Result<Vec<String>, Failure> {
     packages
         .into_iter()
         .map(|p| {
-            if !(p.ends_with(".pkg") || p.contains('/')) {
+            if !PackageArg::is_file(&p) {
                 return Ok(p);
             }
             std::path::absolute(&p)
@@ -296,7 +305,13 @@ fn absolute_packages(packages: Vec<String>) -> Result<Vec<String>, Failure> {
 
 /// Installs; at a terminal (or with `PANDORA_ASK=1`) it shows the plan and asks first, and the
 /// daemon refuses to apply a plan that changed after it was shown.
-async fn install(p: &Printer, c: &mut client::Client, packages: Vec<String>, yes: bool) -> Outcome {
+async fn install(
+    p: &Printer,
+    c: &mut client::Client,
+    packages: Vec<String>,
+    yes: bool,
+    refresh: bool,
+) -> Outcome {
     use std::io::{BufRead, IsTerminal, Write};
     let packages = absolute_packages(packages)?;
     let ask = !yes
@@ -308,18 +323,20 @@ async fn install(p: &Printer, c: &mut client::Client, packages: Vec<String>, yes
             packages: packages.clone(),
             plan_only: true,
             plan_id: String::new(),
+            refresh,
         };
         let stream = c.install(req).await.map_err(status_failure)?;
-        let plan = p.follow(stream.into_inner()).await?;
-        let n = plan.counts.get("packages").copied().unwrap_or(0);
+        let summary = p.follow(stream.into_inner()).await?;
+        let plan = summary.plan.unwrap_or_default();
+        p.plan(&plan);
+        let n = plan.items.iter().filter(|i| !i.in_store).count();
         if n == 0 {
             return Ok(ExitCode::SUCCESS);
         }
-        let bytes = plan.counts.get("bytes").copied().unwrap_or(0);
         eprint!(
             "Install {n} package{} ({} to download)? [Y/n] ",
             if n == 1 { "" } else { "s" },
-            human_size(bytes)
+            human_size(plan.download_bytes)
         );
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
@@ -331,13 +348,14 @@ async fn install(p: &Printer, c: &mut client::Client, packages: Vec<String>, yes
             eprintln!("nothing installed");
             return Ok(ExitCode::FAILURE);
         }
-        plan_id = plan.plan_id;
+        plan_id = plan.id;
     }
     let stream = c
         .install(InstallRequest {
             packages,
             plan_only: false,
             plan_id,
+            refresh,
         })
         .await
         .map_err(status_failure)?;
@@ -352,7 +370,7 @@ async fn list_remote(p: &Printer, c: &mut client::Client) -> Outcome {
         .map_err(status_failure)?
         .into_inner();
     for w in &reply.warnings {
-        p.warning("", w);
+        p.warning("registry-unavailable", "", w);
     }
     if p.plain {
         let text: String = reply
@@ -392,16 +410,17 @@ async fn list_remote(p: &Printer, c: &mut client::Client) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn search(p: &Printer, c: &mut client::Client, query: String) -> Outcome {
+async fn search(p: &Printer, c: &mut client::Client, query: String, refresh: bool) -> Outcome {
     let reply = c
         .search(SearchRequest {
             query: query.clone(),
+            refresh,
         })
         .await
         .map_err(status_failure)?
         .into_inner();
     for w in &reply.warnings {
-        p.warning("", w);
+        p.warning("registry-unavailable", "", w);
     }
     if reply.hits.is_empty() {
         if !p.plain {
@@ -446,9 +465,9 @@ async fn search(p: &Printer, c: &mut client::Client, query: String) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn info(p: &Printer, c: &mut client::Client, package: String) -> Outcome {
+async fn info(p: &Printer, c: &mut client::Client, package: String, refresh: bool) -> Outcome {
     let i = c
-        .info(InfoRequest { package })
+        .info(InfoRequest { package, refresh })
         .await
         .map_err(status_failure)?
         .into_inner();
@@ -497,9 +516,12 @@ async fn info(p: &Printer, c: &mut client::Client, package: String) -> Outcome {
     } else {
         fields
             .iter()
-            .map(|(k, v)| format!("{:<13} {v}\n", p.bold(&format!("{k}:"))))
+            .map(|(k, v)| format!("{} {v}\n", p.bold(&format!("{:<13}", format!("{k}:")))))
             .collect()
     };
+    for note in &i.notes {
+        p.note(note);
+    }
     print_out(&text);
     Ok(ExitCode::SUCCESS)
 }

@@ -83,6 +83,10 @@ enum Command {
         /// `name`, `name@version` or `./file.pkg`.
         #[arg(required = true)]
         packages: Vec<String>,
+        /// Revalidate the registries' snapshots first, whatever their cache TTL (a missing
+        /// name or version is revalidated once anyway before it is reported missing).
+        #[arg(long)]
+        refresh: bool,
     },
     /// List packages: in the store (`--store`) or offered by the registries (`--remote`).
     List(ListArgs),
@@ -90,11 +94,19 @@ enum Command {
     Search {
         /// Text to look for.
         query: String,
+        /// Revalidate the registries' snapshots first, whatever their cache TTL (a missing
+        /// name or version is revalidated once anyway before it is reported missing).
+        #[arg(long)]
+        refresh: bool,
     },
     /// Show everything about a package: manifest, dependencies, size, sha256, origin.
     Info {
-        /// `name@version`, or `name` for the latest.
+        /// `name@version`, `name` for the latest, or `./file.pkg`.
         package: String,
+        /// Revalidate the registries' snapshots first, whatever their cache TTL (a missing
+        /// name or version is revalidated once anyway before it is reported missing).
+        #[arg(long)]
+        refresh: bool,
     },
     /// Re-hash installed files against files.acl; report changed, missing and extra files.
     #[command(group = clap::ArgGroup::new("what").required(true).args(["packages", "all"]))]
@@ -213,6 +225,8 @@ struct PackArgs {
 pub(crate) struct Failure {
     message: String,
     hint: Option<String>,
+    /// The daemon's stable error code, when the failure came from it.
+    code: Option<String>,
 }
 
 impl Failure {
@@ -220,7 +234,13 @@ impl Failure {
         Failure {
             message: message.into(),
             hint: None,
+            code: None,
         }
+    }
+
+    pub(crate) fn code(mut self, code: impl Into<String>) -> Failure {
+        self.code = Some(code.into()).filter(|c| !c.is_empty());
+        self
     }
 
     pub(crate) fn hint(mut self, hint: impl Into<String>) -> Failure {
@@ -239,9 +259,13 @@ fn main() -> ExitCode {
         Command::Acl(cmd) => acl_cmd::run(cmd),
         Command::Pack(args) => pack_cmd::run(args),
         Command::Status => daemon_cmd::run(printer, daemon_cmd::Request::Status),
-        Command::Install { packages } => daemon_cmd::run(
+        Command::Install { packages, refresh } => daemon_cmd::run(
             printer,
-            daemon_cmd::Request::Install(packages, cli.global.yes),
+            daemon_cmd::Request::Install {
+                packages,
+                yes: cli.global.yes,
+                refresh,
+            },
         ),
         Command::List(args) => daemon_cmd::run(printer, daemon_cmd::Request::List(args)),
         Command::Verify { packages, all: _ } => {
@@ -253,18 +277,23 @@ fn main() -> ExitCode {
         Command::Publish { file, registry } => {
             daemon_cmd::run(printer, daemon_cmd::Request::Publish(file, registry))
         }
-        Command::Search { query } => daemon_cmd::run(printer, daemon_cmd::Request::Search(query)),
-        Command::Info { package } => daemon_cmd::run(printer, daemon_cmd::Request::Info(package)),
+        Command::Search { query, refresh } => {
+            daemon_cmd::run(printer, daemon_cmd::Request::Search(query, refresh))
+        }
+        Command::Info { package, refresh } => {
+            daemon_cmd::run(printer, daemon_cmd::Request::Info(package, refresh))
+        }
         Command::Registry(cmd) => daemon_cmd::run(printer, daemon_cmd::Request::Registry(cmd)),
     };
     match result {
         Ok(code) => code,
         Err(f) => {
-            let mut err = io::stderr().lock();
-            let _ = writeln!(err, "error: {}", f.message);
-            if let Some(h) = f.hint {
-                let _ = writeln!(err, "hint: {h}");
-            }
+            output::error(
+                &cli.global,
+                f.code.as_deref(),
+                &f.message,
+                f.hint.as_deref(),
+            );
             ExitCode::FAILURE
         }
     }

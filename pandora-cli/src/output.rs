@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use owo_colors::OwoColorize;
-use pandora_proto::v1::{Event, Summary, event};
+use pandora_proto::v1::{Event, Plan, Summary, event};
 use tokio_stream::StreamExt;
 
 use crate::client::status_failure;
@@ -17,9 +17,67 @@ use crate::{ColorChoice, Failure, GlobalArgs, LogFormat, print_out};
 #[derive(Clone, Copy)]
 pub(crate) struct Printer {
     pub(crate) plain: bool,
-    pub(crate) color: bool,
+    /// Colours on stdout (results).
+    pub(crate) color_out: bool,
+    /// Colours on stderr (progress, warnings, errors).
+    pub(crate) color_err: bool,
     pub(crate) quiet: bool,
     pub(crate) verbose: bool,
+}
+
+/// Whether to colour a stream: `--color`, then `NO_COLOR`, then whether it is a terminal.
+/// Each stream decides for itself, so `pandora info x | less` gets no escape codes while
+/// the warnings on the terminal keep their colour.
+fn colors(choice: ColorChoice, is_tty: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => is_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    }
+}
+
+fn paint(on: bool, text: &str, f: impl Fn(&str) -> String) -> String {
+    if on { f(text) } else { text.to_string() }
+}
+
+/// Prints a failure on stderr: `error[code]: message` and, when there is one, `hint: …`.
+pub(crate) fn error(g: &GlobalArgs, code: Option<&str>, message: &str, hint: Option<&str>) {
+    let on = colors(g.color, std::io::stderr().is_terminal());
+    let head = match code {
+        Some(c) => format!("error[{c}]"),
+        None => "error".to_string(),
+    };
+    let mut text = format!(
+        "{}: {}\n",
+        paint(on, &head, |t| t.red().bold().to_string()),
+        clean(message)
+    );
+    if let Some(h) = hint {
+        text.push_str(&format!(
+            "{}: {}\n",
+            paint(on, "hint", |t| t.cyan().bold().to_string()),
+            clean(h)
+        ));
+    }
+    eprint!("{text}");
+}
+
+/// Text that came from outside (a registry, a package, the daemon) with control characters
+/// shown as escapes, so it cannot move the cursor, retitle the window or clear the screen.
+pub(crate) fn clean(text: &str) -> String {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' => c.to_string(),
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 impl Printer {
@@ -30,46 +88,92 @@ impl Printer {
             Some(LogFormat::Human) => false,
             None => !stderr_tty,
         };
-        let color = match g.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                stderr_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            }
-        };
         Printer {
             plain,
-            color,
+            color_out: colors(g.color, std::io::stdout().is_terminal()),
+            color_err: colors(g.color, stderr_tty),
             quiet: g.quiet,
             verbose: g.verbose,
         }
     }
 
-    fn paint(&self, text: &str, f: impl Fn(&str) -> String) -> String {
-        if self.color {
-            f(text)
-        } else {
-            text.to_string()
-        }
-    }
-
     /// `warning: ...` on stderr.
-    pub(crate) fn warning(&self, subject: &str, message: &str) {
+    pub(crate) fn warning(&self, code: &str, subject: &str, message: &str) {
         if self.plain {
             eprintln!(
-                "event=warning subject={} message={}",
+                "event=warning code={} subject={} message={}",
+                quote(code),
                 quote(subject),
                 quote(message)
             );
         } else {
-            let w = self.paint("warning", |t| t.yellow().bold().to_string());
-            eprintln!("{w}: {message}");
+            let w = paint(self.color_err, "warning", |t| t.yellow().bold().to_string());
+            eprintln!("{w}: {}", clean(message));
         }
     }
 
-    /// A heading in bold, for tables.
+    /// `note: ...` on stderr: something to know about a result.
+    pub(crate) fn note(&self, message: &str) {
+        if self.plain {
+            eprintln!("event=note message={}", quote(message));
+        } else {
+            let n = paint(self.color_err, "note", |t| t.cyan().bold().to_string());
+            eprintln!("{n}: {}", clean(message));
+        }
+    }
+
+    /// A heading in bold, for tables on stdout.
     pub(crate) fn bold(&self, text: &str) -> String {
-        self.paint(text, |t| t.bold().to_string())
+        paint(self.color_out, text, |t| t.bold().to_string())
+    }
+
+    /// An install plan on stdout: one line per package.
+    pub(crate) fn plan(&self, plan: &Plan) {
+        let mut out = String::new();
+        for i in &plan.items {
+            let pin = format!("{}@{}", i.name, i.version);
+            if self.plain {
+                out.push_str(&format!(
+                    "plan package={} registry={} file={} size={} sha256={} needed_by={} deprecated={} in_store={}\n",
+                    quote(&pin),
+                    quote(&i.registry),
+                    quote(&i.file),
+                    i.size,
+                    quote(&i.sha256),
+                    quote(&i.needed_by),
+                    i.deprecated,
+                    i.in_store
+                ));
+                continue;
+            }
+            if i.in_store {
+                if i.needed_by.is_empty() {
+                    out.push_str(&format!("already installed {pin}\n"));
+                }
+                continue;
+            }
+            let origin = if i.file.is_empty() {
+                format!("registry `{}`", i.registry)
+            } else {
+                i.file.clone()
+            };
+            let size = if i.size > 0 {
+                format!(", {}", human_size(i.size))
+            } else {
+                String::new()
+            };
+            let why = if i.needed_by.is_empty() {
+                String::new()
+            } else {
+                format!(", for {}", i.needed_by)
+            };
+            let deprecated = if i.deprecated { " (deprecated)" } else { "" };
+            out.push_str(&clean(&format!(
+                "will install {pin} from {origin}{size}{why}{deprecated} [{}]\n",
+                &i.sha256[..12.min(i.sha256.len())]
+            )));
+        }
+        print_out(&out);
     }
 
     /// Renders a mutation's events until its summary, which it returns.
@@ -128,7 +232,7 @@ impl Printer {
                             multi.suspend(|| {
                                 eprintln!(
                                     "{} {kind} {subject}",
-                                    self.paint("done", |t| t.green().to_string())
+                                    paint(self.color_err, "done", |t| t.green().to_string())
                                 )
                             });
                         }
@@ -141,10 +245,12 @@ impl Printer {
                     if self.plain {
                         eprintln!("event=log level={} message={}", l.level, quote(&l.message));
                     } else {
-                        multi.suspend(|| eprintln!("{}", l.message));
+                        multi.suspend(|| eprintln!("{}", clean(&l.message)));
                     }
                 }
-                event::Kind::Warning(w) => multi.suspend(|| self.warning(&w.subject, &w.message)),
+                event::Kind::Warning(w) => {
+                    multi.suspend(|| self.warning(&w.code, &w.subject, &w.message))
+                }
                 event::Kind::Summary(s) => {
                     multi.clear().ok();
                     self.summary(&s);
@@ -168,7 +274,7 @@ impl Printer {
             if self.plain {
                 out.push_str(&format!("result={}\n", quote(line)));
             } else {
-                out.push_str(line);
+                out.push_str(&clean(line));
                 out.push('\n');
             }
         }

@@ -1,17 +1,5 @@
-//! `pandorad`, the per-user daemon: the only writer of `$PANDORA_HOME`. It runs in the
-//! foreground (as systemd and tests want); `pandora` detaches it when it starts one itself.
-
-mod daemon;
-mod engine;
-mod fetch;
-mod install;
-mod prune;
-mod publish;
-mod reads;
-mod registries;
-mod status;
-mod store;
-mod verify;
+//! `pandorad`: runs the daemon in the foreground (as systemd and tests want); `pandora`
+//! detaches it when it starts one itself.
 
 use std::process::ExitCode;
 
@@ -26,19 +14,6 @@ struct Args {
     /// it starts the daemon itself.
     #[arg(long, default_value_t = 0, value_name = "SECONDS")]
     idle_timeout: u64,
-}
-
-/// Aborts the process at a named step when `PANDORA_FAILPOINT` says so, so tests can prove
-/// that a crash there leaves nothing half-done.
-pub(crate) fn failpoint(step: &str) {
-    if std::env::var("PANDORA_FAILPOINT").is_ok_and(|v| v == step) {
-        std::process::abort();
-    }
-}
-
-/// Seconds since the epoch.
-pub(crate) fn fetch_now() -> u64 {
-    fetch::now()
 }
 
 fn main() -> ExitCode {
@@ -57,12 +32,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match daemon::run(
-        layout,
-        daemon::Options {
-            idle_timeout: args.idle_timeout,
-        },
-    ) {
+    let options = pandorad::Options {
+        idle_timeout: args.idle_timeout,
+    };
+    match pandorad::run(layout, options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pandorad: {e:#}");

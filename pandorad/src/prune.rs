@@ -1,5 +1,6 @@
-//! `prune --cache`: remove cached blobs that no configured registry lists any more, or that
-//! are older than the cache TTL of every registry that lists them.
+//! `prune --cache`: remove cached blobs that no configured registry lists any more (all of
+//! them when no registry is configured), or that are older than the cache TTL of every
+//! registry that lists them.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -8,13 +9,19 @@ use pandora_common::layout::Layout;
 use pandora_proto::v1::Summary;
 
 use crate::engine::{Events, Outcome};
-use crate::reads::{chain, clients};
+use crate::error::Error;
+use crate::registries::clients;
 
 pub(crate) fn prune_cache(layout: &Layout, dry_run: bool, events: &Events) -> Outcome {
     // sha256 -> the longest TTL among registries that list it.
     let mut listed: HashMap<String, Duration> = HashMap::new();
     let mut complete = true;
-    for mut c in clients(layout)? {
+    let registries = match clients(layout, false) {
+        Ok(c) => c,
+        Err(Error::NoRegistries) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    for mut c in registries {
         match c.index() {
             Ok(index) => {
                 for p in &index.packages {
@@ -26,21 +33,23 @@ pub(crate) fn prune_cache(layout: &Layout, dry_run: bool, events: &Events) -> Ou
             }
             Err(e) => {
                 complete = false;
-                events.warn("", format!("{}; its blobs are kept", chain(&e)));
+                let name = c.config.name.clone();
+                events.warn(
+                    "registry-unavailable",
+                    "",
+                    format!(
+                        "{}; its blobs are kept",
+                        pandora_common::error_chain(&e, ": ")
+                    ),
+                    &[("registry", &name)],
+                );
             }
         }
     }
     let dir = layout.blob_cache();
     let mut lines = Vec::new();
     let (mut count, mut bytes) = (0u64, 0u64);
-    for entry in std::fs::read_dir(&dir).map_err(|e| {
-        crate::daemon::fail(
-            tonic::Code::Internal,
-            "io",
-            format!("cannot read {}: {e}", dir.display()),
-            None,
-        )
-    })? {
+    for entry in fs_err::read_dir(&dir).map_err(Error::io("read", &dir))? {
         let Ok(entry) = entry else { continue };
         let Ok(meta) = entry.metadata() else { continue };
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -59,20 +68,21 @@ pub(crate) fn prune_cache(layout: &Layout, dry_run: bool, events: &Events) -> Ou
         bytes += meta.len();
         let verb = if dry_run { "would remove" } else { "removed" };
         lines.push(format!("{verb} {name} ({} bytes): {reason}", meta.len()));
-        if !dry_run && let Err(e) = std::fs::remove_file(entry.path()) {
-            events.warn("", format!("cannot remove {}: {e}", entry.path().display()));
+        if !dry_run && let Err(e) = fs_err::remove_file(entry.path()) {
+            let path = entry.path().display().to_string();
+            events.warn(
+                "io",
+                "",
+                format!("cannot remove {path}: {}", crate::error::os_error(e)),
+                &[("path", &path)],
+            );
         }
     }
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
     lines.push(match (count, dry_run) {
         (0, _) => "nothing to prune in the blob cache".to_string(),
-        (n, true) => format!(
-            "would free {bytes} bytes in {n} blob{}",
-            if n == 1 { "" } else { "s" }
-        ),
-        (n, false) => format!(
-            "freed {bytes} bytes in {n} blob{}",
-            if n == 1 { "" } else { "s" }
-        ),
+        (n, true) => format!("would free {bytes} bytes in {n} blob{}", plural(n)),
+        (n, false) => format!("freed {bytes} bytes in {n} blob{}", plural(n)),
     });
     Ok(Summary {
         lines,
@@ -81,4 +91,25 @@ pub(crate) fn prune_cache(layout: &Layout, dry_run: bool, events: &Events) -> Ou
             .collect(),
         ..Default::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_registries_every_cached_blob_is_unreferenced() {
+        let t = tempfile::tempdir().unwrap();
+        let layout = Layout::new(t.path());
+        std::fs::create_dir_all(layout.blob_cache()).unwrap();
+        std::fs::write(layout.blob_cache().join("ab".repeat(32)), b"blob").unwrap();
+        let events = Events::detached();
+        let dry = prune_cache(&layout, true, &events).unwrap();
+        assert_eq!(dry.counts["blobs"], 1);
+        assert!(dry.lines[0].starts_with("would remove"), "{:?}", dry.lines);
+        assert_eq!(std::fs::read_dir(layout.blob_cache()).unwrap().count(), 1);
+        let done = prune_cache(&layout, false, &events).unwrap();
+        assert_eq!((done.counts["blobs"], done.counts["bytes"]), (1, 4));
+        assert_eq!(std::fs::read_dir(layout.blob_cache()).unwrap().count(), 0);
+    }
 }

@@ -1,50 +1,37 @@
 //! Reads that need the registries: search, list --remote and info. They run on a blocking
 //! thread next to the mutation queue, never in it; what they cache is written atomically.
 
-use pandora_common::files::{Manifest, Pin};
+use pandora_common::files::{Manifest, PackageArg, Pin};
 use pandora_common::layout::Layout;
-use pandora_common::pkg::{self, Limits};
 use pandora_proto::v1::{InfoReply, ListRemoteReply, RemoteEntry, SearchHit, SearchReply};
-use tonic::{Code, Status};
 
-use crate::daemon::fail;
-use crate::fetch::{FetchError, RegistryClient};
-use crate::registries;
+use crate::error::{Error, Result};
+use crate::pkgfile;
+use crate::registries::clients;
 use crate::store::StoreView;
 
-/// Every configured registry, highest priority first; an error when there are none.
-pub(crate) fn clients(layout: &Layout) -> Result<Vec<RegistryClient>, Status> {
-    let list = registries::load(layout)?;
-    if list.registries.is_empty() {
-        return Err(fail(
-            Code::FailedPrecondition,
-            "no-registries",
-            "no registries are configured",
-            Some("pandora registry add NAME URL".into()),
-        ));
-    }
-    Ok(list
-        .by_priority()
-        .into_iter()
-        .map(|c| RegistryClient::new(layout, c.clone()))
-        .collect())
-}
-
-/// A fetch error with its causes, as a status.
-pub(crate) fn fetch_failed(e: FetchError) -> Status {
-    fail(Code::Unavailable, "fetch", chain(&e), None)
-}
-
-/// An error and its causes on one line.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+fn chain(e: &dyn std::error::Error) -> String {
     pandora_common::error_chain(e, ": ")
 }
 
+/// Every registry failed: the read has nothing to show.
+fn all_failed(asked: Vec<String>, problems: Vec<String>, what: &str) -> Error {
+    Error::Missing {
+        what: what.to_string(),
+        needed_by: None,
+        asked,
+        problems,
+        in_store: Vec::new(),
+    }
+}
+
 /// Ranked search across registries; a package offered by several keeps the highest-priority one.
-pub(crate) fn search(layout: &Layout, query: &str) -> Result<SearchReply, Status> {
+pub(crate) fn search(layout: &Layout, query: &str, refresh: bool) -> Result<SearchReply> {
     let mut hits: Vec<(pandora_common::files::SearchRank, SearchHit)> = Vec::new();
     let mut warnings = Vec::new();
-    for mut c in clients(layout)? {
+    let clients = clients(layout, refresh)?;
+    let asked: Vec<String> = clients.iter().map(|c| c.config.name.clone()).collect();
+    for mut c in clients {
         let index = match c.index() {
             Ok(i) => i,
             Err(e) => {
@@ -71,8 +58,8 @@ pub(crate) fn search(layout: &Layout, query: &str) -> Result<SearchReply, Status
             ));
         }
     }
-    if hits.is_empty() && !warnings.is_empty() {
-        return Err(fail(Code::Unavailable, "fetch", warnings.join("\n"), None));
+    if hits.is_empty() && warnings.len() == asked.len() {
+        return Err(all_failed(asked, warnings, query));
     }
     hits.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
     Ok(SearchReply {
@@ -82,10 +69,12 @@ pub(crate) fn search(layout: &Layout, query: &str) -> Result<SearchReply, Status
 }
 
 /// Every package every registry offers.
-pub(crate) fn list_remote(layout: &Layout) -> Result<ListRemoteReply, Status> {
+pub(crate) fn list_remote(layout: &Layout) -> Result<ListRemoteReply> {
     let mut entries = Vec::new();
     let mut warnings = Vec::new();
-    for mut c in clients(layout)? {
+    let clients = clients(layout, false)?;
+    let asked: Vec<String> = clients.iter().map(|c| c.config.name.clone()).collect();
+    for mut c in clients {
         match c.index() {
             Ok(index) => {
                 let mut packages = index.packages;
@@ -101,44 +90,60 @@ pub(crate) fn list_remote(layout: &Layout) -> Result<ListRemoteReply, Status> {
             Err(e) => warnings.push(chain(&e)),
         }
     }
-    if entries.is_empty() && !warnings.is_empty() {
-        return Err(fail(Code::Unavailable, "fetch", warnings.join("\n"), None));
+    if entries.is_empty() && warnings.len() == asked.len() {
+        return Err(all_failed(asked, warnings, "the package list"));
     }
     Ok(ListRemoteReply { entries, warnings })
 }
 
-/// Everything about `name[@version]`: from the store's manifest when installed, else from the
-/// registry, fetching the blob into the cache to read its manifest.
-pub(crate) fn info(layout: &Layout, store: &StoreView, package: &str) -> Result<InfoReply, Status> {
-    let (name, version) = match package.split_once('@') {
-        Some((n, v)) => (n.to_string(), Some(v.to_string())),
-        None => (package.to_string(), None),
+/// Everything about `NAME`, `NAME@VERSION`: from the store's manifest when installed, else
+/// from the registries, fetching the blob into the cache to read its manifest. A bare name
+/// means the registry's newest version; when no registry has it, the newest in the store.
+pub(crate) fn info(
+    layout: &Layout,
+    store: &StoreView,
+    package: &str,
+    refresh: bool,
+) -> Result<InfoReply> {
+    let arg = PackageArg::parse(package).map_err(|source| Error::BadPackage {
+        arg: package.to_string(),
+        source,
+    })?;
+    let (name, version) = match arg {
+        PackageArg::Pin(p) => (p.name, Some(p.version)),
+        PackageArg::Name(n) => (n, None),
+        PackageArg::File(path) => {
+            let found = pkgfile::inspect_file(&path)?;
+            let size = found.entries.iter().map(|e| e.size).sum();
+            let pin = found.manifest.pin();
+            let in_store = store.get(&pin.name, &pin.version).is_some();
+            let mut r = reply(
+                &found.manifest,
+                size,
+                found.sha256.clone(),
+                String::new(),
+                in_store,
+                found.manifest.deprecated,
+            );
+            r.registry = path.display().to_string();
+            return Ok(r);
+        }
     };
     if let Some(v) = &version
         && let Some(installed) = store.get(&name, v)
     {
-        let m = &installed.manifest;
-        // The registry may know more (deprecation, origin); it is optional here.
-        let remote = clients(layout).ok().and_then(|cs| {
-            cs.into_iter().find_map(|mut c| {
-                let entry = c.package(&name).ok()??.version(v)?.clone();
-                Some((c.config.name.clone(), entry))
-            })
-        });
-        let (registry, deprecated) = remote.map_or((String::new(), m.deprecated), |(r, e)| {
-            (r, e.deprecated || m.deprecated)
-        });
-        return Ok(reply(
-            m,
-            installed.size,
-            m.archive_sha256.clone().unwrap_or_default(),
-            registry,
-            true,
-            deprecated,
-        ));
+        return Ok(stored(layout, installed, refresh));
     }
+    let in_store: Vec<&crate::store::Installed> = store.versions(&name);
     let mut problems = Vec::new();
-    for mut c in clients(layout)? {
+    let mut asked = Vec::new();
+    let registries = match clients(layout, refresh) {
+        Ok(c) => c,
+        Err(Error::NoRegistries) if !in_store.is_empty() => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    for mut c in registries {
+        asked.push(c.config.name.clone());
         let entry = match c.package(&name) {
             Ok(Some(p)) => p,
             Ok(None) => continue,
@@ -149,45 +154,22 @@ pub(crate) fn info(layout: &Layout, store: &StoreView, package: &str) -> Result<
         };
         let v = match &version {
             Some(v) => entry.version(v).cloned(),
-            None => entry
-                .latest
-                .as_deref()
-                .and_then(|l| entry.version(l))
-                .or(entry.versions.last())
-                .cloned(),
+            None => entry.newest().cloned(),
         };
         let Some(v) = v else { continue };
         let pin = Pin {
             name: name.clone(),
             version: v.version.clone(),
         };
-        let in_store = store.get(&pin.name, &pin.version).is_some();
         let events = crate::engine::Events::detached();
-        let fetched = c.blob(layout, &pin, &v, &events).map_err(fetch_failed)?;
-        let file = std::fs::File::open(&fetched.path).map_err(|e| {
-            fail(
-                Code::Internal,
-                "io",
-                format!("cannot open {}: {e}", fetched.path.display()),
-                None,
-            )
-        })?;
-        let found =
-            pkg::inspect(std::io::BufReader::new(file), &Limits::default()).map_err(|e| {
-                fail(
-                    Code::DataLoss,
-                    "invalid-package",
-                    format!("{pin} is not a valid package: {}", chain(&e)),
-                    None,
-                )
-            })?;
+        let fetched = c.blob(layout, &pin, &v, &events)?;
+        let found = pkgfile::inspect_blob(&fetched.path, &pin, &c.config.name)?;
         if found.sha256 != v.sha256 {
-            return Err(fail(
-                Code::DataLoss,
-                "mismatch",
-                format!("{pin}: the archive does not match the index"),
-                None,
-            ));
+            return Err(Error::Mismatch {
+                pin,
+                origin: c.config.name.clone(),
+                what: "the archive does not match the index".into(),
+            });
         }
         let size = found
             .entries
@@ -195,6 +177,7 @@ pub(crate) fn info(layout: &Layout, store: &StoreView, package: &str) -> Result<
             .filter(|e| e.path != "manifest.acl")
             .map(|e| e.size)
             .sum();
+        let in_store = store.get(&pin.name, &pin.version).is_some();
         return Ok(reply(
             &found.manifest,
             size,
@@ -204,18 +187,53 @@ pub(crate) fn info(layout: &Layout, store: &StoreView, package: &str) -> Result<
             v.deprecated || found.manifest.deprecated,
         ));
     }
-    let what = version.map_or(name.clone(), |v| format!("{name}@{v}"));
-    let mut msg = format!("{what} is in no registry and not in the store");
-    for p in problems {
-        msg.push_str("\n  ");
-        msg.push_str(&p);
+    // No registry has it (or none answered): a bare name still shows the store's newest.
+    if version.is_none()
+        && let Some(newest) = in_store.last()
+    {
+        let mut r = stored(layout, newest, false);
+        for p in problems {
+            r.notes.push(p);
+        }
+        if r.notes.is_empty() && !asked.is_empty() {
+            r.notes.push(format!(
+                "no registry offers {name} now; showing the store's newest version"
+            ));
+        }
+        return Ok(r);
     }
-    Err(fail(
-        Code::NotFound,
-        "not-found",
-        msg,
-        Some(format!("pandora search {name}")),
-    ))
+    let what = version.map_or(name.clone(), |v| format!("{name}@{v}"));
+    Err(Error::Missing {
+        what,
+        needed_by: None,
+        asked,
+        problems,
+        in_store: in_store
+            .iter()
+            .map(|i| i.manifest.version.clone())
+            .collect(),
+    })
+}
+
+/// `info` of a store entry; the registries may add deprecation (optional here).
+fn stored(layout: &Layout, installed: &crate::store::Installed, refresh: bool) -> InfoReply {
+    let m = &installed.manifest;
+    let pin = m.pin();
+    let remote = clients(layout, refresh).ok().and_then(|cs| {
+        cs.into_iter().find_map(|mut c| {
+            let entry = c.package(&pin.name).ok()??.version(&pin.version)?.clone();
+            Some(entry)
+        })
+    });
+    let deprecated = remote.is_some_and(|e| e.deprecated) || m.deprecated;
+    reply(
+        m,
+        installed.size,
+        m.archive_sha256.clone().unwrap_or_default(),
+        installed.origin.clone().unwrap_or_default(),
+        true,
+        deprecated,
+    )
 }
 
 fn reply(
@@ -252,5 +270,6 @@ fn reply(
                 ),
             })
             .collect(),
+        notes: Vec::new(),
     }
 }

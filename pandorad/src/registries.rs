@@ -1,67 +1,119 @@
-//! `registries.acl`: the user's registries and the trust settings only this file may set.
+//! `registries.acl`: the user's registries and the trust settings only this file may set,
+//! and the clients that read those registries.
 
 use std::time::Duration;
 
 use pandora_common::files::{RegistryConfig, RegistryList, validate_name};
 use pandora_common::layout::Layout;
 use pandora_proto::v1::Summary;
-use tonic::{Code, Status};
 
-use crate::daemon::fail;
 use crate::engine::{Events, Outcome};
-use pandora_common::write_atomic;
+use crate::error::{Error, Result};
+use crate::fetch::RegistryClient;
 
 /// The configured registries (none when the file does not exist yet).
-pub(crate) fn load(layout: &Layout) -> Result<RegistryList, Status> {
+pub(crate) fn load(layout: &Layout) -> Result<RegistryList> {
     let path = layout.registries();
-    match std::fs::read_to_string(&path) {
-        Ok(text) => RegistryList::parse(&text, &path.display().to_string()).map_err(|e| {
-            fail(
-                Code::FailedPrecondition,
-                "bad-config",
-                e.to_string(),
-                Some(format!("fix {} by hand", path.display())),
-            )
-        }),
+    match fs_err::read_to_string(&path) {
+        Ok(text) => RegistryList::parse(&text, &path.display().to_string())
+            .map_err(|source| Error::BadConfig {
+                path,
+                source: Box::new(source),
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(RegistryList::default()),
-        Err(e) => Err(fail(
-            Code::Internal,
-            "io",
-            format!("cannot read {}: {e}", path.display()),
-            None,
-        )),
+        Err(e) => Err(Error::io("read", &path)(e)),
+    }
+}
+
+/// Every configured registry's client, highest priority first; an error when there are
+/// none. `refresh` revalidates each snapshot before its first use.
+pub(crate) fn clients(layout: &Layout, refresh: bool) -> Result<Vec<RegistryClient>> {
+    let list = load(layout)?;
+    if list.registries.is_empty() {
+        return Err(Error::NoRegistries);
+    }
+    Ok(list
+        .by_priority()
+        .into_iter()
+        .map(|c| RegistryClient::new(layout, c.clone(), refresh))
+        .collect())
+}
+
+/// Registry clients made on first use, so a request that needs no registry (everything in
+/// the store, or a local file) works with none configured.
+pub(crate) struct Lazy<'a> {
+    layout: &'a Layout,
+    refresh: bool,
+    clients: Option<Vec<RegistryClient>>,
+}
+
+impl<'a> Lazy<'a> {
+    pub(crate) fn new(layout: &'a Layout, refresh: bool) -> Lazy<'a> {
+        Lazy {
+            layout,
+            refresh,
+            clients: None,
+        }
+    }
+
+    /// The clients, made now if needed.
+    pub(crate) fn get(&mut self) -> Result<&mut Vec<RegistryClient>> {
+        if self.clients.is_none() {
+            self.clients = Some(clients(self.layout, self.refresh)?);
+        }
+        Ok(self.clients.as_mut().expect("set above"))
+    }
+
+    /// The clients made so far (none if no request needed them).
+    pub(crate) fn made(&self) -> &[RegistryClient] {
+        self.clients.as_deref().unwrap_or(&[])
     }
 }
 
 /// Refuses a name or URL before the mutation is queued.
-pub(crate) fn check_new(name: &str, url: &str) -> Result<(), Status> {
+pub(crate) fn check_new(name: &str, url: &str) -> Result<()> {
     if validate_name(name).is_err() {
-        return Err(fail(
-            Code::InvalidArgument,
-            "bad-name",
-            format!(
-                "`{name}` is not a valid registry name: use lowercase letters, digits and `._+-`"
-            ),
-            None,
-        ));
+        return Err(Error::BadRegistryName(name.to_string()));
     }
-    if !["https://", "http://", "file://"]
-        .iter()
-        .any(|s| url.starts_with(s))
-    {
-        return Err(fail(
-            Code::InvalidArgument,
-            "bad-url",
-            format!("`{url}` is not a registry URL: use https://, http:// or file:///path"),
-            None,
-        ));
+    check_url(url)
+}
+
+/// A registry URL: `https://HOST[:PORT]/…`, `http://HOST[:PORT]/…` or `file:///absolute/path`.
+pub(crate) fn check_url(url: &str) -> Result<()> {
+    let bad = |reason: &str| Error::BadUrl {
+        url: url.to_string(),
+        reason: reason.to_string(),
+    };
+    let usage = "use https://HOST/…, http://HOST/… or file:///path";
+    if let Some(path) = url.strip_prefix("file://") {
+        if !path.starts_with('/') {
+            return Err(bad(
+                "a file:// URL needs an absolute path, as in file:///srv/registry",
+            ));
+        }
+        return Ok(());
+    }
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(bad(usage));
+    }
+    let parsed = reqwest::Url::parse(url).map_err(|e| bad(&format!("{e}; {usage}")))?;
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(bad(&format!("it names no host; {usage}")));
     }
     Ok(())
 }
 
-fn save(layout: &Layout, list: &RegistryList) -> Result<(), Status> {
-    write_atomic(&layout.registries(), list.to_source().as_bytes())
-        .map_err(|e| fail(Code::Internal, "io", e.to_string(), None))
+fn save(layout: &Layout, list: &RegistryList) -> Result<()> {
+    let path = layout.registries();
+    pandora_common::write_atomic(&path, list.to_source().as_bytes())
+        .map_err(Error::io("write", &path))
+}
+
+fn summary(line: String) -> Summary {
+    Summary {
+        lines: vec![line],
+        ..Default::default()
+    }
 }
 
 /// Adds `name`, or replaces its URL and priority (keeping its trust settings).
@@ -98,30 +150,101 @@ pub(crate) fn add(
         }
     };
     save(layout, &list)?;
-    Ok(Summary {
-        lines: vec![line],
-        counts: Default::default(),
-        ..Default::default()
-    })
+    // A cache left by a registry of the same name (or the old URL) is not this registry's.
+    remove_cache(layout, name)?;
+    Ok(summary(line))
 }
 
-/// Removes `name`.
+/// Removes `name` and its cached index.
 pub(crate) fn remove(layout: &Layout, name: &str) -> Outcome {
     let mut list = load(layout)?;
     let before = list.registries.len();
     list.registries.retain(|r| r.name != name);
     if list.registries.len() == before {
-        return Err(fail(
-            Code::NotFound,
-            "not-found",
-            format!("no registry is called `{name}`"),
-            Some("pandora registry list".into()),
-        ));
+        return Err(Error::NoSuchRegistry(name.to_string()));
     }
     save(layout, &list)?;
-    Ok(Summary {
-        lines: vec![format!("removed registry {name}")],
-        counts: Default::default(),
-        ..Default::default()
-    })
+    remove_cache(layout, name)?;
+    Ok(summary(format!("removed registry {name}")))
+}
+
+fn remove_cache(layout: &Layout, name: &str) -> Result<()> {
+    let cache = layout.index_cache(name);
+    match fs_err::remove_dir_all(&cache) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(Error::io("remove the cache", &cache)(e))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked_when_added() {
+        for ok in [
+            "https://example.org/registry",
+            "http://127.0.0.1:8080",
+            "http://[::1]:8080/",
+            "file:///srv/registry",
+        ] {
+            check_url(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "ftp://x",
+            "http://",
+            "http://[::1",
+            "http://[::1]:99999",
+            "file://relative",
+            "example.org",
+        ] {
+            let e = check_url(bad).unwrap_err();
+            assert_eq!(e.code(), crate::error::code::BAD_URL, "{bad}");
+            assert!(e.to_string().contains(bad), "{e}");
+        }
+        assert_eq!(
+            check_new("Bad Name", "http://x").unwrap_err().code(),
+            crate::error::code::BAD_NAME
+        );
+    }
+
+    #[test]
+    fn add_replace_and_remove_keep_one_entry_and_drop_the_cache() {
+        let t = tempfile::tempdir().unwrap();
+        let layout = Layout::new(t.path());
+        let events = Events::detached();
+        add(&layout, "main", "http://127.0.0.1:1", 0, &events).unwrap();
+        let cache = layout.index_cache("main");
+        std::fs::create_dir_all(&cache).unwrap();
+        std::fs::write(cache.join("snapshot.acl"), "old").unwrap();
+        let s = add(&layout, "main", "http://127.0.0.1:2", 5, &events).unwrap();
+        assert_eq!(
+            s.lines,
+            ["updated registry main http://127.0.0.1:2 (priority 5)"]
+        );
+        assert!(!cache.exists(), "the old URL's cache is gone");
+        let list = load(&layout).unwrap();
+        assert_eq!(list.registries.len(), 1);
+        assert_eq!(list.registries[0].priority, 5);
+        std::fs::create_dir_all(&cache).unwrap();
+        remove(&layout, "main").unwrap();
+        assert!(!cache.exists());
+        assert!(load(&layout).unwrap().registries.is_empty());
+        assert_eq!(
+            remove(&layout, "main").unwrap_err().code(),
+            crate::error::code::NOT_FOUND
+        );
+    }
+
+    #[test]
+    fn a_damaged_registries_file_is_named_with_a_hint() {
+        let t = tempfile::tempdir().unwrap();
+        let layout = Layout::new(t.path());
+        std::fs::write(layout.registries(), "Registry \"x\" { string url = ; }").unwrap();
+        let e = load(&layout).unwrap_err();
+        assert_eq!(e.code(), crate::error::code::BAD_CONFIG);
+        assert!(e.hint().unwrap().contains("registries.acl"));
+    }
 }

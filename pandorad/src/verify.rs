@@ -2,19 +2,16 @@
 //! missing or extra file. It only reads.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use pandora_common::files::{FileKind, FileList, Pin};
+use pandora_common::files::{FileKind, PackageArg, Pin};
 use pandora_common::layout::Layout;
 use pandora_proto::v1::Summary;
-use sha2::{Digest, Sha256};
-use tonic::Code;
 
-use crate::daemon::fail;
 use crate::engine::{Events, Outcome};
-use crate::store::StoreView;
+use crate::error::Error;
+use crate::store::{StoreView, entry};
 
 /// What is on disk at one path.
 enum Found {
@@ -24,23 +21,23 @@ enum Found {
 }
 
 fn walk(root: &Path, rel: &str, out: &mut BTreeMap<String, Found>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(root.join(rel))? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
+    for item in fs_err::read_dir(root.join(rel))? {
+        let item = item?;
+        let name = item.file_name().to_string_lossy().into_owned();
         let path = if rel.is_empty() {
             name
         } else {
             format!("{rel}/{name}")
         };
-        if rel.is_empty() && (path == "manifest.acl" || path == "files.acl") {
+        if rel.is_empty() && entry::is_metadata(&path) {
             continue;
         }
-        let meta = std::fs::symlink_metadata(entry.path())?;
+        let meta = fs_err::symlink_metadata(item.path())?;
         if meta.file_type().is_symlink() {
             out.insert(
                 path,
                 Found::Symlink(
-                    std::fs::read_link(entry.path())?
+                    fs_err::read_link(item.path())?
                         .to_string_lossy()
                         .into_owned(),
                 ),
@@ -61,26 +58,9 @@ fn walk(root: &Path, rel: &str, out: &mut BTreeMap<String, Found>) -> std::io::R
     Ok(())
 }
 
-fn sha256_of(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 256 << 10];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            return Ok(hex::encode(h.finalize()));
-        }
-        h.update(&buf[..n]);
-    }
-}
-
 /// Problems of one entry, one sentence each.
 fn check(dir: &Path) -> Result<Vec<String>, String> {
-    let list_path = dir.join("files.acl");
-    let text = std::fs::read_to_string(&list_path)
-        .map_err(|e| format!("files.acl cannot be read: {e}"))?;
-    let list = FileList::parse(&text, &list_path.display().to_string())
-        .map_err(|e| format!("files.acl is damaged: {e}"))?;
+    let list = entry::read_file_list(dir).map_err(|e| pandora_common::error_chain(&e, ": "))?;
     let mut found = BTreeMap::new();
     walk(dir, "", &mut found).map_err(|e| format!("cannot read the entry: {e}"))?;
     let mut problems = Vec::new();
@@ -97,8 +77,8 @@ fn check(dir: &Path) -> Result<Vec<String>, String> {
                         rec.path
                     ));
                 } else {
-                    match sha256_of(&dir.join(&rec.path)) {
-                        Ok(h) if &h == sha256 => {}
+                    match pandora_common::hash::hash_file(&dir.join(&rec.path)) {
+                        Ok(d) if &d.sha256 == sha256 => {}
                         Ok(_) => problems.push(format!("changed: {} (content differs)", rec.path)),
                         Err(e) => problems.push(format!("unreadable: {} ({e})", rec.path)),
                     }
@@ -122,31 +102,49 @@ fn check(dir: &Path) -> Result<Vec<String>, String> {
     Ok(problems)
 }
 
-/// Verifies `pins` (every store entry when empty).
+/// The store entries that `args` name: `NAME@VERSION`, or a bare `NAME` for every stored
+/// version of it; every entry when `args` is empty.
+fn targets(store: &StoreView, args: &[String]) -> Result<Vec<Pin>, Error> {
+    if args.is_empty() {
+        return Ok(store.entries.iter().map(|e| e.manifest.pin()).collect());
+    }
+    let mut targets = Vec::new();
+    for a in args {
+        let bad = |source: pandora_common::files::PinError| Error::BadPackage {
+            arg: a.clone(),
+            source,
+        };
+        match PackageArg::parse(a).map_err(bad)? {
+            PackageArg::Pin(pin) if store.get(&pin.name, &pin.version).is_some() => {
+                targets.push(pin)
+            }
+            PackageArg::Pin(pin) => return Err(Error::NotInStore(pin)),
+            PackageArg::Name(name) => {
+                let versions = store.versions(&name);
+                if versions.is_empty() {
+                    return Err(Error::NameNotInStore(name));
+                }
+                targets.extend(versions.iter().map(|i| i.manifest.pin()));
+            }
+            PackageArg::File(path) => {
+                return Err(Error::Usage(format!(
+                    "verify checks store entries, not files: name one as NAME or NAME@VERSION, not {}",
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok(targets)
+}
+
+/// Verifies the store entries `args` name (every entry when empty).
 pub(crate) fn verify(
     layout: &Layout,
     store: &StoreView,
-    pins: &[String],
+    args: &[String],
     events: &Events,
 ) -> Outcome {
-    let mut targets: Vec<Pin> = Vec::new();
-    if pins.is_empty() {
-        targets.extend(store.entries.iter().map(|e| e.manifest.pin()));
-    } else {
-        for p in pins {
-            let pin = Pin::parse(p)
-                .map_err(|e| fail(Code::InvalidArgument, "bad-package", e.to_string(), None))?;
-            if store.get(&pin.name, &pin.version).is_none() {
-                return Err(fail(
-                    Code::NotFound,
-                    "not-found",
-                    format!("{pin} is not in the store"),
-                    Some("pandora list --store".into()),
-                ));
-            }
-            targets.push(pin);
-        }
-    }
+    let targets = targets(store, args)?;
     let mut lines = Vec::new();
     let mut total_problems = 0u64;
     for pin in &targets {
@@ -156,8 +154,14 @@ pub(crate) fn verify(
         if problems.is_empty() {
             lines.push(format!("ok {pin}"));
         } else {
+            let subject = pin.to_string();
             for p in &problems {
-                events.warn(&pin.to_string(), format!("{pin}: {p}"));
+                events.warn(
+                    "verify-problem",
+                    &subject,
+                    format!("{pin}: {p}"),
+                    &[("package", &subject), ("problem", p)],
+                );
             }
             lines.push(format!(
                 "{pin}: {} problem{}",

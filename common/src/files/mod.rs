@@ -12,6 +12,7 @@ mod manifest;
 mod pin;
 mod profile;
 mod registries;
+mod request;
 mod search;
 mod snapshot;
 
@@ -23,6 +24,7 @@ pub use manifest::Manifest;
 pub use pin::{Pin, PinError, compare_versions, validate_name, validate_version};
 pub use profile::{ConflictStrategy, PathOverride, Profile};
 pub use registries::{RegistryConfig, RegistryList};
+pub use request::PackageArg;
 pub use search::{SearchHit, SearchRank};
 pub use snapshot::{
     DEFAULT_MAX_PACKAGE_SIZE, REGISTRY_FORMAT, RegistryMeta, Snapshot, SnapshotFile,

@@ -11,16 +11,17 @@ use pandora_proto::v1::{
     Event, Log, Summary, TaskFinished, TaskProgress, TaskStarted, Warning, event,
 };
 use tokio::sync::mpsc;
-use tonic::Status;
 
-/// The stream a mutation RPC returns.
-pub(crate) type EventStream = tokio_stream::wrappers::ReceiverStream<Result<Event, Status>>;
+use crate::error::Error;
+
+/// What a mutation reports: its events, then its summary or its error.
+pub(crate) type EventStream = tokio_stream::wrappers::ReceiverStream<Result<Event, Error>>;
 
 /// Where a running mutation reports. Sending never blocks the mutation for long and never
 /// fails it: a departed client only stops receiving.
 #[derive(Clone)]
 pub(crate) struct Events {
-    tx: mpsc::Sender<Result<Event, Status>>,
+    tx: mpsc::Sender<Result<Event, Error>>,
     next_task: Arc<AtomicU64>,
 }
 
@@ -62,10 +63,23 @@ impl Events {
         }));
     }
 
-    pub(crate) fn warn(&self, subject: &str, message: impl Into<String>) {
+    /// A warning: a stable `code`, the package it concerns (or ""), the sentence, and its
+    /// data as `fields` for front ends.
+    pub(crate) fn warn(
+        &self,
+        code: &str,
+        subject: &str,
+        message: impl Into<String>,
+        fields: &[(&str, &str)],
+    ) {
         self.send(event::Kind::Warning(Warning {
             message: message.into(),
             subject: subject.into(),
+            code: code.into(),
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }));
     }
 }
@@ -99,15 +113,15 @@ impl Drop for Task {
     }
 }
 
-/// What a mutation returns: summary lines and counters, or a status for the client.
-pub(crate) type Outcome = Result<Summary, Status>;
+/// What a mutation returns: summary lines and counters, or why it failed.
+pub(crate) type Outcome = Result<Summary, Error>;
 
 type Work = Box<dyn FnOnce(&Events) -> Outcome + Send>;
 
 struct Job {
     label: String,
     work: Work,
-    tx: mpsc::Sender<Result<Event, Status>>,
+    tx: mpsc::Sender<Result<Event, Error>>,
 }
 
 /// The queue's handle: cheap to clone.
@@ -142,13 +156,10 @@ impl Engine {
                     out
                 })
                 .await
-                .unwrap_or_else(|e| Err(Status::internal(format!("{label} crashed: {e}"))));
-                let last = match result {
-                    Ok(summary) => Ok(Event {
-                        kind: Some(event::Kind::Summary(summary)),
-                    }),
-                    Err(status) => Err(status),
-                };
+                .unwrap_or_else(|e| Err(Error::Internal(format!("{label} crashed: {e}"))));
+                let last = result.map(|summary| Event {
+                    kind: Some(event::Kind::Summary(summary)),
+                });
                 let _ = job.tx.send(last).await;
                 q.lock().expect("queue lock").pop_front();
             }

@@ -6,10 +6,10 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use pandora_common::hash::Hasher;
 use reqwest::StatusCode;
 use reqwest::blocking::Client;
 use reqwest::header::{ETAG, IF_NONE_MATCH, RANGE};
-use sha2::{Digest, Sha256};
 
 use crate::engine::Task;
 
@@ -139,13 +139,13 @@ pub(crate) fn download(
     cap: u64,
     task: &mut Task,
 ) -> Result<(String, u64), DownloadError> {
-    let mut file = std::fs::OpenOptions::new()
+    let mut file = fs_err::OpenOptions::new()
         .create(true)
         .truncate(true)
         .write(true)
         .open(partial)
         .map_err(DownloadError::Io)?;
-    let mut hasher = Sha256::new();
+    let mut hasher = Hasher::new();
     let mut have = 0u64;
     let mut last_error = String::new();
     let client = client().map_err(DownloadError::Failed)?;
@@ -175,18 +175,18 @@ pub(crate) fn download(
         if have > 0 && resp.status() != StatusCode::PARTIAL_CONTENT {
             // The server ignored the range: start over.
             file.set_len(0).map_err(DownloadError::Io)?;
-            file = std::fs::OpenOptions::new()
+            file = fs_err::OpenOptions::new()
                 .write(true)
                 .truncate(true)
                 .open(partial)
                 .map_err(DownloadError::Io)?;
-            hasher = Sha256::new();
+            hasher = Hasher::new();
             have = 0;
         }
         let mut buf = vec![0u8; 256 << 10];
         loop {
             match resp.read(&mut buf) {
-                Ok(0) => return Ok((hex::encode(hasher.finalize()), have)),
+                Ok(0) => return Ok((hasher.finish().sha256, have)),
                 Ok(n) => {
                     if have + n as u64 > cap {
                         return Err(DownloadError::TooLarge);

@@ -94,6 +94,12 @@ pub(crate) fn io_err(
     }
 }
 
+/// Makes the next use of `registry`'s cached snapshot revalidate it (after a publish: the
+/// new version must be visible at once, whatever the cache TTL).
+pub(crate) fn invalidate(layout: &pandora_common::layout::Layout, registry: &str) {
+    let _ = fs_err::remove_file(layout.index_cache(registry).join("validators.acl"));
+}
+
 /// Seconds since the epoch.
 pub(crate) fn now() -> u64 {
     std::time::SystemTime::now()

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use pandora_common::acl::{self, Block, Document, Value};
 use pandora_common::files::{Index, PackageEntry, Pin, RegistryConfig, Snapshot, VersionEntry};
+use pandora_common::hash::sha256_hex;
 use pandora_common::layout::Layout;
-use sha2::{Digest, Sha256};
 
 use super::http::{self, Conditional, DownloadError, GetError};
 use super::{FetchError, io_err, now};
@@ -26,6 +26,8 @@ pub(crate) struct RegistryClient {
     /// Whether `snapshot` was read from the registry during this client's life (not only
     /// taken from the cache while its TTL lasts).
     snapshot_checked: bool,
+    /// Read the snapshot from the registry first, ignoring the TTL (`--refresh`).
+    refresh: bool,
 }
 
 /// Where a blob is now.
@@ -42,13 +44,27 @@ enum Base {
 }
 
 impl RegistryClient {
-    pub(crate) fn new(layout: &Layout, config: RegistryConfig) -> RegistryClient {
+    /// A client of `config`'s registry; `refresh` revalidates its snapshot before the first
+    /// use whatever the cache TTL says.
+    pub(crate) fn new(layout: &Layout, config: RegistryConfig, refresh: bool) -> RegistryClient {
         RegistryClient {
             cache: layout.index_cache(&config.name),
             config,
             snapshot: None,
             snapshot_checked: false,
+            refresh,
         }
+    }
+
+    /// Revalidates the snapshot with the registry unless that already happened in this
+    /// client's life; returns whether it did. A name or version missing from a cached
+    /// snapshot may have been published since: this is the one check before "not found".
+    pub(crate) fn revalidate(&mut self) -> Result<bool, FetchError> {
+        if self.snapshot_checked {
+            return Ok(false);
+        }
+        self.set_snapshot(true)?;
+        Ok(true)
     }
 
     fn name(&self) -> &str {
@@ -100,7 +116,7 @@ impl RegistryClient {
     /// The registry's current snapshot: the cached one while its TTL lasts, else revalidated.
     pub(crate) fn snapshot(&mut self) -> Result<&Snapshot, FetchError> {
         if self.snapshot.is_none() {
-            self.set_snapshot(false)?;
+            self.set_snapshot(self.refresh)?;
         }
         Ok(self.snapshot.as_ref().expect("set above"))
     }
@@ -123,13 +139,13 @@ impl RegistryClient {
     fn load_snapshot(&self, force: bool) -> Result<(Snapshot, bool), FetchError> {
         let cached_path = self.cache.join("snapshot.acl");
         let meta_path = self.cache.join("validators.acl");
-        let cached = std::fs::read_to_string(&cached_path)
+        let cached = fs_err::read_to_string(&cached_path)
             .ok()
             .and_then(|t| Snapshot::parse(&t, "snapshot.acl").ok());
         let meta = Validators::load(&meta_path);
         let url = match self.locate("snapshot.acl") {
             Base::File(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| {
+                let text = fs_err::read_to_string(&path).map_err(|e| {
                     self.unavailable("snapshot.acl", format!("{}: {e}", path.display()))
                 })?;
                 let fresh = Snapshot::parse(&text, &path.display().to_string())
@@ -187,7 +203,7 @@ impl RegistryClient {
                 seen: c.serial,
             });
         }
-        std::fs::create_dir_all(&self.cache).map_err(io_err("create", &self.cache))?;
+        fs_err::create_dir_all(&self.cache).map_err(io_err("create", &self.cache))?;
         pandora_common::write_atomic(&self.cache.join("snapshot.acl"), text.as_bytes())
             .map_err(io_err("write", self.cache.join("snapshot.acl")))?;
         Validators {
@@ -198,8 +214,26 @@ impl RegistryClient {
         Ok(fresh)
     }
 
-    /// The package `name` from `index/<name>.acl`, or `None` if the registry does not have it.
+    /// The package `name` from `index/<name>.acl`, or `None` if the registry does not have it
+    /// (after revalidating a cached snapshot that does not list it).
     pub(crate) fn package(&mut self, name: &str) -> Result<Option<PackageEntry>, FetchError> {
+        match self.package_once(name)? {
+            None if self.revalidate()? => self.package_once(name),
+            found => Ok(found),
+        }
+    }
+
+    /// The entry of `pin`'s version and its package, revalidating a cached snapshot that
+    /// does not list that version.
+    pub(crate) fn version(&mut self, pin: &Pin) -> Result<Option<VersionEntry>, FetchError> {
+        let find = |p: Option<PackageEntry>| p.and_then(|p| p.version(&pin.version).cloned());
+        match find(self.package(&pin.name)?) {
+            None if self.revalidate()? => Ok(find(self.package_once(&pin.name)?)),
+            found => Ok(found),
+        }
+    }
+
+    fn package_once(&mut self, name: &str) -> Result<Option<PackageEntry>, FetchError> {
         let rel = format!("index/{name}.acl");
         let Some(text) = self.verified(&rel)? else {
             return Ok(None);
@@ -237,11 +271,11 @@ impl RegistryClient {
             return Ok(None);
         };
         let cached_path = self.cache.join(rel);
-        let bytes = match std::fs::read(&cached_path) {
-            Ok(bytes) if hex::encode(Sha256::digest(&bytes)) == want.sha256 => bytes,
+        let bytes = match fs_err::read(&cached_path) {
+            Ok(bytes) if sha256_hex(&bytes) == want.sha256 => bytes,
             _ => {
                 let bytes = match self.locate(rel) {
-                    Base::File(path) => std::fs::read(&path)
+                    Base::File(path) => fs_err::read(&path)
                         .map_err(|e| self.unavailable(rel, format!("{}: {e}", path.display())))?,
                     Base::Http(url) => match http::get_conditional(&url, None, want.size) {
                         Ok(Conditional::Fresh { body, .. }) => body,
@@ -261,7 +295,7 @@ impl RegistryClient {
                         Err(e) => return Err(self.unavailable(rel, e)),
                     },
                 };
-                let got = hex::encode(Sha256::digest(&bytes));
+                let got = sha256_hex(&bytes);
                 if got != want.sha256 || bytes.len() as u64 != want.size {
                     return Err(FetchError::Mismatch {
                         registry: self.name().to_string(),
@@ -275,7 +309,7 @@ impl RegistryClient {
                     });
                 }
                 if let Some(dir) = cached_path.parent() {
-                    std::fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+                    fs_err::create_dir_all(dir).map_err(io_err("create", dir))?;
                 }
                 pandora_common::write_atomic(&cached_path, &bytes)
                     .map_err(io_err("write", &cached_path))?;
@@ -322,7 +356,7 @@ impl RegistryClient {
                 let result = http::download(&url, &partial, cap, &mut task);
                 drop(task);
                 let fail = |e: FetchError| {
-                    let _ = std::fs::remove_file(&partial);
+                    let _ = fs_err::remove_file(&partial);
                     Err(e)
                 };
                 match result {
@@ -347,7 +381,7 @@ impl RegistryClient {
                     }
                     Err(DownloadError::Io(e)) => return fail(io_err("write", &partial)(e)),
                 }
-                if let Err(e) = std::fs::rename(&partial, &target) {
+                if let Err(e) = fs_err::rename(&partial, &target) {
                     return fail(io_err("move into the cache", &target)(e));
                 }
                 Ok(Fetched {
@@ -367,7 +401,7 @@ struct Validators {
 
 impl Validators {
     fn load(path: &Path) -> Option<Validators> {
-        let doc = acl::parse(&std::fs::read_to_string(path).ok()?, "validators.acl").ok()?;
+        let doc = acl::parse(&fs_err::read_to_string(path).ok()?, "validators.acl").ok()?;
         let b = doc.block("Cache")?;
         Some(Validators {
             etag: b

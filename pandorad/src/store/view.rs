@@ -1,20 +1,24 @@
-//! The store, `store/<name>/<version>/`. Invariant: an entry is visible only after every check
-//! passed: it appears by one rename out of `tmp/`, complete with `manifest.acl` (holding the
-//! verified `archive_sha256`), `files/` and `files.acl`. This module reads it; `install` is
-//! the only writer.
+//! The read snapshot of the store: every entry's manifest and size, indexed by pin.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use pandora_common::files::{FileList, Manifest};
+use pandora_common::files::Manifest;
 use pandora_common::layout::Layout;
+
+use super::entry::{self, EntryError};
 
 /// One installed package, as the read snapshot keeps it.
 #[derive(Debug, Clone)]
 pub(crate) struct Installed {
     pub(crate) manifest: Manifest,
+    /// Bytes of its regular files.
     pub(crate) size: u64,
+    /// Regular files in it (directories and links are not counted).
     pub(crate) files: u64,
+    /// The registry it came from, or `local`; `None` for entries installed before the store
+    /// recorded it.
+    pub(crate) origin: Option<String>,
 }
 
 /// Everything in the store, sorted by name then version.
@@ -36,11 +40,11 @@ impl StoreView {
     /// immutable once they appear, so a known `name@version` needs no second look.
     pub(crate) fn refresh(&self, layout: &Layout) -> StoreView {
         let mut entries = Vec::new();
-        let Ok(names) = std::fs::read_dir(layout.store()) else {
+        let Ok(names) = fs_err::read_dir(layout.store()) else {
             return StoreView::default();
         };
         for name in names.flatten() {
-            let Ok(versions) = std::fs::read_dir(name.path()) else {
+            let Ok(versions) = fs_err::read_dir(name.path()) else {
                 continue;
             };
             for version in versions.flatten() {
@@ -52,7 +56,8 @@ impl StoreView {
                 match read_entry(&version.path()) {
                     Ok(e) => entries.push(e),
                     Err(e) => {
-                        tracing::warn!(path = %version.path().display(), error = %e, "unreadable store entry")
+                        let error = pandora_common::error_chain(&e, ": ");
+                        tracing::warn!(path = %version.path().display(), %error, "unreadable store entry")
                     }
                 }
             }
@@ -80,26 +85,36 @@ impl StoreView {
             .map(|&i| &self.entries[i])
     }
 
+    /// Every stored version of `name`, oldest first.
+    pub(crate) fn versions(&self, name: &str) -> Vec<&Installed> {
+        let mut v: Vec<&Installed> = self
+            .by_pin
+            .get(name)
+            .map(|m| m.values().map(|&i| &self.entries[i]).collect())
+            .unwrap_or_default();
+        v.sort_by(|a, b| {
+            pandora_common::files::compare_versions(&a.manifest.version, &b.manifest.version)
+        });
+        v
+    }
+
     /// Bytes of all installed files.
     pub(crate) fn bytes(&self) -> u64 {
         self.entries.iter().map(|e| e.size).sum()
     }
 }
 
-fn read_entry(dir: &Path) -> anyhow::Result<Installed> {
-    let manifest_path = dir.join("manifest.acl");
-    let manifest = Manifest::parse(
-        &std::fs::read_to_string(&manifest_path)?,
-        &manifest_path.display().to_string(),
-    )?;
-    let list_path = dir.join("files.acl");
-    let list = FileList::parse(
-        &std::fs::read_to_string(&list_path)?,
-        &list_path.display().to_string(),
-    )?;
+fn read_entry(dir: &Path) -> Result<Installed, EntryError> {
+    let manifest = entry::read_manifest(dir)?;
+    let list = entry::read_file_list(dir)?;
     Ok(Installed {
         size: list.total_size(),
-        files: list.files.len() as u64,
+        files: list
+            .files
+            .iter()
+            .filter(|f| matches!(f.kind, pandora_common::files::FileKind::File { .. }))
+            .count() as u64,
+        origin: entry::origin(&manifest),
         manifest,
     })
 }

@@ -8,6 +8,7 @@ use tonic::{Request, Response, Status};
 
 use super::Shared;
 use crate::engine::EventStream;
+use crate::error::{Error, Kind};
 use crate::registries;
 
 /// The service; one per daemon.
@@ -21,18 +22,26 @@ impl Service {
     }
 }
 
-/// A failed call: gRPC code, stable Pandora code, message and an optional next command.
-pub(crate) fn fail(
-    code: tonic::Code,
-    pandora_code: &str,
-    message: impl Into<String>,
-    hint: Option<String>,
-) -> Status {
-    let mut status = Status::new(code, message);
-    if let Ok(v) = pandora_code.parse() {
+/// The one place where the daemon's errors become gRPC statuses: the gRPC code from the
+/// error's kind, the message with its causes, and the stable code and hint as metadata.
+pub(crate) fn to_status(e: Error) -> Status {
+    let code = match e.kind() {
+        Kind::InvalidArgument => tonic::Code::InvalidArgument,
+        Kind::NotFound => tonic::Code::NotFound,
+        Kind::AlreadyExists => tonic::Code::AlreadyExists,
+        Kind::FailedPrecondition => tonic::Code::FailedPrecondition,
+        Kind::Unavailable => tonic::Code::Unavailable,
+        Kind::DataLoss => tonic::Code::DataLoss,
+        Kind::Unauthenticated => tonic::Code::Unauthenticated,
+        Kind::PermissionDenied => tonic::Code::PermissionDenied,
+        Kind::ResourceExhausted => tonic::Code::ResourceExhausted,
+        Kind::Internal => tonic::Code::Internal,
+    };
+    let mut status = Status::new(code, pandora_common::error_chain(&e, ": "));
+    if let Ok(v) = e.code().parse() {
         status.metadata_mut().insert(pandora_proto::CODE_KEY, v);
     }
-    if let Some(h) = hint
+    if let Some(h) = e.hint()
         && let Ok(v) = h.parse()
     {
         status.metadata_mut().insert(pandora_proto::HINT_KEY, v);
@@ -40,7 +49,13 @@ pub(crate) fn fail(
     status
 }
 
-type Stream = EventStream;
+/// A mutation's events as the client receives them.
+type Stream = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<Event, Status>> + Send>>;
+
+fn stream(events: EventStream) -> Response<Stream> {
+    use tokio_stream::StreamExt;
+    Response::new(Box::pin(events.map(|e| e.map_err(to_status))))
+}
 
 #[tonic::async_trait]
 impl Pandora for Service {
@@ -98,16 +113,17 @@ impl Pandora for Service {
 
     async fn search(&self, req: Request<SearchRequest>) -> Result<Response<SearchReply>, Status> {
         let _g = self.shared.activity.begin();
-        let (layout, query) = (self.shared.layout.clone(), req.into_inner().query);
-        blocking(move || crate::reads::search(&layout, &query)).await
+        let req = req.into_inner();
+        let layout = self.shared.layout.clone();
+        blocking(move || crate::reads::search(&layout, &req.query, req.refresh)).await
     }
 
     async fn info(&self, req: Request<InfoRequest>) -> Result<Response<InfoReply>, Status> {
         let _g = self.shared.activity.begin();
         let layout = self.shared.layout.clone();
         let store = self.shared.store.load_full();
-        let package = req.into_inner().package;
-        blocking(move || crate::reads::info(&layout, &store, &package)).await
+        let req = req.into_inner();
+        blocking(move || crate::reads::info(&layout, &store, &req.package, req.refresh)).await
     }
 
     async fn list_registries(
@@ -115,7 +131,7 @@ impl Pandora for Service {
         _: Request<ListRegistriesRequest>,
     ) -> Result<Response<ListRegistriesReply>, Status> {
         let _g = self.shared.activity.begin();
-        let list = registries::load(&self.shared.layout)?;
+        let list = registries::load(&self.shared.layout).map_err(to_status)?;
         let registries = list
             .by_priority()
             .into_iter()
@@ -135,30 +151,27 @@ impl Pandora for Service {
     async fn install(&self, req: Request<InstallRequest>) -> Result<Response<Stream>, Status> {
         let guard = self.shared.activity.begin();
         let req = req.into_inner();
-        let (packages, plan_only, plan_id) = (req.packages, req.plan_only, req.plan_id);
-        if packages.is_empty() {
-            return Err(fail(
-                tonic::Code::InvalidArgument,
-                "usage",
-                "name at least one package to install",
-                None,
-            ));
+        if req.packages.is_empty() {
+            let e = Error::Usage("name at least one package to install".into());
+            return Err(to_status(e));
         }
         let (layout, store) = (self.shared.layout.clone(), self.shared.store.clone());
-        let label = format!("install {}", packages.join(" "));
-        Ok(Response::new(self.shared.engine.submit(
-            label,
-            move |events| {
-                let _guard = guard;
-                // The store as it is now: earlier mutations in the queue have finished.
-                let plan = match (plan_only, plan_id.as_str()) {
-                    (true, _) => crate::install::Plan::Only,
-                    (false, "") => crate::install::Plan::Apply,
-                    (false, id) => crate::install::Plan::Confirmed(id),
-                };
-                crate::install::install(&layout, &store.load(), &packages, plan, events)
-            },
-        )))
+        let label = format!("install {}", req.packages.join(" "));
+        Ok(stream(self.shared.engine.submit(label, move |events| {
+            let _guard = guard;
+            let mode = match (req.plan_only, req.plan_id.as_str()) {
+                (true, _) => crate::install::Mode::PlanOnly,
+                (false, "") => crate::install::Mode::Apply,
+                (false, id) => crate::install::Mode::Confirmed(id),
+            };
+            let request = crate::install::Request {
+                packages: &req.packages,
+                refresh: req.refresh,
+                mode,
+            };
+            // The store as it is now: earlier mutations in the queue have finished.
+            crate::install::install(&layout, &store.load(), &request, events)
+        })))
     }
 
     type VerifyStream = Stream;
@@ -171,13 +184,10 @@ impl Pandora for Service {
         } else {
             format!("verify {}", pins.join(" "))
         };
-        Ok(Response::new(self.shared.engine.submit(
-            label,
-            move |events| {
-                let _guard = guard;
-                crate::verify::verify(&layout, &store.load(), &pins, events)
-            },
-        )))
+        Ok(stream(self.shared.engine.submit(label, move |events| {
+            let _guard = guard;
+            crate::verify::verify(&layout, &store.load(), &pins, events)
+        })))
     }
 
     type PruneCacheStream = Stream;
@@ -188,7 +198,7 @@ impl Pandora for Service {
         let guard = self.shared.activity.begin();
         let dry_run = req.into_inner().dry_run;
         let layout = self.shared.layout.clone();
-        Ok(Response::new(self.shared.engine.submit(
+        Ok(stream(self.shared.engine.submit(
             "prune --cache".to_string(),
             move |events| {
                 let _guard = guard;
@@ -204,16 +214,13 @@ impl Pandora for Service {
     ) -> Result<Response<Stream>, Status> {
         let guard = self.shared.activity.begin();
         let req = req.into_inner();
-        registries::check_new(&req.name, &req.url)?;
+        registries::check_new(&req.name, &req.url).map_err(to_status)?;
         let layout = self.shared.layout.clone();
         let label = format!("registry add {}", req.name);
-        Ok(Response::new(self.shared.engine.submit(
-            label,
-            move |events| {
-                let _guard = guard;
-                registries::add(&layout, &req.name, &req.url, req.priority, events)
-            },
-        )))
+        Ok(stream(self.shared.engine.submit(label, move |events| {
+            let _guard = guard;
+            registries::add(&layout, &req.name, &req.url, req.priority, events)
+        })))
     }
 
     type RemoveRegistryStream = Stream;
@@ -224,7 +231,7 @@ impl Pandora for Service {
         let guard = self.shared.activity.begin();
         let name = req.into_inner().name;
         let layout = self.shared.layout.clone();
-        Ok(Response::new(self.shared.engine.submit(
+        Ok(stream(self.shared.engine.submit(
             format!("registry remove {name}"),
             move |_| {
                 let _guard = guard;
@@ -239,27 +246,25 @@ impl Pandora for Service {
         let req = req.into_inner();
         let layout = self.shared.layout.clone();
         let label = format!("publish {} to {}", req.file, req.registry);
-        Ok(Response::new(self.shared.engine.submit(
-            label,
-            move |events| {
-                let _guard = guard;
-                crate::publish::publish(
-                    &layout,
-                    std::path::Path::new(&req.file),
-                    &req.registry,
-                    events,
-                )
-            },
-        )))
+        Ok(stream(self.shared.engine.submit(label, move |events| {
+            let _guard = guard;
+            crate::publish::publish(
+                &layout,
+                std::path::Path::new(&req.file),
+                &req.registry,
+                events,
+            )
+        })))
     }
 }
 
 /// Runs a blocking read off the async threads.
 async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, Status> + Send + 'static,
+    f: impl FnOnce() -> crate::error::Result<T> + Send + 'static,
 ) -> Result<Response<T>, Status> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| Status::internal(format!("the request crashed: {e}")))?
+        .unwrap_or_else(|e| Err(Error::Internal(format!("the request crashed: {e}"))))
         .map(Response::new)
+        .map_err(to_status)
 }

@@ -27,7 +27,7 @@ pub(crate) fn listener(path: &Path) -> Result<(std::os::unix::net::UnixListener,
         return Ok((l, Origin::Systemd));
     }
     // We hold the daemon lock, so a socket file left here belongs to a dead daemon.
-    match std::fs::remove_file(path) {
+    match fs_err::remove_file(path) {
         Ok(()) => tracing::info!(path = %path.display(), "removed a stale socket"),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => {
@@ -37,7 +37,7 @@ pub(crate) fn listener(path: &Path) -> Result<(std::os::unix::net::UnixListener,
     }
     let l = std::os::unix::net::UnixListener::bind(path)
         .with_context(|| format!("cannot listen on {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("cannot chmod {}", path.display()))?;
     Ok((l, Origin::Bound))
 }

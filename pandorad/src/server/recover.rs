@@ -9,13 +9,13 @@ use anyhow::{Context, Result};
 /// Clears `tmp/`, returning one line per thing removed.
 pub(crate) fn clear_tmp(tmp: &Path) -> Result<Vec<String>> {
     let mut repaired = Vec::new();
-    for entry in std::fs::read_dir(tmp).with_context(|| format!("cannot read {}", tmp.display()))? {
+    for entry in fs_err::read_dir(tmp).with_context(|| format!("cannot read {}", tmp.display()))? {
         let entry = entry?;
         let path = entry.path();
         let result = if entry.file_type()?.is_dir() {
-            std::fs::remove_dir_all(&path)
+            fs_err::remove_dir_all(&path)
         } else {
-            std::fs::remove_file(&path)
+            fs_err::remove_file(&path)
         };
         result.with_context(|| format!("cannot remove {}", path.display()))?;
         repaired.push(format!("removed interrupted staging {}", path.display()));

@@ -3,12 +3,11 @@
 //! Order matters for crash safety: take `run/lock` before touching anything (one daemon per
 //! home), clear `tmp/` (recovery), then listen, then tell systemd we are ready.
 
+mod activity;
 mod listen;
 mod lock;
 mod recover;
 mod service;
-
-pub(crate) use service::fail;
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
@@ -20,12 +19,13 @@ use pandora_common::layout::Layout;
 use pandora_proto::v1::pandora_server::PandoraServer;
 
 use crate::engine::Engine;
-use crate::status::Activity;
 use crate::store::StoreView;
+use activity::Activity;
 
 /// Daemon settings from the command line.
-pub(crate) struct Options {
-    pub(crate) idle_timeout: u64,
+pub struct Options {
+    /// Exit after this many seconds without requests and mutations (0: never).
+    pub idle_timeout: u64,
 }
 
 /// What every request handler shares.
@@ -38,13 +38,12 @@ pub(crate) struct Shared {
     pub(crate) repaired: Vec<String>,
 }
 
-pub(crate) fn run(layout: Layout, opts: Options) -> Result<()> {
+/// Runs the daemon for `layout` until SIGTERM, SIGINT or the idle timeout.
+pub fn run(layout: Layout, opts: Options) -> Result<()> {
     for dir in layout.dirs() {
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+        fs_err::create_dir_all(&dir)?;
     }
-    std::fs::set_permissions(layout.run(), std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("cannot chmod {}", layout.run().display()))?;
+    fs_err::set_permissions(layout.run(), std::fs::Permissions::from_mode(0o700))?;
     let _lock = lock::acquire(&layout.lock(), layout.home())?;
     let repaired = recover::clear_tmp(&layout.tmp())?;
     for r in &repaired {
@@ -58,7 +57,7 @@ pub(crate) fn run(layout: Layout, opts: Options) -> Result<()> {
         .context("cannot start the async runtime")?;
     let result = runtime.block_on(serve(layout.clone(), opts, listener, repaired));
     if matches!(origin, listen::Origin::Bound) {
-        let _ = std::fs::remove_file(layout.socket());
+        let _ = fs_err::remove_file(layout.socket());
     }
     result
 }

@@ -1,0 +1,636 @@
+//! The daemon's one error type. Every failure a request can end in is a variant here: it
+//! names the object (a path, `name@version`, a registry), keeps its cause as `#[source]`,
+//! and has a stable [`code`] and, where there is a command to run, a [`Error::hint`]. The
+//! gRPC layer turns it into a status in one place (`server::service::to_status`); nothing
+//! below that layer knows gRPC.
+
+use std::path::PathBuf;
+
+use pandora_common::files::{FileError, Pin, PinError};
+use pandora_common::pkg::UnpackError;
+
+use crate::fetch::FetchError;
+
+/// Stable error codes, as clients see them (`error[not-found]: …`).
+pub(crate) mod code {
+    /// The request itself is malformed.
+    pub(crate) const USAGE: &str = "usage";
+    /// A package argument is not a valid name, pin or file.
+    pub(crate) const BAD_PACKAGE: &str = "bad-package";
+    /// A package, version, registry or file does not exist.
+    pub(crate) const NOT_FOUND: &str = "not-found";
+    /// No registry could answer (unreachable, or serving files that fail their checks).
+    pub(crate) const UNAVAILABLE: &str = "unavailable";
+    /// A `.pkg` archive is not a valid package.
+    pub(crate) const INVALID_PACKAGE: &str = "invalid-package";
+    /// The same `name@version` exists with other bytes.
+    pub(crate) const CONFLICT: &str = "conflict";
+    /// The plan changed between showing it and applying it.
+    pub(crate) const STALE_PLAN: &str = "stale-plan";
+    /// A local file operation failed.
+    pub(crate) const IO: &str = "io";
+    /// A package is not what its registry's index says.
+    pub(crate) const MISMATCH: &str = "mismatch";
+    /// A package has a `run` hook and the sandbox is not built yet.
+    pub(crate) const NEEDS_SANDBOX: &str = "needs-sandbox";
+    /// A package is built for another machine.
+    pub(crate) const WRONG_ARCH: &str = "wrong-arch";
+    /// No registry is configured.
+    pub(crate) const NO_REGISTRIES: &str = "no-registries";
+    /// A registry failed to serve what was asked.
+    pub(crate) const FETCH: &str = "fetch";
+    /// `registries.acl` is not valid.
+    pub(crate) const BAD_CONFIG: &str = "bad-config";
+    /// A registry name is not valid.
+    pub(crate) const BAD_NAME: &str = "bad-name";
+    /// A registry URL is not valid.
+    pub(crate) const BAD_URL: &str = "bad-url";
+    /// The registry's entry does not allow publishing.
+    pub(crate) const PUBLISH_DISABLED: &str = "publish-disabled";
+    /// The registry's entry has no usable token.
+    pub(crate) const NO_TOKEN: &str = "no-token";
+    /// The registry wants a token.
+    pub(crate) const UNAUTHENTICATED: &str = "unauthenticated";
+    /// The registry refused the token.
+    pub(crate) const FORBIDDEN: &str = "forbidden";
+    /// The registry refused a package as too large.
+    pub(crate) const TOO_LARGE: &str = "too-large";
+    /// The registry answered with an unexpected error.
+    pub(crate) const REGISTRY_ERROR: &str = "registry-error";
+    /// Something inside the daemon failed.
+    pub(crate) const INTERNAL: &str = "internal";
+}
+
+/// What kind of failure, for the transport's status code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// The request is wrong.
+    InvalidArgument,
+    /// The thing asked for does not exist.
+    NotFound,
+    /// It exists already, differently.
+    AlreadyExists,
+    /// The state of the home or a registry does not allow it.
+    FailedPrecondition,
+    /// A registry could not be reached.
+    Unavailable,
+    /// Data read from disk or network is damaged or lies.
+    DataLoss,
+    /// No or wrong credentials.
+    Unauthenticated,
+    /// Credentials refused.
+    PermissionDenied,
+    /// A size limit.
+    ResourceExhausted,
+    /// A bug or an environment failure.
+    Internal,
+}
+
+/// A failed request.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Error {
+    /// The request is malformed.
+    #[error("{0}")]
+    Usage(String),
+    /// A package argument is not a valid name or pin.
+    #[error("`{arg}` is not a valid package")]
+    BadPackage {
+        arg: String,
+        #[source]
+        source: PinError,
+    },
+    /// A local file named in the request cannot be opened.
+    #[error("cannot open {}", path.display())]
+    CannotOpen {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A local `.pkg` file is not a valid package.
+    #[error("{} is not a valid package", path.display())]
+    InvalidFile {
+        path: PathBuf,
+        #[source]
+        source: Box<UnpackError>,
+    },
+    /// A downloaded or cached archive is not a valid package.
+    #[error("{pin} from `{origin}` is not a valid package")]
+    InvalidBlob {
+        pin: Pin,
+        origin: String,
+        #[source]
+        source: Box<UnpackError>,
+    },
+    /// A package's hook file is not valid.
+    #[error("{pin}: invalid hook file {hook}")]
+    InvalidHook {
+        pin: Pin,
+        hook: String,
+        #[source]
+        source: Box<FileError>,
+    },
+    /// A package is not what the index promised.
+    #[error("{pin} from `{origin}`: {what}; nothing was installed")]
+    Mismatch {
+        pin: Pin,
+        origin: String,
+        what: String,
+    },
+    /// A package has a `run` hook, which needs the sandbox.
+    #[error(
+        "{pin} has a `run` hook ({hook}, {phase}: {command}); hooks run only inside Pandora's sandbox, which is not built yet, so {pin} was not installed"
+    )]
+    NeedsSandbox {
+        pin: Pin,
+        hook: String,
+        phase: String,
+        command: String,
+    },
+    /// A package is built for another architecture.
+    #[error("{pin} is built for `{arch}`, and this machine is `{machine}`; nothing was installed")]
+    WrongArch {
+        pin: Pin,
+        arch: String,
+        machine: &'static str,
+    },
+    /// A local package has the pin of a store entry with other bytes.
+    #[error("{pin} is already installed from other bytes than {}", path.display())]
+    Conflict { pin: Pin, path: PathBuf },
+    /// The plan changed after it was shown.
+    #[error(
+        "the plan changed after it was shown (a registry changed in between); nothing was installed"
+    )]
+    StalePlan,
+    /// A local file operation failed.
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// No registry is configured.
+    #[error("no registries are configured")]
+    NoRegistries,
+    /// A registry failed.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// `registries.acl` is not valid.
+    #[error("{} is not valid", path.display())]
+    BadConfig {
+        path: PathBuf,
+        #[source]
+        source: Box<FileError>,
+    },
+    /// A registry name is not valid.
+    #[error("`{0}` is not a valid registry name: use lowercase letters, digits and `._+-`")]
+    BadRegistryName(String),
+    /// A registry URL is not valid.
+    #[error("`{url}` is not a registry URL: {reason}")]
+    BadUrl { url: String, reason: String },
+    /// No registry has that name.
+    #[error("no registry is called `{0}`")]
+    NoSuchRegistry(String),
+    /// A `name@version` is not in the store.
+    #[error("{0} is not in the store")]
+    NotInStore(Pin),
+    /// No version of a name is in the store.
+    #[error("no version of `{0}` is in the store")]
+    NameNotInStore(String),
+    /// No registry has the package, or none could be asked.
+    #[error("{}", missing_text(self))]
+    Missing {
+        /// `name` or `name@version`.
+        what: String,
+        /// The package that depends on it, if any.
+        needed_by: Option<Pin>,
+        /// The registries asked, by name.
+        asked: Vec<String>,
+        /// Why registries could not answer, one sentence each.
+        problems: Vec<String>,
+        /// Versions of the name that are in the store (for `info`).
+        in_store: Vec<String>,
+    },
+    /// A registry lists a package without versions.
+    #[error("registry `{registry}` lists `{name}` without any version")]
+    NoVersions { registry: String, name: String },
+    /// Publishing needs the registry's entry to allow it.
+    #[error("registry `{registry}` does not allow publishing")]
+    PublishDisabled { registry: String, config: PathBuf },
+    /// Publishing needs a token file.
+    #[error("registry `{registry}` has no token_file")]
+    NoToken { registry: String, config: PathBuf },
+    /// The token file cannot be read.
+    #[error("cannot read token file {}", path.display())]
+    TokenUnreadable {
+        path: PathBuf,
+        config: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Publishing needs an HTTP registry server.
+    #[error("registry `{registry}` is {url}; publishing needs an http(s) registry server")]
+    PublishNeedsServer { registry: String, url: String },
+    /// The registry server could not be reached.
+    #[error("cannot reach registry `{registry}` at {url}")]
+    Unreachable {
+        registry: String,
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The registry refused the publish (HTTP 4xx/5xx).
+    #[error("{}", refused_text(self))]
+    PublishRefused {
+        registry: String,
+        pin: Pin,
+        status: u16,
+        message: String,
+        token_file: PathBuf,
+        config: PathBuf,
+    },
+    /// Something inside the daemon failed.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// A `Result` with the daemon's error.
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An I/O failure while doing `action` to `path`.
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io {
+            action,
+            path,
+            source: os_error(source),
+        }
+    }
+
+    /// The stable code.
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            Error::Usage(_) => code::USAGE,
+            Error::BadPackage { .. } => code::BAD_PACKAGE,
+            Error::CannotOpen { .. }
+            | Error::NoSuchRegistry(_)
+            | Error::NotInStore(_)
+            | Error::NameNotInStore(_)
+            | Error::NoVersions { .. } => code::NOT_FOUND,
+            Error::Missing { problems, .. } if !problems.is_empty() => code::UNAVAILABLE,
+            Error::Missing { .. } => code::NOT_FOUND,
+            Error::InvalidFile { .. } | Error::InvalidBlob { .. } | Error::InvalidHook { .. } => {
+                code::INVALID_PACKAGE
+            }
+            Error::Mismatch { .. } => code::MISMATCH,
+            Error::NeedsSandbox { .. } => code::NEEDS_SANDBOX,
+            Error::WrongArch { .. } => code::WRONG_ARCH,
+            Error::Conflict { .. } => code::CONFLICT,
+            Error::StalePlan => code::STALE_PLAN,
+            Error::Io { .. } => code::IO,
+            Error::NoRegistries => code::NO_REGISTRIES,
+            Error::Fetch(_) | Error::Unreachable { .. } => code::FETCH,
+            Error::BadConfig { .. } => code::BAD_CONFIG,
+            Error::BadRegistryName(_) => code::BAD_NAME,
+            Error::BadUrl { .. } | Error::PublishNeedsServer { .. } => code::BAD_URL,
+            Error::PublishDisabled { .. } => code::PUBLISH_DISABLED,
+            Error::NoToken { .. } | Error::TokenUnreadable { .. } => code::NO_TOKEN,
+            Error::PublishRefused { status, .. } => match status {
+                401 => code::UNAUTHENTICATED,
+                403 => code::FORBIDDEN,
+                409 => code::CONFLICT,
+                413 => code::TOO_LARGE,
+                422 => code::INVALID_PACKAGE,
+                _ => code::REGISTRY_ERROR,
+            },
+            Error::Internal(_) => code::INTERNAL,
+        }
+    }
+
+    /// What kind of failure this is.
+    pub(crate) fn kind(&self) -> Kind {
+        match self {
+            Error::Usage(_)
+            | Error::BadPackage { .. }
+            | Error::InvalidFile { .. }
+            | Error::BadRegistryName(_)
+            | Error::BadUrl { .. } => Kind::InvalidArgument,
+            Error::CannotOpen { .. }
+            | Error::NoSuchRegistry(_)
+            | Error::NotInStore(_)
+            | Error::NameNotInStore(_)
+            | Error::NoVersions { .. } => Kind::NotFound,
+            Error::Missing { problems, .. } if !problems.is_empty() => Kind::Unavailable,
+            Error::Missing { .. } => Kind::NotFound,
+            Error::InvalidBlob { .. } | Error::InvalidHook { .. } | Error::Mismatch { .. } => {
+                Kind::DataLoss
+            }
+            Error::Conflict { .. } => Kind::AlreadyExists,
+            Error::NeedsSandbox { .. }
+            | Error::WrongArch { .. }
+            | Error::StalePlan
+            | Error::NoRegistries
+            | Error::BadConfig { .. }
+            | Error::PublishDisabled { .. }
+            | Error::NoToken { .. }
+            | Error::TokenUnreadable { .. }
+            | Error::PublishNeedsServer { .. } => Kind::FailedPrecondition,
+            Error::Fetch(_) | Error::Unreachable { .. } => Kind::Unavailable,
+            Error::PublishRefused { status, .. } => match status {
+                401 => Kind::Unauthenticated,
+                403 => Kind::PermissionDenied,
+                409 => Kind::AlreadyExists,
+                413 => Kind::ResourceExhausted,
+                422 => Kind::InvalidArgument,
+                _ => Kind::Unavailable,
+            },
+            Error::Io { .. } | Error::Internal(_) => Kind::Internal,
+        }
+    }
+
+    /// The command to run next, when there is one.
+    pub(crate) fn hint(&self) -> Option<String> {
+        let publish_config = |registry: &str, config: &PathBuf| {
+            format!(
+                "in {}, give Registry \"{registry}\" `bool allow_publish = true;` and `string token_file = \"/path/to/token\";`",
+                config.display()
+            )
+        };
+        match self {
+            Error::Conflict { pin, .. } => Some(format!(
+                "give the package a new version, or check it: pandora verify {pin}"
+            )),
+            Error::StalePlan => Some("run the command again to see the new plan".into()),
+            Error::NoRegistries => Some("pandora registry add NAME URL".into()),
+            Error::BadConfig { path, .. } => Some(format!("fix {} by hand", path.display())),
+            Error::NoSuchRegistry(_) => Some("pandora registry list".into()),
+            Error::NotInStore(_) | Error::NameNotInStore(_) => {
+                Some("pandora list --store".into())
+            }
+            Error::Missing { problems, .. } if !problems.is_empty() => Some(
+                "check that the registry is up and its URL is right (pandora registry list), then retry"
+                    .into(),
+            ),
+            Error::Missing { what, .. } => {
+                let name = what.split('@').next().unwrap_or(what);
+                Some(format!("pandora search {name}"))
+            }
+            Error::PublishDisabled { registry, config }
+            | Error::NoToken { registry, config } => Some(publish_config(registry, config)),
+            Error::TokenUnreadable { config, path, .. } => Some(format!(
+                "check {}, or fix token_file in {}",
+                path.display(),
+                config.display()
+            )),
+            Error::PublishNeedsServer { .. } => {
+                Some("on a registry directory, use: pandora-registry add DIR FILE.pkg".into())
+            }
+            Error::PublishRefused {
+                registry,
+                pin,
+                status,
+                config,
+                ..
+            } => match status {
+                401 => Some(publish_config(registry, config)),
+                403 => Some("check the token with the registry's operator".into()),
+                409 => Some(format!("publish a new version of {}", pin.name)),
+                _ => None,
+            },
+            Error::WrongArch { .. } => {
+                Some("install a build for this machine, or one whose arch is `any`".into())
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether this failure means the archive itself is damaged (so a cached copy of it is
+    /// worth dropping), as opposed to a package that is intact but refused.
+    pub(crate) fn archive_damaged(&self) -> bool {
+        match self {
+            Error::InvalidBlob { source, .. } => damaged(source),
+            Error::Mismatch { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// The operating system's error without the path that `fs_err` adds, for errors that name
+/// the path themselves.
+pub(crate) fn os_error(e: std::io::Error) -> std::io::Error {
+    // fs_err's message is "failed to <verb> `<path>`: <the OS error>" and keeps no source.
+    if e.get_ref().is_none() {
+        return e;
+    }
+    let text = e.to_string();
+    match text.split_once("`: ") {
+        Some((_, os)) => std::io::Error::new(e.kind(), os.to_string()),
+        None => e,
+    }
+}
+
+/// Whether an unpack failed because of the archive's bytes (rather than the local disk: a
+/// full disk or an unwritable `tmp/` says nothing about the archive).
+fn damaged(e: &UnpackError) -> bool {
+    match e {
+        UnpackError::Staging { .. } => false,
+        UnpackError::EntryIo { action, .. } | UnpackError::ArchiveIo { action, .. } => {
+            !action.starts_with("write")
+        }
+        _ => true,
+    }
+}
+
+fn missing_text(e: &Error) -> String {
+    let Error::Missing {
+        what,
+        needed_by,
+        asked,
+        problems,
+        in_store,
+    } = e
+    else {
+        return String::new();
+    };
+    let asked = asked
+        .iter()
+        .map(|a| format!("`{a}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let who = needed_by
+        .as_ref()
+        .map(|p| format!(", needed by {p},"))
+        .unwrap_or_default();
+    let all_failed = !problems.is_empty() && problems.len() >= asked.split(", ").count();
+    if all_failed && problems.len() == 1 {
+        // One registry, and it failed: its failure is the headline.
+        return format!("cannot find {what}{who}: {}", problems[0]);
+    }
+    let mut text = if all_failed {
+        format!("cannot find {what}{who}: no registry could answer (asked {asked})")
+    } else if what.contains('@') {
+        format!("{what}{who} is in no registry (asked {asked}); nothing was installed")
+    } else {
+        format!("no registry has a package called `{what}` (asked {asked})")
+    };
+    if !in_store.is_empty() {
+        text.push_str(&format!("; in the store: {}", in_store.join(", ")));
+    }
+    for p in problems {
+        text.push_str("\n  ");
+        text.push_str(p);
+    }
+    text
+}
+
+fn refused_text(e: &Error) -> String {
+    let Error::PublishRefused {
+        registry,
+        pin,
+        status,
+        message,
+        token_file,
+        ..
+    } = e
+    else {
+        return String::new();
+    };
+    match status {
+        401 => format!("registry `{registry}` wants a token to publish {pin}: {message}"),
+        403 => format!(
+            "registry `{registry}` refused to publish {pin} with the token from {}: {message}",
+            token_file.display()
+        ),
+        409 => format!("{pin} is already published to `{registry}` with other content: {message}"),
+        413 => format!("registry `{registry}` refused {pin} as too large: {message}"),
+        422 => format!("registry `{registry}` refused {pin}: {message}"),
+        s => format!("registry `{registry}` answered HTTP {s} to the publish of {pin}: {message}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pin(s: &str) -> Pin {
+        Pin::parse(s).unwrap()
+    }
+
+    #[test]
+    fn missing_says_what_was_asked_and_why() {
+        let e = Error::Missing {
+            what: "tool".into(),
+            needed_by: None,
+            asked: vec!["main".into()],
+            problems: vec![],
+            in_store: vec![],
+        };
+        assert_eq!(e.code(), code::NOT_FOUND);
+        assert_eq!(e.kind(), Kind::NotFound);
+        assert_eq!(
+            e.to_string(),
+            "no registry has a package called `tool` (asked `main`)"
+        );
+        assert_eq!(e.hint().as_deref(), Some("pandora search tool"));
+
+        let e = Error::Missing {
+            what: "lib@1.0".into(),
+            needed_by: Some(pin("app@2")),
+            asked: vec!["a".into(), "b".into()],
+            problems: vec!["registry `a`: cannot get index: refused".into()],
+            in_store: vec![],
+        };
+        // One of two registries failed: the package may still be missing from the other.
+        assert_eq!(e.code(), code::UNAVAILABLE);
+        assert!(
+            e.to_string()
+                .starts_with("lib@1.0, needed by app@2, is in no registry (asked `a`, `b`)"),
+            "{e}"
+        );
+        assert!(
+            e.to_string()
+                .ends_with("\n  registry `a`: cannot get index: refused")
+        );
+    }
+
+    #[test]
+    fn unreachable_registries_headline_the_cause() {
+        let e = Error::Missing {
+            what: "tool".into(),
+            needed_by: None,
+            asked: vec!["main".into()],
+            problems: vec!["registry `main`: connection refused".into()],
+            in_store: vec![],
+        };
+        assert_eq!(
+            e.to_string(),
+            "cannot find tool: registry `main`: connection refused"
+        );
+        let e = Error::Missing {
+            what: "tool".into(),
+            needed_by: None,
+            asked: vec!["a".into(), "b".into()],
+            problems: vec![
+                "registry `a`: refused".into(),
+                "registry `b`: refused".into(),
+            ],
+            in_store: vec!["1.0".into(), "1.1".into()],
+        };
+        let text = e.to_string();
+        assert!(
+            text.starts_with("cannot find tool: no registry could answer (asked `a`, `b`)"),
+            "{text}"
+        );
+        assert!(text.contains("in the store: 1.0, 1.1"), "{text}");
+        assert_eq!(e.kind(), Kind::Unavailable);
+        assert!(e.hint().unwrap().contains("registry list"));
+    }
+
+    #[test]
+    fn publish_refusals_map_status_to_code() {
+        let refused = |status| Error::PublishRefused {
+            registry: "r".into(),
+            pin: pin("a@1"),
+            status,
+            message: "no".into(),
+            token_file: "/t".into(),
+            config: "/c".into(),
+        };
+        for (status, c, kind) in [
+            (401, code::UNAUTHENTICATED, Kind::Unauthenticated),
+            (403, code::FORBIDDEN, Kind::PermissionDenied),
+            (409, code::CONFLICT, Kind::AlreadyExists),
+            (413, code::TOO_LARGE, Kind::ResourceExhausted),
+            (422, code::INVALID_PACKAGE, Kind::InvalidArgument),
+            (500, code::REGISTRY_ERROR, Kind::Unavailable),
+        ] {
+            let e = refused(status);
+            assert_eq!((e.code(), e.kind()), (c, kind), "{status}");
+        }
+        assert!(refused(409).hint().unwrap().contains("new version of a"));
+    }
+
+    #[test]
+    fn io_names_the_path_once() {
+        let t = tempfile::tempdir().unwrap();
+        let missing = t.path().join("missing");
+        let e = fs_err::File::open(&missing)
+            .map_err(Error::io("open", &missing))
+            .unwrap_err();
+        let text = pandora_common::error_chain(&e, ": ");
+        assert_eq!(text.matches("missing").count(), 1, "{text}");
+        assert!(text.ends_with("(os error 2)"), "{text}");
+    }
+
+    #[test]
+    fn io_keeps_its_cause() {
+        let e = Error::io("read", "/x/y")(std::io::Error::from(std::io::ErrorKind::NotFound));
+        assert_eq!(e.to_string(), "cannot read /x/y");
+        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(e.code(), code::IO);
+    }
+}

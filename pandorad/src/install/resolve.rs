@@ -1,0 +1,219 @@
+//! Resolve: the closure of exact pins that a request needs, each with where it comes from
+//! (the store, a registry by priority, or a local file) and why it is needed.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+
+use pandora_common::files::{PackageArg, PackageEntry, Pin, VersionEntry};
+
+use crate::engine::Events;
+use crate::error::{Error, Result};
+use crate::fetch::RegistryClient;
+use crate::pkgfile;
+use crate::registries::Lazy;
+use crate::store::StoreView;
+
+/// Where a package of the closure comes from.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    /// Already in the store.
+    Store,
+    /// Registry number `usize` of the clients (in priority order), this version entry.
+    Registry(usize, VersionEntry),
+    /// A local .pkg file with its archive sha256 and size.
+    File(PathBuf, String, u64),
+}
+
+/// One package of the closure.
+#[derive(Debug, Clone)]
+pub(crate) struct Node {
+    pub(crate) source: Source,
+    /// The package that depends on it; `None` when the user asked for it.
+    pub(crate) needed_by: Option<Pin>,
+    pub(crate) deprecated: bool,
+}
+
+/// The closure, in pin order.
+pub(crate) type Closure = BTreeMap<Pin, Node>;
+
+/// The architectures a package may declare to install here.
+pub(crate) fn arch_fits(arch: &str) -> bool {
+    arch == std::env::consts::ARCH || arch == "any" || arch == "noarch"
+}
+
+/// Resolves `requests` (names, pins or .pkg paths) and their dependencies.
+pub(crate) fn resolve(
+    store: &StoreView,
+    registries: &mut Lazy<'_>,
+    requests: &[String],
+    events: &Events,
+) -> Result<Closure> {
+    let mut closure = Closure::new();
+    let mut queue: VecDeque<(Pin, Option<Pin>)> = VecDeque::new();
+    for request in requests {
+        let arg = PackageArg::parse(request).map_err(|source| Error::BadPackage {
+            arg: request.clone(),
+            source,
+        })?;
+        match arg {
+            PackageArg::File(path) => {
+                let (pin, node, dependencies) = local(store, path)?;
+                queue.extend(dependencies.into_iter().map(|d| (d, Some(pin.clone()))));
+                closure.insert(pin, node);
+            }
+            PackageArg::Pin(pin) => queue.push_back((pin, None)),
+            PackageArg::Name(name) => {
+                let clients = registries.get()?;
+                let (i, entry) = find_package(clients, &name, events)?;
+                let registry = clients[i].config.name.clone();
+                let v = entry.newest().ok_or_else(|| Error::NoVersions {
+                    registry: registry.clone(),
+                    name: name.clone(),
+                })?;
+                let pin = Pin {
+                    name,
+                    version: v.version.clone(),
+                };
+                events.info(format!(
+                    "{} is {pin} (latest in registry `{registry}`)",
+                    pin.name
+                ));
+                queue.push_back((pin, None));
+            }
+        }
+    }
+    while let Some((pin, needed_by)) = queue.pop_front() {
+        if closure.contains_key(&pin) {
+            continue;
+        }
+        if let Some(installed) = store.get(&pin.name, &pin.version) {
+            for d in &installed.manifest.dependencies {
+                queue.push_back((d.clone(), Some(pin.clone())));
+            }
+            let node = Node {
+                source: Source::Store,
+                needed_by,
+                deprecated: false,
+            };
+            closure.insert(pin, node);
+            continue;
+        }
+        let clients = registries.get()?;
+        let (i, version) = find_version(clients, &pin, needed_by.as_ref(), events)?;
+        for d in &version.dependencies {
+            queue.push_back((d.clone(), Some(pin.clone())));
+        }
+        let deprecated = version.deprecated;
+        let node = Node {
+            source: Source::Registry(i, version),
+            needed_by,
+            deprecated,
+        };
+        closure.insert(pin, node);
+    }
+    Ok(closure)
+}
+
+/// A local .pkg file, checked whole now: its pin, its node, and the dependencies to resolve
+/// (none when it is in the store already, whose dependencies the queue adds itself).
+fn local(store: &StoreView, path: PathBuf) -> Result<(Pin, Node, Vec<Pin>)> {
+    let found = pkgfile::inspect_file(&path)?;
+    let pin = found.manifest.pin();
+    if !arch_fits(&found.manifest.arch) {
+        return Err(Error::WrongArch {
+            pin,
+            arch: found.manifest.arch.clone(),
+            machine: std::env::consts::ARCH,
+        });
+    }
+    if let Some(installed) = store.get(&pin.name, &pin.version) {
+        if installed.manifest.archive_sha256.as_deref() != Some(found.sha256.as_str()) {
+            return Err(Error::Conflict { pin, path });
+        }
+        let node = Node {
+            source: Source::Store,
+            needed_by: None,
+            deprecated: false,
+        };
+        return Ok((pin, node, installed.manifest.dependencies.clone()));
+    }
+    let node = Node {
+        source: Source::File(path, found.sha256, found.compressed_size),
+        needed_by: None,
+        deprecated: found.manifest.deprecated,
+    };
+    Ok((pin, node, found.manifest.dependencies))
+}
+
+fn asked(clients: &[RegistryClient]) -> Vec<String> {
+    clients.iter().map(|c| c.config.name.clone()).collect()
+}
+
+/// The first registry, by priority, that has package `name`.
+fn find_package(
+    clients: &mut [RegistryClient],
+    name: &str,
+    events: &Events,
+) -> Result<(usize, PackageEntry)> {
+    let mut problems = Vec::new();
+    for (i, c) in clients.iter_mut().enumerate() {
+        match c.package(name) {
+            Ok(Some(p)) => {
+                warn_fallback(events, name, &c.config.name, &problems);
+                return Ok((i, p));
+            }
+            Ok(None) => {}
+            Err(e) => problems.push(pandora_common::error_chain(&e, ": ")),
+        }
+    }
+    Err(Error::Missing {
+        what: name.to_string(),
+        needed_by: None,
+        asked: asked(clients),
+        problems,
+        in_store: Vec::new(),
+    })
+}
+
+/// The first registry, by priority, that has `pin`.
+fn find_version(
+    clients: &mut [RegistryClient],
+    pin: &Pin,
+    needed_by: Option<&Pin>,
+    events: &Events,
+) -> Result<(usize, VersionEntry)> {
+    let mut problems = Vec::new();
+    for (i, c) in clients.iter_mut().enumerate() {
+        match c.version(pin) {
+            Ok(Some(v)) => {
+                warn_fallback(events, &pin.to_string(), &c.config.name, &problems);
+                return Ok((i, v));
+            }
+            Ok(None) => {}
+            Err(e) => problems.push(pandora_common::error_chain(&e, ": ")),
+        }
+    }
+    Err(Error::Missing {
+        what: pin.to_string(),
+        needed_by: needed_by.cloned(),
+        asked: asked(clients),
+        problems,
+        in_store: Vec::new(),
+    })
+}
+
+/// A package found in a lower-priority registry while a higher one failed may not be the
+/// package the user meant: say so, naming the failures.
+fn warn_fallback(events: &Events, subject: &str, from: &str, problems: &[String]) {
+    if !problems.is_empty() {
+        events.warn(
+            "registry-fallback",
+            subject,
+            format!(
+                "{subject} comes from registry `{from}` because a higher-priority registry failed: {}",
+                problems.join("; ")
+            ),
+            &[("package", subject), ("registry", from)],
+        );
+    }
+}

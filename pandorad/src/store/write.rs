@@ -1,0 +1,168 @@
+//! Every write to `store/`: committing staged entries and removing entries.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use pandora_common::files::Pin;
+use pandora_common::layout::Layout;
+
+use crate::error::{Error, Result};
+
+/// The failpoint variable: tests abort the daemon at a named step with it.
+pub(crate) const FAILPOINT: &str = "PANDORA_FAILPOINT";
+
+/// A package staged in `tmp/`, complete and checked, waiting for [`commit`].
+#[derive(Debug, Clone)]
+pub(crate) struct Staged {
+    pub(crate) pin: Pin,
+    pub(crate) dir: PathBuf,
+}
+
+/// Moves every staged entry into the store: first everything staged reaches the disk
+/// (`syncfs` of `tmp/`, skipped when `PANDORA_FSYNC=0`), then one rename per entry, then the
+/// name directory is synced. Returns the pins committed, in order. A crash in between leaves
+/// some entries in the store, each complete, and the rest in `tmp/`, which the next start
+/// clears.
+pub(crate) fn commit(layout: &Layout, staged: &[Staged]) -> Result<()> {
+    if std::env::var("PANDORA_FSYNC").map_or(true, |v| v != "0") {
+        let tmp = layout.tmp();
+        let dir = fs_err::File::open(&tmp).map_err(Error::io("open", &tmp))?;
+        rustix::fs::syncfs(&dir).map_err(|e| Error::io("sync", &tmp)(e.into()))?;
+    }
+    for s in staged {
+        let parent = layout.store().join(&s.pin.name);
+        fs_err::create_dir_all(&parent).map_err(Error::io("create", &parent))?;
+        let target = layout.store_entry(&s.pin.name, &s.pin.version);
+        pandora_common::failpoint(FAILPOINT, "install-before-rename");
+        fs_err::rename(&s.dir, &target).map_err(Error::io("move into the store", &target))?;
+        sync_dir(&parent);
+    }
+    Ok(())
+}
+
+/// Removes `pin` from the store (for `remove` and `install --repair`, which build on it): one rename out of `store/` into `tmp/` (so readers see the
+/// entry whole or not at all, and a crash leaves only `tmp/` garbage), then the deletion.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn remove(layout: &Layout, pin: &Pin) -> Result<()> {
+    let entry = layout.store_entry(&pin.name, &pin.version);
+    let meta = fs_err::symlink_metadata(&entry).map_err(|_| Error::NotInStore(pin.clone()))?;
+    let grave = tempfile::Builder::new()
+        .prefix("remove-")
+        .tempdir_in(layout.tmp())
+        .map_err(Error::io("create a directory in", layout.tmp()))?
+        .keep();
+    let moved = grave.join("entry");
+    fs_err::rename(&entry, &moved).map_err(Error::io("move out of the store", &entry))?;
+    let parent = layout.store().join(&pin.name);
+    sync_dir(&parent);
+    pandora_common::failpoint(FAILPOINT, "remove-after-rename");
+    // The name directory goes when its last version does; another version keeps it.
+    let _ = fs_err::remove_dir(&parent);
+    if meta.is_dir() {
+        let _ = make_writable(&moved);
+    }
+    fs_err::remove_dir_all(&grave).map_err(Error::io("delete", &grave))
+}
+
+/// Deletes a staged directory that will not be committed.
+pub(crate) fn discard(dir: &Path) {
+    let _ = make_writable(dir);
+    let _ = fs_err::remove_dir_all(dir);
+}
+
+fn sync_dir(dir: &Path) {
+    let _ = fs_err::File::open(dir).and_then(|d| d.sync_all());
+}
+
+/// Store files are read-only; directories keep their owner write bit so the store can be
+/// pruned later.
+pub(crate) fn make_read_only(dir: &Path) -> std::io::Result<()> {
+    set_write_bits(dir, false)
+}
+
+fn make_writable(dir: &Path) -> std::io::Result<()> {
+    set_write_bits(dir, true)
+}
+
+fn set_write_bits(dir: &Path, writable: bool) -> std::io::Result<()> {
+    for entry in fs_err::read_dir(dir)? {
+        let entry = entry?;
+        let ft = entry.file_type()?;
+        if ft.is_dir() {
+            set_write_bits(&entry.path(), writable)?;
+        } else if ft.is_file() {
+            let mode = entry.metadata()?.permissions().mode();
+            let mode = if writable { mode | 0o200 } else { mode & 0o555 };
+            fs_err::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn staged(layout: &Layout, pin: &str) -> Staged {
+        let pin = Pin::parse(pin).unwrap();
+        let dir = layout.tmp().join(format!("stage-{pin}"));
+        std::fs::create_dir_all(dir.join("files/bin")).unwrap();
+        std::fs::write(dir.join("files/bin/tool"), b"#!/bin/sh\n").unwrap();
+        make_read_only(&dir).unwrap();
+        Staged { pin, dir }
+    }
+
+    fn home() -> (tempfile::TempDir, Layout) {
+        let t = tempfile::tempdir().unwrap();
+        let layout = Layout::new(t.path());
+        for d in layout.dirs() {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        (t, layout)
+    }
+
+    #[test]
+    fn commit_then_remove_leaves_nothing_behind() {
+        let (_t, layout) = home();
+        let a = staged(&layout, "tool@1.0");
+        let b = staged(&layout, "tool@2.0");
+        commit(&layout, &[a, b]).unwrap();
+        let one = layout.store_entry("tool", "1.0");
+        assert!(one.join("files/bin/tool").is_file());
+        let mode = std::fs::metadata(one.join("files/bin/tool"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o222, 0, "store files are read-only");
+        assert_eq!(std::fs::read_dir(layout.tmp()).unwrap().count(), 0);
+
+        remove(&layout, &Pin::parse("tool@1.0").unwrap()).unwrap();
+        assert!(!one.exists());
+        assert!(
+            layout.store_entry("tool", "2.0").is_dir(),
+            "other versions stay"
+        );
+        remove(&layout, &Pin::parse("tool@2.0").unwrap()).unwrap();
+        assert!(
+            !layout.store().join("tool").exists(),
+            "the empty name dir goes"
+        );
+        assert_eq!(std::fs::read_dir(layout.tmp()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn removing_what_is_not_there_says_so() {
+        let (_t, layout) = home();
+        let e = remove(&layout, &Pin::parse("ghost@1").unwrap()).unwrap_err();
+        assert_eq!(e.code(), crate::error::code::NOT_FOUND);
+        assert_eq!(e.to_string(), "ghost@1 is not in the store");
+    }
+
+    #[test]
+    fn discard_removes_read_only_staging() {
+        let (_t, layout) = home();
+        let s = staged(&layout, "tool@1.0");
+        discard(&s.dir);
+        assert!(!s.dir.exists());
+    }
+}
