@@ -4,12 +4,13 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use pandora_common::acl::{self, Value};
+use pandora_common::files;
 
 use crate::{AclCommand, Failure, Outcome, print_out};
 
 pub(crate) fn run(cmd: AclCommand) -> Outcome {
     match cmd {
-        AclCommand::Check { files } => check(&files),
+        AclCommand::Check { files, kind } => check(&files, kind),
         AclCommand::Dump { file } => {
             let doc = load(&file)?;
             print_out(&doc.dump());
@@ -37,16 +38,95 @@ fn load(file: &Path) -> Result<acl::Document, Failure> {
     acl::parse(&text, &file.display().to_string()).map_err(|e| Failure::new(e.to_string()))
 }
 
-fn check(files: &[std::path::PathBuf]) -> Outcome {
+/// A kind of file Pandora reads, for `acl check --as`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Kind {
+    /// A package's `manifest.acl`.
+    Manifest,
+    /// A registry's whole `index.acl`.
+    Index,
+    /// A registry's `index/<name>.acl`.
+    PackageIndex,
+    /// A registry's `snapshot.acl`.
+    Snapshot,
+    /// A registry's `config.acl`.
+    Config,
+    /// The user's `registries.acl`.
+    Registries,
+    /// A profile's `profile.acl`.
+    Profile,
+    /// A store entry's `files.acl`.
+    Files,
+    /// A lockfile, `manifests/<profile>.lock`.
+    Lockfile,
+    /// An install hook file.
+    Hooks,
+}
+
+impl Kind {
+    /// The kind a file's name says, if Pandora knows it.
+    fn of(path: &Path) -> Option<Kind> {
+        let name = path.file_name()?.to_str()?;
+        let in_dir = |dir: &str| {
+            path.parent()
+                .and_then(Path::file_name)
+                .is_some_and(|d| d == dir)
+        };
+        Some(match name {
+            "manifest.acl" => Kind::Manifest,
+            "index.acl" => Kind::Index,
+            "snapshot.acl" => Kind::Snapshot,
+            "config.acl" => Kind::Config,
+            "registries.acl" => Kind::Registries,
+            "profile.acl" => Kind::Profile,
+            "files.acl" => Kind::Files,
+            n if n.ends_with(".lock") => Kind::Lockfile,
+            n if n.ends_with(".acl") && in_dir("index") => Kind::PackageIndex,
+            n if n.ends_with(".acl") && in_dir("hooks") => Kind::Hooks,
+            _ => return None,
+        })
+    }
+
+    /// Decodes `text` as this kind, for its errors.
+    fn check(self, text: &str, origin: &str) -> Result<(), files::FileError> {
+        match self {
+            Kind::Manifest => files::Manifest::parse(text, origin).map(drop),
+            Kind::Index => files::Index::parse(text, origin).map(drop),
+            Kind::PackageIndex => files::PackageEntry::parse(text, origin).map(drop),
+            Kind::Snapshot => files::Snapshot::parse(text, origin).map(drop),
+            Kind::Config => files::RegistryMeta::parse(text, origin).map(drop),
+            Kind::Registries => files::RegistryList::parse(text, origin).map(drop),
+            Kind::Profile => files::Profile::parse(text, origin).map(drop),
+            Kind::Files => files::FileList::parse(text, origin).map(drop),
+            Kind::Lockfile => files::Lockfile::parse(text, origin).map(drop),
+            Kind::Hooks => files::HookFile::parse(text, origin).map(drop),
+        }
+    }
+}
+
+fn check(files: &[std::path::PathBuf], kind: Option<Kind>) -> Outcome {
     let mut bad = 0;
     for file in files {
+        let origin = file.display().to_string();
+        let kind = kind.or_else(|| Kind::of(file));
         let outcome = read(file).and_then(|text| {
-            acl::parse(&text, &file.display().to_string())
-                .map(|_| ())
-                .map_err(|e| Failure::new(e.to_string()))
+            acl::parse(&text, &origin).map_err(|e| Failure::new(e.to_string()))?;
+            match kind {
+                Some(k) => k
+                    .check(&text, &origin)
+                    .map_err(|e| Failure::new(crate::with_causes(&e))),
+                None => Ok(()),
+            }
         });
         match outcome {
-            Ok(()) => print_out(&format!("{}: ok\n", file.display())),
+            Ok(()) => match kind {
+                Some(k) => print_out(&format!(
+                    "{}: ok ({})\n",
+                    file.display(),
+                    format!("{k:?}").to_lowercase()
+                )),
+                None => print_out(&format!("{}: ok\n", file.display())),
+            },
             Err(f) => {
                 bad += 1;
                 eprintln!("{}", f.message);

@@ -423,10 +423,15 @@ async fn search(p: &Printer, c: &mut client::Client, query: String, refresh: boo
         p.warning("registry-unavailable", "", w);
     }
     if reply.hits.is_empty() {
-        if !p.plain {
-            print_out(&format!("nothing matches `{query}`\n"));
+        let mut f = Failure::new(format!("no package matches `{query}`")).code("not-found");
+        if let Some(first) = reply.suggestions.first() {
+            let names: Vec<String> = reply.suggestions.iter().map(|n| format!("`{n}`")).collect();
+            f = f.hint(format!(
+                "did you mean {}? pandora info {first}",
+                names.join(" or ")
+            ));
         }
-        return Ok(ExitCode::FAILURE);
+        return Err(f);
     }
     if p.plain {
         let text: String = reply

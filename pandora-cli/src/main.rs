@@ -23,7 +23,7 @@ struct Cli {
 }
 
 /// Options every command takes.
-#[derive(clap::Args)]
+#[derive(clap::Args, Default)]
 pub(crate) struct GlobalArgs {
     /// When to use colours (NO_COLOR also turns them off).
     #[arg(long, global = true, value_enum, default_value = "auto")]
@@ -45,8 +45,9 @@ pub(crate) struct GlobalArgs {
 }
 
 /// `--color`.
-#[derive(Clone, Copy, clap::ValueEnum)]
+#[derive(Clone, Copy, Default, clap::ValueEnum)]
 pub(crate) enum ColorChoice {
+    #[default]
     Auto,
     Always,
     Never,
@@ -175,10 +176,19 @@ pub(crate) enum RegistryCommand {
 #[derive(Subcommand)]
 enum AclCommand {
     /// Check ACL files; exit 0 if all are valid, 1 otherwise.
+    #[command(
+        after_help = "Files Pandora knows by name are also checked as what they are: manifest.acl \
+                      (required fields, pins, hooks), index.acl, snapshot.acl, config.acl, \
+                      registries.acl, profile.acl, files.acl and *.lock. `--as KIND` checks any \
+                      file as one of those."
+    )]
     Check {
         /// Files to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Check every file as this kind of Pandora file, whatever its name.
+        #[arg(long = "as", value_enum, value_name = "KIND")]
+        kind: Option<acl_cmd::Kind>,
     },
     /// Print every field as `path = type:value`, in source order.
     Dump {
@@ -252,12 +262,71 @@ impl Failure {
 /// Outcome of a command: the exit code, or a failure to report.
 pub(crate) type Outcome = Result<ExitCode, Failure>;
 
+/// Commands of other package managers that people type, and what to use in Pandora.
+const OTHER_NAMES: &[(&[&str], &str, &str)] = &[
+    (
+        &["uninstall", "remove", "rm", "erase", "purge"],
+        "removing packages is not built yet; installed packages stay in the store",
+        "pandora list --store",
+    ),
+    (
+        &["update", "upgrade", "up", "sync", "refresh"],
+        "there is no separate update: install takes the newest version a registry offers",
+        "pandora install NAME --refresh",
+    ),
+    (
+        &["add", "get", "fetch"],
+        "Pandora installs with `install`",
+        "pandora install NAME",
+    ),
+    (
+        &["show", "query", "describe"],
+        "Pandora shows a package with `info`",
+        "pandora info NAME",
+    ),
+    (
+        &["find", "lookup"],
+        "Pandora searches with `search`",
+        "pandora search TEXT",
+    ),
+    (
+        &["ls", "installed"],
+        "Pandora lists with `list`",
+        "pandora list --store",
+    ),
+];
+
+/// The subcommand word of `args`, skipping global options and their values.
+fn subcommand_word(args: &[String]) -> Option<&str> {
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        if a == "--color" || a == "--log" {
+            it.next();
+        } else if !a.starts_with('-') {
+            return Some(a);
+        }
+    }
+    None
+}
+
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(word) = subcommand_word(&args)
+        && let Some((_, what, hint)) = OTHER_NAMES.iter().find(|(names, ..)| names.contains(&word))
+    {
+        output::error(
+            &GlobalArgs::default(),
+            Some("usage"),
+            &format!("`{word}` is not a pandora command: {what}"),
+            Some(hint),
+        );
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     let printer = output::Printer::new(&cli.global);
     let result = match cli.command {
         Command::Acl(cmd) => acl_cmd::run(cmd),
-        Command::Pack(args) => pack_cmd::run(args),
+        Command::Pack(args) => pack_cmd::run(args, cli.global.quiet),
         Command::Status => daemon_cmd::run(printer, daemon_cmd::Request::Status),
         Command::Install { packages, refresh } => daemon_cmd::run(
             printer,
@@ -294,7 +363,11 @@ fn main() -> ExitCode {
                 &f.message,
                 f.hint.as_deref(),
             );
-            ExitCode::FAILURE
+            // The daemon refused the request itself: a usage error, as clap's are.
+            match f.code.as_deref() {
+                Some("usage" | "bad-package" | "bad-url" | "bad-name") => ExitCode::from(2),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }

@@ -8,10 +8,10 @@ use pandora_common::pkg::{self, EntryKind, Limits, PackOptions};
 use crate::output::human_size;
 use crate::{Failure, Outcome, PackArgs, print_out, with_causes};
 
-pub(crate) fn run(args: PackArgs) -> Outcome {
+pub(crate) fn run(args: PackArgs, quiet: bool) -> Outcome {
     match (args.inspect, args.dir) {
         (Some(file), _) => inspect(&file),
-        (None, Some(dir)) => pack(&dir, args.out),
+        (None, Some(dir)) => pack(&dir, args.out, quiet),
         (None, None) => unreachable!("clap requires a directory or --inspect"),
     }
 }
@@ -28,7 +28,7 @@ fn source_date_epoch() -> Result<u64, Failure> {
     }
 }
 
-fn pack(dir: &Path, out: Option<PathBuf>) -> Outcome {
+fn pack(dir: &Path, out: Option<PathBuf>, quiet: bool) -> Outcome {
     let opts = PackOptions {
         source_date_epoch: source_date_epoch()?,
         ..PackOptions::default()
@@ -62,14 +62,16 @@ fn pack(dir: &Path, out: Option<PathBuf>) -> Outcome {
         fs_err::rename(&packed.path, &out).map_err(|e| Failure::new(e.to_string()))?;
         (out, packed.report)
     };
-    eprintln!(
-        "packed {}@{}: {} entries, {} of tar in {}",
-        report.name,
-        report.version,
-        report.entries,
-        human_size(report.tar_size),
-        human_size(report.compressed_size)
-    );
+    if !quiet {
+        eprintln!(
+            "packed {}@{}: {} entries, {} of tar in {}",
+            report.name,
+            report.version,
+            report.entries,
+            human_size(report.tar_size),
+            human_size(report.compressed_size)
+        );
+    }
     print_out(&format!("{}  {}\n", report.sha256, path.display()));
     Ok(ExitCode::SUCCESS)
 }

@@ -210,6 +210,8 @@ pub(crate) enum Error {
         problems: Vec<String>,
         /// Versions of the name that are in the store (for `info`).
         in_store: Vec<String>,
+        /// Names the registries offer that are close to the one asked for.
+        close: Vec<String>,
     },
     /// A registry lists a package without versions.
     #[error("registry `{registry}` lists `{name}` without any version")]
@@ -375,6 +377,14 @@ impl Error {
                 "check that the registry is up and its URL is right (pandora registry list), then retry"
                     .into(),
             ),
+            Error::Missing { close, .. } if !close.is_empty() => {
+                let names: Vec<String> = close.iter().map(|c| format!("`{c}`")).collect();
+                Some(format!(
+                    "did you mean {}? pandora install {}",
+                    names.join(" or "),
+                    close[0]
+                ))
+            }
             Error::Missing { what, .. } => {
                 let name = what.split('@').next().unwrap_or(what);
                 Some(format!("pandora search {name}"))
@@ -452,6 +462,7 @@ fn missing_text(e: &Error) -> String {
         asked,
         problems,
         in_store,
+        ..
     } = e
     else {
         return String::new();
@@ -528,6 +539,7 @@ mod tests {
             asked: vec!["main".into()],
             problems: vec![],
             in_store: vec![],
+            close: vec![],
         };
         assert_eq!(e.code(), code::NOT_FOUND);
         assert_eq!(e.kind(), Kind::NotFound);
@@ -543,6 +555,7 @@ mod tests {
             asked: vec!["a".into(), "b".into()],
             problems: vec!["registry `a`: cannot get index: refused".into()],
             in_store: vec![],
+            close: vec![],
         };
         // One of two registries failed: the package may still be missing from the other.
         assert_eq!(e.code(), code::UNAVAILABLE);
@@ -565,6 +578,7 @@ mod tests {
             asked: vec!["main".into()],
             problems: vec!["registry `main`: connection refused".into()],
             in_store: vec![],
+            close: vec![],
         };
         assert_eq!(
             e.to_string(),
@@ -579,6 +593,7 @@ mod tests {
                 "registry `b`: refused".into(),
             ],
             in_store: vec!["1.0".into(), "1.1".into()],
+            close: vec![],
         };
         let text = e.to_string();
         assert!(

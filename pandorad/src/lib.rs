@@ -18,4 +18,5 @@ mod reads;
 mod registries;
 mod server;
 mod store;
+mod suggest;
 mod verify;

@@ -6,6 +6,7 @@ use pandora_common::layout::Layout;
 use pandora_proto::v1::{InfoReply, ListRemoteReply, RemoteEntry, SearchHit, SearchReply};
 
 use crate::error::{Error, Result};
+use crate::fetch::RegistryClient;
 use crate::pkgfile;
 use crate::registries::clients;
 use crate::store::StoreView;
@@ -22,13 +23,26 @@ fn all_failed(asked: Vec<String>, problems: Vec<String>, what: &str) -> Error {
         asked,
         problems,
         in_store: Vec::new(),
+        close: Vec::new(),
     }
+}
+
+/// Names the registries offer close to `name` (best effort: a registry that fails adds none).
+pub(crate) fn close_names(clients: &mut [RegistryClient], name: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for c in clients {
+        if let Ok(index) = c.index() {
+            names.extend(index.packages.into_iter().map(|p| p.name));
+        }
+    }
+    crate::suggest::close_names(name, names.iter().map(String::as_str))
 }
 
 /// Ranked search across registries; a package offered by several keeps the highest-priority one.
 pub(crate) fn search(layout: &Layout, query: &str, refresh: bool) -> Result<SearchReply> {
     let mut hits: Vec<(pandora_common::files::SearchRank, SearchHit)> = Vec::new();
     let mut warnings = Vec::new();
+    let mut names = Vec::new();
     let clients = clients(layout, refresh)?;
     let asked: Vec<String> = clients.iter().map(|c| c.config.name.clone()).collect();
     for mut c in clients {
@@ -39,6 +53,7 @@ pub(crate) fn search(layout: &Layout, query: &str, refresh: bool) -> Result<Sear
                 continue;
             }
         };
+        names.extend(index.packages.iter().map(|p| p.name.clone()));
         for h in index.search(query) {
             if hits.iter().any(|(_, x)| x.name == h.name) {
                 continue;
@@ -61,10 +76,16 @@ pub(crate) fn search(layout: &Layout, query: &str, refresh: bool) -> Result<Sear
     if hits.is_empty() && warnings.len() == asked.len() {
         return Err(all_failed(asked, warnings, query));
     }
+    let suggestions = if hits.is_empty() {
+        crate::suggest::close_names(query, names.iter().map(String::as_str))
+    } else {
+        Vec::new()
+    };
     hits.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
     Ok(SearchReply {
         hits: hits.into_iter().map(|(_, h)| h).collect(),
         warnings,
+        suggestions,
     })
 }
 
@@ -202,12 +223,21 @@ pub(crate) fn info(
         }
         return Ok(r);
     }
+    let close = if problems.is_empty() && version.is_none() {
+        match clients(layout, false) {
+            Ok(mut cs) => close_names(&mut cs, &name),
+            Err(_) => Vec::new(),
+        }
+    } else {
+        Vec::new()
+    };
     let what = version.map_or(name.clone(), |v| format!("{name}@{v}"));
     Err(Error::Missing {
         what,
         needed_by: None,
         asked,
         problems,
+        close,
         in_store: in_store
             .iter()
             .map(|i| i.manifest.version.clone())

@@ -15,11 +15,12 @@ use crate::fetch::RegistryClient;
 pub(crate) fn load(layout: &Layout) -> Result<RegistryList> {
     let path = layout.registries();
     match fs_err::read_to_string(&path) {
-        Ok(text) => RegistryList::parse(&text, &path.display().to_string())
-            .map_err(|source| Error::BadConfig {
+        Ok(text) => RegistryList::parse(&text, &path.display().to_string()).map_err(|source| {
+            Error::BadConfig {
                 path,
                 source: Box::new(source),
-            }),
+            }
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(RegistryList::default()),
         Err(e) => Err(Error::io("read", &path)(e)),
     }

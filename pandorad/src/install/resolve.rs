@@ -166,12 +166,18 @@ fn find_package(
             Err(e) => problems.push(pandora_common::error_chain(&e, ": ")),
         }
     }
+    let close = if problems.is_empty() {
+        crate::reads::close_names(clients, name)
+    } else {
+        Vec::new()
+    };
     Err(Error::Missing {
         what: name.to_string(),
         needed_by: None,
         asked: asked(clients),
         problems,
         in_store: Vec::new(),
+        close,
     })
 }
 
@@ -199,6 +205,7 @@ fn find_version(
         asked: asked(clients),
         problems,
         in_store: Vec::new(),
+        close: Vec::new(),
     })
 }
 
