@@ -19,4 +19,6 @@ mod registries;
 mod server;
 mod store;
 mod suggest;
+#[cfg(test)]
+mod testutil;
 mod verify;

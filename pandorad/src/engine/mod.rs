@@ -213,3 +213,89 @@ impl Engine {
         !self.queue.lock().expect("queue lock").is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_stream::StreamExt;
+
+    async fn last(mut s: EventStream) -> Vec<Result<Event, Error>> {
+        let mut out = Vec::new();
+        while let Some(e) = s.next().await {
+            out.push(e);
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn mutations_run_one_at_a_time_in_order_and_end_in_a_summary_or_an_error() {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let refreshed = Arc::new(AtomicU64::new(0));
+        let r = refreshed.clone();
+        let engine = Engine::start(move || {
+            r.fetch_add(1, Ordering::SeqCst);
+        });
+        let running = Arc::new(AtomicU64::new(0));
+        let mut streams = Vec::new();
+        for i in 0..4u64 {
+            let (order, running) = (order.clone(), running.clone());
+            streams.push(engine.submit(format!("job {i}"), move |events| {
+                assert_eq!(running.fetch_add(1, Ordering::SeqCst), 0, "one at a time");
+                events.info(format!("job {i}"));
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                order.lock().unwrap().push(i);
+                running.fetch_sub(1, Ordering::SeqCst);
+                if i == 2 {
+                    return Err(Error::Usage("job 2 fails".into()));
+                }
+                Ok(Summary {
+                    lines: vec![format!("done {i}")],
+                    ..Default::default()
+                })
+            }));
+        }
+        assert_eq!(engine.queue().len(), 4);
+        let mut results = Vec::new();
+        for s in streams {
+            results.push(last(s).await);
+        }
+        assert_eq!(*order.lock().unwrap(), [0, 1, 2, 3]);
+        for (i, events) in results.iter().enumerate() {
+            assert_eq!(events.len(), 2, "a log line, then the end");
+            match (&events[1], i) {
+                (Err(e), 2) => assert_eq!(e.to_string(), "job 2 fails"),
+                (
+                    Ok(Event {
+                        kind: Some(event::Kind::Summary(s)),
+                    }),
+                    _,
+                ) => {
+                    assert_eq!(s.lines, [format!("done {i}")])
+                }
+                other => panic!("unexpected end: {other:?}"),
+            }
+        }
+        assert_eq!(
+            refreshed.load(Ordering::SeqCst),
+            4,
+            "the snapshot after each"
+        );
+        assert!(!engine.busy());
+    }
+
+    #[tokio::test]
+    async fn a_crashing_mutation_is_an_internal_error_and_the_queue_goes_on() {
+        let engine = Engine::start(|| {});
+        let crash = engine.submit("crash".into(), |_| panic!("boom"));
+        let after = engine.submit("after".into(), |_| Ok(Summary::default()));
+        let crashed = last(crash).await;
+        match crashed.last() {
+            Some(Err(e)) => {
+                assert_eq!(e.code(), crate::error::code::INTERNAL);
+                assert!(e.to_string().starts_with("crash crashed"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(last(after).await.last(), Some(Ok(_))));
+    }
+}

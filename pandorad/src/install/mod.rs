@@ -124,3 +124,135 @@ pub(crate) fn install(
         ..Default::default()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::code;
+    use crate::testutil::{home, package};
+
+    fn run(layout: &Layout, packages: &[String], mode: Mode<'_>) -> Outcome {
+        let store = StoreView::load(layout);
+        let request = Request {
+            packages,
+            refresh: false,
+            mode,
+        };
+        install(layout, &store, &request, &Events::detached())
+    }
+
+    fn arg(p: &std::path::Path) -> String {
+        p.display().to_string()
+    }
+
+    #[test]
+    fn local_packages_install_all_or_nothing_without_a_socket() {
+        let (t, layout) = home();
+        let lib = package(t.path(), "lib", "1.0", "any", &[], &[]);
+        let app = package(t.path(), "app", "1.0", "any", &["lib@1.0"], &[]);
+
+        // app needs lib, which is in no store and (with no registries) nowhere else.
+        let e = run(&layout, &[arg(&app)], Mode::Apply).unwrap_err();
+        assert_eq!(e.code(), code::NO_REGISTRIES);
+        assert!(StoreView::load(&layout).entries.is_empty());
+
+        // Both as files: a plan first (nothing written), then the install.
+        let both = [arg(&app), arg(&lib)];
+        let plan = run(&layout, &both, Mode::PlanOnly).unwrap();
+        let p = plan.plan.as_ref().unwrap();
+        assert_eq!(p.items.len(), 2);
+        assert!(StoreView::load(&layout).entries.is_empty());
+        let e = run(&layout, &both, Mode::Confirmed("0000")).unwrap_err();
+        assert_eq!(e.code(), code::STALE_PLAN);
+        let done = run(&layout, &both, Mode::Confirmed(&p.id)).unwrap();
+        assert_eq!(done.counts["installed"], 2);
+        let store = StoreView::load(&layout);
+        assert_eq!(store.entries.len(), 2);
+        assert_eq!(
+            store.get("app", "1.0").unwrap().origin.as_deref(),
+            Some("local")
+        );
+        assert!(std::fs::read_dir(layout.tmp()).unwrap().next().is_none());
+
+        // Again: nothing to do, and it says so.
+        let again = run(&layout, &[arg(&app)], Mode::Apply).unwrap();
+        assert_eq!(again.lines, ["already installed app@1.0"]);
+    }
+
+    #[test]
+    fn refusals_name_the_package_and_leave_nothing() {
+        let (t, layout) = home();
+        let foreign = package(t.path(), "foreign", "1.0", "sparc64", &[], &[]);
+        let e = run(&layout, &[arg(&foreign)], Mode::Apply).unwrap_err();
+        assert_eq!(e.code(), code::WRONG_ARCH);
+        assert!(
+            e.to_string().contains("foreign@1.0 is built for `sparc64`"),
+            "{e}"
+        );
+
+        let hook = "postinstall { string action = \"run\"; string[] command = { \"bin/x\" }; }\n";
+        let hooked = package(
+            t.path(),
+            "hooked",
+            "1.0",
+            "any",
+            &[],
+            &[("hooks/post.acl", hook)],
+        );
+        let e = run(&layout, &[arg(&hooked)], Mode::Apply).unwrap_err();
+        assert_eq!(e.code(), code::NEEDS_SANDBOX);
+        assert!(
+            !e.archive_damaged(),
+            "an intact package refused is not a damaged one"
+        );
+
+        let warn = "postinstall { string action = \"warn\"; string msg = \"hello\"; }\n";
+        let warned = package(
+            t.path(),
+            "warned",
+            "1.0",
+            "any",
+            &[],
+            &[("hooks/w.acl", warn)],
+        );
+        run(&layout, &[arg(&warned)], Mode::Apply).unwrap();
+
+        let e = run(&layout, &[arg(&t.path().join("missing.pkg"))], Mode::Apply).unwrap_err();
+        assert_eq!(e.code(), code::NOT_FOUND);
+        let junk = t.path().join("junk.pkg");
+        std::fs::write(&junk, b"not zstd").unwrap();
+        let e = run(&layout, &[arg(&junk)], Mode::Apply).unwrap_err();
+        assert_eq!(e.code(), code::INVALID_PACKAGE);
+        let e = run(&layout, &["Not-A-Name".to_string()], Mode::Apply).unwrap_err();
+        assert_eq!(e.code(), code::BAD_PACKAGE);
+
+        assert_eq!(
+            StoreView::load(&layout)
+                .entries
+                .iter()
+                .map(|e| e.manifest.pin().to_string())
+                .collect::<Vec<_>>(),
+            ["warned@1.0"]
+        );
+        assert!(std::fs::read_dir(layout.tmp()).unwrap().next().is_none());
+    }
+
+    #[test]
+    fn a_pin_in_the_store_with_other_bytes_is_a_conflict() {
+        let (t, layout) = home();
+        let one = package(t.path(), "app", "1.0", "any", &[], &[]);
+        run(&layout, &[arg(&one)], Mode::Apply).unwrap();
+        let other_dir = t.path().join("other");
+        let two = package(
+            &other_dir,
+            "app",
+            "1.0",
+            "any",
+            &[],
+            &[("files/extra", "x")],
+        );
+        let e = run(&layout, &[arg(&two)], Mode::Apply).unwrap_err();
+        assert_eq!(e.code(), code::CONFLICT);
+        assert!(e.hint().unwrap().contains("pandora verify app@1.0"));
+    }
+}
