@@ -220,6 +220,8 @@ fn fmt(file: &Path, write: bool, check: bool) -> Outcome {
 }
 
 /// Replaces `file` atomically, keeping its permissions: a crash leaves the old or the new.
+/// A symbolic link stays a link: the file it points to is what gets replaced.
 fn write_atomically(file: &Path, text: &str) -> Result<(), Failure> {
-    pandora_common::write_atomic(file, text.as_bytes()).map_err(|e| Failure::new(e.to_string()))
+    let target = fs_err::canonicalize(file).map_err(|e| Failure::new(e.to_string()))?;
+    pandora_common::write_atomic(&target, text.as_bytes()).map_err(|e| Failure::new(e.to_string()))
 }

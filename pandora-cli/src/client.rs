@@ -49,6 +49,15 @@ pub(crate) async fn connect(layout: &Layout) -> Result<Client, Failure> {
         if let Ok(c) = connect_once(&socket).await {
             return Ok(c);
         }
+        // Another client may have started a daemon at the same moment: ours then exits (the
+        // lock is taken) and theirs is the one to wait for.
+        if let Ok(Some(_)) = child.try_wait()
+            && another_daemon_starting(layout)
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
         if let Ok(Some(status)) = child.try_wait() {
             let log = layout.daemon_log();
             let tail = std::fs::read_to_string(&log).unwrap_or_default();
@@ -73,6 +82,50 @@ pub(crate) async fn connect(layout: &Layout) -> Result<Client, Failure> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+fn connection_lost(layout: &Layout, status: &tonic::Status) -> Failure {
+    use std::os::unix::fs::MetadataExt;
+    let socket = layout.socket();
+    let me = rustix::process::getuid().as_raw();
+    if let Ok(meta) = fs_err::metadata(&socket)
+        && meta.uid() != me
+    {
+        return Failure::new(format!(
+            "the daemon on {} belongs to another user (uid {}) and serves only them; Pandora is per-user",
+            socket.display(),
+            meta.uid()
+        ))
+        .code("permission-denied")
+        .hint("use a home of your own: unset PANDORA_HOME, or set it to a directory you own");
+    }
+    Failure::new(format!(
+        "pandorad closed the connection before answering (it stopped or crashed): {}",
+        status.message()
+    ))
+    .code("daemon-gone")
+    .hint(format!(
+        "see its log, {}; the next pandora command starts it again",
+        layout.daemon_log().display()
+    ))
+}
+
+/// Whether a live daemon holds this home's lock (so one is starting or running): the lock
+/// file names its holder's pid. Reading it takes no lock, so it cannot get in the way of a
+/// daemon taking it.
+fn another_daemon_starting(layout: &Layout) -> bool {
+    let Ok(text) = fs_err::read_to_string(layout.lock()) else {
+        return false;
+    };
+    if text.trim().is_empty() {
+        // The winner has the lock and is about to write its pid.
+        return true;
+    }
+    text.trim()
+        .parse::<i32>()
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .is_some_and(|pid| rustix::process::test_kill_process(pid).is_ok())
 }
 
 /// `pandorad` next to this binary, or on `PATH`.
@@ -119,8 +172,19 @@ fn start_daemon(layout: &Layout) -> Result<std::process::Child, Failure> {
         })
 }
 
-/// Turns a failed call into the user's error, with the daemon's stable code and hint.
+/// Turns a failed call into the user's error, with the daemon's stable code and hint. A
+/// call that failed below the daemon (the connection dropped: no code) is explained: the
+/// daemon refuses users other than its own, or it stopped.
 pub(crate) fn status_failure(status: tonic::Status) -> Failure {
+    if status.metadata().get(pandora_proto::CODE_KEY).is_none()
+        && matches!(
+            status.code(),
+            tonic::Code::Unknown | tonic::Code::Unavailable | tonic::Code::Internal
+        )
+        && let Ok(layout) = Layout::from_env()
+    {
+        return connection_lost(&layout, &status);
+    }
     let hint = status
         .metadata()
         .get(pandora_proto::HINT_KEY)

@@ -11,7 +11,7 @@ use pandora_proto::v1::{
 };
 
 use crate::client::{self, status_failure};
-use crate::output::{Printer, human_size, quote};
+use crate::output::{Printer, clean, human_size, quote};
 use crate::{Failure, ListArgs, Outcome, RegistryCommand, print_out};
 
 /// A command for the daemon.
@@ -26,6 +26,7 @@ pub(crate) enum Request {
         packages: Vec<String>,
         yes: bool,
         refresh: bool,
+        repair: bool,
     },
     List(ListArgs),
     Registry(RegistryCommand),
@@ -79,7 +80,8 @@ pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
                 packages,
                 yes,
                 refresh,
-            } => install(&printer, &mut c, packages, yes, refresh).await,
+                repair,
+            } => install(&printer, &mut c, packages, yes, refresh, repair).await,
             Request::List(args) => list(&printer, &mut c, &args).await,
             Request::Registry(cmd) => registry(&printer, &mut c, cmd).await,
         }
@@ -140,8 +142,14 @@ async fn status(p: &Printer, c: &mut client::Client) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Left-aligned columns, the header in bold.
+/// Left-aligned columns, the header in bold. Cells came from registries and packages:
+/// control characters are escaped.
 fn table(p: &Printer, header: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| clean(c)).collect())
+        .collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for r in rows {
         for (w, cell) in widths.iter_mut().zip(r) {
@@ -170,12 +178,22 @@ async fn list(p: &Printer, c: &mut client::Client, args: &ListArgs) -> Outcome {
     if args.remote {
         return list_remote(p, c).await;
     }
-    let entries = c
+    let reply = c
         .list_store(ListStoreRequest {})
         .await
         .map_err(status_failure)?
-        .into_inner()
-        .entries;
+        .into_inner();
+    for d in &reply.damaged {
+        p.warning(
+            "damaged",
+            &format!("{}@{}", d.name, d.version),
+            &format!(
+                "{}@{} in the store is damaged: {}; replace it: pandora install --repair {}@{}",
+                d.name, d.version, d.reason, d.name, d.version
+            ),
+        );
+    }
+    let entries = reply.entries;
     if p.plain {
         let text: String = entries
             .iter()
@@ -193,7 +211,7 @@ async fn list(p: &Printer, c: &mut client::Client, args: &ListArgs) -> Outcome {
         print_out(&text);
         return Ok(ExitCode::SUCCESS);
     }
-    if entries.is_empty() {
+    if entries.is_empty() && reply.damaged.is_empty() {
         print_out("the store is empty; install something: pandora install NAME\n");
         return Ok(ExitCode::SUCCESS);
     }
@@ -311,6 +329,7 @@ async fn install(
     packages: Vec<String>,
     yes: bool,
     refresh: bool,
+    repair: bool,
 ) -> Outcome {
     use std::io::{BufRead, IsTerminal, Write};
     let packages = absolute_packages(packages)?;
@@ -324,6 +343,7 @@ async fn install(
             plan_only: true,
             plan_id: String::new(),
             refresh,
+            repair,
         };
         let stream = c.install(req).await.map_err(status_failure)?;
         let summary = p.follow(stream.into_inner()).await?;
@@ -356,6 +376,7 @@ async fn install(
             plan_only: false,
             plan_id,
             refresh,
+            repair,
         })
         .await
         .map_err(status_failure)?;
@@ -521,7 +542,10 @@ async fn info(p: &Printer, c: &mut client::Client, package: String, refresh: boo
     } else {
         fields
             .iter()
-            .map(|(k, v)| format!("{} {v}\n", p.bold(&format!("{:<13}", format!("{k}:")))))
+            .map(|(k, v)| {
+                let key = p.bold(&format!("{:<13}", format!("{k}:")));
+                format!("{key} {}\n", clean(v))
+            })
             .collect()
     };
     for note in &i.notes {

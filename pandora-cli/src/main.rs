@@ -88,6 +88,9 @@ enum Command {
         /// name or version is revalidated once anyway before it is reported missing).
         #[arg(long)]
         refresh: bool,
+        /// Replace damaged store entries of these packages (see `pandora verify --all`).
+        #[arg(long)]
+        repair: bool,
     },
     /// List packages: in the store (`--store`) or offered by the registries (`--remote`).
     List(ListArgs),
@@ -328,12 +331,17 @@ fn main() -> ExitCode {
         Command::Acl(cmd) => acl_cmd::run(cmd),
         Command::Pack(args) => pack_cmd::run(args, cli.global.quiet),
         Command::Status => daemon_cmd::run(printer, daemon_cmd::Request::Status),
-        Command::Install { packages, refresh } => daemon_cmd::run(
+        Command::Install {
+            packages,
+            refresh,
+            repair,
+        } => daemon_cmd::run(
             printer,
             daemon_cmd::Request::Install {
                 packages,
                 yes: cli.global.yes,
                 refresh,
+                repair,
             },
         ),
         Command::List(args) => daemon_cmd::run(printer, daemon_cmd::Request::List(args)),

@@ -296,6 +296,7 @@ pub(crate) fn quote(v: &str) -> String {
             '"' => s.push_str("\\\""),
             '\\' => s.push_str("\\\\"),
             '\n' => s.push_str("\\n"),
+            c if c.is_control() => s.push_str(&c.escape_default().to_string()),
             c => s.push(c),
         }
     }

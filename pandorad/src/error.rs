@@ -29,6 +29,8 @@ pub(crate) mod code {
     pub(crate) const STALE_PLAN: &str = "stale-plan";
     /// A local file operation failed.
     pub(crate) const IO: &str = "io";
+    /// A store entry is damaged.
+    pub(crate) const DAMAGED: &str = "damaged";
     /// A package is not what its registry's index says.
     pub(crate) const MISMATCH: &str = "mismatch";
     /// A package has a `run` hook and the sandbox is not built yet.
@@ -57,6 +59,10 @@ pub(crate) mod code {
     pub(crate) const TOO_LARGE: &str = "too-large";
     /// The registry answered with an unexpected error.
     pub(crate) const REGISTRY_ERROR: &str = "registry-error";
+    /// The mutation was stopped before it changed anything.
+    pub(crate) const CANCELLED: &str = "cancelled";
+    /// Not enough free disk space.
+    pub(crate) const NO_SPACE: &str = "no-space";
     /// Something inside the daemon failed.
     pub(crate) const INTERNAL: &str = "internal";
 }
@@ -82,6 +88,8 @@ pub(crate) enum Kind {
     PermissionDenied,
     /// A size limit.
     ResourceExhausted,
+    /// Stopped before it finished.
+    Cancelled,
     /// A bug or an environment failure.
     Internal,
 }
@@ -174,7 +182,7 @@ pub(crate) enum Error {
     NoRegistries,
     /// A registry failed.
     #[error(transparent)]
-    Fetch(#[from] FetchError),
+    Fetch(FetchError),
     /// `registries.acl` is not valid.
     #[error("{} is not valid", path.display())]
     BadConfig {
@@ -191,6 +199,9 @@ pub(crate) enum Error {
     /// No registry has that name.
     #[error("no registry is called `{0}`")]
     NoSuchRegistry(String),
+    /// A store entry is damaged.
+    #[error("{pin} in the store is damaged: {reason}")]
+    Damaged { pin: Pin, reason: String },
     /// A `name@version` is not in the store.
     #[error("{0} is not in the store")]
     NotInStore(Pin),
@@ -251,9 +262,42 @@ pub(crate) enum Error {
         token_file: PathBuf,
         config: PathBuf,
     },
+    /// The mutation stopped at a safe point before it changed anything.
+    #[error("stopped because {0}; nothing was changed")]
+    Cancelled(&'static str),
+    /// Not enough free disk space for a download.
+    #[error(
+        "not enough free space in {}: {pin} needs {need} bytes, {have} are free",
+        path.display()
+    )]
+    NoSpace {
+        pin: Pin,
+        path: PathBuf,
+        need: u64,
+        have: u64,
+    },
     /// Something inside the daemon failed.
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<FetchError> for Error {
+    fn from(e: FetchError) -> Error {
+        match e {
+            FetchError::NoSpace {
+                pin,
+                path,
+                need,
+                have,
+            } => Error::NoSpace {
+                pin,
+                path,
+                need,
+                have,
+            },
+            e => Error::Fetch(e),
+        }
+    }
 }
 
 /// A `Result` with the daemon's error.
@@ -309,6 +353,9 @@ impl Error {
                 422 => code::INVALID_PACKAGE,
                 _ => code::REGISTRY_ERROR,
             },
+            Error::Damaged { .. } => code::DAMAGED,
+            Error::Cancelled(_) => code::CANCELLED,
+            Error::NoSpace { .. } => code::NO_SPACE,
             Error::Internal(_) => code::INTERNAL,
         }
     }
@@ -350,6 +397,9 @@ impl Error {
                 422 => Kind::InvalidArgument,
                 _ => Kind::Unavailable,
             },
+            Error::Damaged { .. } => Kind::DataLoss,
+            Error::Cancelled(_) => Kind::Cancelled,
+            Error::NoSpace { .. } => Kind::ResourceExhausted,
             Error::Io { .. } | Error::Internal(_) => Kind::Internal,
         }
     }
@@ -411,6 +461,11 @@ impl Error {
                 409 => Some(format!("publish a new version of {}", pin.name)),
                 _ => None,
             },
+            Error::Damaged { pin, .. } => Some(format!("pandora install --repair {pin}")),
+            Error::NoSpace { path, .. } => Some(format!(
+                "free some space on the disk of {}, e.g. pandora prune --cache",
+                path.display()
+            )),
             Error::WrongArch { .. } => {
                 Some("install a build for this machine, or one whose arch is `any`".into())
             }

@@ -60,7 +60,9 @@ fn walk(root: &Path, rel: &str, out: &mut BTreeMap<String, Found>) -> std::io::R
 
 /// Problems of one entry, one sentence each.
 fn check(dir: &Path) -> Result<Vec<String>, String> {
-    let list = entry::read_file_list(dir).map_err(|e| pandora_common::error_chain(&e, ": "))?;
+    let chain = |e: entry::EntryError| pandora_common::error_chain(&e, ": ");
+    entry::read_manifest(dir).map_err(chain)?;
+    let list = entry::read_file_list(dir).map_err(chain)?;
     let mut found = BTreeMap::new();
     walk(dir, "", &mut found).map_err(|e| format!("cannot read the entry: {e}"))?;
     let mut problems = Vec::new();
@@ -105,8 +107,19 @@ fn check(dir: &Path) -> Result<Vec<String>, String> {
 /// The store entries that `args` name: `NAME@VERSION`, or a bare `NAME` for every stored
 /// version of it; every entry when `args` is empty.
 fn targets(store: &StoreView, args: &[String]) -> Result<Vec<Pin>, Error> {
+    let damaged = |d: &crate::store::Damaged| Pin {
+        name: d.name.clone(),
+        version: d.version.clone(),
+    };
     if args.is_empty() {
-        return Ok(store.entries.iter().map(|e| e.manifest.pin()).collect());
+        let mut all: Vec<Pin> = store.entries.iter().map(|e| e.manifest.pin()).collect();
+        all.extend(store.damaged.iter().map(damaged));
+        all.sort_by(|a, b| {
+            a.name
+                .cmp(&b.name)
+                .then_with(|| pandora_common::files::compare_versions(&a.version, &b.version))
+        });
+        return Ok(all);
     }
     let mut targets = Vec::new();
     for a in args {
@@ -115,16 +128,20 @@ fn targets(store: &StoreView, args: &[String]) -> Result<Vec<Pin>, Error> {
             source,
         };
         match PackageArg::parse(a).map_err(bad)? {
-            PackageArg::Pin(pin) if store.get(&pin.name, &pin.version).is_some() => {
+            PackageArg::Pin(pin)
+                if store.get(&pin.name, &pin.version).is_some()
+                    || store.damage(&pin.name, &pin.version).is_some() =>
+            {
                 targets.push(pin)
             }
             PackageArg::Pin(pin) => return Err(Error::NotInStore(pin)),
             PackageArg::Name(name) => {
-                let versions = store.versions(&name);
-                if versions.is_empty() {
+                let before = targets.len();
+                targets.extend(store.versions(&name).iter().map(|i| i.manifest.pin()));
+                targets.extend(store.damaged.iter().filter(|d| d.name == name).map(damaged));
+                if targets.len() == before {
                     return Err(Error::NameNotInStore(name));
                 }
-                targets.extend(versions.iter().map(|i| i.manifest.pin()));
             }
             PackageArg::File(path) => {
                 return Err(Error::Usage(format!(
@@ -148,9 +165,15 @@ pub(crate) fn verify(
     let mut lines = Vec::new();
     let mut total_problems = 0u64;
     for pin in &targets {
+        events.check()?;
         let _task = events.task("verify", &pin.to_string(), 0);
         let dir = layout.store_entry(&pin.name, &pin.version);
-        let problems = check(&dir).unwrap_or_else(|e| vec![e]);
+        let problems = match store.damage(&pin.name, &pin.version) {
+            Some(reason) => vec![format!(
+                "damaged: {reason}; replace it: pandora install --repair {pin}"
+            )],
+            None => check(&dir).unwrap_or_else(|e| vec![e]),
+        };
         if problems.is_empty() {
             lines.push(format!("ok {pin}"));
         } else {

@@ -4,8 +4,9 @@
 //! running mutation: every mutation is written so that it completes or leaves nothing.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use pandora_proto::v1::{
     Event, Log, Summary, TaskFinished, TaskProgress, TaskStarted, Warning, event,
@@ -23,6 +24,12 @@ pub(crate) type EventStream = tokio_stream::wrappers::ReceiverStream<Result<Even
 pub(crate) struct Events {
     tx: mpsc::Sender<Result<Event, Error>>,
     next_task: Arc<AtomicU64>,
+    /// Whether a client listens (a detached sink is not cancelled by its missing client).
+    attached: bool,
+    /// Set when the daemon is stopping.
+    shutdown: Arc<AtomicBool>,
+    /// When the mutation must have finished.
+    deadline: Option<Instant>,
 }
 
 impl Events {
@@ -32,7 +39,27 @@ impl Events {
         Events {
             tx,
             next_task: Arc::default(),
+            attached: false,
+            shutdown: Arc::default(),
+            deadline: None,
         }
+    }
+
+    /// Whether the work should stop at its next safe point, and why: its client went away,
+    /// the daemon is stopping, or it ran past its deadline. Mutations call [`Events::check`]
+    /// between steps and in long loops (every chunk of a download); a mutation stopped
+    /// before its commit leaves only `tmp/`, which is cleared.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        let reason = if self.shutdown.load(Ordering::Relaxed) {
+            "the daemon is stopping"
+        } else if self.attached && self.tx.is_closed() {
+            "its client went away"
+        } else if self.deadline.is_some_and(|d| Instant::now() > d) {
+            "it ran past its deadline (PANDORA_MUTATION_TIMEOUT)"
+        } else {
+            return Ok(());
+        };
+        Err(Error::Cancelled(reason))
     }
 
     fn send(&self, kind: event::Kind) {
@@ -93,6 +120,11 @@ pub(crate) struct Task {
 }
 
 impl Task {
+    /// [`Events::check`] of the task's mutation.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        self.events.check()
+    }
+
     /// Reports `done` bytes, at most every 64 KiB so a fast download does not flood the stream.
     pub(crate) fn progress(&mut self, done: u64) {
         if done >= self.last + (64 << 10) || done == self.total {
@@ -129,6 +161,16 @@ struct Job {
 pub(crate) struct Engine {
     tx: mpsc::UnboundedSender<Job>,
     queue: Arc<Mutex<VecDeque<(String, bool)>>>,
+    shutdown: Arc<AtomicBool>,
+}
+
+/// How long one mutation may run: `PANDORA_MUTATION_TIMEOUT` seconds, default one hour.
+fn mutation_timeout() -> Duration {
+    let secs = std::env::var("PANDORA_MUTATION_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3600);
+    Duration::from_secs(secs)
 }
 
 impl Engine {
@@ -136,16 +178,27 @@ impl Engine {
     pub(crate) fn start(after: impl Fn() + Send + Sync + 'static) -> Engine {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
         let queue: Arc<Mutex<VecDeque<(String, bool)>>> = Arc::default();
-        let q = queue.clone();
+        let shutdown: Arc<AtomicBool> = Arc::default();
+        let (q, stop) = (queue.clone(), shutdown.clone());
         let after = Arc::new(after);
+        let timeout = mutation_timeout();
         tokio::spawn(async move {
             while let Some(job) = rx.recv().await {
+                // A client that left while its mutation waited wants nothing any more.
+                if job.tx.is_closed() || stop.load(Ordering::Relaxed) {
+                    tracing::info!(mutation = %job.label, "dropped from the queue: its client went away");
+                    q.lock().expect("queue lock").pop_front();
+                    continue;
+                }
                 if let Some(front) = q.lock().expect("queue lock").front_mut() {
                     front.1 = true;
                 }
                 let events = Events {
                     tx: job.tx.clone(),
                     next_task: Arc::default(),
+                    attached: true,
+                    shutdown: stop.clone(),
+                    deadline: Some(Instant::now() + timeout),
                 };
                 let work = job.work;
                 let after = after.clone();
@@ -164,7 +217,16 @@ impl Engine {
                 q.lock().expect("queue lock").pop_front();
             }
         });
-        Engine { tx, queue }
+        Engine {
+            tx,
+            queue,
+            shutdown,
+        }
+    }
+
+    /// Asks the running mutation to stop at its next safe point, and drops the waiting ones.
+    pub(crate) fn shut_down(&self) {
+        self.shutdown.store(true, Ordering::Relaxed);
     }
 
     /// Queues a mutation; its events arrive on the returned stream.

@@ -71,12 +71,15 @@ pub(crate) fn get_conditional(
     etag: Option<&str>,
     cap: u64,
 ) -> Result<Conditional, GetError> {
-    let mut req = client().map_err(GetError::Failed)?.get(url);
-    if let Some(e) = etag {
-        req = req.header(IF_NONE_MATCH, e);
-    }
-    let resp = retry(|| req.try_clone().expect("a GET without a body clones").send())
-        .map_err(GetError::Failed)?;
+    let client = client().map_err(GetError::Failed)?;
+    let resp = retry(|| {
+        let mut req = client.get(url);
+        if let Some(e) = etag {
+            req = req.header(IF_NONE_MATCH, e);
+        }
+        req.send()
+    })
+    .map_err(GetError::Failed)?;
     if resp.status() == StatusCode::NOT_MODIFIED {
         return Ok(Conditional::NotModified);
     }
@@ -124,6 +127,8 @@ fn retry(
 pub(crate) enum DownloadError {
     /// The server sent more than `cap` bytes.
     TooLarge,
+    /// The mutation was asked to stop.
+    Stopped,
     /// The network or server failed, even after retries.
     Failed(String),
     /// Writing the partial file failed.
@@ -190,6 +195,9 @@ pub(crate) fn download(
                 Ok(n) => {
                     if have + n as u64 > cap {
                         return Err(DownloadError::TooLarge);
+                    }
+                    if task.check().is_err() {
+                        return Err(DownloadError::Stopped);
                     }
                     file.write_all(&buf[..n]).map_err(DownloadError::Io)?;
                     hasher.update(&buf[..n]);

@@ -69,9 +69,27 @@ pub(crate) enum FetchError {
         got: u64,
         seen: u64,
     },
+    /// A URL in the registry's files points where the registry may not send the daemon.
+    #[error("registry `{registry}`: refusing `{url}`: {reason}")]
+    Refused {
+        registry: String,
+        url: String,
+        reason: String,
+    },
     /// The snapshot has expired.
     #[error("registry `{registry}`: its snapshot expired; the registry must publish a fresh one")]
     Expired { registry: String },
+    /// The disk has no room for a download.
+    #[error(
+        "not enough free space in {}: {pin} needs {need} bytes, {have} are free",
+        path.display()
+    )]
+    NoSpace {
+        pin: Pin,
+        path: PathBuf,
+        need: u64,
+        have: u64,
+    },
     /// A local file operation failed.
     #[error("cannot {action} {}", path.display())]
     Io {

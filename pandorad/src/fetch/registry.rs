@@ -28,6 +28,9 @@ pub(crate) struct RegistryClient {
     snapshot_checked: bool,
     /// Read the snapshot from the registry first, ignoring the TTL (`--refresh`).
     refresh: bool,
+    /// Why the configured URL cannot be used, if it cannot: every request then fails with
+    /// that reason, and the other registries still work.
+    broken: Option<String>,
 }
 
 /// Where a blob is now.
@@ -47,12 +50,16 @@ impl RegistryClient {
     /// A client of `config`'s registry; `refresh` revalidates its snapshot before the first
     /// use whatever the cache TTL says.
     pub(crate) fn new(layout: &Layout, config: RegistryConfig, refresh: bool) -> RegistryClient {
+        let broken = crate::registries::check_url(&config.url)
+            .err()
+            .map(|e| format!("{e}; fix it: pandora registry add {} URL", config.name));
         RegistryClient {
             cache: layout.index_cache(&config.name),
             config,
             snapshot: None,
             snapshot_checked: false,
             refresh,
+            broken,
         }
     }
 
@@ -84,17 +91,44 @@ impl RegistryClient {
         }
     }
 
-    /// `rel` resolved against the registry root (absolute URLs pass through).
-    fn locate(&self, rel: &str) -> Base {
+    /// `rel` resolved against the registry root. An absolute URL must keep to the kind of
+    /// its registry: a `file://` URL only from a `file://` registry, an `http(s)://` URL only
+    /// from an `http(s)://` one, so a remote index cannot make the daemon read local files.
+    fn locate(&self, rel: &str) -> Result<Base, FetchError> {
+        let base = self.base();
+        let refuse = |why: &str| {
+            Err(FetchError::Refused {
+                registry: self.name().to_string(),
+                url: rel.to_string(),
+                reason: why.to_string(),
+            })
+        };
         if let Some(path) = rel.strip_prefix("file://") {
-            return Base::File(PathBuf::from(path));
+            return match base {
+                Base::File(_) => Ok(Base::File(PathBuf::from(path))),
+                Base::Http(_) => refuse("an http registry may not point at local files"),
+            };
         }
         if rel.starts_with("http://") || rel.starts_with("https://") {
-            return Base::Http(rel.to_string());
+            return match base {
+                Base::Http(_) => Ok(Base::Http(rel.to_string())),
+                Base::File(_) => refuse("a file:// registry may not point at the network"),
+            };
         }
-        match self.base() {
-            Base::File(root) => Base::File(root.join(rel)),
+        if rel.contains("://") {
+            return refuse("only relative paths and the registry's own scheme are allowed");
+        }
+        Ok(match base {
+            Base::File(root) => Base::File(root.join(rel.trim_start_matches('/'))),
             Base::Http(root) => Base::Http(format!("{root}{}", rel.trim_start_matches('/'))),
+        })
+    }
+
+    /// Fails when the configured URL cannot be used.
+    fn usable(&self) -> Result<(), FetchError> {
+        match &self.broken {
+            Some(why) => Err(self.unavailable("anything", why)),
+            None => Ok(()),
         }
     }
 
@@ -137,17 +171,22 @@ impl RegistryClient {
     /// The snapshot, and whether it was read from the registry now (rather than from the
     /// cache while its TTL lasts).
     fn load_snapshot(&self, force: bool) -> Result<(Snapshot, bool), FetchError> {
+        self.usable()?;
         let cached_path = self.cache.join("snapshot.acl");
         let meta_path = self.cache.join("validators.acl");
         let cached = fs_err::read_to_string(&cached_path)
             .ok()
             .and_then(|t| Snapshot::parse(&t, "snapshot.acl").ok());
         let meta = Validators::load(&meta_path);
-        let url = match self.locate("snapshot.acl") {
+        let url = match self.locate("snapshot.acl")? {
             Base::File(path) => {
-                let text = fs_err::read_to_string(&path).map_err(|e| {
-                    self.unavailable("snapshot.acl", format!("{}: {e}", path.display()))
-                })?;
+                let text = read_regular(&path, MAX_METADATA)
+                    .and_then(|b| {
+                        String::from_utf8(b).map_err(|_| std::io::Error::other("not UTF-8"))
+                    })
+                    .map_err(|e| {
+                        self.unavailable("snapshot.acl", format!("{}: {e}", path.display()))
+                    })?;
                 let fresh = Snapshot::parse(&text, &path.display().to_string())
                     .map_err(|e| self.invalid(e))?;
                 return Ok((self.accept(fresh, cached.as_ref(), &text, None)?, true));
@@ -274,8 +313,8 @@ impl RegistryClient {
         let bytes = match fs_err::read(&cached_path) {
             Ok(bytes) if sha256_hex(&bytes) == want.sha256 => bytes,
             _ => {
-                let bytes = match self.locate(rel) {
-                    Base::File(path) => fs_err::read(&path)
+                let bytes = match self.locate(rel)? {
+                    Base::File(path) => read_regular(&path, want.size)
                         .map_err(|e| self.unavailable(rel, format!("{}: {e}", path.display())))?,
                     Base::Http(url) => match http::get_conditional(&url, None, want.size) {
                         Ok(Conditional::Fresh { body, .. }) => body,
@@ -330,6 +369,7 @@ impl RegistryClient {
         v: &VersionEntry,
         events: &Events,
     ) -> Result<Fetched, FetchError> {
+        self.usable()?;
         let target = layout.blob_cache().join(&v.sha256);
         if target.is_file() {
             return Ok(Fetched {
@@ -337,14 +377,30 @@ impl RegistryClient {
                 downloaded: false,
             });
         }
-        match self.locate(&v.pkg_url) {
+        match self.locate(&v.pkg_url)? {
             // Read in place: the unpacker re-hashes every byte and install checks the hash.
-            Base::File(path) => Ok(Fetched {
-                path,
-                downloaded: false,
-            }),
+            // Only a regular file: a device or a fifo would hang or never end.
+            Base::File(path) => match fs_err::metadata(&path) {
+                Ok(m) if m.is_file() => Ok(Fetched {
+                    path,
+                    downloaded: false,
+                }),
+                Ok(_) => Err(self.unavailable(
+                    &format!("{pin} ({})", v.pkg_url),
+                    format!("{} is not a regular file", path.display()),
+                )),
+                Err(e) => Err(self.unavailable(&format!("{pin} ({})", v.pkg_url), e)),
+            },
             Base::Http(url) => {
                 let cap = v.size.unwrap_or(MAX_BLOB);
+                if cap > MAX_BLOB {
+                    return Err(FetchError::TooLarge {
+                        registry: self.name().to_string(),
+                        pin: pin.clone(),
+                        size: MAX_BLOB,
+                    });
+                }
+                check_space(&layout.tmp(), pin, cap)?;
                 // Unique: a read (`info`) may fetch the same blob while an install does.
                 static DOWNLOADS: AtomicU64 = AtomicU64::new(0);
                 let partial = layout.tmp().join(format!(
@@ -376,6 +432,11 @@ impl RegistryClient {
                             size: cap,
                         });
                     }
+                    Err(DownloadError::Stopped) => {
+                        return fail(
+                            self.unavailable(&format!("{pin}"), "the download was stopped"),
+                        );
+                    }
                     Err(DownloadError::Failed(reason)) => {
                         return fail(self.unavailable(&format!("{pin} ({})", v.pkg_url), reason));
                     }
@@ -391,6 +452,48 @@ impl RegistryClient {
             }
         }
     }
+}
+
+/// Room to leave on the disk beyond a download, for its unpacked files and everything else.
+const SPACE_MARGIN: u64 = 64 << 20;
+
+/// Refuses a download of `size` bytes into `dir` when the disk has no room for it.
+fn check_space(dir: &Path, pin: &Pin, size: u64) -> Result<(), FetchError> {
+    let Ok(st) = rustix::fs::statvfs(dir) else {
+        return Ok(());
+    };
+    let have = st.f_bavail.saturating_mul(st.f_frsize);
+    let need = size.saturating_add(SPACE_MARGIN);
+    if have < need {
+        return Err(FetchError::NoSpace {
+            pin: pin.clone(),
+            path: dir.to_path_buf(),
+            need,
+            have,
+        });
+    }
+    Ok(())
+}
+
+/// Reads the regular file at `path`, at most `cap` bytes (a device, fifo or directory is
+/// refused before it is opened for reading).
+fn read_regular(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = fs_err::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > cap {
+        return Err(std::io::Error::other(format!("larger than {cap} bytes")));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    fs_err::File::open(path)?
+        .take(cap + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > cap {
+        return Err(std::io::Error::other(format!("larger than {cap} bytes")));
+    }
+    Ok(bytes)
 }
 
 /// HTTP validators of the cached snapshot.

@@ -60,7 +60,11 @@ pub(crate) fn fetch_and_stage(
                     let Some((pin, node)) = todo.get(i) else {
                         break;
                     };
-                    let blob = get_blob(layout, clients, pin, node, events, downloaded);
+                    let blob = events
+                        .check()
+                        .and_then(|()| get_blob(layout, clients, pin, node, events, downloaded))
+                        // A download cut short because the mutation stops says why it stops.
+                        .map_err(|e| events.check().err().unwrap_or(e));
                     if tx.send((i, blob)).is_err() {
                         break;
                     }
@@ -91,7 +95,9 @@ pub(crate) fn fetch_and_stage(
                                     dependencies,
                                     origin: &blob.origin,
                                 };
-                                let staged = stage(layout, &blob.path, &expect, events);
+                                let staged = events
+                                    .check()
+                                    .and_then(|()| stage(layout, &blob.path, &expect, events));
                                 let path = blob.path.clone();
                                 (
                                     i,

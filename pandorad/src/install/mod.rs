@@ -37,6 +37,8 @@ pub(crate) struct Request<'a> {
     pub(crate) packages: &'a [String],
     /// Revalidate registry snapshots first.
     pub(crate) refresh: bool,
+    /// Replace damaged store entries instead of refusing them.
+    pub(crate) repair: bool,
     pub(crate) mode: Mode<'a>,
 }
 
@@ -48,7 +50,13 @@ pub(crate) fn install(
     events: &Events,
 ) -> Outcome {
     let mut registries = Lazy::new(layout, request.refresh);
-    let closure = resolve::resolve(store, &mut registries, request.packages, events)?;
+    let closure = resolve::resolve(
+        store,
+        &mut registries,
+        request.packages,
+        request.repair,
+        events,
+    )?;
     let clients = registries.made();
     let plan = plan::describe(&closure, clients);
     match request.mode {
@@ -93,7 +101,11 @@ pub(crate) fn install(
         .collect();
     let fetched = fetch::fetch_and_stage(layout, clients, &todo, events)?;
     let staged: Vec<store::Staged> = fetched.staged.iter().map(|f| f.staged.clone()).collect();
-    if let Err(e) = store::commit(layout, &staged) {
+    // The last safe point: after it, the request completes.
+    if let Err(e) = events
+        .check()
+        .and_then(|()| store::commit(layout, &staged, request.repair))
+    {
         for s in &staged {
             store::discard(&s.dir);
         }
@@ -136,6 +148,7 @@ mod tests {
         let request = Request {
             packages,
             refresh: false,
+            repair: false,
             mode,
         };
         install(layout, &store, &request, &Events::detached())

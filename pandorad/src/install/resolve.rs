@@ -46,6 +46,7 @@ pub(crate) fn resolve(
     store: &StoreView,
     registries: &mut Lazy<'_>,
     requests: &[String],
+    repair: bool,
     events: &Events,
 ) -> Result<Closure> {
     let mut closure = Closure::new();
@@ -57,7 +58,7 @@ pub(crate) fn resolve(
         })?;
         match arg {
             PackageArg::File(path) => {
-                let (pin, node, dependencies) = local(store, path)?;
+                let (pin, node, dependencies) = local(store, path, repair)?;
                 queue.extend(dependencies.into_iter().map(|d| (d, Some(pin.clone()))));
                 closure.insert(pin, node);
             }
@@ -98,6 +99,16 @@ pub(crate) fn resolve(
             closure.insert(pin, node);
             continue;
         }
+        // A damaged entry is refused unless asked to repair it, when it is fetched again
+        // and replaces the damaged one at commit.
+        if let Some(reason) = store.damage(&pin.name, &pin.version)
+            && !repair
+        {
+            return Err(Error::Damaged {
+                pin,
+                reason: reason.to_string(),
+            });
+        }
         let clients = registries.get()?;
         let (i, version) = find_version(clients, &pin, needed_by.as_ref(), events)?;
         for d in &version.dependencies {
@@ -116,9 +127,17 @@ pub(crate) fn resolve(
 
 /// A local .pkg file, checked whole now: its pin, its node, and the dependencies to resolve
 /// (none when it is in the store already, whose dependencies the queue adds itself).
-fn local(store: &StoreView, path: PathBuf) -> Result<(Pin, Node, Vec<Pin>)> {
+fn local(store: &StoreView, path: PathBuf, repair: bool) -> Result<(Pin, Node, Vec<Pin>)> {
     let found = pkgfile::inspect_file(&path)?;
     let pin = found.manifest.pin();
+    if let Some(reason) = store.damage(&pin.name, &pin.version)
+        && !repair
+    {
+        return Err(Error::Damaged {
+            pin,
+            reason: reason.to_string(),
+        });
+    }
     if !arch_fits(&found.manifest.arch) {
         return Err(Error::WrongArch {
             pin,

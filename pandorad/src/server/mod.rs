@@ -22,6 +22,9 @@ use crate::engine::Engine;
 use crate::store::StoreView;
 use activity::Activity;
 
+/// How long a stopping daemon waits for the running mutation to reach a safe point.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
 /// Daemon settings from the command line.
 pub struct Options {
     /// Exit after this many seconds without requests and mutations (0: never).
@@ -43,7 +46,16 @@ pub fn run(layout: Layout, opts: Options) -> Result<()> {
     for dir in layout.dirs() {
         fs_err::create_dir_all(&dir)?;
     }
-    fs_err::set_permissions(layout.run(), std::fs::Permissions::from_mode(0o700))?;
+    // run/ holds the socket and the lock: a link to a directory that others can write
+    // would hand both to them, so it must be our own directory, and only ours.
+    let run = layout.run();
+    if fs_err::symlink_metadata(&run)?.file_type().is_symlink() {
+        anyhow::bail!(
+            "{} is a symbolic link; it must be a directory of its own: remove the link and start pandorad again",
+            run.display()
+        );
+    }
+    fs_err::set_permissions(&run, std::fs::Permissions::from_mode(0o700))?;
     let _lock = lock::acquire(&layout.lock(), layout.home())?;
     let repaired = recover::clear_tmp(&layout.tmp())?;
     for r in &repaired {
@@ -56,6 +68,9 @@ pub fn run(layout: Layout, opts: Options) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let result = runtime.block_on(serve(layout.clone(), opts, listener, repaired));
+    // A mutation that did not reach a safe point in time is abandoned: its thread dies with
+    // the process, and what it staged in tmp/ is cleared at the next start.
+    runtime.shutdown_timeout(Duration::from_secs(1));
     if matches!(origin, listen::Origin::Bound) {
         let _ = fs_err::remove_file(layout.socket());
     }
@@ -71,7 +86,10 @@ async fn serve(
     let store = Arc::new(ArcSwap::from_pointee(StoreView::load(&layout)));
     let refresh = {
         let (store, layout) = (store.clone(), layout.clone());
-        move || store.store(Arc::new(store.load().refresh(&layout)))
+        move || {
+            crate::store::clean_staging(&layout);
+            store.store(Arc::new(store.load().refresh(&layout)))
+        }
     };
     let shared = Arc::new(Shared {
         engine: Engine::start(refresh),
@@ -102,9 +120,15 @@ async fn serve(
         .await
         .context("the gRPC server failed")?;
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
-    // Let a running mutation finish its step: each one completes or leaves only `tmp/`.
-    while shared.engine.busy() {
+    // The running mutation stops at its next safe point (each one completes or leaves only
+    // `tmp/`), waiting ones are dropped; after STOP_GRACE the daemon exits regardless.
+    shared.engine.shut_down();
+    let grace = tokio::time::Instant::now() + STOP_GRACE;
+    while shared.engine.busy() && tokio::time::Instant::now() < grace {
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if shared.engine.busy() {
+        tracing::warn!("a mutation did not stop in time; exiting anyway");
     }
     tracing::info!("pandorad stopped");
     Ok(())
@@ -139,8 +163,20 @@ async fn shutdown_signal(shared: Arc<Shared>) {
         }
     };
     tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM; finishing"),
-        _ = int.recv() => tracing::info!("SIGINT; finishing"),
-        () = idle => {}
+        _ = term.recv() => tracing::info!("SIGTERM; stopping at the next safe point"),
+        _ = int.recv() => tracing::info!("SIGINT; stopping at the next safe point"),
+        () = idle => return,
     }
+    // Stop the running mutation now, so its stream (and the connection) ends.
+    shared.engine.shut_down();
+    // A connection that still does not close cannot hold the daemon: exit after the grace.
+    let hard = shared.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(STOP_GRACE * 2).await;
+        tracing::warn!(
+            busy = hard.engine.busy(),
+            "connections did not close in time; exiting"
+        );
+        std::process::exit(0);
+    });
 }

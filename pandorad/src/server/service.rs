@@ -35,6 +35,7 @@ pub(crate) fn to_status(e: Error) -> Status {
         Kind::Unauthenticated => tonic::Code::Unauthenticated,
         Kind::PermissionDenied => tonic::Code::PermissionDenied,
         Kind::ResourceExhausted => tonic::Code::ResourceExhausted,
+        Kind::Cancelled => tonic::Code::Cancelled,
         Kind::Internal => tonic::Code::Internal,
     };
     let mut status = Status::new(code, pandora_common::error_chain(&e, ": "));
@@ -99,7 +100,16 @@ impl Pandora for Service {
                 files: e.files,
             })
             .collect();
-        Ok(Response::new(ListStoreReply { entries }))
+        let damaged = store
+            .damaged
+            .iter()
+            .map(|d| DamagedEntry {
+                name: d.name.clone(),
+                version: d.version.clone(),
+                reason: d.reason.clone(),
+            })
+            .collect();
+        Ok(Response::new(ListStoreReply { entries, damaged }))
     }
 
     async fn list_remote(
@@ -167,6 +177,7 @@ impl Pandora for Service {
             let request = crate::install::Request {
                 packages: &req.packages,
                 refresh: req.refresh,
+                repair: req.repair,
                 mode,
             };
             // The store as it is now: earlier mutations in the queue have finished.

@@ -11,5 +11,5 @@ pub(crate) mod entry;
 mod view;
 mod write;
 
-pub(crate) use view::{Installed, StoreView};
-pub(crate) use write::{Staged, commit, discard, make_read_only};
+pub(crate) use view::{Damaged, Installed, StoreView};
+pub(crate) use write::{Staged, clean_staging, commit, discard, make_read_only};

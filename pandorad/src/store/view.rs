@@ -21,17 +21,26 @@ pub(crate) struct Installed {
     pub(crate) origin: Option<String>,
 }
 
+/// A store entry that cannot be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Damaged {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) reason: String,
+}
+
 /// Everything in the store, sorted by name then version.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct StoreView {
     pub(crate) entries: Vec<Installed>,
+    /// Entries whose directory or metadata is damaged, sorted by name then version.
+    pub(crate) damaged: Vec<Damaged>,
     /// `name` -> `version` -> index in `entries`.
     by_pin: HashMap<String, HashMap<String, usize>>,
 }
 
 impl StoreView {
-    /// Reads the store. Entries whose metadata cannot be read are skipped with a warning
-    /// (`pandora verify` reports them).
+    /// Reads the store. Entries that cannot be read are listed in `damaged`, with why.
     pub(crate) fn load(layout: &Layout) -> StoreView {
         StoreView::default().refresh(layout)
     }
@@ -40,6 +49,7 @@ impl StoreView {
     /// immutable once they appear, so a known `name@version` needs no second look.
     pub(crate) fn refresh(&self, layout: &Layout) -> StoreView {
         let mut entries = Vec::new();
+        let mut damaged = Vec::new();
         let Ok(names) = fs_err::read_dir(layout.store()) else {
             return StoreView::default();
         };
@@ -53,11 +63,16 @@ impl StoreView {
                     entries.push(known.clone());
                     continue;
                 }
-                match read_entry(&version.path()) {
+                let (n, v) = (n.to_string_lossy(), v.to_string_lossy());
+                match read_entry(&version.path(), &n, &v) {
                     Ok(e) => entries.push(e),
-                    Err(e) => {
-                        let error = pandora_common::error_chain(&e, ": ");
-                        tracing::warn!(path = %version.path().display(), %error, "unreadable store entry")
+                    Err(reason) => {
+                        tracing::warn!(path = %version.path().display(), %reason, "damaged store entry");
+                        damaged.push(Damaged {
+                            name: n.into_owned(),
+                            version: v.into_owned(),
+                            reason,
+                        });
                     }
                 }
             }
@@ -74,7 +89,24 @@ impl StoreView {
                 .or_default()
                 .insert(e.manifest.version.clone(), i);
         }
-        StoreView { entries, by_pin }
+        damaged.sort_by(|a, b| {
+            a.name
+                .cmp(&b.name)
+                .then_with(|| pandora_common::files::compare_versions(&a.version, &b.version))
+        });
+        StoreView {
+            entries,
+            damaged,
+            by_pin,
+        }
+    }
+
+    /// Why `name@version` is damaged, if it is.
+    pub(crate) fn damage(&self, name: &str, version: &str) -> Option<&str> {
+        self.damaged
+            .iter()
+            .find(|d| d.name == name && d.version == version)
+            .map(|d| d.reason.as_str())
     }
 
     /// The entry for `name@version`.
@@ -104,9 +136,23 @@ impl StoreView {
     }
 }
 
-fn read_entry(dir: &Path) -> Result<Installed, EntryError> {
-    let manifest = entry::read_manifest(dir)?;
-    let list = entry::read_file_list(dir)?;
+fn read_entry(dir: &Path, name: &str, version: &str) -> Result<Installed, String> {
+    let meta = fs_err::symlink_metadata(dir).map_err(|e| e.to_string())?;
+    if meta.file_type().is_symlink() {
+        return Err("the entry is a symbolic link, not a directory".into());
+    }
+    if !meta.is_dir() {
+        return Err("the entry is a file, not a directory".into());
+    }
+    let chain = |e: EntryError| pandora_common::error_chain(&e, ": ");
+    let manifest = entry::read_manifest(dir).map_err(chain)?;
+    if manifest.name != name || manifest.version != version {
+        return Err(format!(
+            "its manifest says it is {}@{}",
+            manifest.name, manifest.version
+        ));
+    }
+    let list = entry::read_file_list(dir).map_err(chain)?;
     Ok(Installed {
         size: list.total_size(),
         files: list

@@ -22,8 +22,9 @@ pub(crate) struct Staged {
 /// (`syncfs` of `tmp/`, skipped when `PANDORA_FSYNC=0`), then one rename per entry, then the
 /// name directory is synced. Returns the pins committed, in order. A crash in between leaves
 /// some entries in the store, each complete, and the rest in `tmp/`, which the next start
-/// clears.
-pub(crate) fn commit(layout: &Layout, staged: &[Staged]) -> Result<()> {
+/// clears. With `replace`, an entry already there (a damaged one being repaired) is removed
+/// first, by [`remove`]'s one rename out of the store.
+pub(crate) fn commit(layout: &Layout, staged: &[Staged], replace: bool) -> Result<()> {
     if std::env::var("PANDORA_FSYNC").map_or(true, |v| v != "0") {
         let tmp = layout.tmp();
         let dir = fs_err::File::open(&tmp).map_err(Error::io("open", &tmp))?;
@@ -33,6 +34,10 @@ pub(crate) fn commit(layout: &Layout, staged: &[Staged]) -> Result<()> {
         let parent = layout.store().join(&s.pin.name);
         fs_err::create_dir_all(&parent).map_err(Error::io("create", &parent))?;
         let target = layout.store_entry(&s.pin.name, &s.pin.version);
+        if replace && fs_err::symlink_metadata(&target).is_ok() {
+            remove(layout, &s.pin)?;
+            fs_err::create_dir_all(&parent).map_err(Error::io("create", &parent))?;
+        }
         pandora_common::failpoint(FAILPOINT, "install-before-rename");
         fs_err::rename(&s.dir, &target).map_err(Error::io("move into the store", &target))?;
         sync_dir(&parent);
@@ -42,7 +47,6 @@ pub(crate) fn commit(layout: &Layout, staged: &[Staged]) -> Result<()> {
 
 /// Removes `pin` from the store (for `remove` and `install --repair`, which build on it): one rename out of `store/` into `tmp/` (so readers see the
 /// entry whole or not at all, and a crash leaves only `tmp/` garbage), then the deletion.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn remove(layout: &Layout, pin: &Pin) -> Result<()> {
     let entry = layout.store_entry(&pin.name, &pin.version);
     let meta = fs_err::symlink_metadata(&entry).map_err(|_| Error::NotInStore(pin.clone()))?;
@@ -58,10 +62,26 @@ pub(crate) fn remove(layout: &Layout, pin: &Pin) -> Result<()> {
     pandora_common::failpoint(FAILPOINT, "remove-after-rename");
     // The name directory goes when its last version does; another version keeps it.
     let _ = fs_err::remove_dir(&parent);
-    if meta.is_dir() {
+    if meta.is_dir() && !meta.file_type().is_symlink() {
         let _ = make_writable(&moved);
     }
     fs_err::remove_dir_all(&grave).map_err(Error::io("delete", &grave))
+}
+
+/// Clears what mutations stage in `tmp/` (`unpack-*`, `remove-*`), after a mutation ended:
+/// mutations run one at a time, so whatever is left there belongs to none. Reads'
+/// downloads (`download-*`) are theirs to clean.
+pub(crate) fn clean_staging(layout: &Layout) {
+    let Ok(entries) = fs_err::read_dir(layout.tmp()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("unpack-") || name.starts_with("remove-") {
+            tracing::info!(path = %e.path().display(), "removing staging left by a mutation");
+            discard(&e.path());
+        }
+    }
 }
 
 /// Deletes a staged directory that will not be committed.
@@ -126,7 +146,7 @@ mod tests {
         let (_t, layout) = home();
         let a = staged(&layout, "tool@1.0");
         let b = staged(&layout, "tool@2.0");
-        commit(&layout, &[a, b]).unwrap();
+        commit(&layout, &[a, b], false).unwrap();
         let one = layout.store_entry("tool", "1.0");
         assert!(one.join("files/bin/tool").is_file());
         let mode = std::fs::metadata(one.join("files/bin/tool"))
