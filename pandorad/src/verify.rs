@@ -58,6 +58,11 @@ fn walk(root: &Path, rel: &str, out: &mut BTreeMap<String, Found>) -> std::io::R
     Ok(())
 }
 
+/// Problems of the entry at `dir`, one sentence each (none: it is as installed).
+pub(crate) fn problems(dir: &Path) -> Vec<String> {
+    check(dir).unwrap_or_else(|e| vec![e])
+}
+
 /// Problems of one entry, one sentence each.
 fn check(dir: &Path) -> Result<Vec<String>, String> {
     let chain = |e: entry::EntryError| pandora_common::error_chain(&e, ": ");
@@ -172,7 +177,7 @@ pub(crate) fn verify(
             Some(reason) => vec![format!(
                 "damaged: {reason}; replace it: pandora install --repair {pin}"
             )],
-            None => check(&dir).unwrap_or_else(|e| vec![e]),
+            None => problems(&dir),
         };
         if problems.is_empty() {
             lines.push(format!("ok {pin}"));

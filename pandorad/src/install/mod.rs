@@ -51,6 +51,7 @@ pub(crate) fn install(
 ) -> Outcome {
     let mut registries = Lazy::new(layout, request.refresh);
     let closure = resolve::resolve(
+        layout,
         store,
         &mut registries,
         request.packages,

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 
 use pandora_common::files::{PackageArg, PackageEntry, Pin, VersionEntry};
+use pandora_common::layout::Layout;
 
 use crate::engine::Events;
 use crate::error::{Error, Result};
@@ -43,6 +44,7 @@ pub(crate) fn arch_fits(arch: &str) -> bool {
 
 /// Resolves `requests` (names, pins or .pkg paths) and their dependencies.
 pub(crate) fn resolve(
+    layout: &Layout,
     store: &StoreView,
     registries: &mut Lazy<'_>,
     requests: &[String],
@@ -87,7 +89,15 @@ pub(crate) fn resolve(
         if closure.contains_key(&pin) {
             continue;
         }
-        if let Some(installed) = store.get(&pin.name, &pin.version) {
+        // Asked to repair: an entry the user named is checked file by file first, and
+        // fetched again when anything differs from what was installed.
+        let broken =
+            repair && needed_by.is_none() && store.get(&pin.name, &pin.version).is_some() && {
+                let problems =
+                    crate::verify::problems(&layout.store_entry(&pin.name, &pin.version));
+                !problems.is_empty()
+            };
+        if let Some(installed) = store.get(&pin.name, &pin.version).filter(|_| !broken) {
             for d in &installed.manifest.dependencies {
                 queue.push_back((d.clone(), Some(pin.clone())));
             }
