@@ -79,45 +79,21 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// Handles one publish request.
 pub(crate) async fn publish(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
-    let Some(expected) = &state.token else {
-        return error(
-            StatusCode::FORBIDDEN,
-            "publish-disabled",
-            "publishing is disabled on this server: start it with --token-file FILE",
-        );
-    };
-    let Some(token) = bearer(req.headers()) else {
-        let mut resp = error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "publishing needs an `Authorization: Bearer TOKEN` header",
-        );
-        set(
-            &mut resp,
-            header::WWW_AUTHENTICATE,
-            "Bearer realm=\"pandora-registry\"",
-        );
-        return resp;
-    };
-    if !same_digest(&digest(token), expected) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "the token is not valid for this registry",
-        );
-    }
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if let Some(len) = declared
-        && len > state.max_body
-    {
-        // The body stays unread, so the connection cannot carry another request.
-        let mut resp = too_large(state.max_body, Some(len));
-        set(&mut resp, header::CONNECTION, "close");
-        return resp;
+    if let Some(mut refusal) = refuse(state, req.headers(), declared) {
+        // Closing a socket with unread data resets the connection, and a client still
+        // sending would lose the answer to the reset: a body small enough is read and
+        // dropped first. A larger one stays unread, so the connection cannot carry another
+        // request.
+        if declared.is_none_or(|len| len <= DRAIN_BYTES) {
+            drain(req.into_body()).await;
+        }
+        set(&mut refusal, header::CONNECTION, "close");
+        return refusal;
     }
 
     let tmp_dir = state.repo.tmp_dir();
@@ -200,6 +176,41 @@ pub(crate) async fn publish(state: &Arc<State>, req: Request<Incoming>) -> Respo
             .with("status", Value::Str(status.to_string())),
     ]);
     acl(StatusCode::OK, doc.to_source())
+}
+
+/// The answer to a publish refused before its body is read: publishing off, no or a wrong
+/// token, or a declared size over the limit.
+fn refuse(state: &State, headers: &HeaderMap, declared: Option<u64>) -> Option<Response<Body>> {
+    let Some(expected) = &state.token else {
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            "publish-disabled",
+            "publishing is disabled on this server: start it with --token-file FILE",
+        ));
+    };
+    let Some(token) = bearer(headers) else {
+        let mut resp = error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "publishing needs an `Authorization: Bearer TOKEN` header",
+        );
+        set(
+            &mut resp,
+            header::WWW_AUTHENTICATE,
+            "Bearer realm=\"pandora-registry\"",
+        );
+        return Some(resp);
+    };
+    if !same_digest(&digest(token), expected) {
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the token is not valid for this registry",
+        ));
+    }
+    declared
+        .filter(|len| *len > state.max_body)
+        .map(|len| too_large(state.max_body, Some(len)))
 }
 
 fn too_large(max: u64, declared: Option<u64>) -> Response<Body> {
