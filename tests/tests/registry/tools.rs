@@ -7,18 +7,13 @@ use std::process::Command;
 use pandora_tests::{Context, Run, bin, repo_root};
 
 fn registry(ctx: &Context, args: &[&str]) -> Run {
-    run(Command::new(bin("pandora-registry"))
-        .current_dir(ctx.path())
-        .args(args))
-}
-
-fn run(cmd: &mut Command) -> Run {
-    let out = cmd.output().expect("the binary runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    let r = Run::of(
+        Command::new(bin("pandora-registry"))
+            .current_dir(ctx.path())
+            .args(args),
+    );
+    ctx.record(&format!("pandora-registry {}", args.join(" ")), &r);
+    r
 }
 
 /// A package directory `name@version` with optional dependencies, packed to `out/`.
@@ -199,16 +194,12 @@ fn add_refuses_conflicts_and_bad_packages_and_changes_nothing() {
     )
     .unwrap();
     let ranged = ctx.path().join("ranged.pkg");
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "tar -C '{}' -cf - manifest.acl files | zstd -q -o '{}'",
-            src.display(),
-            ranged.display()
-        ))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let r = Run::of(Command::new("sh").arg("-c").arg(format!(
+        "tar -C '{}' -cf - manifest.acl files | zstd -q -o '{}'",
+        src.display(),
+        ranged.display()
+    )));
+    assert_eq!(r.code, 0, "{r:?}");
     let r = registry(&ctx, &["add", "reg", ranged.to_str().unwrap()]);
     assert_eq!(r.code, 1);
     assert!(
@@ -335,10 +326,12 @@ fn a_crash_mid_update_never_leaves_a_mixed_registry() {
         registry(&ctx, &["add", "reg", one.to_str().unwrap()]);
         let before = snapshot_of_dir(&dir);
         let two = package(&ctx, "two", "1.0.0", &[], "2");
-        let r = run(Command::new(bin("pandora-registry"))
-            .current_dir(ctx.path())
-            .env("PANDORA_REGISTRY_FAILPOINT", step)
-            .args(["add", "reg", two.to_str().unwrap()]));
+        let r = Run::of(
+            Command::new(bin("pandora-registry"))
+                .current_dir(ctx.path())
+                .env("PANDORA_REGISTRY_FAILPOINT", step)
+                .args(["add", "reg", two.to_str().unwrap()]),
+        );
         assert_ne!(r.code, 0, "{step}: the failpoint aborts");
         // The next command under the lock finds a consistent registry: the old one if the crash
         // came before the journal, the new one completed if it came after.
