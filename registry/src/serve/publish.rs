@@ -10,7 +10,7 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap};
 use hyper::{Request, Response, StatusCode};
 use pandora_common::acl::{Block, Document, Value};
-use sha2::{Digest, Sha256};
+use pandora_common::hash::sha256_hex;
 use tokio::io::AsyncWriteExt;
 
 use super::State;
@@ -50,16 +50,19 @@ pub(crate) fn remove_stale_uploads(tmp_dir: &std::path::Path) {
     }
 }
 
-/// The sha256 of a token: what the server keeps and compares.
-pub(crate) fn digest(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
+/// The sha256 of a token (lowercase hex): what the server keeps and compares.
+pub(crate) fn digest(token: &str) -> String {
+    sha256_hex(token.as_bytes())
 }
 
-/// Compares two digests in time independent of where they differ.
-fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
+/// Compares two digests in time independent of where they differ (both are 64 hex digits).
+fn same_digest(a: &str, b: &str) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
     let diff = a
-        .iter()
-        .zip(b)
+        .bytes()
+        .zip(b.bytes())
         .fold(0u8, |acc, (x, y)| acc | std::hint::black_box(x ^ y));
     std::hint::black_box(diff) == 0
 }
