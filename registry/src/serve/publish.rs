@@ -1,7 +1,15 @@
 //! `POST /api/v1/publish`: a bearer token, then the raw `.pkg` bytes, streamed to a temp file
 //! in `.pandora-registry/tmp/` and handed to [`Repo::add`](crate::Repo::add). The temp file is
 //! removed whatever happens; publishes run one at a time.
+//!
+//! Invariant: a server holds an exclusive `flock` on each of its uploads for as long as the
+//! file exists, so an upload whose lock can be taken belongs to no live server (its server
+//! was killed mid-publish) and is removed: when a server starts, and after each failed
+//! publish. Several servers may serve one directory; none removes another's upload.
 
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,28 +33,67 @@ const DRAIN_BYTES: u64 = 8 * 1024 * 1024;
 const DRAIN_TIME: Duration = Duration::from_secs(2);
 /// Uploads are written to disk in pieces of this size.
 const WRITE_BUFFER: usize = 256 * 1024;
-/// Uploads left over from a server that was killed are removed when this old.
-const STALE_UPLOAD: Duration = Duration::from_secs(3600);
+/// How uploads are named in the temp directory: `upload-XXXXXX.pkg`.
+const UPLOAD_PREFIX: &str = "upload-";
 
-/// Removes uploads that a killed server left in `tmp_dir`. Blocking I/O.
-pub(crate) fn remove_stale_uploads(tmp_dir: &std::path::Path) {
+/// Removes the uploads in `tmp_dir` that no live server holds: those a killed server left.
+/// Blocking I/O.
+pub(crate) fn remove_stale_uploads(tmp_dir: &Path) {
     let Ok(entries) = fs_err::read_dir(tmp_dir) else {
         return;
     };
     for entry in entries.flatten() {
-        let name = entry.file_name();
-        let stale = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > STALE_UPLOAD);
-        if name.to_string_lossy().starts_with("upload-") && stale {
-            match fs_err::remove_file(entry.path()) {
-                Ok(()) => tracing::info!("removed a stale upload, {}", entry.path().display()),
-                Err(e) => tracing::warn!("{e}"),
-            }
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(UPLOAD_PREFIX)
+        {
+            continue;
         }
+        let path = entry.path();
+        let Ok(file) = fs_err::File::open(&path) else {
+            continue;
+        };
+        // Held: a live server is receiving or adding it.
+        if file.file().try_lock().is_err() {
+            continue;
+        }
+        match fs_err::remove_file(&path) {
+            Ok(()) => tracing::info!(
+                "removed {}, left by a server that stopped mid-publish",
+                path.display()
+            ),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!("cannot remove a stale upload: {e}"),
+        }
+    }
+}
+
+/// A new upload file in `tmp_dir`, locked for as long as it exists. Blocking I/O.
+fn new_upload(tmp_dir: &Path) -> Result<tempfile::NamedTempFile, String> {
+    let failed = |e: io::Error| format!("cannot create an upload in {}: {e}", tmp_dir.display());
+    loop {
+        let tmp = tempfile::Builder::new()
+            .prefix(UPLOAD_PREFIX)
+            .suffix(".pkg")
+            .tempfile_in(tmp_dir)
+            .map_err(failed)?;
+        // Between the create and the lock, a sweep may take the lock and remove the file:
+        // then the path is gone or names another file, and this one is never used.
+        match tmp.as_file().try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => continue,
+            Err(std::fs::TryLockError::Error(e)) => return Err(failed(e)),
+        }
+        let ours = tmp.as_file().metadata().map_err(failed)?;
+        match fs_err::metadata(tmp.path()) {
+            Ok(m) if (m.ino(), m.dev()) == (ours.ino(), ours.dev()) => return Ok(tmp),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(failed(e)),
+        }
+        // Not ours any more: do not let its drop remove what is at the path now.
+        let _ = tmp.into_temp_path().keep();
     }
 }
 
@@ -99,15 +146,19 @@ pub(crate) async fn publish(state: &Arc<State>, req: Request<Incoming>) -> Respo
         return refusal;
     }
 
+    let resp = receive_and_add(state, req).await;
+    if !resp.status().is_success() {
+        // A failed publish is a good moment to look for what crashed publishes left.
+        let tmp_dir = state.repo.tmp_dir();
+        let _ = tokio::task::spawn_blocking(move || remove_stale_uploads(&tmp_dir)).await;
+    }
+    resp
+}
+
+/// Receives an authorized upload and adds it to the registry.
+async fn receive_and_add(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let tmp_dir = state.repo.tmp_dir();
-    let made = tokio::task::spawn_blocking(move || {
-        tempfile::Builder::new()
-            .prefix("upload-")
-            .suffix(".pkg")
-            .tempfile_in(&tmp_dir)
-            .map_err(|e| format!("cannot create a temp file in {}: {e}", tmp_dir.display()))
-    })
-    .await;
+    let made = tokio::task::spawn_blocking(move || new_upload(&tmp_dir)).await;
     let tmp = match made {
         Ok(Ok(t)) => t,
         Ok(Err(e)) => return internal(&e),

@@ -9,6 +9,8 @@ mod search;
 mod static_files;
 mod tools;
 
+use std::io::Write;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

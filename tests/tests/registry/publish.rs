@@ -1,4 +1,5 @@
-//! `POST /api/v1/publish`: the token, each outcome, size limits, concurrency, leftovers.
+//! `POST /api/v1/publish`: the token, each outcome, size limits, concurrency, and the
+//! uploads a killed server leaves behind.
 
 use super::*;
 
@@ -179,4 +180,57 @@ fn twenty_concurrent_publishes_all_land() {
         assert_eq!(r.status(), 200, "{name}");
     }
     registry_tool(&["check".as_ref(), dir.as_os_str()]);
+}
+
+/// Starts a publish of a 1 MB body on `server`, sends 64 KiB of it, and returns the
+/// connection, still open, once the server has created the upload file.
+fn half_an_upload(server: &Server, dir: &Path) -> (TcpStream, String) {
+    let before = uploads_left(dir);
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
+    stream
+        .write_all(
+            format!(
+                "POST /api/v1/publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\
+                 Content-Length: 1000000\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    stream.write_all(&[7u8; 64 * 1024]).unwrap();
+    stream.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(new) = uploads_left(dir).into_iter().find(|u| !before.contains(u)) {
+            return (stream, new);
+        }
+        assert!(Instant::now() < deadline, "no upload file appeared");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn uploads_a_killed_server_left_are_removed() {
+    let ctx = Context::new();
+    let dir = registry(&ctx, &[]);
+    // The server dies in the middle of a publish: its upload stays behind.
+    let server = serve_with_token(&ctx, &dir, &[]);
+    let (stream, upload) = half_an_upload(&server, &dir);
+    server.kill();
+    drop(stream);
+    assert_eq!(uploads_left(&dir), [upload.as_str()]);
+    // The next server removes it as it starts.
+    let server = serve_with_token(&ctx, &dir, &[]);
+    assert_eq!(uploads_left(&dir), Vec::<String>::new());
+
+    // A failed publish removes leftovers too, but never an upload that another live server
+    // is still receiving.
+    let other = serve_with_token(&ctx, &dir, &[]);
+    let (stream, receiving) = half_an_upload(&other, &dir);
+    let tmp = dir.join(".pandora-registry/tmp");
+    std::fs::write(tmp.join("upload-crashed.pkg"), "half a package").unwrap();
+    let (status, text) = publish(&client(), &server, TOKEN, b"not a package".to_vec());
+    assert_eq!(status, 422, "{text}");
+    assert_eq!(uploads_left(&dir), [receiving.as_str()]);
+    drop(stream);
+    drop(other);
 }
