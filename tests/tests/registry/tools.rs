@@ -301,15 +301,15 @@ fn check_finds_damaged_blobs_and_index_files() {
     std::fs::write(dir.join("index/stray.acl"), "Package \"stray\" {}").unwrap();
     let r = registry(&ctx, &["check", "reg"]);
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(r.stdout.contains("tool@1.0.0: blob blobs/sha256/"), "{r:?}");
-    assert!(r.stdout.contains("index/tool.acl: sha256"), "{r:?}");
+    assert!(r.stderr.contains("tool@1.0.0: blob blobs/sha256/"), "{r:?}");
+    assert!(r.stderr.contains("index/tool.acl: sha256"), "{r:?}");
     assert!(
-        r.stdout
+        r.stderr
             .contains("index/stray.acl: not listed in snapshot.acl"),
         "{r:?}"
     );
     assert!(
-        r.stdout
+        r.stderr
             .contains("index/tool.acl: differs from package `tool` in index.acl"),
         "{r:?}"
     );
@@ -387,4 +387,64 @@ fn the_demo_packages_make_a_registry() {
         "Registry.Package[\"hello\"].Version[\"1.0.0\"].dependencies[0]",
     ]);
     assert_eq!(r.stdout, "libgreet@2.1.0\n");
+}
+
+#[test]
+fn results_go_to_stdout_warnings_and_problems_to_stderr() {
+    let ctx = Context::new();
+    registry(&ctx, &["init", "reg", "--name", "main"]);
+    let dir = ctx.path().join("reg");
+    // app needs libfoo, which the registry does not hold: a warning, not a refusal.
+    let app = package(&ctx, "app", "1.0.0", &["libfoo@1.0.0"], "app");
+    let r = registry(&ctx, &["add", "reg", app.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.starts_with("added     app@1.0.0  sha256 "),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout.ends_with("\nregistry `main` at serial 2\n"),
+        "{r:?}"
+    );
+    assert_eq!(
+        r.stderr,
+        "warning: app@1.0.0 depends on libfoo@1.0.0, which registry `main` does not hold; \
+         clients need another registry that has it\n"
+    );
+    // With libfoo added in the same update, nothing to warn about.
+    let lib = package(&ctx, "libfoo", "1.0.0", &[], "lib");
+    let app2 = package(&ctx, "app", "2.0.0", &["libfoo@1.0.0"], "app2");
+    let r = registry(
+        &ctx,
+        &["add", "reg", app2.to_str().unwrap(), lib.to_str().unwrap()],
+    );
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{r:?}");
+
+    // check: a blob nothing references is a warning, on stderr; the summary is on stdout.
+    let stray = "0".repeat(64);
+    std::fs::write(dir.join("blobs/sha256").join(&stray), "stray").unwrap();
+    let r = registry(&ctx, &["check", "reg"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        r.stderr,
+        format!("warning: blobs/sha256/{stray}: no version references it\n")
+    );
+    assert_eq!(
+        r.stdout, "checked 3 index files and 3 blobs: 0 problems\n",
+        "{r:?}"
+    );
+    // A problem goes to stderr too, and makes the exit code 1.
+    std::fs::write(dir.join("index/stray.acl"), "Package \"stray\" {}").unwrap();
+    let r = registry(&ctx, &["check", "reg"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .lines()
+            .any(|l| l == "problem: index/stray.acl: not listed in snapshot.acl"),
+        "{r:?}"
+    );
+    assert_eq!(
+        r.stdout, "checked 3 index files and 3 blobs: 1 problem\n",
+        "{r:?}"
+    );
 }
