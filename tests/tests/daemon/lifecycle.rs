@@ -82,22 +82,24 @@ fn a_client_of_another_uid_is_refused() {
 #[test]
 fn autostart_then_idle_exit() {
     let ctx = Context::new();
-    let r = Run2::new(
+    let r = Run::of(
         ctx.pandora()
             .env("PANDORA_IDLE_TIMEOUT", "2")
             .args(["--log", "plain", "status"]),
     );
-    assert_eq!(r.0, 0, "{}", r.1);
-    assert!(r.1.contains("idle_exit_secs=2"), "{}", r.1);
-    let pid: u32 =
-        r.1.split("pid=")
-            .nth(1)
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+    ctx.record("pandora --log plain status (autostart)", &r);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("idle_exit_secs=2"), "{r:?}");
+    let pid: u32 = r
+        .stdout
+        .split("pid=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let sock = ctx.pandora_home().join("run/sock");
     assert!(sock.exists());
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -109,20 +111,6 @@ fn autostart_then_idle_exit() {
         "the autostarted daemon exits when idle"
     );
     assert!(!sock.exists(), "and removes its socket");
-}
-
-/// Exit code and stdout of a command.
-struct Run2(i32, String);
-
-impl Run2 {
-    fn new(cmd: &mut Command) -> Run2 {
-        let out = cmd.output().unwrap();
-        Run2(
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    }
 }
 
 #[test]

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use pandora_common::files::{FileList, Index, Manifest};
 use pandora_tests::test_server::{Answer, TestServer, blob_path};
 use pandora_tests::{
-    Context, PkgSpec, file_url, indexed_sha, noise, registry_tool, repo_root, sha256_file,
+    Context, PkgSpec, Run, file_url, indexed_sha, noise, registry_tool, repo_root, sha256_file,
 };
 
 /// Nothing in the store, nothing in the blob cache, nothing in tmp/.

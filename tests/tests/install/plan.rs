@@ -176,7 +176,7 @@ fn a_missing_dependency_installs_nothing() {
 }
 
 /// Runs `pandora ARGS` with `PANDORA_ASK=1` (ask as at a terminal), answering `answer`.
-fn with_answer(ctx: &Context, args: &[&str], answer: &str) -> pandora_tests::Run {
+fn with_answer(ctx: &Context, args: &[&str], answer: &str) -> Run {
     use std::io::Write;
     let mut child = ctx
         .pandora()
@@ -195,11 +195,9 @@ fn with_answer(ctx: &Context, args: &[&str], answer: &str) -> pandora_tests::Run
         .write_all(answer.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    pandora_tests::Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    let run = Run::from(out);
+    ctx.record(&format!("pandora {} <<< {answer:?}", args.join(" ")), &run);
+    run
 }
 
 #[test]
