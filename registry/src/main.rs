@@ -11,7 +11,17 @@ use pandora_registry::{AddOutcome, Repo, RepoError, ServeOptions};
 /// Create, update, check and serve a Pandora registry: a directory of static files that any
 /// web server can host.
 #[derive(Parser)]
-#[command(name = "pandora-registry", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "pandora-registry",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Start with `pandora-registry init DIR --name NAME`, add packages made with \
+                  `pandora pack` using `pandora-registry add DIR FILE.pkg...`, then serve DIR \
+                  with `pandora-registry serve DIR` or any static web server.\n\
+                  Results go to stdout; warnings, problems and errors to stderr."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -20,50 +30,77 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Create an empty registry in DIR (new or empty).
+    #[command(
+        after_help = "Example:\n  pandora-registry init ./registry --name main\n  \
+                            pandora-registry add ./registry hello-1.0.0.pkg"
+    )]
     Init {
-        /// The registry directory.
+        /// The registry directory; created if missing, refused if it holds files.
         dir: PathBuf,
-        /// The registry's name, as clients will call it.
-        #[arg(long)]
+        /// The registry's name, as clients will call it: lowercase letters, digits and `._+-`.
+        #[arg(long, value_name = "NAME")]
         name: String,
     },
     /// Verify packages and add them to the registry, as one update.
+    ///
+    /// Every file must be a valid .pkg (as `pandora pack` makes them) with exact dependency
+    /// pins. A version already published with the same bytes is left as it is; with other
+    /// bytes it is refused, since a published version never changes. If any file is refused,
+    /// nothing is added. Dependencies the registry does not hold are reported as warnings.
+    #[command(after_help = "Example:\n  pandora pack ./hello -o hello-1.0.0.pkg\n  \
+                            pandora-registry add ./registry hello-1.0.0.pkg")]
     Add {
-        /// The registry directory.
+        /// The registry directory, made by `pandora-registry init`.
         dir: PathBuf,
         /// The .pkg files.
-        #[arg(required = true)]
+        #[arg(required = true, value_name = "FILE.pkg")]
         files: Vec<PathBuf>,
     },
     /// Mark NAME@VERSION deprecated (or, with --undo, not): the only change ever made to a
     /// published version.
+    ///
+    /// Clients still install a deprecated version when asked for it by its exact pin, with a
+    /// warning; a bare name no longer picks it.
     Deprecate {
         /// The registry directory.
         dir: PathBuf,
         /// The version, as `name@version`.
+        #[arg(value_name = "NAME@VERSION")]
         pin: String,
         /// Clear the mark instead.
         #[arg(long)]
         undo: bool,
     },
     /// Verify every blob against the index and the snapshot against every index file.
+    ///
+    /// Problems and warnings go to stderr, the summary to stdout; the exit code is 1 when a
+    /// problem was found. An update interrupted by a crash is completed first.
     Check {
         /// The registry directory.
         dir: PathBuf,
     },
     /// Serve the registry over HTTP and accept publishes.
+    ///
+    /// Serves the registry files with ETags and ranges, `GET /api/v1/search?q=WORDS`,
+    /// `GET /metrics.acl`, and, with --token-file, `POST /api/v1/publish`. The first line on
+    /// stdout is `listening on http://ADDR`; one log line per request goes to stderr (set the
+    /// level with RUST_LOG). Stops on SIGTERM or Ctrl-C.
+    #[command(after_help = "Examples:\n  pandora-registry serve ./registry\n  \
+                            pandora-registry serve ./registry --listen 0.0.0.0:8080 \
+                            --token-file ~/.config/pandora/publish-token\n\n\
+                            Clients add it with `pandora registry add NAME http://HOST:PORT`.")]
     Serve {
         /// The registry directory.
         dir: PathBuf,
-        /// Address to listen on; port 0 picks a free port (the first line printed names it).
-        #[arg(long, default_value = "127.0.0.1:8080")]
+        /// Address and port to listen on; port 0 picks a free one.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
         listen: String,
-        /// File whose first line is the bearer token that `POST /api/v1/publish` requires;
-        /// without it, publishing is disabled.
-        #[arg(long)]
+        /// File whose first line is the bearer token that `POST /api/v1/publish` requires.
+        /// Without it the server is read-only.
+        #[arg(long, value_name = "FILE")]
         token_file: Option<PathBuf>,
-        /// Largest publish body in bytes (default: the registry's max_package_size).
-        #[arg(long)]
+        /// Largest publish body in bytes [default: the registry's max_package_size].
+        #[arg(long, value_name = "BYTES")]
         max_body: Option<u64>,
     },
 }
@@ -113,7 +150,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Add { dir, files } => {
             let repo = Repo::open(&dir)?;
-            for outcome in repo.add(&files)? {
+            let outcomes = repo.add(&files)?;
+            for outcome in &outcomes {
                 match outcome {
                     AddOutcome::Added { pin, sha256, size } => {
                         println!("added     {pin}  sha256 {sha256}  {size} bytes")
@@ -128,6 +166,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 repo.name(),
                 repo.snapshot()?.serial
             );
+            warn_missing_dependencies(&repo, &outcomes)?;
         }
         Command::Deprecate { dir, pin, undo } => {
             let pin = Pin::parse(&pin)?;
@@ -144,10 +183,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let repo = Repo::open(&dir)?;
             let report = repo.check()?;
             for w in &report.warnings {
-                println!("warning: {w}");
+                eprintln!("warning: {w}");
             }
             for p in &report.problems {
-                println!("problem: {p}");
+                eprintln!("problem: {p}");
             }
             println!(
                 "checked {} index files and {} blobs: {} problem{}",
@@ -175,4 +214,35 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Warns, on stderr, about each dependency of an added package that the registry does not
+/// hold: clients can install the package only from a registry list that has it too.
+fn warn_missing_dependencies(repo: &Repo, outcomes: &[AddOutcome]) -> anyhow::Result<()> {
+    let index = repo.index()?;
+    let held = |pin: &Pin| {
+        index
+            .package(&pin.name)
+            .and_then(|p| p.version(&pin.version))
+            .is_some()
+    };
+    for outcome in outcomes {
+        let AddOutcome::Added { pin, .. } = outcome else {
+            continue;
+        };
+        let Some(version) = index
+            .package(&pin.name)
+            .and_then(|p| p.version(&pin.version))
+        else {
+            continue;
+        };
+        for dep in version.dependencies.iter().filter(|d| !held(d)) {
+            eprintln!(
+                "warning: {pin} depends on {dep}, which registry `{}` does not hold; \
+                 clients need another registry that has it",
+                repo.name()
+            );
+        }
+    }
+    Ok(())
 }

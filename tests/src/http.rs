@@ -9,6 +9,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::context::append_to;
+
 /// A server started as a child process; killed when dropped.
 pub struct Server {
     child: Child,
@@ -17,23 +19,29 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `cmd`, its stderr going to `log`, and waits (at most 20 s) for its first stdout
-    /// line, `listening on http://ADDR`.
+    /// Starts `cmd`, its stderr and any stdout after the first line going to `log`, and waits
+    /// (at most 20 s) for its first stdout line, `listening on http://ADDR`.
     pub fn spawn(mut cmd: Command, log: &Path) -> Server {
-        let log_file = std::fs::File::create(log).expect("create the server log");
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(log_file)
+            .stderr(append_to(log))
             .spawn()
             .expect("the server starts");
         let stdout = child.stdout.take().expect("stdout is piped");
         let (tx, rx) = mpsc::channel();
+        let rest = std::fs::OpenOptions::new()
+            .append(true)
+            .open(log)
+            .expect("open the server log");
         std::thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
             let _ = tx.send(lines.next());
             // Keep draining so the server never blocks on a full pipe.
-            for _ in lines {}
+            let mut rest = rest;
+            for line in lines.map_while(Result::ok) {
+                let _ = writeln!(rest, "{line}");
+            }
         });
         let first = match rx.recv_timeout(Duration::from_secs(20)) {
             Ok(Some(Ok(line))) => line,
@@ -70,6 +78,12 @@ impl Server {
     /// What the server logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and waits for it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Sends SIGTERM and waits (at most 10 s) for the server to exit.

@@ -24,10 +24,10 @@ use pandora_common::files::{
     FileError, Index, PackageEntry, Pin, RegistryMeta, Snapshot, SnapshotFile, VersionEntry,
     compare_versions, validate_name,
 };
+use pandora_common::hash::{hash_file, sha256_hex};
 use pandora_common::pkg::{self, Limits, UnpackError};
-use sha2::{Digest, Sha256};
 
-use write::{Update, hash_file, recover};
+use write::{Update, recover};
 
 /// The private directory: lock, temp files and server state. Never served.
 const STATE: &str = ".pandora-registry";
@@ -193,7 +193,7 @@ pub struct Repo {
 }
 
 /// An exclusive hold on the registry: every update runs under one.
-struct Lock(#[allow(dead_code)] std::fs::File);
+struct Lock(#[allow(dead_code)] fs_err::File);
 
 fn now() -> u64 {
     SystemTime::now()
@@ -206,7 +206,7 @@ impl Repo {
     pub fn init(dir: &Path, name: &str) -> Result<Repo, RepoError> {
         validate_name(name).map_err(|_| RepoError::BadName(name.to_string()))?;
         if dir.exists() {
-            let mut entries = std::fs::read_dir(dir).map_err(io_err("cannot read", dir))?;
+            let mut entries = fs_err::read_dir(dir).map_err(io_err("cannot read", dir))?;
             if entries.next().is_some() {
                 return Err(RepoError::NotEmpty {
                     dir: dir.to_path_buf(),
@@ -219,7 +219,7 @@ impl Repo {
             "blobs/sha256",
             &format!("{STATE}/{}", write::STAGE),
         ] {
-            std::fs::create_dir_all(dir.join(sub))
+            fs_err::create_dir_all(dir.join(sub))
                 .map_err(io_err("cannot create", &dir.join(sub)))?;
         }
         let meta = RegistryMeta {
@@ -233,8 +233,7 @@ impl Repo {
             dir: dir.to_path_buf(),
             meta,
         };
-        std::fs::create_dir_all(repo.tmp_dir())
-            .map_err(io_err("cannot create", &repo.tmp_dir()))?;
+        fs_err::create_dir_all(repo.tmp_dir()).map_err(io_err("cannot create", &repo.tmp_dir()))?;
         let _lock = repo.lock()?;
         let mut update = repo.update();
         update.stage("config.acl", repo.meta.to_source().as_bytes())?;
@@ -247,7 +246,7 @@ impl Repo {
     /// Opens the registry in `dir`.
     pub fn open(dir: &Path) -> Result<Repo, RepoError> {
         let config = dir.join("config.acl");
-        let text = match std::fs::read_to_string(&config) {
+        let text = match fs_err::read_to_string(&config) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(RepoError::NotARegistry {
@@ -263,7 +262,7 @@ impl Repo {
             meta,
         };
         for d in [repo.tmp_dir(), repo.state_dir().join(write::STAGE)] {
-            std::fs::create_dir_all(&d).map_err(io_err("cannot create", &d))?;
+            fs_err::create_dir_all(&d).map_err(io_err("cannot create", &d))?;
         }
         Ok(repo)
     }
@@ -296,7 +295,7 @@ impl Repo {
 
     fn lock(&self) -> Result<Lock, RepoError> {
         let path = self.state_dir().join("lock");
-        let file = std::fs::OpenOptions::new()
+        let file = fs_err::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
@@ -314,14 +313,14 @@ impl Repo {
     /// The whole index, `index.acl`.
     pub fn index(&self) -> Result<Index, RepoError> {
         let path = self.dir.join("index.acl");
-        let text = std::fs::read_to_string(&path).map_err(io_err("cannot read", &path))?;
+        let text = fs_err::read_to_string(&path).map_err(io_err("cannot read", &path))?;
         Index::parse(&text, &path.display().to_string()).map_err(RepoError::Damaged)
     }
 
     /// The current snapshot.
     pub fn snapshot(&self) -> Result<Snapshot, RepoError> {
         let path = self.dir.join("snapshot.acl");
-        let text = std::fs::read_to_string(&path).map_err(io_err("cannot read", &path))?;
+        let text = fs_err::read_to_string(&path).map_err(io_err("cannot read", &path))?;
         Snapshot::parse(&text, &path.display().to_string()).map_err(RepoError::Damaged)
     }
 
@@ -334,7 +333,7 @@ impl Repo {
         let mut new: Vec<(PathBuf, pkg::Inspection)> = Vec::new();
         for file in files {
             let shown = file.display().to_string();
-            let size = std::fs::metadata(file)
+            let size = fs_err::metadata(file)
                 .map_err(io_err("cannot read", file))?
                 .len();
             if size > self.meta.max_package_size {
@@ -344,7 +343,7 @@ impl Repo {
                     max: self.meta.max_package_size,
                 });
             }
-            let reader = std::fs::File::open(file).map_err(io_err("cannot open", file))?;
+            let reader = fs_err::File::open(file).map_err(io_err("cannot open", file))?;
             let found = pkg::inspect(
                 io::BufReader::with_capacity(1 << 20, reader),
                 &Limits::default(),
@@ -481,7 +480,7 @@ impl Repo {
         if target.exists() {
             return Ok(());
         }
-        let source = std::fs::File::open(file).map_err(io_err("cannot read", file))?;
+        let source = fs_err::File::open(file).map_err(io_err("cannot read", file))?;
         let got = update.stage_from(&format!("blobs/sha256/{sha256}"), source)?;
         if got != sha256 {
             update.unstage_last();
@@ -519,7 +518,7 @@ impl Repo {
                     update.stage(&rel, text.as_bytes())?;
                     SnapshotFile {
                         path: rel,
-                        sha256: hex::encode(Sha256::digest(text.as_bytes())),
+                        sha256: sha256_hex(text.as_bytes()),
                         size: text.len() as u64,
                     }
                 }
@@ -536,7 +535,7 @@ impl Repo {
             0,
             SnapshotFile {
                 path: "index.acl".to_string(),
-                sha256: hex::encode(Sha256::digest(whole.as_bytes())),
+                sha256: sha256_hex(whole.as_bytes()),
                 size: whole.len() as u64,
             },
         );
@@ -572,17 +571,20 @@ impl Repo {
         for f in &snapshot.files {
             let path = self.dir.join(&f.path);
             match hash_file(&path) {
-                Ok((sha, size)) if sha == f.sha256 && size == f.size => report.index_files += 1,
-                Ok((sha, size)) => report.problems.push(format!(
-                    "{}: sha256 {sha} and size {size} do not match snapshot.acl (sha256 {}, size {})",
-                    f.path, f.sha256, f.size
+                Ok(d) if d.sha256 == f.sha256 && d.size == f.size => report.index_files += 1,
+                Ok(d) => report.problems.push(format!(
+                    "{}: sha256 {} and size {} do not match snapshot.acl (sha256 {}, size {})",
+                    f.path, d.sha256, d.size, f.sha256, f.size
                 )),
-                Err(e) => report.problems.push(format!("{}: listed in snapshot.acl but cannot be read: {e}", f.path)),
+                Err(e) => report.problems.push(format!(
+                    "{}: listed in snapshot.acl but cannot be read: {e}",
+                    f.path
+                )),
             }
         }
         let listed = |rel: &str| snapshot.file(rel).is_some();
         let index_dir = self.dir.join("index");
-        for entry in std::fs::read_dir(&index_dir).map_err(io_err("cannot read", &index_dir))? {
+        for entry in fs_err::read_dir(&index_dir).map_err(io_err("cannot read", &index_dir))? {
             let entry = entry.map_err(io_err("cannot read", &index_dir))?;
             let rel = format!("index/{}", entry.file_name().to_string_lossy());
             if !listed(&rel) {
@@ -595,7 +597,7 @@ impl Repo {
         let mut referenced = std::collections::HashSet::new();
         for p in &index.packages {
             let rel = format!("index/{}.acl", p.name);
-            match std::fs::read_to_string(self.dir.join(&rel))
+            match fs_err::read_to_string(self.dir.join(&rel))
                 .map_err(|e| e.to_string())
                 .and_then(|t| PackageEntry::parse(&t, &rel).map_err(|e| e.to_string()))
             {
@@ -610,20 +612,29 @@ impl Repo {
                 referenced.insert(v.sha256.clone());
                 let rel = format!("blobs/sha256/{}", v.sha256);
                 match hash_file(&self.dir.join(&rel)) {
-                    Ok((sha, size)) if sha == v.sha256 && v.size.is_none_or(|s| s == size) => report.blobs += 1,
-                    Ok((sha, size)) => report.problems.push(format!(
-                        "{}@{}: blob {rel} has sha256 {sha} and {size} bytes, the index says sha256 {}{}",
+                    Ok(d) if d.sha256 == v.sha256 && v.size.is_none_or(|s| s == d.size) => {
+                        report.blobs += 1
+                    }
+                    Ok(d) => report.problems.push(format!(
+                        "{}@{}: blob {rel} has sha256 {} and {} bytes, the index says sha256 {}{}",
                         p.name,
                         v.version,
+                        d.sha256,
+                        d.size,
                         v.sha256,
-                        v.size.map(|s| format!(" and {s} bytes")).unwrap_or_default()
+                        v.size
+                            .map(|s| format!(" and {s} bytes"))
+                            .unwrap_or_default()
                     )),
-                    Err(e) => report.problems.push(format!("{}@{}: blob {rel} cannot be read: {e}", p.name, v.version)),
+                    Err(e) => report.problems.push(format!(
+                        "{}@{}: blob {rel} cannot be read: {e}",
+                        p.name, v.version
+                    )),
                 }
             }
         }
         let blob_dir = self.dir.join("blobs/sha256");
-        for entry in std::fs::read_dir(&blob_dir).map_err(io_err("cannot read", &blob_dir))? {
+        for entry in fs_err::read_dir(&blob_dir).map_err(io_err("cannot read", &blob_dir))? {
             let name = entry
                 .map_err(io_err("cannot read", &blob_dir))?
                 .file_name()

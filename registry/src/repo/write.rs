@@ -7,10 +7,10 @@
 //! untouched; a crash after it is rolled forward by [`recover`] under the next lock, so the
 //! registry is never left between two states.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
+use pandora_common::hash::copy_hashed;
 
 use super::{RepoError, io_err};
 
@@ -61,19 +61,8 @@ impl Update {
             .tempfile_in(&tmp_dir)
             .map_err(io_err("cannot create a temp file in", &tmp_dir))?;
         let mut file = tmp.as_file();
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            let n = source
-                .read(&mut buf)
-                .map_err(io_err("cannot read the source of", tmp.path()))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            file.write_all(&buf[..n])
-                .map_err(io_err("cannot write", tmp.path()))?;
-        }
+        let digest =
+            copy_hashed(&mut source, &mut file).map_err(io_err("cannot copy into", tmp.path()))?;
         // Web servers serving the directory must be able to read what we write.
         use std::os::unix::fs::PermissionsExt;
         file.set_permissions(std::fs::Permissions::from_mode(0o644))
@@ -85,13 +74,13 @@ impl Update {
             source: e.error,
         })?;
         self.staged.push((path, rel.to_string()));
-        Ok(hex::encode(hasher.finalize()))
+        Ok(digest.sha256)
     }
 
     /// Forgets the last staged file and removes it.
     pub(crate) fn unstage_last(&mut self) {
         if let Some((path, _)) = self.staged.pop() {
-            let _ = std::fs::remove_file(path);
+            let _ = fs_err::remove_file(path);
         }
     }
 
@@ -104,12 +93,12 @@ impl Update {
             .map(|(tmp, rel)| format!("{}\t{rel}\n", tmp.display()))
             .collect();
         let tmp_journal = self.state.join("journal.new");
-        std::fs::write(&tmp_journal, text).map_err(io_err("cannot write", &tmp_journal))?;
-        std::fs::File::open(&tmp_journal)
+        fs_err::write(&tmp_journal, text).map_err(io_err("cannot write", &tmp_journal))?;
+        fs_err::File::open(&tmp_journal)
             .and_then(|f| f.sync_all())
             .map_err(io_err("cannot sync", &tmp_journal))?;
         failpoint("before-commit");
-        std::fs::rename(&tmp_journal, &journal).map_err(io_err("cannot write", &journal))?;
+        fs_err::rename(&tmp_journal, &journal).map_err(io_err("cannot write", &journal))?;
         sync_dir(&self.state)?;
         roll_forward(&self.root, &journal)
     }
@@ -117,7 +106,7 @@ impl Update {
 
 /// Completes an update a crash interrupted after its journal was written.
 pub(crate) fn recover(root: &Path, state: &Path) -> Result<bool, RepoError> {
-    let _ = std::fs::remove_file(state.join("journal.new"));
+    let _ = fs_err::remove_file(state.join("journal.new"));
     let journal = state.join(JOURNAL);
     let recovered = journal.exists();
     if recovered {
@@ -125,16 +114,16 @@ pub(crate) fn recover(root: &Path, state: &Path) -> Result<bool, RepoError> {
     }
     // Staged files of an update that crashed before its journal: never referenced.
     let stage = state.join(STAGE);
-    if let Ok(entries) = std::fs::read_dir(&stage) {
+    if let Ok(entries) = fs_err::read_dir(&stage) {
         for e in entries.flatten() {
-            let _ = std::fs::remove_file(e.path());
+            let _ = fs_err::remove_file(e.path());
         }
     }
     Ok(recovered)
 }
 
 fn roll_forward(root: &Path, journal: &Path) -> Result<(), RepoError> {
-    let text = std::fs::read_to_string(journal).map_err(io_err("cannot read", journal))?;
+    let text = fs_err::read_to_string(journal).map_err(io_err("cannot read", journal))?;
     let mut dirs: Vec<PathBuf> = Vec::new();
     for line in text.lines() {
         let Some((tmp, rel)) = line.split_once('\t') else {
@@ -148,7 +137,7 @@ fn roll_forward(root: &Path, journal: &Path) -> Result<(), RepoError> {
             }
             failpoint("before-snapshot");
         }
-        match std::fs::rename(tmp, &target) {
+        match fs_err::rename(tmp, &target) {
             Ok(()) => {}
             // Renamed already, before the crash.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -163,28 +152,11 @@ fn roll_forward(root: &Path, journal: &Path) -> Result<(), RepoError> {
     for d in &dirs {
         sync_dir(d)?;
     }
-    std::fs::remove_file(journal).map_err(io_err("cannot remove", journal))
+    fs_err::remove_file(journal).map_err(io_err("cannot remove", journal))
 }
 
 fn sync_dir(dir: &Path) -> Result<(), RepoError> {
-    std::fs::File::open(dir)
+    fs_err::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err("cannot sync", dir))
-}
-
-/// sha256 (lowercase hex) and size of a file, streamed.
-pub(crate) fn hash_file(path: &Path) -> io::Result<(String, u64)> {
-    let mut f = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((hex::encode(hasher.finalize()), size))
 }

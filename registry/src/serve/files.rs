@@ -15,7 +15,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use hyper::header::{self, HeaderMap};
 use hyper::{Method, Response, StatusCode};
-use sha2::{Digest, Sha256};
+use pandora_common::hash::{hash_reader, sha256_hex};
 
 use super::State;
 use super::body::{Body, CHUNK, FileBody, read_chunk};
@@ -242,16 +242,16 @@ fn prepare(state: &State, file: &StaticFile, cond: &Conditions) -> io::Result<An
                 cached.etag
             }
             None => {
-                let mut hasher = Sha256::new();
-                if len <= WHOLE {
+                let sha256 = if len <= WHOLE {
                     let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
                     (&f).take(len).read_to_end(&mut buf)?;
-                    hasher.update(&buf);
+                    let sha256 = sha256_hex(&buf);
                     whole = Some(Bytes::from(buf));
+                    sha256
                 } else {
-                    io::copy(&mut (&f).take(len), &mut HashWriter(&mut hasher))?;
-                }
-                let etag = format!("\"{}\"", hex::encode(hasher.finalize()));
+                    hash_reader(&mut (&f).take(len))?.sha256
+                };
+                let etag = format!("\"{sha256}\"");
                 let content = whole.clone().filter(|w| w.len() as u64 <= CACHED);
                 state.files.put(
                     real.clone(),
@@ -336,7 +336,7 @@ fn plain_path(root: &Path, rel: &str) -> io::Result<Option<(PathBuf, Metadata)>>
     let mut meta = None;
     for component in rel.split('/') {
         path.push(component);
-        let m = std::fs::symlink_metadata(&path)?;
+        let m = fs_err::symlink_metadata(&path)?;
         if m.file_type().is_symlink() {
             return Ok(None);
         }
@@ -411,19 +411,6 @@ fn is_absent(e: &io::Error) -> bool {
         e.kind(),
         io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::IsADirectory
     )
-}
-
-struct HashWriter<'a>(&'a mut Sha256);
-
-impl io::Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Whether an `If-None-Match` value (`*` or a list of entity tags, weak or strong) lists

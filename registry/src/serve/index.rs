@@ -33,7 +33,7 @@ impl IndexCache {
     /// The current index, parsed again only if `snapshot.acl` changed. Blocking I/O.
     pub(crate) fn get(&self, repo: &Repo) -> Result<Arc<Parsed>, RepoError> {
         let snapshot = repo.dir().join("snapshot.acl");
-        let meta = std::fs::metadata(&snapshot).map_err(|source| RepoError::Io {
+        let meta = fs_err::metadata(&snapshot).map_err(|source| RepoError::Io {
             action: "cannot read",
             path: snapshot.clone(),
             source,

@@ -74,8 +74,8 @@ pub(crate) struct State {
     root: PathBuf,
     /// `root/.pandora-registry`, never served.
     private: PathBuf,
-    /// sha256 of the publish token.
-    token: Option<[u8; 32]>,
+    /// sha256 (lowercase hex) of the publish token.
+    token: Option<String>,
     max_body: u64,
     files: FileCache,
     index: IndexCache,
@@ -108,7 +108,7 @@ fn init_logging() {
         .try_init();
 }
 
-fn read_token(path: &std::path::Path) -> anyhow::Result<[u8; 32]> {
+fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
     let text = fs_err::read_to_string(path)?;
     let token = text.lines().next().unwrap_or("").trim();
     anyhow::ensure!(

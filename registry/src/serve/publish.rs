@@ -1,7 +1,15 @@
 //! `POST /api/v1/publish`: a bearer token, then the raw `.pkg` bytes, streamed to a temp file
 //! in `.pandora-registry/tmp/` and handed to [`Repo::add`](crate::Repo::add). The temp file is
 //! removed whatever happens; publishes run one at a time.
+//!
+//! Invariant: a server holds an exclusive `flock` on each of its uploads for as long as the
+//! file exists, so an upload whose lock can be taken belongs to no live server (its server
+//! was killed mid-publish) and is removed: when a server starts, and after each failed
+//! publish. Several servers may serve one directory; none removes another's upload.
 
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,7 +18,7 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap};
 use hyper::{Request, Response, StatusCode};
 use pandora_common::acl::{Block, Document, Value};
-use sha2::{Digest, Sha256};
+use pandora_common::hash::sha256_hex;
 use tokio::io::AsyncWriteExt;
 
 use super::State;
@@ -25,41 +33,83 @@ const DRAIN_BYTES: u64 = 8 * 1024 * 1024;
 const DRAIN_TIME: Duration = Duration::from_secs(2);
 /// Uploads are written to disk in pieces of this size.
 const WRITE_BUFFER: usize = 256 * 1024;
-/// Uploads left over from a server that was killed are removed when this old.
-const STALE_UPLOAD: Duration = Duration::from_secs(3600);
+/// How uploads are named in the temp directory: `upload-XXXXXX.pkg`.
+const UPLOAD_PREFIX: &str = "upload-";
 
-/// Removes uploads that a killed server left in `tmp_dir`. Blocking I/O.
-pub(crate) fn remove_stale_uploads(tmp_dir: &std::path::Path) {
+/// Removes the uploads in `tmp_dir` that no live server holds: those a killed server left.
+/// Blocking I/O.
+pub(crate) fn remove_stale_uploads(tmp_dir: &Path) {
     let Ok(entries) = fs_err::read_dir(tmp_dir) else {
         return;
     };
     for entry in entries.flatten() {
-        let name = entry.file_name();
-        let stale = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > STALE_UPLOAD);
-        if name.to_string_lossy().starts_with("upload-") && stale {
-            match fs_err::remove_file(entry.path()) {
-                Ok(()) => tracing::info!("removed a stale upload, {}", entry.path().display()),
-                Err(e) => tracing::warn!("{e}"),
-            }
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(UPLOAD_PREFIX)
+        {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file) = fs_err::File::open(&path) else {
+            continue;
+        };
+        // Held: a live server is receiving or adding it.
+        if file.file().try_lock().is_err() {
+            continue;
+        }
+        match fs_err::remove_file(&path) {
+            Ok(()) => tracing::info!(
+                "removed {}, left by a server that stopped mid-publish",
+                path.display()
+            ),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!("cannot remove a stale upload: {e}"),
         }
     }
 }
 
-/// The sha256 of a token: what the server keeps and compares.
-pub(crate) fn digest(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
+/// A new upload file in `tmp_dir`, locked for as long as it exists. Blocking I/O.
+fn new_upload(tmp_dir: &Path) -> Result<tempfile::NamedTempFile, String> {
+    let failed = |e: io::Error| format!("cannot create an upload in {}: {e}", tmp_dir.display());
+    loop {
+        let tmp = tempfile::Builder::new()
+            .prefix(UPLOAD_PREFIX)
+            .suffix(".pkg")
+            .tempfile_in(tmp_dir)
+            .map_err(failed)?;
+        // Between the create and the lock, a sweep may take the lock and remove the file:
+        // then the path is gone or names another file, and this one is never used.
+        match tmp.as_file().try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => continue,
+            Err(std::fs::TryLockError::Error(e)) => return Err(failed(e)),
+        }
+        let ours = tmp.as_file().metadata().map_err(failed)?;
+        match fs_err::metadata(tmp.path()) {
+            Ok(m) if (m.ino(), m.dev()) == (ours.ino(), ours.dev()) => return Ok(tmp),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(failed(e)),
+        }
+        // Not ours any more: do not let its drop remove what is at the path now.
+        let _ = tmp.into_temp_path().keep();
+    }
 }
 
-/// Compares two digests in time independent of where they differ.
-fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
+/// The sha256 of a token (lowercase hex): what the server keeps and compares.
+pub(crate) fn digest(token: &str) -> String {
+    sha256_hex(token.as_bytes())
+}
+
+/// Compares two digests in time independent of where they differ (both are 64 hex digits).
+fn same_digest(a: &str, b: &str) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
     let diff = a
-        .iter()
-        .zip(b)
+        .bytes()
+        .zip(b.bytes())
         .fold(0u8, |acc, (x, y)| acc | std::hint::black_box(x ^ y));
     std::hint::black_box(diff) == 0
 }
@@ -79,56 +129,36 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// Handles one publish request.
 pub(crate) async fn publish(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
-    let Some(expected) = &state.token else {
-        return error(
-            StatusCode::FORBIDDEN,
-            "publish-disabled",
-            "publishing is disabled on this server: start it with --token-file FILE",
-        );
-    };
-    let Some(token) = bearer(req.headers()) else {
-        let mut resp = error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "publishing needs an `Authorization: Bearer TOKEN` header",
-        );
-        set(
-            &mut resp,
-            header::WWW_AUTHENTICATE,
-            "Bearer realm=\"pandora-registry\"",
-        );
-        return resp;
-    };
-    if !same_digest(&digest(token), expected) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "the token is not valid for this registry",
-        );
-    }
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if let Some(len) = declared
-        && len > state.max_body
-    {
-        // The body stays unread, so the connection cannot carry another request.
-        let mut resp = too_large(state.max_body, Some(len));
-        set(&mut resp, header::CONNECTION, "close");
-        return resp;
+    if let Some(mut refusal) = refuse(state, req.headers(), declared) {
+        // Closing a socket with unread data resets the connection, and a client still
+        // sending would lose the answer to the reset: a body small enough is read and
+        // dropped first. A larger one stays unread, so the connection cannot carry another
+        // request.
+        if declared.is_none_or(|len| len <= DRAIN_BYTES) {
+            drain(req.into_body()).await;
+        }
+        set(&mut refusal, header::CONNECTION, "close");
+        return refusal;
     }
 
+    let resp = receive_and_add(state, req).await;
+    if !resp.status().is_success() {
+        // A failed publish is a good moment to look for what crashed publishes left.
+        let tmp_dir = state.repo.tmp_dir();
+        let _ = tokio::task::spawn_blocking(move || remove_stale_uploads(&tmp_dir)).await;
+    }
+    resp
+}
+
+/// Receives an authorized upload and adds it to the registry.
+async fn receive_and_add(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let tmp_dir = state.repo.tmp_dir();
-    let made = tokio::task::spawn_blocking(move || {
-        tempfile::Builder::new()
-            .prefix("upload-")
-            .suffix(".pkg")
-            .tempfile_in(&tmp_dir)
-            .map_err(|e| format!("cannot create a temp file in {}: {e}", tmp_dir.display()))
-    })
-    .await;
+    let made = tokio::task::spawn_blocking(move || new_upload(&tmp_dir)).await;
     let tmp = match made {
         Ok(Ok(t)) => t,
         Ok(Err(e)) => return internal(&e),
@@ -200,6 +230,41 @@ pub(crate) async fn publish(state: &Arc<State>, req: Request<Incoming>) -> Respo
             .with("status", Value::Str(status.to_string())),
     ]);
     acl(StatusCode::OK, doc.to_source())
+}
+
+/// The answer to a publish refused before its body is read: publishing off, no or a wrong
+/// token, or a declared size over the limit.
+fn refuse(state: &State, headers: &HeaderMap, declared: Option<u64>) -> Option<Response<Body>> {
+    let Some(expected) = &state.token else {
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            "publish-disabled",
+            "publishing is disabled on this server: start it with --token-file FILE",
+        ));
+    };
+    let Some(token) = bearer(headers) else {
+        let mut resp = error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "publishing needs an `Authorization: Bearer TOKEN` header",
+        );
+        set(
+            &mut resp,
+            header::WWW_AUTHENTICATE,
+            "Bearer realm=\"pandora-registry\"",
+        );
+        return Some(resp);
+    };
+    if !same_digest(&digest(token), expected) {
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the token is not valid for this registry",
+        ));
+    }
+    declared
+        .filter(|len| *len > state.max_body)
+        .map(|len| too_large(state.max_body, Some(len)))
 }
 
 fn too_large(max: u64, declared: Option<u64>) -> Response<Body> {

@@ -7,18 +7,13 @@ use std::process::Command;
 use pandora_tests::{Context, Run, bin, repo_root};
 
 fn registry(ctx: &Context, args: &[&str]) -> Run {
-    run(Command::new(bin("pandora-registry"))
-        .current_dir(ctx.path())
-        .args(args))
-}
-
-fn run(cmd: &mut Command) -> Run {
-    let out = cmd.output().expect("the binary runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    let r = Run::of(
+        Command::new(bin("pandora-registry"))
+            .current_dir(ctx.path())
+            .args(args),
+    );
+    ctx.record(&format!("pandora-registry {}", args.join(" ")), &r);
+    r
 }
 
 /// A package directory `name@version` with optional dependencies, packed to `out/`.
@@ -199,16 +194,12 @@ fn add_refuses_conflicts_and_bad_packages_and_changes_nothing() {
     )
     .unwrap();
     let ranged = ctx.path().join("ranged.pkg");
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "tar -C '{}' -cf - manifest.acl files | zstd -q -o '{}'",
-            src.display(),
-            ranged.display()
-        ))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let r = Run::of(Command::new("sh").arg("-c").arg(format!(
+        "tar -C '{}' -cf - manifest.acl files | zstd -q -o '{}'",
+        src.display(),
+        ranged.display()
+    )));
+    assert_eq!(r.code, 0, "{r:?}");
     let r = registry(&ctx, &["add", "reg", ranged.to_str().unwrap()]);
     assert_eq!(r.code, 1);
     assert!(
@@ -310,15 +301,15 @@ fn check_finds_damaged_blobs_and_index_files() {
     std::fs::write(dir.join("index/stray.acl"), "Package \"stray\" {}").unwrap();
     let r = registry(&ctx, &["check", "reg"]);
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(r.stdout.contains("tool@1.0.0: blob blobs/sha256/"), "{r:?}");
-    assert!(r.stdout.contains("index/tool.acl: sha256"), "{r:?}");
+    assert!(r.stderr.contains("tool@1.0.0: blob blobs/sha256/"), "{r:?}");
+    assert!(r.stderr.contains("index/tool.acl: sha256"), "{r:?}");
     assert!(
-        r.stdout
+        r.stderr
             .contains("index/stray.acl: not listed in snapshot.acl"),
         "{r:?}"
     );
     assert!(
-        r.stdout
+        r.stderr
             .contains("index/tool.acl: differs from package `tool` in index.acl"),
         "{r:?}"
     );
@@ -335,10 +326,12 @@ fn a_crash_mid_update_never_leaves_a_mixed_registry() {
         registry(&ctx, &["add", "reg", one.to_str().unwrap()]);
         let before = snapshot_of_dir(&dir);
         let two = package(&ctx, "two", "1.0.0", &[], "2");
-        let r = run(Command::new(bin("pandora-registry"))
-            .current_dir(ctx.path())
-            .env("PANDORA_REGISTRY_FAILPOINT", step)
-            .args(["add", "reg", two.to_str().unwrap()]));
+        let r = Run::of(
+            Command::new(bin("pandora-registry"))
+                .current_dir(ctx.path())
+                .env("PANDORA_REGISTRY_FAILPOINT", step)
+                .args(["add", "reg", two.to_str().unwrap()]),
+        );
         assert_ne!(r.code, 0, "{step}: the failpoint aborts");
         // The next command under the lock finds a consistent registry: the old one if the crash
         // came before the journal, the new one completed if it came after.
@@ -394,4 +387,64 @@ fn the_demo_packages_make_a_registry() {
         "Registry.Package[\"hello\"].Version[\"1.0.0\"].dependencies[0]",
     ]);
     assert_eq!(r.stdout, "libgreet@2.1.0\n");
+}
+
+#[test]
+fn results_go_to_stdout_warnings_and_problems_to_stderr() {
+    let ctx = Context::new();
+    registry(&ctx, &["init", "reg", "--name", "main"]);
+    let dir = ctx.path().join("reg");
+    // app needs libfoo, which the registry does not hold: a warning, not a refusal.
+    let app = package(&ctx, "app", "1.0.0", &["libfoo@1.0.0"], "app");
+    let r = registry(&ctx, &["add", "reg", app.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.starts_with("added     app@1.0.0  sha256 "),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout.ends_with("\nregistry `main` at serial 2\n"),
+        "{r:?}"
+    );
+    assert_eq!(
+        r.stderr,
+        "warning: app@1.0.0 depends on libfoo@1.0.0, which registry `main` does not hold; \
+         clients need another registry that has it\n"
+    );
+    // With libfoo added in the same update, nothing to warn about.
+    let lib = package(&ctx, "libfoo", "1.0.0", &[], "lib");
+    let app2 = package(&ctx, "app", "2.0.0", &["libfoo@1.0.0"], "app2");
+    let r = registry(
+        &ctx,
+        &["add", "reg", app2.to_str().unwrap(), lib.to_str().unwrap()],
+    );
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{r:?}");
+
+    // check: a blob nothing references is a warning, on stderr; the summary is on stdout.
+    let stray = "0".repeat(64);
+    std::fs::write(dir.join("blobs/sha256").join(&stray), "stray").unwrap();
+    let r = registry(&ctx, &["check", "reg"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        r.stderr,
+        format!("warning: blobs/sha256/{stray}: no version references it\n")
+    );
+    assert_eq!(
+        r.stdout, "checked 3 index files and 3 blobs: 0 problems\n",
+        "{r:?}"
+    );
+    // A problem goes to stderr too, and makes the exit code 1.
+    std::fs::write(dir.join("index/stray.acl"), "Package \"stray\" {}").unwrap();
+    let r = registry(&ctx, &["check", "reg"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .lines()
+            .any(|l| l == "problem: index/stray.acl: not listed in snapshot.acl"),
+        "{r:?}"
+    );
+    assert_eq!(
+        r.stdout, "checked 3 index files and 3 blobs: 1 problem\n",
+        "{r:?}"
+    );
 }

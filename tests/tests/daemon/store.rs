@@ -1,0 +1,142 @@
+//! The store and the blob cache: verify, prune --cache.
+
+use super::*;
+
+#[test]
+fn verify_detects_modified_deleted_and_added_files() {
+    let ctx = Context::new();
+    let reg = ctx.registry_of(
+        "main",
+        &[
+            PkgSpec::new("app", "1.0.0"),
+            PkgSpec::new("lib", "1.0.0"),
+            PkgSpec::new("ok", "1.0.0"),
+        ],
+    );
+    let server = ctx.serve_registry(&reg, &[]);
+    let _d = ctx.start_daemon(&[]);
+    ctx.add_registry("main", &server.url(""), 0);
+    assert_eq!(
+        ctx.client(&["install", "app@1.0.0", "lib@1.0.0", "ok@1.0.0"])
+            .code,
+        0
+    );
+    let r = ctx.plain(&["verify", "--all"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        r.stdout,
+        "result=\"ok app@1.0.0\"\nresult=\"ok lib@1.0.0\"\nresult=\"ok ok@1.0.0\"\n"
+    );
+
+    // Modify app's script (same size, other bytes), add a file next to it, delete lib's.
+    let store = ctx.pandora_home().join("store");
+    let script = store.join("app/1.0.0/files/bin/app");
+    let mut perms = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&script, perms).unwrap();
+    std::fs::write(&script, "#!/bin/sh\necho app 6.6.6\n").unwrap();
+    std::fs::write(store.join("app/1.0.0/files/bin/intruder"), "x").unwrap();
+    std::fs::remove_file(store.join("lib/1.0.0/files/bin/lib")).unwrap();
+
+    let r = ctx.client(&["verify", "--all"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(
+        r.stdout,
+        "result=\"app@1.0.0: 2 problems\"\nresult=\"lib@1.0.0: 1 problem\"\nresult=\"ok ok@1.0.0\"\n"
+    );
+    for want in [
+        "event=warning subject=app@1.0.0 message=\"app@1.0.0: changed: files/bin/app (content differs)\"",
+        "event=warning subject=app@1.0.0 message=\"app@1.0.0: extra: files/bin/intruder\"",
+        "event=warning subject=lib@1.0.0 message=\"lib@1.0.0: missing: files/bin/lib\"",
+    ] {
+        assert!(r.stderr.lines().any(|l| l == want), "{want}: {r:?}");
+    }
+    let r = ctx.client(&["verify", "lib@1.0.0"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let r = ctx.client(&["--log", "human", "verify", "ok@1.0.0"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "ok ok@1.0.0\n"), "{r:?}");
+    let r = ctx.client(&["--log", "human", "verify", "app@1.0.0"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("warning: app@1.0.0: changed: files/bin/app (content differs)\n"),
+        "{r:?}"
+    );
+    let r = ctx.client(&["verify", "nope@1.0.0"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("error: nope@1.0.0 is not in the store"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn prune_cache_removes_blobs_no_registry_lists_or_past_their_ttl() {
+    let ctx = Context::new();
+    let main = ctx.registry_of(
+        "main",
+        &[PkgSpec::new("app", "1.0.0"), PkgSpec::new("old", "1.0.0")],
+    );
+    let gone = ctx.registry_of("gone", &[PkgSpec::new("tool", "1.0.0")]);
+    let (s1, s2) = (
+        ctx.serve_registry(&main, &[]),
+        ctx.serve_registry(&gone, &[]),
+    );
+    let _d = ctx.start_daemon(&[]);
+    ctx.add_registry("main", &s1.url(""), 0);
+    ctx.add_registry("gone", &s2.url(""), 0);
+    let r = ctx.client(&["install", "app@1.0.0", "old@1.0.0", "tool@1.0.0"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let (app, old, tool) = (
+        indexed_sha(&main, "app", "1.0.0"),
+        indexed_sha(&main, "old", "1.0.0"),
+        indexed_sha(&gone, "tool", "1.0.0"),
+    );
+    let mut all = vec![app.clone(), old.clone(), tool.clone()];
+    all.sort();
+    assert_eq!(ctx.cached_blobs(), all);
+    let blobs = ctx.pandora_home().join("cache/blobs/sha256");
+    // `old` was downloaded two hours ago; `tool`'s registry goes away.
+    let st = Command::new("touch")
+        .args(["-d", "2 hours ago"])
+        .arg(blobs.join(&old))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert_eq!(ctx.client(&["registry", "remove", "gone"]).code, 0);
+    let size = |sha: &str| std::fs::metadata(blobs.join(sha)).unwrap().len();
+    let (old_size, tool_size) = (size(&old), size(&tool));
+
+    let r = ctx.client(&["--log", "human", "prune", "--cache", "--dry-run"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let mut lines: Vec<&str> = r.stdout.lines().collect();
+    let last = lines.pop().unwrap();
+    lines.sort();
+    let mut want = vec![
+        format!("would remove {old} ({old_size} bytes): older than its cache TTL (3600s)"),
+        format!("would remove {tool} ({tool_size} bytes): no registry lists it"),
+    ];
+    want.sort();
+    assert_eq!(lines, want, "{r:?}");
+    assert_eq!(
+        last,
+        format!("would free {} bytes in 2 blobs", old_size + tool_size)
+    );
+    assert_eq!(ctx.cached_blobs(), all, "a dry run removes nothing");
+
+    let r = ctx.client(&["--log", "human", "prune", "--cache"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .contains(&format!("freed {} bytes in 2 blobs", old_size + tool_size)),
+        "{r:?}"
+    );
+    assert_eq!(ctx.cached_blobs(), vec![app], "listed and fresh: kept");
+    let r = ctx.client(&["--log", "human", "prune", "--cache"]);
+    assert_eq!(r.stdout, "nothing to prune in the blob cache\n", "{r:?}");
+    // The store is not the cache: everything installed is still there.
+    assert_eq!(
+        ctx.store_entries(),
+        ["app@1.0.0", "old@1.0.0", "tool@1.0.0"]
+    );
+}

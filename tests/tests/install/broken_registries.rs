@@ -1,0 +1,242 @@
+//! Registries that lie, cut connections, change under the client or are down: an install
+//! verifies what it downloads, resumes, and leaves nothing behind when it fails.
+
+use super::*;
+
+#[test]
+fn a_blob_with_the_wrong_hash_or_size_is_discarded() {
+    let ctx = Context::new();
+    let reg = ctx.registry_of(
+        "main",
+        &[
+            PkgSpec {
+                payload: &noise("app", 16 << 10),
+                ..PkgSpec::new("app", "1.0.0")
+            },
+            PkgSpec::new("small", "1.0.0"),
+        ],
+    );
+    let (app, small) = (
+        indexed_sha(&reg, "app", "1.0.0"),
+        indexed_sha(&reg, "small", "1.0.0"),
+    );
+    // The registry now serves, for app@1.0.0, another valid app@1.0.0 (smaller, so only the
+    // hash can tell), and for small@1.0.0 more bytes than its index entry declares.
+    let liar = ctx.pack(&PkgSpec {
+        payload: "# not what was published\n",
+        ..PkgSpec::new("app", "1.0.0")
+    });
+    let liar_sha = sha256_file(&liar);
+    let blobs = reg.join("blobs/sha256");
+    let original_app = std::fs::read(blobs.join(&app)).unwrap();
+    std::fs::copy(&liar, blobs.join(&app)).unwrap();
+    std::fs::write(blobs.join(&small), &original_app).unwrap();
+    let server = ctx.serve_registry(&reg, &[]);
+    let _d = ctx.start_daemon(&[]);
+    ctx.add_registry("main", &server.url(""), 0);
+
+    let r = ctx.client(&["install", "app@1.0.0"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "error: registry `main`: the download of app@1.0.0 has sha256 {liar_sha}, the index says {app}; it was discarded"
+        )),
+        "{r:?}"
+    );
+    assert_nothing_left(&ctx);
+
+    let r = ctx.client(&["install", "small@1.0.0"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("the download of small@1.0.0 is larger than the declared"),
+        "{r:?}"
+    );
+    assert_nothing_left(&ctx);
+}
+
+#[test]
+fn a_download_cut_once_resumes_with_range() {
+    let ctx = Context::new();
+    let reg = ctx.registry_of(
+        "main",
+        &[PkgSpec {
+            payload: &noise("app", 256 << 10),
+            ..PkgSpec::new("app", "1.0.0")
+        }],
+    );
+    let sha = indexed_sha(&reg, "app", "1.0.0");
+    let size = std::fs::metadata(reg.join("blobs/sha256").join(&sha))
+        .unwrap()
+        .len();
+    let blob = blob_path(&sha);
+    let b = blob.clone();
+    let server = TestServer::start(&reg, move |req, earlier| {
+        if req.path == b && earlier < 1 {
+            Answer::Cut
+        } else {
+            Answer::Serve
+        }
+    });
+    let _d = ctx.start_daemon(&[]);
+    ctx.add_registry("main", &server.url(), 0);
+
+    let r = ctx.plain(&["install", "app@1.0.0"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains("installed app@1.0.0 (from main)"),
+        "{r:?}"
+    );
+    assert_eq!(ctx.cached_blobs(), vec![sha.clone()]);
+    assert_eq!(ctx.stored_sha("app", "1.0.0"), sha);
+    let requests = server.requests(&blob);
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(requests[0].range, None);
+    // The second request asks only for what is missing.
+    assert_eq!(
+        requests[1].range.as_deref(),
+        Some(format!("bytes={}-", size / 2).as_str()),
+        "{requests:?}"
+    );
+    assert_eq!(ctx.tmp_entries(), Vec::<String>::new());
+}
+
+#[test]
+fn a_download_cut_every_time_fails_and_leaves_nothing() {
+    let ctx = Context::new();
+    let reg = ctx.registry_of(
+        "main",
+        &[PkgSpec {
+            payload: &noise("app", 64 << 10),
+            ..PkgSpec::new("app", "1.0.0")
+        }],
+    );
+    let sha = indexed_sha(&reg, "app", "1.0.0");
+    let blob = blob_path(&sha);
+    let b = blob.clone();
+    let server = TestServer::start(&reg, move |req, _| {
+        if req.path == b {
+            Answer::Cut
+        } else {
+            Answer::Serve
+        }
+    });
+    let _d = ctx.start_daemon(&[]);
+    ctx.add_registry("main", &server.url(), 0);
+
+    let r = ctx.client(&["install", "app@1.0.0"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let err = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or("");
+    assert!(
+        err.starts_with("error: registry `main`: cannot get app@1.0.0 (")
+            && err.contains(&format!("blobs/sha256/{sha}"))
+            && err.ends_with("(after 4 attempts)"),
+        "{r:?}"
+    );
+    assert_eq!(server.requests(&blob).len(), 4);
+    assert_nothing_left(&ctx);
+}
+
+#[test]
+fn an_index_file_that_does_not_match_the_snapshot_is_refused() {
+    let ctx = Context::new();
+    let reg = ctx.registry_of(
+        "main",
+        &[PkgSpec::new("app", "1.0.0"), PkgSpec::new("lib", "1.0.0")],
+    );
+    // Someone edits index files in place, without a new snapshot: one grows, one keeps its
+    // size.
+    for (name, from, to) in [
+        ("app", "package app", "package app, edited"),
+        ("lib", "package lib", "package LIB"),
+    ] {
+        let index_file = reg.join(format!("index/{name}.acl"));
+        let text = std::fs::read_to_string(&index_file).unwrap();
+        std::fs::write(&index_file, text.replace(from, to)).unwrap();
+        assert_ne!(std::fs::read_to_string(&index_file).unwrap(), text);
+    }
+    let server = ctx.serve_registry(&reg, &[]);
+    let _d = ctx.start_daemon(&[]);
+    ctx.add_registry("main", &server.url(""), 0);
+
+    for (pin, why) in [
+        ("app@1.0.0", "(larger than the "),
+        ("lib@1.0.0", "(sha256 "),
+    ] {
+        let name = pin.split('@').next().unwrap();
+        let r = ctx.client(&["install", pin]);
+        assert_eq!(r.code, 1, "{r:?}");
+        assert!(
+            r.stderr.contains(&format!(
+                "registry `main`: index/{name}.acl does not match its snapshot {why}"
+            )),
+            "{r:?}"
+        );
+        assert!(r.stderr.contains("nothing was installed"), "{r:?}");
+        assert_nothing_left(&ctx);
+        // The edited file was not cached either.
+        assert!(
+            !ctx.pandora_home()
+                .join(format!("cache/index/main/index/{name}.acl"))
+                .exists()
+        );
+    }
+}
+
+#[test]
+fn a_registry_update_within_the_snapshot_ttl_is_not_a_mismatch() {
+    let ctx = Context::new();
+    let reg = ctx.registry_of(
+        "main",
+        &[PkgSpec::new("app", "1.0.0"), PkgSpec::new("lib", "1.0.0")],
+    );
+    let server = ctx.serve_registry(&reg, &[]);
+    let _d = ctx.start_daemon(&[]);
+    ctx.add_registry("main", &server.url(""), 0);
+    // The snapshot is now cached for an hour; index/lib.acl was never fetched.
+    assert_eq!(ctx.client(&["install", "app@1.0.0"]).code, 0);
+    let lib2 = ctx.pack(&PkgSpec::new("lib", "2.0.0"));
+    registry_tool(&["add".as_ref(), reg.as_os_str(), lib2.as_os_str()]);
+    // index/lib.acl changed with the registry's new snapshot: an honest update, not an attack.
+    let r = ctx.plain(&["install", "lib@1.0.0"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains("installed lib@1.0.0 (from main)"),
+        "{r:?}"
+    );
+    let r = ctx.plain(&["install", "lib@2.0.0"]);
+    assert_eq!(r.code, 0, "{r:?}");
+}
+
+/// A registry that is down is reported with its name; the others still answer reads.
+#[test]
+fn a_registry_that_is_down_is_named_and_the_others_still_answer() {
+    let ctx = Context::new();
+    let reg = ctx.registry_of("main", &[PkgSpec::new("app", "1.0.0")]);
+    let server = ctx.serve_registry(&reg, &[]);
+    // Nothing listens on port 1: connections are refused at once.
+    let dead_url = "http://127.0.0.1:1";
+    let _d = ctx.start_daemon(&[]);
+    ctx.add_registry("main", &server.url(""), 0);
+    ctx.add_registry("down", dead_url, 10);
+    let r = ctx.plain(&["search", "app"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("name=app version=1.0.0"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("registry `down`: cannot get snapshot.acl"),
+        "{r:?}"
+    );
+    let r = ctx.client(&["install", "ghost@1.0.0"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("(asked `down`, `main`)")
+            && r.stderr
+                .contains("registry `down`: cannot get snapshot.acl"),
+        "{r:?}"
+    );
+}
