@@ -156,7 +156,7 @@ fn publish_reports_each_registry_answer() {
         let err = r
             .stderr
             .lines()
-            .find(|l| l.starts_with("error: "))
+            .find(|l| l.starts_with("error["))
             .unwrap_or("");
         assert!(err.contains(want), "{registry}: want {want:?} in {r:?}");
         assert_eq!(r.stdout, "", "{registry}: {r:?}");

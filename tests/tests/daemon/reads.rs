@@ -84,7 +84,8 @@ fn search_list_and_info_across_registries() {
     let r = ctx.client(&["--log", "human", "search", "nothing-like-it"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
-        r.stdout.contains("nothing matches `nothing-like-it`"),
+        r.stderr
+            .contains("error[not-found]: no package matches `nothing-like-it`"),
         "{r:?}"
     );
 
@@ -152,8 +153,9 @@ fn search_list_and_info_across_registries() {
     let r = ctx.client(&["info", "ghost"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
-        r.stderr
-            .contains("error: ghost is in no registry and not in the store"),
+        r.stderr.contains(
+            "error[not-found]: no registry has a package called `ghost` (asked `main`, `extra`)"
+        ),
         "{r:?}"
     );
 }

@@ -40,7 +40,7 @@ fn registries_are_configured_in_registries_acl() {
     let text = std::fs::read_to_string(ctx.pandora_home().join("registries.acl")).unwrap();
     assert!(pandora_common::files::RegistryList::parse(&text, "registries.acl").is_ok());
     let r = ctx.client(&["registry", "add", "bad", "ftp://x"]);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 2, "a usage error: {r:?}");
     assert!(
         r.stderr.contains("`ftp://x` is not a registry URL"),
         "{r:?}"

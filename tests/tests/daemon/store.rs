@@ -45,9 +45,9 @@ fn verify_detects_modified_deleted_and_added_files() {
         "result=\"app@1.0.0: 2 problems\"\nresult=\"lib@1.0.0: 1 problem\"\nresult=\"ok ok@1.0.0\"\n"
     );
     for want in [
-        "event=warning subject=app@1.0.0 message=\"app@1.0.0: changed: files/bin/app (content differs)\"",
-        "event=warning subject=app@1.0.0 message=\"app@1.0.0: extra: files/bin/intruder\"",
-        "event=warning subject=lib@1.0.0 message=\"lib@1.0.0: missing: files/bin/lib\"",
+        "event=warning code=verify-problem subject=app@1.0.0 message=\"app@1.0.0: changed: files/bin/app (content differs)\"",
+        "event=warning code=verify-problem subject=app@1.0.0 message=\"app@1.0.0: extra: files/bin/intruder\"",
+        "event=warning code=verify-problem subject=lib@1.0.0 message=\"lib@1.0.0: missing: files/bin/lib\"",
     ] {
         assert!(r.stderr.lines().any(|l| l == want), "{want}: {r:?}");
     }
@@ -65,7 +65,8 @@ fn verify_detects_modified_deleted_and_added_files() {
     let r = ctx.client(&["verify", "nope@1.0.0"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
-        r.stderr.contains("error: nope@1.0.0 is not in the store"),
+        r.stderr
+            .contains("error[not-found]: nope@1.0.0 is not in the store"),
         "{r:?}"
     );
 }

@@ -139,7 +139,7 @@ fn a_dependency_missing_everywhere_installs_nothing() {
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
         r.stderr.contains(
-            "error: ghost@9.9.9, needed by app@1.0.0, is in no registry (asked `one`, `two`); nothing was installed"
+            "error[not-found]: ghost@9.9.9, needed by app@1.0.0, is in no registry (asked `one`, `two`); nothing was installed"
         ),
         "{r:?}"
     );
@@ -216,7 +216,7 @@ fn install_shows_the_plan_and_asks_at_a_terminal() {
     let _d = ctx.start_daemon(&[]);
     ctx.client(&["registry", "add", "main", &file_url(&reg)]);
     // No: the plan is shown, nothing is installed.
-    let r = with_answer(&ctx, &["--log", "plain", "install", "app"], "n\n");
+    let r = with_answer(&ctx, &["--log", "human", "install", "app"], "n\n");
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
         r.stdout
