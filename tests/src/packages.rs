@@ -187,6 +187,22 @@ impl Context {
         http::Server::spawn(cmd, &self.log_file("pandora-registry-serve"))
     }
 
+    /// Writes `registries.acl` with one registry, before a daemon starts; with a `token`
+    /// file, the registry allows publishing.
+    pub fn write_registry(&self, name: &str, url: &str, token: Option<&Path>) {
+        let mut text = format!(
+            "Registry \"{name}\" {{\n    string url = \"{url}\";\n    int priority = 0;\n    \
+             bool allow_publish = {};\n    string cache_policy = \"ttl=3600\";\n",
+            token.is_some()
+        );
+        if let Some(t) = token {
+            text.push_str(&format!("    string token_file = \"{}\";\n", t.display()));
+        }
+        text.push_str("}\n");
+        std::fs::create_dir_all(self.pandora_home()).expect("mkdir");
+        std::fs::write(self.pandora_home().join("registries.acl"), text).expect("write");
+    }
+
     /// `pandora registry add NAME URL --priority N`, which must succeed.
     pub fn add_registry(&self, name: &str, url: &str, priority: i64) {
         let r = self.client(&[

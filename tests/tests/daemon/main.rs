@@ -2,6 +2,8 @@
 //! autostart and idle exit, socket activation, crash recovery, the queue and status,
 //! registries, publish, reads across registries, and the store and cache commands.
 
+mod first_hour;
+mod hostile;
 mod lifecycle;
 mod publish;
 mod queue;

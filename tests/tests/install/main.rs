@@ -5,6 +5,7 @@
 //! priority, work offline from their caches, and leave nothing behind when they fail.
 
 mod broken_registries;
+mod core;
 mod hooks;
 mod local_files;
 mod offline;

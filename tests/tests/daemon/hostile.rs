@@ -1,0 +1,296 @@
+//! Hostile input (issue 9): registries that point at local files, the autostart race,
+//! clients that go away, SIGTERM mid-download, damaged store entries, and remote text that
+//! tries to drive the terminal.
+
+use super::*;
+
+/// Points `name`'s `pkg_url` in `reg`'s `index/<name>.acl` at `url` (declaring `size` when
+/// given), and writes a snapshot that vouches for the change, as a hostile registry would.
+fn retarget(reg: &Path, name: &str, url: &str, size: Option<u64>) {
+    use pandora_common::files::Snapshot;
+    let rel = format!("index/{name}.acl");
+    let path = reg.join(&rel);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let start = text.find("pkg_url = \"").unwrap() + "pkg_url = \"".len();
+    let end = start + text[start..].find('"').unwrap();
+    let mut text = format!("{}{url}{}", &text[..start], &text[end..]);
+    if let Some(size) = size {
+        let start = text.find("size = ").unwrap() + "size = ".len();
+        let end = start + text[start..].find(';').unwrap();
+        text = format!("{}{size}{}", &text[..start], &text[end..]);
+    }
+    std::fs::write(&path, &text).unwrap();
+    let snap_path = reg.join("snapshot.acl");
+    let mut snap = Snapshot::parse(
+        &std::fs::read_to_string(&snap_path).unwrap(),
+        "snapshot.acl",
+    )
+    .unwrap();
+    for f in &mut snap.files {
+        if f.path == rel {
+            f.sha256 = pandora_common::hash::sha256_hex(text.as_bytes());
+            f.size = text.len() as u64;
+        }
+    }
+    snap.serial += 1;
+    std::fs::write(&snap_path, snap.to_source()).unwrap();
+}
+
+/// A server that answers every request with a header promising `size` bytes and then
+/// trickles them, never finishing: a download that would hold the daemon for good.
+fn trickle_server(size: u64) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        listener.set_nonblocking(true).unwrap();
+        while std::time::Instant::now() < deadline {
+            let Ok((mut s, _)) = listener.accept() else {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                continue;
+            };
+            std::thread::spawn(move || {
+                s.set_nonblocking(false).unwrap();
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n");
+                if s.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                let chunk = vec![b'x'; 16 << 10];
+                let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                while std::time::Instant::now() < until {
+                    if s.write_all(&chunk).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+            });
+        }
+    });
+    (addr, handle)
+}
+
+fn wait_until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("{what} did not happen within {secs} s");
+}
+
+#[test]
+fn issue9_a_registry_cannot_make_the_daemon_read_local_files() {
+    let ctx = Context::new();
+    let reg = ctx.registry_of("main", &[PkgSpec::new("app", "1.0.0")]);
+    retarget(&reg, "app", "file:///dev/ptmx", None);
+    let server = ctx.serve_registry(&reg, &[]);
+    ctx.write_registry("main", &server.url(""), None);
+    let _d = ctx.start_daemon(&[]);
+    let started = std::time::Instant::now();
+    let r = ctx.plain(&["install", "app@1.0.0"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "registry `main`: refusing `file:///dev/ptmx`: an http registry may not point at local files"
+        ),
+        "{r:?}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
+    // A file:// registry may name files, but only regular ones.
+    let local = ctx.registry_of("local", &[PkgSpec::new("tool", "1.0.0")]);
+    retarget(&local, "tool", "file:///dev/zero", None);
+    let url = format!("file://{}", local.display());
+    assert_eq!(ctx.plain(&["registry", "add", "local", &url]).code, 0);
+    let r = ctx.plain(&["install", "tool@1.0.0"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("/dev/zero is not a regular file"),
+        "{r:?}"
+    );
+    assert!(ctx.store_entries().is_empty());
+    // The daemon is free for the next request.
+    assert_eq!(ctx.plain(&["status"]).code, 0);
+}
+
+#[test]
+fn issue9_clients_that_lose_the_start_race_use_the_winner() {
+    let ctx = Context::new();
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            ctx.pandora()
+                .env("PANDORA_IDLE_TIMEOUT", "3")
+                .args(["--log", "plain", "status"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut pids = std::collections::BTreeSet::new();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pid = stdout
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix("pid="))
+            .unwrap()
+            .to_string();
+        pids.insert(pid);
+    }
+    assert_eq!(pids.len(), 1, "one daemon serves them all: {pids:?}");
+    let pid = pids.into_iter().next().unwrap();
+    let _ = std::process::Command::new("kill").arg(&pid).status();
+}
+
+#[test]
+fn issue9_a_departed_client_stops_its_download_and_sigterm_stops_the_daemon() {
+    let ctx = Context::new();
+    let (addr, _server) = trickle_server(1 << 30);
+    let reg = ctx.registry_of(
+        "main",
+        &[PkgSpec::new("c1", "1.0.0"), PkgSpec::new("c2", "1.0.0")],
+    );
+    retarget(&reg, "c1", &format!("http://{addr}/big.pkg"), Some(1 << 30));
+    retarget(&reg, "c2", &format!("http://{addr}/big.pkg"), Some(1 << 30));
+    let registry = ctx.serve_registry(&reg, &[]);
+    ctx.write_registry("main", &registry.url(""), None);
+    let d = ctx.start_daemon(&[]);
+    let downloading = || ctx.tmp_entries().iter().any(|e| e.starts_with("download-"));
+
+    // The client goes away mid-download: the daemon stops it and clears tmp/.
+    let mut client = ctx
+        .pandora()
+        .env("PANDORA_NO_AUTOSTART", "1")
+        .args(["--log", "plain", "install", "c1@1.0.0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the download", 10, downloading);
+    client.kill().unwrap();
+    client.wait().unwrap();
+    wait_until("the stop of the departed client's download", 10, || {
+        !downloading()
+    });
+    let r = ctx.plain(&["status"]);
+    assert!(r.stdout.contains("queue=empty"), "{r:?}");
+
+    // SIGTERM in the middle of a download: the daemon is gone within seconds.
+    let client = ctx
+        .pandora()
+        .env("PANDORA_NO_AUTOSTART", "1")
+        .args(["--log", "plain", "install", "c2@1.0.0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the second download", 10, downloading);
+    let started = std::time::Instant::now();
+    let status = d.stop();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "stopped in {:?}",
+        started.elapsed()
+    );
+    let out = client.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(ctx.store_entries().is_empty());
+}
+
+#[test]
+fn issue9_damaged_store_entries_are_shown_and_repaired() {
+    let ctx = Context::new();
+    let reg = ctx.registry_of(
+        "main",
+        &[PkgSpec::new("app", "1.0.0"), PkgSpec::new("lib", "1.0.0")],
+    );
+    ctx.write_registry("main", &format!("file://{}", reg.display()), None);
+    let d = ctx.start_daemon(&[]);
+    let r = ctx.plain(&["install", "app@1.0.0", "lib@1.0.0"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let store = ctx.pandora_home().join("store");
+
+    // A changed file, with the daemon running: verify finds it, --repair replaces the entry.
+    let bin = store.join("lib/1.0.0/files/bin/lib");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(&bin, "tampered").unwrap();
+    assert_eq!(ctx.plain(&["verify", "lib"]).code, 1);
+    let r = ctx.plain(&["install", "--repair", "lib@1.0.0"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("result=\"installed lib@1.0.0"), "{r:?}");
+    let r = ctx.plain(&["verify", "lib"]);
+    assert_eq!(r.code, 0, "{r:?}");
+
+    // A deleted manifest, seen by a daemon that starts afterwards.
+    std::fs::remove_file(store.join("app/1.0.0/manifest.acl")).unwrap();
+    drop(d);
+    let _d = ctx.start_daemon(&[]);
+    let r = ctx.plain(&["list", "--store"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("event=warning code=damaged subject=app@1.0.0"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr.contains("pandora install --repair app@1.0.0"),
+        "{r:?}"
+    );
+    let r = ctx.plain(&["verify", "--all"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.contains("app@1.0.0: 1 problem"), "{r:?}");
+    let r = ctx.plain(&["install", "app@1.0.0"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("error[damaged]: app@1.0.0 in the store is damaged"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr
+            .contains("hint: pandora install --repair app@1.0.0"),
+        "{r:?}"
+    );
+    assert!(ctx.tmp_entries().is_empty(), "{:?}", ctx.tmp_entries());
+    let r = ctx.plain(&["install", "--repair", "app@1.0.0"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(ctx.plain(&["verify", "--all"]).code, 0);
+    assert!(ctx.tmp_entries().is_empty(), "{:?}", ctx.tmp_entries());
+}
+
+#[test]
+fn issue9_remote_text_cannot_drive_the_terminal() {
+    let ctx = Context::new();
+    let reg = ctx.registry_of(
+        "main",
+        &[PkgSpec {
+            description: Some("evil \u{1b}]0;pwned\u{7} \u{1b}[2J text"),
+            ..PkgSpec::new("app", "1.0.0")
+        }],
+    );
+    ctx.write_registry("main", &format!("file://{}", reg.display()), None);
+    let _d = ctx.start_daemon(&[]);
+    for args in [
+        &["--log", "human", "search", "app"][..],
+        &["--log", "human", "info", "app"][..],
+        &["--log", "plain", "search", "app"][..],
+    ] {
+        let r = ctx.client(args);
+        assert_eq!(r.code, 0, "{args:?}: {r:?}");
+        assert!(!r.stdout.contains('\u{1b}'), "{args:?}: {r:?}");
+        assert!(!r.stdout.contains('\u{7}'), "{args:?}: {r:?}");
+    }
+}
