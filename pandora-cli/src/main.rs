@@ -3,6 +3,7 @@
 mod acl_cmd;
 mod client;
 mod daemon_cmd;
+mod interrupt;
 mod output;
 mod pack_cmd;
 

@@ -45,23 +45,26 @@ fn pack(dir: &Path, out: Option<PathBuf>, quiet: bool) -> Outcome {
             dir.display()
         ))
     };
-    let (path, report) = if out.is_dir() {
-        let packed = pkg::pack_to_dir(dir, &out, &opts).map_err(fail)?;
-        (packed.path, packed.report)
+    // Pack into a staging directory next to the result, then rename: the result is whole or
+    // absent, and a signal removes the staging directory.
+    let (parent, explicit) = if out.is_dir() {
+        (out.clone(), None)
     } else {
-        // An explicit file name: pack next to it, then rename over it.
         let parent = match out.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let staging = tempfile::Builder::new()
-            .prefix(".pack-")
-            .tempdir_in(&parent)
-            .map_err(|e| Failure::new(format!("cannot write into {}: {e}", parent.display())))?;
-        let packed = pkg::pack_to_dir(dir, staging.path(), &opts).map_err(fail)?;
-        fs_err::rename(&packed.path, &out).map_err(|e| Failure::new(e.to_string()))?;
-        (out, packed.report)
+        (parent, Some(out.clone()))
     };
+    let staging = tempfile::Builder::new()
+        .prefix(".pack-")
+        .tempdir_in(&parent)
+        .map_err(|e| Failure::new(format!("cannot write into {}: {e}", parent.display())))?;
+    let _guard = crate::interrupt::Guard::new(staging.path());
+    let packed = pkg::pack_to_dir(dir, staging.path(), &opts).map_err(fail)?;
+    let path = explicit.unwrap_or_else(|| parent.join(&packed.report.file_name));
+    fs_err::rename(&packed.path, &path).map_err(|e| Failure::new(e.to_string()))?;
+    let report = packed.report;
     if !quiet {
         eprintln!(
             "packed {}@{}: {} entries, {} of tar in {}",

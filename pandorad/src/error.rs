@@ -129,6 +129,15 @@ pub(crate) enum Error {
         #[source]
         source: Box<UnpackError>,
     },
+    /// Unpacking failed on the local side (a full disk, an unwritable `tmp/`); the archive
+    /// itself may be fine.
+    #[error("cannot unpack {pin} into {}", dir.display())]
+    Unpack {
+        pin: Pin,
+        dir: PathBuf,
+        #[source]
+        source: Box<UnpackError>,
+    },
     /// A package's hook file is not valid.
     #[error("{pin}: invalid hook file {hook}")]
     InvalidHook {
@@ -337,7 +346,8 @@ impl Error {
             Error::WrongArch { .. } => code::WRONG_ARCH,
             Error::Conflict { .. } => code::CONFLICT,
             Error::StalePlan => code::STALE_PLAN,
-            Error::Io { .. } => code::IO,
+            Error::Unpack { source, .. } if disk_full(source) => code::NO_SPACE,
+            Error::Io { .. } | Error::Unpack { .. } => code::IO,
             Error::NoRegistries => code::NO_REGISTRIES,
             Error::Fetch(_) | Error::Unreachable { .. } => code::FETCH,
             Error::BadConfig { .. } => code::BAD_CONFIG,
@@ -400,6 +410,7 @@ impl Error {
             Error::Damaged { .. } => Kind::DataLoss,
             Error::Cancelled(_) => Kind::Cancelled,
             Error::NoSpace { .. } => Kind::ResourceExhausted,
+            Error::Unpack { .. } => Kind::Internal,
             Error::Io { .. } | Error::Internal(_) => Kind::Internal,
         }
     }
@@ -462,6 +473,10 @@ impl Error {
                 _ => None,
             },
             Error::Damaged { pin, .. } => Some(format!("pandora install --repair {pin}")),
+            Error::Unpack { source, dir, .. } if disk_full(source) => Some(format!(
+                "free some space on the disk of {}, e.g. pandora prune --cache, then retry",
+                dir.display()
+            )),
             Error::NoSpace { path, .. } => Some(format!(
                 "free some space on the disk of {}, e.g. pandora prune --cache",
                 path.display()
@@ -498,9 +513,21 @@ pub(crate) fn os_error(e: std::io::Error) -> std::io::Error {
     }
 }
 
+/// Whether an unpack failed because the disk is full.
+fn disk_full(e: &UnpackError) -> bool {
+    match e {
+        UnpackError::EntryIo { source, .. }
+        | UnpackError::ArchiveIo { source, .. }
+        | UnpackError::Staging { source, .. } => {
+            source.kind() == std::io::ErrorKind::StorageFull || source.raw_os_error() == Some(28)
+        }
+        _ => false,
+    }
+}
+
 /// Whether an unpack failed because of the archive's bytes (rather than the local disk: a
 /// full disk or an unwritable `tmp/` says nothing about the archive).
-fn damaged(e: &UnpackError) -> bool {
+pub(crate) fn damaged(e: &UnpackError) -> bool {
     match e {
         UnpackError::Staging { .. } => false,
         UnpackError::EntryIo { action, .. } | UnpackError::ArchiveIo { action, .. } => {
@@ -682,6 +709,34 @@ mod tests {
             assert_eq!((e.code(), e.kind()), (c, kind), "{status}");
         }
         assert!(refused(409).hint().unwrap().contains("new version of a"));
+    }
+
+    #[test]
+    fn a_full_disk_is_not_a_damaged_package() {
+        let full = UnpackError::EntryIo {
+            path: "files/big".into(),
+            action: "write it",
+            source: std::io::Error::from_raw_os_error(28),
+        };
+        assert!(!damaged(&full), "the archive is not to blame");
+        let e = Error::Unpack {
+            pin: pin("big@1"),
+            dir: "/home/u/pandora/tmp".into(),
+            source: Box::new(full),
+        };
+        assert_eq!(e.code(), code::NO_SPACE);
+        assert!(!e.archive_damaged(), "the cached blob is kept");
+        assert!(e.hint().unwrap().starts_with("free some space"));
+        assert_eq!(
+            e.to_string(),
+            "cannot unpack big@1 into /home/u/pandora/tmp"
+        );
+        let bad = UnpackError::EntryIo {
+            path: "files/x".into(),
+            action: "decompress the archive",
+            source: std::io::Error::other("corrupt"),
+        };
+        assert!(damaged(&bad));
     }
 
     #[test]

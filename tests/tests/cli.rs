@@ -285,3 +285,41 @@ fn example_packages_pack_to_pinned_bytes() {
         );
     }
 }
+
+#[test]
+fn issue9_sigterm_during_pack_leaves_nothing_behind() {
+    let ctx = Context::new();
+    let src = ctx.path().join("big");
+    std::fs::create_dir_all(src.join("files")).unwrap();
+    std::fs::write(src.join("manifest.acl"), MANIFEST).unwrap();
+    // Incompressible data makes the level-19 compressor take a while.
+    std::fs::write(
+        src.join("files/data"),
+        pandora_tests::noise("sigterm", 24 << 20),
+    )
+    .unwrap();
+    let out = ctx.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut child = ctx
+        .pandora()
+        .args(["pack", src.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until packing has started (its staging directory exists), then stop it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while pandora_tests::dir_names(&out).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        !pandora_tests::dir_names(&out).is_empty(),
+        "packing started"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{status:?}");
+    assert_eq!(pandora_tests::dir_names(&out), Vec::<String>::new());
+}

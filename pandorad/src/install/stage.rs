@@ -39,10 +39,20 @@ pub(crate) fn stage(
         &layout.tmp(),
         &Limits::default(),
     )
-    .map_err(|source| Error::InvalidBlob {
-        pin: pin.clone(),
-        origin: expect.origin.to_string(),
-        source: Box::new(source),
+    .map_err(|source| {
+        if crate::error::damaged(&source) {
+            Error::InvalidBlob {
+                pin: pin.clone(),
+                origin: expect.origin.to_string(),
+                source: Box::new(source),
+            }
+        } else {
+            Error::Unpack {
+                pin: pin.clone(),
+                dir: layout.tmp(),
+                source: Box::new(source),
+            }
+        }
     })?;
     let mismatch = |what: String| Error::Mismatch {
         pin: pin.clone(),
