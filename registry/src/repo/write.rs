@@ -28,10 +28,8 @@ pub(crate) struct Update {
 
 /// Aborts the process at a named step when `PANDORA_REGISTRY_FAILPOINT` says so, so tests can
 /// prove that a crash there leaves the registry consistent.
-pub(crate) fn failpoint(step: &str) {
-    if std::env::var("PANDORA_REGISTRY_FAILPOINT").is_ok_and(|v| v == step) {
-        std::process::abort();
-    }
+fn failpoint(step: &str) {
+    pandora_common::failpoint("PANDORA_REGISTRY_FAILPOINT", step);
 }
 
 impl Update {
