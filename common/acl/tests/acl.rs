@@ -1,7 +1,7 @@
 //! ACL rules, one table row per case: every rule of ACL.md with a passing and a failing case,
 //! errors checked for keyword, line and column.
 
-use pandora_common::acl::{self, Value};
+use pandora_acl::{self as acl, Value};
 
 /// Parses `src` and compares its dump with `want` (lines joined by `\n`).
 #[track_caller]

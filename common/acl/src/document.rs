@@ -1,8 +1,8 @@
 //! The resolved document: blocks and fields whose values are computed and type-checked.
 
-use super::error::Pos;
-use super::name::Name;
-use super::value::Value;
+use crate::error::Pos;
+use crate::name::Name;
+use crate::value::Value;
 
 /// A parsed, resolved and type-checked ACL document.
 #[derive(Debug, Clone, PartialEq, Default)]

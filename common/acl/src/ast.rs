@@ -3,9 +3,9 @@
 
 use std::borrow::Cow;
 
-use super::error::Pos;
-use super::lexer::Comment;
-use super::value::Scalar;
+use crate::error::Pos;
+use crate::lexer::Comment;
+use crate::value::Scalar;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Tree<'a> {

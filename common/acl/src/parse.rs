@@ -1,28 +1,8 @@
-//! ACL, AtlasLinux's configuration language, as `../shared/ACL.md` specifies it: a lexer and
-//! parser that stop at the first syntax error, evaluation of expressions, casts and
-//! references with type checking, lookup paths, the dump format and a canonical printer.
-//!
-//! ```
-//! let doc = pandora_common::acl::parse("Tool { string name = \"x\"; n = 1 + 2; }", "t.acl").unwrap();
-//! assert_eq!(doc.get("Tool.n").unwrap().unwrap().as_int(), Some(3));
-//! ```
+//! The entry points from source text: to a resolved [`Document`], or to canonical text.
 
-mod ast;
-mod document;
-mod error;
-mod eval;
-mod lexer;
-mod lookup;
-mod name;
-mod parser;
-mod print;
-mod value;
-
-pub use document::{Block, Document, Field, Item};
-pub use error::{Error, ErrorKind, Pos};
-pub use lookup::PathError;
-pub use name::Name;
-pub use value::{Scalar, Type, Value};
+use crate::document::Document;
+use crate::error::Error;
+use crate::{eval, parser, print};
 
 /// Parses, resolves and type-checks `source`; `origin` names the file in errors.
 pub fn parse(source: &str, origin: &str) -> Result<Document, Error> {

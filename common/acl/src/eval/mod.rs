@@ -5,12 +5,12 @@ mod duplicates;
 mod evaluator;
 mod ops;
 
-use super::ast::*;
-use super::document::{Block, Document, Field, Item};
-use super::error::{Error, ErrorKind};
-use super::name::Name;
-use super::parser::{BlockHead, Build, parse_with};
-use super::value::Value;
+use crate::ast::*;
+use crate::document::{Block, Document, Field, Item};
+use crate::error::{Error, ErrorKind};
+use crate::name::Name;
+use crate::parser::{BlockHead, Build, parse_with};
+use crate::value::Value;
 
 /// References nested deeper than this are refused rather than risking the stack.
 const MAX_CHAIN: usize = 200;

@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
-use super::super::ast::*;
-use super::super::document::{Block, Item};
-use super::super::error::{Error, ErrorKind, Pos};
+use crate::ast::*;
+use crate::document::{Block, Item};
+use crate::error::{Error, ErrorKind, Pos};
 
 pub(super) fn entry_of_doc_block(b: &Block) -> Entry<'_> {
     Entry {

@@ -3,9 +3,9 @@
 
 use std::collections::VecDeque;
 
-use super::ast::*;
-use super::error::{Error, ErrorKind, Pos};
-use super::lexer::{Comment, Lexer, Tok, Token};
+use crate::ast::*;
+use crate::error::{Error, ErrorKind, Pos};
+use crate::lexer::{Comment, Lexer, Tok, Token};
 
 /// Deeper nesting of blocks or expressions than this is refused, so that hostile input
 /// cannot exhaust the stack.

@@ -2,7 +2,7 @@
 //! arbitrary-input harness for the parser (the stable-Rust stand-in for a fuzz target; CI runs
 //! a bounded number of cases).
 
-use pandora_common::acl;
+use pandora_acl as acl;
 use proptest::prelude::*;
 
 fn ident() -> impl Strategy<Value = String> {

@@ -2,11 +2,11 @@
 
 use std::collections::HashMap;
 
-use super::super::ast::*;
-use super::super::error::{Error, ErrorKind, Pos};
-use super::super::value::{Scalar, Value};
 use super::MAX_CHAIN;
 use super::ops::{binary, cast, collect_array, convert, convert_array};
+use crate::ast::*;
+use crate::error::{Error, ErrorKind, Pos};
+use crate::value::{Scalar, Value};
 
 #[derive(Clone, Copy)]
 pub(super) enum Slot {
@@ -449,7 +449,7 @@ pub(super) fn ref_text(path: &RefPath<'_>) -> String {
         }
         s.push_str(seg.name);
         if let Some(l) = &seg.label {
-            s.push_str(&format!("[{}]", super::super::value::quoted(l)));
+            s.push_str(&format!("[{}]", crate::value::quoted(l)));
         }
     }
     s

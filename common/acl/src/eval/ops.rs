@@ -1,8 +1,8 @@
 //! Operators, casts and type conversions (ACL.md §3.2, §5).
 
-use super::super::ast::BinOp;
-use super::super::error::ErrorKind;
-use super::super::value::{Scalar, Value, float_text};
+use crate::ast::BinOp;
+use crate::error::ErrorKind;
+use crate::value::{Scalar, Value, float_text};
 
 /// ACL.md §3.2: the declared scalar type, with int→float the only implicit conversion.
 pub(super) fn convert(v: Value, s: Scalar) -> Result<Value, Value> {
@@ -191,7 +191,7 @@ pub(super) fn cast(v: Value, to: Scalar) -> OpResult {
             ErrorKind::BadCast,
             format!(
                 "cannot cast {} to {}",
-                super::super::value::quoted(&text_of(v)),
+                crate::value::quoted(&text_of(v)),
                 to.keyword()
             ),
         ))
