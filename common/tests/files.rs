@@ -157,7 +157,7 @@ fn index_valid() {
 fn index_errors() {
     assert_err(
         Index::parse(&index_src("            int sha256 = 5;\n"), "index.acl"),
-        "index.acl:11:13: duplicate-field",
+        "index.acl:11:17: duplicate-field",
     );
     assert_err(
         Index::parse(

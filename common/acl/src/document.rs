@@ -39,6 +39,8 @@ pub struct Field {
     pub name: Name,
     /// Where the field starts (its type keyword, or its name when inferred).
     pub pos: Pos,
+    /// Where its name is.
+    pub name_pos: Pos,
     /// Where its value starts.
     pub value_pos: Pos,
     /// The final value, after evaluation and the declared type's conversion.
@@ -89,6 +91,7 @@ impl Block {
         self.items.push(Item::Field(Field {
             name: name.into(),
             pos: Pos::default(),
+            name_pos: Pos::default(),
             value_pos: Pos::default(),
             value,
         }));

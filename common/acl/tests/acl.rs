@@ -418,6 +418,26 @@ fn duplicates() {
     err("A { x = 1; x = 2; }", "duplicate-field", 1, 12);
     err("A { x = 1; x { } }", "duplicate-field", 1, 12);
     err("A { x { } x = 1; }", "duplicate-field", 1, 11);
+    // A typed field's error points at its name, not at its type keyword.
+    err("A { int x = 1; int x = 2; }", "duplicate-field", 1, 20);
+    err(
+        "A { string[] s = {}; string[] s = {}; }",
+        "duplicate-field",
+        1,
+        31,
+    );
+    err("A { x { } int x = 1; }", "duplicate-field", 1, 15);
+    err(
+        "A {\n    int x = 1;\n    float x = 2.0;\n}",
+        "duplicate-field",
+        3,
+        11,
+    );
+    // Past 16 items the rules run through a map; the position is the same.
+    let many: String = (0..20).map(|i| format!("f{i} = {i}; ")).collect();
+    let src = format!("A {{ {many}int f3 = 1; }}");
+    let col = src.find("f3 = 1").expect("the duplicate") as u32 + 1;
+    err(&src, "duplicate-field", 1, col);
     err("A \"a\" { } A \"a\" { }", "duplicate-block", 1, 11);
     err("A { B \"b\" { } B \"b\" { } }", "duplicate-block", 1, 15);
     ok(

@@ -93,6 +93,7 @@ fn build_block<'t>(
                 items.push(Item::Field(Field {
                     name: Name::from(f.name),
                     pos: f.pos,
+                    name_pos: f.name_pos,
                     value_pos: f.value.start(),
                     value,
                 }));
@@ -142,6 +143,7 @@ impl<'a, 't> Build<'a> for DirectBuilder<'t> {
         Ok(Item::Field(Field {
             name: Name::from(f.name),
             pos: f.pos,
+            name_pos: f.name_pos,
             value_pos: f.value.start(),
             value,
         }))
