@@ -84,6 +84,32 @@ fn manifest_missing_required_field() {
 }
 
 #[test]
+fn manifest_names_every_missing_required_field_at_once() {
+    let src = "manifest {\n    string name = \"mytool\";\n    string license = \"MIT\";\n}\n";
+    assert_err(
+        Manifest::parse(src, "manifest.acl"),
+        "manifest.acl:1:1: manifest: missing 6 required fields: `version` (string), \
+         `arch` (string), `authors` (string[]), `dependencies` (string[]), \
+         `install_hooks` (string[]), `build_meta` (block); add `string version = ...;`, \
+         `string arch = ...;`, `string[] authors = ...;`, `string[] dependencies = ...;`, \
+         `string[] install_hooks = ...;`, `build_meta { ... }`",
+    );
+    let e = Manifest::parse("manifest { }", "manifest.acl").expect_err("empty manifest");
+    for name in [
+        "name",
+        "version",
+        "arch",
+        "authors",
+        "license",
+        "dependencies",
+        "install_hooks",
+        "build_meta",
+    ] {
+        assert!(e.to_string().contains(&format!("`{name}`")), "{e}");
+    }
+}
+
+#[test]
 fn manifest_refuses_ranges_and_bad_names() {
     let src = manifest_src("").replace("libfoo@1.0.0", "libfoo@>=1.0");
     assert_err(

@@ -46,6 +46,16 @@ impl Manifest {
     /// Decodes a `manifest { ... }` block.
     pub fn from_block(block: Block, origin: &str) -> Result<Manifest, FileError> {
         let mut r = Reader::new(origin, block);
+        r.require_all(&[
+            ("name", Some("string")),
+            ("version", Some("string")),
+            ("arch", Some("string")),
+            ("authors", Some("string[]")),
+            ("license", Some("string")),
+            ("dependencies", Some("string[]")),
+            ("install_hooks", Some("string[]")),
+            ("build_meta", None),
+        ])?;
         let name = r.req_str("name")?;
         validate_name(&name).map_err(|e| r.field_error("name", e))?;
         let version = r.req_str("version")?;
