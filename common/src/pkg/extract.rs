@@ -12,21 +12,18 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use fs_err as fs;
-use fs_err::os::unix::fs::OpenOptionsExt;
-use sha2::{Digest, Sha256};
 use tar::EntryType;
 
+use super::entry::{EntryInfo, EntryKind};
 use super::error::{UnpackError, Violation};
 use super::headers::{MAX_PAX, Pending, normalise_mode, parse_pax, refused_type, strip_nul};
 use super::limits::Limits;
+use super::open::create_nofollow;
 use super::path_rules::{Added, MANIFEST, Tree, check_link_target, check_path, display_path};
 use super::stream::{EofTracker, StreamError};
-use super::unpack::{EntryInfo, EntryKind};
 use crate::files::Manifest;
+use crate::hash::{CopyError, copy_hashed_with, sha256_hex};
 
-/// `O_NOFOLLOW` on Linux (x86_64 and aarch64); `create_new` already refuses an existing
-/// symlink, this makes it explicit.
-const O_NOFOLLOW: i32 = 0o400_000;
 /// Copy buffer for file data.
 const COPY_BUF: usize = 256 << 10;
 
@@ -143,12 +140,6 @@ struct Checked {
     size: u64,
     target: Option<String>,
     added: Added,
-}
-
-/// Where a file copy failed.
-enum CopyError {
-    Read(io::Error),
-    Write(io::Error),
 }
 
 impl Engine<'_> {
@@ -405,7 +396,7 @@ impl Engine<'_> {
                     file.set_permissions(std::fs::Permissions::from_mode(*mode))
                         .map_err(write_err)?;
                 }
-                let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+                let sha256 = sha256_hex(text.as_bytes());
                 self.manifest = Some((manifest, text));
                 return Ok(Some(sha256));
             }
@@ -415,11 +406,15 @@ impl Engine<'_> {
                     .map(create_file)
                     .transpose()
                     .map_err(write_err)?;
-                let (copied, sha256) =
-                    copy_hashed(entry, file.as_mut(), &mut self.buf).map_err(|e| match e {
-                        CopyError::Read(e) => Self::read_error(path, e),
-                        CopyError::Write(e) => write_err(e),
-                    })?;
+                let copied = match file.as_mut() {
+                    Some(file) => copy_hashed_with(entry, file, &mut self.buf),
+                    None => copy_hashed_with(entry, &mut io::sink(), &mut self.buf),
+                };
+                let digest = copied.map_err(|e| match e {
+                    CopyError::Read(e) => Self::read_error(path, e),
+                    CopyError::Write(e) => write_err(e),
+                })?;
+                let (copied, sha256) = (digest.size, digest.sha256);
                 if copied != *size {
                     let violation = Violation::Truncated {
                         expected: *size,
@@ -518,34 +513,6 @@ fn make_dir(path: &Path) -> io::Result<()> {
 }
 
 fn create_file(path: &Path) -> io::Result<fs::File> {
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(O_NOFOLLOW)
-        .mode(0o600)
-        .open(path)
-}
-
-/// Copies `src` to `dst` (if any), returning the byte count and the sha256 hex of the data.
-fn copy_hashed(
-    src: &mut impl Read,
-    mut dst: Option<&mut fs::File>,
-    buf: &mut [u8],
-) -> Result<(u64, String), CopyError> {
-    let mut hasher = Sha256::new();
-    let mut total = 0u64;
-    loop {
-        let n = match src.read(buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(CopyError::Read(e)),
-        };
-        hasher.update(&buf[..n]);
-        if let Some(dst) = dst.as_mut() {
-            dst.write_all(&buf[..n]).map_err(CopyError::Write)?;
-        }
-        total += n as u64;
-    }
-    Ok((total, hex::encode(hasher.finalize())))
+    // `create_new` already refuses an existing symlink; `O_NOFOLLOW` makes it explicit.
+    create_nofollow(path, 0o600)
 }

@@ -7,6 +7,7 @@
 //! provenance.acl      optional
 //! sbom.spdx.json      optional
 //! ```
+
 //!
 //! [`pack()`] turns a source tree into an archive whose bytes depend only on the tree's content:
 //! entries sorted by path bytes, mtime `SOURCE_DATE_EPOCH`, uid/gid 0, no user or group names,
@@ -17,16 +18,19 @@
 //! held for every entry; when it returns `Err`, the staging directory is already gone and
 //! nothing was written anywhere else. [`inspect`] applies the same checks without writing.
 
+mod entry;
 mod error;
 mod extract;
 mod headers;
 mod limits;
+mod open;
 mod pack;
 mod path_rules;
 mod stream;
 mod unpack;
 
+pub use entry::{EntryInfo, EntryKind};
 pub use error::{PackError, UnpackError, Violation};
 pub use limits::Limits;
 pub use pack::{ARCHIVE_ZSTD_LEVEL, PackOptions, PackReport, PackedFile, pack, pack_to_dir};
-pub use unpack::{EntryInfo, EntryKind, Inspection, Unpacked, inspect, unpack};
+pub use unpack::{Inspection, Unpacked, inspect, unpack};

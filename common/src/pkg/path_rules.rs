@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use super::entry::EntryKind;
 use super::error::Violation;
 use super::limits::Limits;
-use super::unpack::EntryKind;
 
 /// The manifest's name, always the first entry.
 pub(crate) const MANIFEST: &str = "manifest.acl";
