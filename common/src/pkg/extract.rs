@@ -14,8 +14,9 @@ use std::path::Path;
 use fs_err as fs;
 use tar::EntryType;
 
+use super::content::{self, check_for};
 use super::entry::{EntryInfo, EntryKind};
-use super::error::{UnpackError, Violation};
+use super::error::{ContentError, UnpackError, Violation};
 use super::headers::{MAX_PAX, Pending, normalise_mode, parse_pax, refused_type, strip_nul};
 use super::limits::Limits;
 use super::open::create_nofollow;
@@ -400,6 +401,20 @@ impl Engine<'_> {
                 self.manifest = Some((manifest, text));
                 return Ok(Some(sha256));
             }
+            (EntryKind::File, _)
+                if let Some(check) =
+                    self.manifest.as_ref().and_then(|(m, _)| check_for(path, m)) =>
+            {
+                // Checked in memory before anything is written, like the manifest.
+                let data = self.read_content(entry, path, check)?;
+                if let Some(disk) = &disk {
+                    let mut file = create_file(disk).map_err(write_err)?;
+                    file.write_all(&data).map_err(write_err)?;
+                    file.set_permissions(std::fs::Permissions::from_mode(*mode))
+                        .map_err(write_err)?;
+                }
+                return Ok(Some(sha256_hex(&data)));
+            }
             (EntryKind::File, _) => {
                 let mut file = disk
                     .as_deref()
@@ -461,6 +476,39 @@ impl Engine<'_> {
             }));
         }
         String::from_utf8(data).map_err(|_| fail(Violation::ManifestNotUtf8))
+    }
+
+    /// Reads an install hook, `provenance.acl` or `sbom.spdx.json` and checks it.
+    fn read_content<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        path: &str,
+        check: content::Check,
+    ) -> Result<Vec<u8>, UnpackError> {
+        let size = entry.size();
+        let max = self.limits.max_metadata_size;
+        let fail = |source| UnpackError::Content {
+            path: path.to_string(),
+            source,
+        };
+        if size > max {
+            return Err(fail(ContentError::TooLarge { size, max }));
+        }
+        let mut data = Vec::new();
+        entry
+            .read_to_end(&mut data)
+            .map_err(|e| Self::read_error(path, e))?;
+        if data.len() as u64 != size {
+            return Err(UnpackError::Entry {
+                path: path.to_string(),
+                violation: Violation::Truncated {
+                    expected: size,
+                    actual: data.len() as u64,
+                },
+            });
+        }
+        content::check(check, &data, path).map_err(fail)?;
+        Ok(data)
     }
 
     /// Reads the decompressed stream after the end-of-archive block to its end; it may hold

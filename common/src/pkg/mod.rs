@@ -7,7 +7,9 @@
 //! provenance.acl      optional
 //! sbom.spdx.json      optional
 //! ```
-
+//!
+//! Every install hook the manifest names must be a valid hook file, `provenance.acl` valid
+//! ACL and `sbom.spdx.json` an SPDX JSON document; the packer and the unpacker both check.
 //!
 //! [`pack()`] turns a source tree into an archive whose bytes depend only on the tree's content:
 //! entries sorted by path bytes, mtime `SOURCE_DATE_EPOCH`, uid/gid 0, no user or group names,
@@ -18,6 +20,7 @@
 //! held for every entry; when it returns `Err`, the staging directory is already gone and
 //! nothing was written anywhere else. [`inspect`] applies the same checks without writing.
 
+mod content;
 mod entry;
 mod error;
 mod extract;
@@ -30,7 +33,7 @@ mod stream;
 mod unpack;
 
 pub use entry::{EntryInfo, EntryKind};
-pub use error::{PackError, UnpackError, Violation};
+pub use error::{ContentError, PackError, UnpackError, Violation};
 pub use limits::Limits;
 pub use pack::{ARCHIVE_ZSTD_LEVEL, PackOptions, PackReport, PackedFile, pack, pack_to_dir};
 pub use unpack::{Inspection, Unpacked, inspect, unpack};

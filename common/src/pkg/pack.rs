@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use fs_err as fs;
 use tar::{EntryType, Header};
 
+use super::content::{self, check_for};
 use super::entry::EntryKind;
-use super::error::{PackError, Violation};
+use super::error::{ContentError, PackError, Violation};
 use super::limits::Limits;
 use super::open::open_nofollow;
 use super::path_rules::{MANIFEST, Tree, check_link_target, check_path, is_top_level};
@@ -275,7 +276,46 @@ fn scan(src: &Path) -> Result<(Manifest, Vec<SrcEntry>), PackError> {
             violation: Violation::MissingHook,
         });
     }
+    for entry in entries.iter().filter(|e| e.kind == EntryKind::File) {
+        if let Some(check) = check_for(&entry.rel, &manifest) {
+            check_content(entry, check, &limits)?;
+        }
+    }
     Ok((manifest, entries))
+}
+
+/// Reads a hook, `provenance.acl` or `sbom.spdx.json` and checks it as the unpacker will.
+fn check_content(
+    entry: &SrcEntry,
+    check: content::Check,
+    limits: &Limits,
+) -> Result<(), PackError> {
+    let fail = |source| PackError::Content {
+        path: entry.abs.clone(),
+        source,
+    };
+    let read_err = |source| PackError::Read {
+        path: entry.abs.clone(),
+        source,
+    };
+    let max = limits.max_metadata_size;
+    if entry.size > max {
+        return Err(fail(ContentError::TooLarge {
+            size: entry.size,
+            max,
+        }));
+    }
+    let mut bytes = Vec::new();
+    open_nofollow(&entry.abs)
+        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+        .map_err(read_err)?;
+    if bytes.len() as u64 > max {
+        return Err(fail(ContentError::TooLarge {
+            size: bytes.len() as u64,
+            max,
+        }));
+    }
+    content::check(check, &bytes, &entry.abs.display().to_string()).map_err(fail)
 }
 
 /// Lists `dir` (the source root when `rel` is empty) recursively, without following symlinks.

@@ -40,7 +40,11 @@ fn make_tree(root: &Path, variant: bool) {
         (long_file, b"long\n".to_vec(), plain),
         ("files/setuid-in-source".into(), b"x".to_vec(), 0o4755),
         ("hooks/post.acl".into(), b"hook {}\n".to_vec(), plain),
-        ("sbom.spdx.json".into(), b"{}\n".to_vec(), plain),
+        (
+            "sbom.spdx.json".into(),
+            b"{\"spdxVersion\": \"SPDX-2.3\"}\n".to_vec(),
+            plain,
+        ),
         ("provenance.acl".into(), b"provenance {}\n".to_vec(), plain),
     ];
     if variant {
