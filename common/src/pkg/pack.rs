@@ -132,8 +132,11 @@ pub fn pack_to_dir(
         let path = Some(path.to_path_buf());
         move |source| PackError::Write { path, source }
     };
+    // Created 0666 so that the umask decides, as for any file a command writes; a temp file
+    // would otherwise stay 0600.
     let tmp = tempfile::Builder::new()
         .prefix(".pack-")
+        .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(out_dir)
         .map_err(write_err(out_dir))?;
     let mut out = io::BufWriter::with_capacity(1 << 20, tmp);
