@@ -49,6 +49,12 @@ pub enum ErrorKind {
     UnresolvedReference,
     /// References that depend on each other.
     ReferenceCycle,
+    /// An expression whose operators nest deeper than the parser allows.
+    TooDeep,
+    /// A computed value larger than one value may be.
+    ValueTooLarge,
+    /// A document whose evaluation computes more bytes than one document may.
+    BudgetExceeded,
 }
 
 impl ErrorKind {
@@ -72,6 +78,9 @@ impl ErrorKind {
             ErrorKind::DuplicateBlock => "duplicate-block",
             ErrorKind::UnresolvedReference => "unresolved-reference",
             ErrorKind::ReferenceCycle => "reference-cycle",
+            ErrorKind::TooDeep => "too-deep",
+            ErrorKind::ValueTooLarge => "value-too-large",
+            ErrorKind::BudgetExceeded => "budget-exceeded",
         }
     }
 }

@@ -580,3 +580,113 @@ fn deep_nesting_is_refused_not_a_crash() {
         "syntax"
     );
 }
+
+/// Expects `src` to fail with `keyword` through every entry point that evaluates it or prints
+/// it (check, dump and fmt in the CLI), without overflowing the stack.
+#[track_caller]
+fn refused_everywhere(src: &str, keyword: &str) -> acl::Error {
+    let e = acl::parse(src, "t.acl").expect_err("parse must refuse");
+    assert_eq!(e.kind.keyword(), keyword, "{}", e.headline());
+    let t = acl::parse_with_tree(src, "t.acl").expect_err("the tree path must refuse");
+    assert_eq!(t.headline(), e.headline());
+    let f = acl::format(src, "t.acl").expect_err("format must refuse");
+    assert_eq!(f.headline(), e.headline());
+    e
+}
+
+#[test]
+fn doubling_strings_hits_the_value_cap() {
+    // 1 KB of source that would compute 2^41 bytes.
+    let mut src = String::from("R {\n    x0 = \"ab\";\n");
+    for i in 1..=40 {
+        src.push_str(&format!("    x{i} = x{} + x{};\n", i - 1, i - 1));
+    }
+    src.push('}');
+    assert!(src.len() < 1200);
+    // x20 would be 2 MiB long; it is on line 22, its `+` in column 15.
+    let e = refused_everywhere(&src, "value-too-large");
+    assert_eq!((e.pos.line, e.pos.col), (22, 15), "{e}");
+    assert!(e.message.contains("2097152 bytes"), "{e}");
+}
+
+#[test]
+fn long_operator_chains_are_too_deep_not_a_stack_overflow() {
+    let chain = |terms: usize| format!("A {{ x = 1{}; }}", " + 1".repeat(terms - 1));
+    // 256 operators are fine; the 257th `+` is refused where it stands.
+    ok(&chain(257), "A.x = int:257");
+    let e = refused_everywhere(&chain(20_000), "too-deep");
+    assert_eq!((e.pos.line, e.pos.col), (1, 4 * 257 + 7), "{e}");
+    assert!(acl::format_syntax(&chain(20_000), "t.acl").is_err());
+    // With references the document takes the tree path; the cap is the same.
+    let src = format!("A {{ y = 1; x = y{}; }}", " + y".repeat(20_000));
+    refused_everywhere(&src, "too-deep");
+    // Parentheses do not reset the count.
+    let mut e = format!("1{}", " * 1".repeat(200));
+    for _ in 0..3 {
+        e = format!("({e}){}", " - 1".repeat(200));
+    }
+    refused_everywhere(&format!("A {{ x = {e}; }}"), "too-deep");
+    // Nor do ternaries, unary operators or casts around a deep operand.
+    let deep = format!("1{}", " + 1".repeat(200));
+    let more = " + 1".repeat(60);
+    for wrapped in [
+        format!("-({deep})"),
+        format!("(int)({deep})"),
+        format!("(true ? 0 : ({deep}))"),
+        format!("!({deep} > 0)"),
+    ] {
+        refused_everywhere(&format!("A {{ x = {wrapped}{more}; }}"), "too-deep");
+    }
+}
+
+#[test]
+fn references_copying_too_much_hit_the_budget() {
+    // Each `big` copies 512 KiB; the 129th copy passes the 64 MiB budget.
+    let mut src = format!("R {{\n    big = \"{}\";\n", "a".repeat(512 << 10));
+    for i in 0..200 {
+        src.push_str(&format!("    x{i} = big;\n"));
+    }
+    src.push('}');
+    let e = acl::parse(&src, "t.acl").expect_err("over budget");
+    assert_eq!(
+        (e.kind.keyword(), e.pos.line, e.pos.col),
+        ("budget-exceeded", 131, 12),
+        "{}",
+        e.headline()
+    );
+    // Concatenations count too.
+    let mut src = format!("R {{\n    big = \"{}\";\n", "a".repeat(512 << 10));
+    for i in 0..200 {
+        src.push_str(&format!(
+            "    string x{i} = \"{i}\" + \"{}\";\n",
+            "b".repeat(400 << 10)
+        ));
+    }
+    src.push('}');
+    assert_eq!(
+        acl::parse(&src, "t.acl").unwrap_err().kind.keyword(),
+        "budget-exceeded"
+    );
+}
+
+#[test]
+fn many_references_resolve_in_linear_time() {
+    let start = std::time::Instant::now();
+    let mut src = String::from("R {\n    y = 1;\n");
+    for i in 0..40_000 {
+        src.push_str(&format!("    x{i} = $.y;\n"));
+    }
+    src.push('}');
+    let doc = acl::parse(&src, "t.acl").expect("parse");
+    assert_eq!(doc.get("R.x39999").unwrap(), Some(Value::Int(1)));
+
+    let mut src = String::from("B0 { x = 1; }\n");
+    for i in 1..100_000 {
+        src.push_str(&format!("B{i} {{ x = $B{}.x + 1; }}\n", i - 1));
+    }
+    let doc = acl::parse(&src, "t.acl").expect("parse");
+    assert_eq!(doc.get("B99999.x").unwrap(), Some(Value::Int(100_000)));
+    // Quadratic resolution took close to a minute here; linear takes well under a second.
+    let elapsed = start.elapsed();
+    assert!(elapsed.as_secs() < 20, "{elapsed:?}");
+}

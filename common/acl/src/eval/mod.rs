@@ -14,6 +14,9 @@ use crate::value::Value;
 
 /// References nested deeper than this are refused rather than risking the stack.
 const MAX_CHAIN: usize = 200;
+/// Most bytes of strings and arrays one document may compute (ACL.md has no limit; this one
+/// keeps a small hostile file from allocating gigabytes through references).
+const MAX_EVAL_BYTES: u64 = 64 << 20;
 
 use duplicates::{
     check_block_duplicates, check_duplicates, entry_of_block, entry_of_doc_block, entry_of_doc_item,
@@ -39,11 +42,13 @@ pub(crate) fn evaluate(tree: &Tree<'_>) -> Result<Document, Error> {
             label: None,
             parent: None,
             items: Vec::new(),
+            names: None,
         });
         for b in &tree.blocks {
             let id = ev.add_block(b, 0);
             ev.blocks[0].items.push(Slot::Block(id));
         }
+        ev.index_names();
         ev.resolve_all();
         ev.state = vec![State::Todo; ev.fields.len()];
         for fid in 0..ev.fields.len() {

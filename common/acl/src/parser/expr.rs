@@ -1,7 +1,7 @@
 //! Values and expressions (ACL.md §5): array literals, the ternary, binary operators by
 //! precedence, unary operators and casts, literals and parentheses.
 
-use super::{Build, Class, Parser, syntax};
+use super::{Build, Class, MAX_OPERATOR_DEPTH, Parser, syntax};
 use crate::ast::*;
 use crate::error::{Error, ErrorKind};
 use crate::lexer::Tok;
@@ -58,10 +58,13 @@ impl<'a, B: Build<'a>> Parser<'a, '_, B> {
         self.enter(start)?;
         let cond = self.binary(1)?;
         let e = if self.peek()?.tok == Tok::Question {
+            let cond_depth = self.op_depth;
             let q = self.next()?;
             let a = self.expr()?;
+            let a_depth = self.op_depth;
             self.expect(Tok::Colon, "`:` of the `?:` expression")?;
             let b = self.expr()?;
+            self.op_depth = self.op_depth.max(cond_depth).max(a_depth);
             Expr {
                 pos: q.pos,
                 kind: ExprKind::Ternary(Box::new(cond), Box::new(a), Box::new(b)),
@@ -94,6 +97,7 @@ impl<'a, B: Build<'a>> Parser<'a, '_, B> {
 
     pub(super) fn binary(&mut self, min_level: u8) -> Result<Expr<'a>, Box<Error>> {
         let mut lhs = self.unary()?;
+        let mut depth = self.op_depth;
         loop {
             let t = self.peek()?;
             let Some(op) = Self::binop(&t.tok) else { break };
@@ -102,11 +106,24 @@ impl<'a, B: Build<'a>> Parser<'a, '_, B> {
             }
             let op_tok = self.next()?;
             let rhs = self.binary(op.level() + 1)?;
+            // Each operator of the chain puts everything before it one level deeper.
+            depth = depth.max(self.op_depth) + 1;
+            if depth > MAX_OPERATOR_DEPTH {
+                return Err(Error::boxed(
+                    ErrorKind::TooDeep,
+                    op_tok.pos,
+                    format!(
+                        "more than {MAX_OPERATOR_DEPTH} operators deep: split the expression \
+                         into several fields"
+                    ),
+                ));
+            }
             lhs = Expr {
                 pos: op_tok.pos,
                 kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
             };
         }
+        self.op_depth = depth;
         Ok(lhs)
     }
 
@@ -125,6 +142,7 @@ impl<'a, B: Build<'a>> Parser<'a, '_, B> {
             // `-9223372036854775808` is the one literal that only exists negated.
             let operand = if op == UnOp::Neg && self.peek()?.tok == Tok::Int(1u64 << 63) {
                 self.next()?;
+                self.op_depth = 0;
                 Expr {
                     pos,
                     kind: ExprKind::Int(i64::MIN),
@@ -174,6 +192,8 @@ impl<'a, B: Build<'a>> Parser<'a, '_, B> {
     }
 
     pub(super) fn primary(&mut self) -> Result<Expr<'a>, Box<Error>> {
+        // A literal or a reference; a parenthesised expression sets its own depth.
+        self.op_depth = 0;
         let t = self.next()?;
         let kind = match t.tok {
             Tok::Int(n) => match i64::try_from(n) {

@@ -1,5 +1,9 @@
 //! The ACL parser (ACL.md §2, §4, §5): tokens in, a syntax tree out. It stops at the first
-//! error, which is one of `syntax`, `missing-semicolon` or a lexical error.
+//! error, which is one of `syntax`, `missing-semicolon`, `too-deep` or a lexical error.
+//!
+//! Invariant: every expression it returns has at most `MAX_OPERATOR_DEPTH` binary operators
+//! and `2 * MAX_DEPTH` other nodes on any path, so the evaluator, the printer and the tree's drop, which all recurse, stay within
+//! a thread's stack whatever the input.
 //!
 //! `cursor` reads tokens and attaches comments, `items` parses blocks and field
 //! declarations, `expr` parses values and expressions, `refs` parses references.
@@ -18,6 +22,10 @@ use crate::lexer::{Comment, Lexer, Token};
 /// Deeper nesting of blocks or expressions than this is refused, so that hostile input
 /// cannot exhaust the stack.
 const MAX_DEPTH: u32 = 100;
+/// Most binary operators on one path from an expression's root to a leaf. A chain such as
+/// `1 + 1 + ...` is parsed in a loop, not by recursion, but builds a tree as deep as it is
+/// long; every other construct nests by recursion and is bounded by [`MAX_DEPTH`].
+const MAX_OPERATOR_DEPTH: u32 = 256;
 
 /// What the parser makes of fields and blocks: a syntax tree ([`TreeBuilder`]), or the
 /// finished document when nothing needs the tree (`eval::DirectBuilder`).
@@ -97,6 +105,7 @@ pub(crate) fn parse_with<'a, B: Build<'a>>(
         prev_line: 0,
         comment_idx: 0,
         depth: 0,
+        op_depth: 0,
         build,
     };
     p.document()
@@ -124,7 +133,10 @@ struct Parser<'a, 'b, B: Build<'a>> {
     prev_line: u32,
     /// Comments before this index are attached to the tree already.
     comment_idx: usize,
+    /// Blocks and expressions being parsed, one per recursive call.
     depth: u32,
+    /// Binary operators on the deepest path of the expression parsed last.
+    op_depth: u32,
 }
 
 fn syntax(pos: Pos, msg: impl Into<String>) -> Box<Error> {
