@@ -84,6 +84,20 @@ fn manifest_missing_required_field() {
 }
 
 #[test]
+fn manifest_is_data_without_expressions() {
+    let src = manifest_src("").replace("\"MIT\"", "\"M\" + \"IT\"");
+    assert_err(
+        Manifest::parse(&src, "manifest.acl"),
+        "manifest.acl:6:22: expression-not-allowed: the value of `license` must be a literal",
+    );
+    let src = manifest_src("    string license_again = $.license;\n");
+    assert_err(
+        Manifest::parse(&src, "manifest.acl"),
+        "manifest.acl:13:28: expression-not-allowed",
+    );
+}
+
+#[test]
 fn manifest_names_every_missing_required_field_at_once() {
     let src = "manifest {\n    string name = \"mytool\";\n    string license = \"MIT\";\n}\n";
     assert_err(

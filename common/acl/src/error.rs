@@ -55,6 +55,9 @@ pub enum ErrorKind {
     ValueTooLarge,
     /// A document whose evaluation computes more bytes than one document may.
     BudgetExceeded,
+    /// An expression or reference in a file read with [`parse_data`](crate::parse_data),
+    /// which takes literal values only.
+    ExpressionNotAllowed,
 }
 
 impl ErrorKind {
@@ -81,6 +84,7 @@ impl ErrorKind {
             ErrorKind::TooDeep => "too-deep",
             ErrorKind::ValueTooLarge => "value-too-large",
             ErrorKind::BudgetExceeded => "budget-exceeded",
+            ErrorKind::ExpressionNotAllowed => "expression-not-allowed",
         }
     }
 }

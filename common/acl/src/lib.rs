@@ -11,7 +11,7 @@ pub use document::{Block, Document, Field, Item};
 pub use error::{Error, ErrorKind, Pos};
 pub use lookup::PathError;
 pub use name::Name;
-pub use parse::{format, format_syntax, parse, parse_with_tree};
+pub use parse::{format, format_syntax, parse, parse_data, parse_with_tree};
 pub use value::{Scalar, Type, Value};
 
 mod ast;

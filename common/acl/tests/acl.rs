@@ -690,3 +690,39 @@ fn many_references_resolve_in_linear_time() {
     let elapsed = start.elapsed();
     assert!(elapsed.as_secs() < 20, "{elapsed:?}");
 }
+
+#[test]
+fn data_files_take_literals_only() {
+    let doc = acl::parse_data(
+        "A { x = -1; string[] y = { \"a\", \"b\" }; z = -2.5; b = true; float f = 3; e = {}; }",
+        "t.acl",
+    );
+    // `e = {}` has no type to infer; everything else is a literal.
+    assert_eq!(doc.unwrap_err().kind.keyword(), "empty-array-type");
+    let doc = acl::parse_data(
+        "A { x = -1; string[] y = { \"a\", \"b\" }; z = -2.5; b = true; float f = 3; int[] e = {}; }",
+        "t.acl",
+    )
+    .expect("literals");
+    assert_eq!(doc.get("A.f").unwrap(), Some(Value::Float(3.0)));
+    for (src, col) in [
+        ("A { x = \"a\" + \"b\"; }", 9),
+        ("A { x = (1); }", 9),
+        ("A { x = (int)\"1\"; }", 9),
+        ("A { x = !true; }", 9),
+        ("A { x = +1; }", 9),
+        ("A { x = $.y; y = 1; }", 9),
+        ("A { y = 1; x = y; }", 16),
+        ("A { x = true ? 1 : 2; }", 9),
+        ("A { int[] x = { 1, 1 + 1 }; }", 20),
+    ] {
+        let e = acl::parse_data(src, "t.acl").expect_err(src);
+        assert_eq!(
+            (e.kind.keyword(), e.pos.line, e.pos.col),
+            ("expression-not-allowed", 1, col),
+            "{src}: {}",
+            e.headline()
+        );
+        assert!(acl::parse(src, "t.acl").is_ok(), "{src}");
+    }
+}

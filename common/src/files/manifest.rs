@@ -39,7 +39,7 @@ pub struct Manifest {
 impl Manifest {
     /// Parses and validates `text`; `origin` names the file in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Manifest, FileError> {
-        let doc = acl::parse(text, origin)?;
+        let doc = acl::parse_data(text, origin)?;
         Manifest::from_block(top_block(doc, origin, &["manifest", "Manifest"])?, origin)
     }
 
