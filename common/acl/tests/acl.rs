@@ -726,3 +726,43 @@ fn data_files_take_literals_only() {
         assert!(acl::parse(src, "t.acl").is_ok(), "{src}");
     }
 }
+
+#[test]
+fn deep_expressions_chained_through_references_are_too_deep() {
+    // Each field's reference sits under 250 operators, and leads to the next field: a chain
+    // of references multiplies the parser's per-expression bound.
+    let ops = " + 1".repeat(250);
+    let mut src = String::from("R {\n");
+    for i in 0..150 {
+        src.push_str(&format!("    x{i} = x{}{ops};\n", i + 1));
+    }
+    src.push_str("    x150 = 1;\n}");
+    let e = acl::parse(&src, "t.acl").expect_err("too deep");
+    assert_eq!(e.kind.keyword(), "too-deep", "{}", e.headline());
+    // A long chain of plain references still works, in any order.
+    let mut src = String::from("R {\n");
+    for i in 0..190 {
+        src.push_str(&format!("    x{i} = x{} + 1;\n", i + 1));
+    }
+    src.push_str("    x190 = 0;\n}");
+    let doc = acl::parse(&src, "t.acl").expect("a chain of 190 references");
+    assert_eq!(doc.get("R.x0").unwrap(), Some(Value::Int(190)));
+    // The reference limit itself, with the deepest stack per level: a bare reference under
+    // a cast, a ternary and parentheses.
+    let chain = |n: usize| {
+        let mut src = String::from("R {\n");
+        for i in 0..n {
+            src.push_str(&format!("    x{i} = true ? ((int)(x{})) : 0;\n", i + 1));
+        }
+        src.push_str(&format!("    x{n} = 7;\n}}"));
+        src
+    };
+    let e = acl::parse(&chain(300), "t.acl").expect_err("too long a chain");
+    assert!(
+        ["reference-cycle", "too-deep"].contains(&e.kind.keyword()),
+        "{}",
+        e.headline()
+    );
+    let doc = acl::parse(&chain(70), "t.acl").expect("a chain of 70 references");
+    assert_eq!(doc.get("R.x0").unwrap(), Some(Value::Int(7)));
+}

@@ -325,6 +325,9 @@ proptest! {
                         // Resolved documents print as typed literals and read back the same.
                         let c = acl::parse(&a.to_source(), "p.acl").expect("to_source parses");
                         prop_assert_eq!(a.dump(), c.dump());
+                        // They are data: Pandora reads the files it writes without evaluating.
+                        let d = acl::parse_data(&a.to_source(), "p.acl").expect("to_source is data");
+                        prop_assert_eq!(a.dump(), d.dump());
                         prop_assert_eq!(acl::format(&src, "p.acl").unwrap(), printed);
                     }
                     (Err(a), Err(b)) => prop_assert_eq!(a.kind, b.kind),

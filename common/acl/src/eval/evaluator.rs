@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::ops::{binary, cast, collect_array, convert, convert_array};
-use super::{MAX_CHAIN, MAX_EVAL_BYTES};
+use super::{MAX_CHAIN, MAX_EVAL_BYTES, MAX_EVAL_DEPTH};
 use crate::ast::*;
 use crate::error::{Error, ErrorKind, Pos};
 use crate::value::{Scalar, Value};
@@ -67,6 +67,8 @@ pub(super) struct Evaluator<'a> {
     /// Bytes of strings and arrays computed so far: concatenations and copies made by
     /// references. Literals cost nothing; the source's size bounds them.
     pub(super) spent: u64,
+    /// Expressions being evaluated, through references included.
+    pub(super) depth: usize,
 }
 
 pub(super) fn refs_in<'e>(e: &'e Expr<'e>, out: &mut Vec<&'e Expr<'e>>) {
@@ -425,7 +427,27 @@ impl<'a> Evaluator<'a> {
         Ok(v)
     }
 
+    /// Evaluates `e`. Each reference followed nests a whole expression inside another, so
+    /// the depth is counted across references: the parser bounds one expression, this bounds
+    /// a chain of them.
     pub(super) fn eval(&mut self, e: &Expr<'_>, block: usize) -> Ev<Value> {
+        if self.depth >= MAX_EVAL_DEPTH {
+            return Err(self.err(
+                ErrorKind::TooDeep,
+                e.pos,
+                format!(
+                    "expressions nest more than {MAX_EVAL_DEPTH} deep through references; \
+                     use fewer references to references"
+                ),
+            ));
+        }
+        self.depth += 1;
+        let v = self.eval_node(e, block);
+        self.depth -= 1;
+        v
+    }
+
+    fn eval_node(&mut self, e: &Expr<'_>, block: usize) -> Ev<Value> {
         match &e.kind {
             ExprKind::Int(n) => Ok(Value::Int(*n)),
             ExprKind::Float(f) => Ok(Value::Float(*f)),

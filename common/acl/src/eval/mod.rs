@@ -17,6 +17,9 @@ const MAX_CHAIN: usize = 200;
 /// Most bytes of strings and arrays one document may compute (ACL.md has no limit; this one
 /// keeps a small hostile file from allocating gigabytes through references).
 const MAX_EVAL_BYTES: u64 = 64 << 20;
+/// Most expressions evaluated inside one another, across references: with [`MAX_CHAIN`]
+/// references of operator-deep expressions the recursion would outgrow a thread's stack.
+const MAX_EVAL_DEPTH: usize = 400;
 
 use duplicates::{
     check_block_duplicates, check_duplicates, entry_of_block, entry_of_doc_block, entry_of_doc_item,
