@@ -19,7 +19,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .tempfile_in(dir)
         .map_err(|e| named("write next to", e))?;
     tmp.write_all(bytes).map_err(|e| named("write", e))?;
-    if let Ok(meta) = std::fs::metadata(path) {
+    if let Ok(meta) = fs_err::metadata(path) {
         tmp.as_file()
             .set_permissions(meta.permissions())
             .map_err(|e| named("set the permissions of", e))?;
@@ -27,7 +27,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     tmp.as_file().sync_all().map_err(|e| named("sync", e))?;
     tmp.persist(path)
         .map_err(|e| named("rename onto", e.error))?;
-    std::fs::File::open(dir)
+    fs_err::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| named("sync the directory of", e))
 }

@@ -141,17 +141,50 @@ impl<W: Write> Write for HashingWriter<W> {
 
 /// Copies `src` into `dst`, returning the digest of what was copied.
 pub fn copy_hashed(src: &mut impl Read, dst: &mut impl Write) -> io::Result<Digest> {
-    let mut hasher = Hasher::new();
     let mut buf = vec![0u8; BUF];
+    copy_hashed_with(src, dst, &mut buf).map_err(CopyError::into_inner)
+}
+
+/// Which side of a [`copy_hashed_with`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    /// Reading the source failed.
+    #[error("cannot read the source")]
+    Read(#[source] io::Error),
+    /// Writing the destination failed.
+    #[error("cannot write the destination")]
+    Write(#[source] io::Error),
+}
+
+impl CopyError {
+    /// The I/O error, whichever side it came from.
+    pub fn into_inner(self) -> io::Error {
+        match self {
+            CopyError::Read(e) | CopyError::Write(e) => e,
+        }
+    }
+}
+
+/// [`copy_hashed`] through the caller's `buf`, for hot loops that copy many files, and telling
+/// a failed read from a failed write.
+pub fn copy_hashed_with(
+    src: &mut impl Read,
+    dst: &mut impl Write,
+    buf: &mut [u8],
+) -> Result<Digest, CopyError> {
+    if buf.is_empty() {
+        return copy_hashed_with(src, dst, &mut [0u8; 8 << 10]);
+    }
+    let mut hasher = Hasher::new();
     loop {
-        let n = match src.read(&mut buf) {
+        let n = match src.read(buf) {
             Ok(0) => return Ok(hasher.finish()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(CopyError::Read(e)),
         };
         hasher.update(&buf[..n]);
-        dst.write_all(&buf[..n])?;
+        dst.write_all(&buf[..n]).map_err(CopyError::Write)?;
     }
 }
 
@@ -187,6 +220,12 @@ mod tests {
         let mut sink = Vec::new();
         let d = copy_hashed(&mut &b"abc"[..], &mut sink).unwrap();
         assert_eq!((d.sha256.as_str(), sink), (ABC, b"abc".to_vec()));
+        let mut small = [0u8; 2];
+        let mut sink = Vec::new();
+        let d = copy_hashed_with(&mut &b"abc"[..], &mut sink, &mut small).unwrap();
+        assert_eq!((d.sha256.as_str(), d.size, sink), (ABC, 3, b"abc".to_vec()));
+        let err = copy_hashed_with(&mut &b"abc"[..], &mut &mut [0u8; 1][..], &mut small);
+        assert!(matches!(err, Err(CopyError::Write(_))), "{err:?}");
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
         std::fs::write(&p, b"abc").unwrap();

@@ -1,9 +1,10 @@
-//! Pandora's shared core: the ACL configuration language ([`acl`]), the typed files Pandora
-//! reads and writes ([`files`]), where they live ([`layout`]), and the deterministic `.pkg`
-//! archive format ([`pkg`]). It does
-//! no I/O beyond the files and streams it is handed, and it never prints.
+//! Pandora's shared core: the typed files Pandora reads and writes ([`files`]), where they
+//! live ([`layout`]), streamed hashing ([`hash`]) and the deterministic `.pkg` archive format
+//! ([`pkg`]). The ACL language itself is the `pandora-acl` crate, re-exported as [`acl`]. It
+//! does no I/O beyond the files and streams it is handed, and it never prints.
 
-pub mod acl;
+pub use pandora_acl as acl;
+
 mod atomic;
 mod failpoint;
 pub mod files;

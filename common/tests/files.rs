@@ -84,6 +84,46 @@ fn manifest_missing_required_field() {
 }
 
 #[test]
+fn manifest_is_data_without_expressions() {
+    let src = manifest_src("").replace("\"MIT\"", "\"M\" + \"IT\"");
+    assert_err(
+        Manifest::parse(&src, "manifest.acl"),
+        "manifest.acl:6:22: expression-not-allowed: the value of `license` must be a literal",
+    );
+    let src = manifest_src("    string license_again = $.license;\n");
+    assert_err(
+        Manifest::parse(&src, "manifest.acl"),
+        "manifest.acl:13:28: expression-not-allowed",
+    );
+}
+
+#[test]
+fn manifest_names_every_missing_required_field_at_once() {
+    let src = "manifest {\n    string name = \"mytool\";\n    string license = \"MIT\";\n}\n";
+    assert_err(
+        Manifest::parse(src, "manifest.acl"),
+        "manifest.acl:1:1: manifest: missing 6 required fields: `version` (string), \
+         `arch` (string), `authors` (string[]), `dependencies` (string[]), \
+         `install_hooks` (string[]), `build_meta` (block); add `string version = ...;`, \
+         `string arch = ...;`, `string[] authors = ...;`, `string[] dependencies = ...;`, \
+         `string[] install_hooks = ...;`, `build_meta { ... }`",
+    );
+    let e = Manifest::parse("manifest { }", "manifest.acl").expect_err("empty manifest");
+    for name in [
+        "name",
+        "version",
+        "arch",
+        "authors",
+        "license",
+        "dependencies",
+        "install_hooks",
+        "build_meta",
+    ] {
+        assert!(e.to_string().contains(&format!("`{name}`")), "{e}");
+    }
+}
+
+#[test]
 fn manifest_refuses_ranges_and_bad_names() {
     let src = manifest_src("").replace("libfoo@1.0.0", "libfoo@>=1.0");
     assert_err(
@@ -157,7 +197,7 @@ fn index_valid() {
 fn index_errors() {
     assert_err(
         Index::parse(&index_src("            int sha256 = 5;\n"), "index.acl"),
-        "index.acl:11:13: duplicate-field",
+        "index.acl:11:17: duplicate-field",
     );
     assert_err(
         Index::parse(

@@ -97,6 +97,53 @@ impl<'o> Reader<'o> {
             .position(|i| matches!(i, Item::Field(f) if f.name == name))
     }
 
+    /// Checks that every one of `required` is present, `(name, Some(type))` as a field and
+    /// `(name, None)` as a child block, and names all the missing ones in one error.
+    pub(crate) fn require_all(&self, required: &[(&str, Option<&str>)]) -> Result<(), FileError> {
+        let missing: Vec<(&str, Option<&str>)> = required
+            .iter()
+            .copied()
+            .filter(|(name, ty)| match ty {
+                Some(_) => self.find(name).is_none(),
+                None => !self
+                    .block
+                    .items
+                    .iter()
+                    .any(|i| matches!(i, Item::Block(b) if b.name == *name)),
+            })
+            .collect();
+        match missing[..] {
+            [] => Ok(()),
+            [(name, Some(ty))] => Err(self.missing(name, ty)),
+            [(name, None)] => Err(self.missing_block(name)),
+            _ => {
+                let what: Vec<String> = missing
+                    .iter()
+                    .map(|(name, ty)| format!("`{name}` ({})", ty.unwrap_or("block")))
+                    .collect();
+                let add: Vec<String> = missing
+                    .iter()
+                    .map(|(name, ty)| match ty {
+                        Some(ty) => format!("`{ty} {name} = ...;`"),
+                        None => format!("`{name} {{ ... }}`"),
+                    })
+                    .collect();
+                Err(self.block_error(format!(
+                    "missing {} required fields: {}; add {}",
+                    missing.len(),
+                    what.join(", "),
+                    add.join(", ")
+                )))
+            }
+        }
+    }
+
+    fn missing_block(&self, name: &str) -> FileError {
+        self.block_error(format!(
+            "missing required block `{name}`; add `{name} {{ ... }}`"
+        ))
+    }
+
     fn missing(&self, name: &str, ty: &str) -> FileError {
         self.block_error(format!(
             "missing required field `{name}` ({ty}); add `{ty} {name} = ...;`"
@@ -184,9 +231,7 @@ impl<'o> Reader<'o> {
     pub(crate) fn req_block(&mut self, name: &str) -> Result<Block, FileError> {
         let mut blocks = self.take_blocks(name);
         if blocks.is_empty() {
-            return Err(self.block_error(format!(
-                "missing required block `{name}`; add `{name} {{ ... }}`"
-            )));
+            return Err(self.missing_block(name));
         }
         Ok(blocks.swap_remove(0))
     }

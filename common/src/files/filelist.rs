@@ -53,7 +53,7 @@ pub struct FileList {
 impl FileList {
     /// Parses `files.acl`.
     pub fn parse(text: &str, origin: &str) -> Result<FileList, FileError> {
-        let doc = acl::parse(text, origin)?;
+        let doc = acl::parse_data(text, origin)?;
         let mut r = Reader::new(origin, top_block(doc, origin, &["Files"])?);
         let mut files = Vec::new();
         for b in r.take_blocks("File") {

@@ -47,7 +47,7 @@ pub struct HookFile {
 impl HookFile {
     /// Parses a hook file.
     pub fn parse(text: &str, origin: &str) -> Result<HookFile, FileError> {
-        let doc = acl::parse(text, origin)?;
+        let doc = acl::parse_data(text, origin)?;
         let mut hooks = Vec::new();
         let mut unknown_phases = Vec::new();
         for block in doc.into_blocks() {

@@ -59,7 +59,7 @@ pub struct VersionEntry {
 impl Index {
     /// Parses `index.acl`.
     pub fn parse(text: &str, origin: &str) -> Result<Index, FileError> {
-        let doc = acl::parse(text, origin)?;
+        let doc = acl::parse_data(text, origin)?;
         let mut r = Reader::new(origin, top_block(doc, origin, &["Registry"])?);
         let registry = r.label().map(str::to_string);
         let blocks = r.take_blocks("Package");
@@ -112,7 +112,7 @@ impl Index {
 impl PackageEntry {
     /// Parses a per-package index file, `index/<name>.acl`.
     pub fn parse(text: &str, origin: &str) -> Result<PackageEntry, FileError> {
-        let doc = acl::parse(text, origin)?;
+        let doc = acl::parse_data(text, origin)?;
         PackageEntry::from_block(top_block(doc, origin, &["Package"])?, origin)
     }
 

@@ -39,13 +39,23 @@ pub struct Manifest {
 impl Manifest {
     /// Parses and validates `text`; `origin` names the file in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Manifest, FileError> {
-        let doc = acl::parse(text, origin)?;
+        let doc = acl::parse_data(text, origin)?;
         Manifest::from_block(top_block(doc, origin, &["manifest", "Manifest"])?, origin)
     }
 
     /// Decodes a `manifest { ... }` block.
     pub fn from_block(block: Block, origin: &str) -> Result<Manifest, FileError> {
         let mut r = Reader::new(origin, block);
+        r.require_all(&[
+            ("name", Some("string")),
+            ("version", Some("string")),
+            ("arch", Some("string")),
+            ("authors", Some("string[]")),
+            ("license", Some("string")),
+            ("dependencies", Some("string[]")),
+            ("install_hooks", Some("string[]")),
+            ("build_meta", None),
+        ])?;
         let name = r.req_str("name")?;
         validate_name(&name).map_err(|e| r.field_error("name", e))?;
         let version = r.req_str("version")?;

@@ -2,6 +2,11 @@
 //! a registry's `config.acl` and `snapshot.acl`, `registries.acl`, lockfiles, `profile.acl` and hook files. Errors name the file, line,
 //! column and field (`manifest.acl:4:5: dependencies: expected string[], found int`); unknown
 //! fields are kept and otherwise ignored, so newer files still load.
+//!
+//! Files that come from registries and packages (indices, snapshots, manifests, hooks and
+//! `files.acl`) are read with [`acl::parse_data`]: literal values only, no expressions or
+//! references. Files the user writes (`registries.acl`, `profile.acl`) and the ones Pandora
+//! writes for itself are read with the full language.
 
 mod decode;
 mod filelist;

@@ -123,7 +123,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Parses `snapshot.acl`.
     pub fn parse(text: &str, origin: &str) -> Result<Snapshot, FileError> {
-        let doc = acl::parse(text, origin)?;
+        let doc = acl::parse_data(text, origin)?;
         let mut r = Reader::new(origin, top_block(doc, origin, &["Snapshot"])?);
         let registry = r.req_str("registry")?;
         let int = |r: &mut Reader<'_>, name: &str| -> Result<u64, FileError> {

@@ -209,6 +209,38 @@ pub enum Violation {
     TrailingGarbage,
 }
 
+/// Why an install hook, `provenance.acl` or `sbom.spdx.json` is refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ContentError {
+    /// Larger than [`Limits::max_metadata_size`](super::Limits::max_metadata_size).
+    #[error("{size} bytes, the limit is {max}")]
+    TooLarge {
+        /// Its size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// Not UTF-8 text.
+    #[error("not valid UTF-8")]
+    NotUtf8,
+    /// An install hook named by the manifest that is not a valid hook file.
+    #[error("not a valid install hook file")]
+    Hook(#[source] FileError),
+    /// `provenance.acl` that is not valid ACL.
+    #[error("not valid ACL")]
+    Provenance(#[source] FileError),
+    /// `sbom.spdx.json` that is not JSON.
+    #[error("not valid JSON")]
+    Json(#[source] serde_json::Error),
+    /// `sbom.spdx.json` that is JSON but not an SPDX document.
+    #[error("not an SPDX document: {reason}")]
+    NotSpdx {
+        /// What is wrong.
+        reason: String,
+    },
+}
+
 /// Why [`unpack`](super::unpack()) or [`inspect`](super::inspect) refused an archive.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -238,6 +270,15 @@ pub enum UnpackError {
         /// The parser's error.
         #[source]
         source: FileError,
+    },
+    /// An install hook, `provenance.acl` or `sbom.spdx.json` is not valid.
+    #[error("entry `{path}`: invalid content")]
+    Content {
+        /// The entry's path.
+        path: String,
+        /// What is wrong with it.
+        #[source]
+        source: ContentError,
     },
     /// The archive as a whole breaks a rule outside any entry.
     #[error("archive{}: {violation}", after_entry(after))]
@@ -300,6 +341,15 @@ pub enum PackError {
         /// The parser's error.
         #[source]
         source: FileError,
+    },
+    /// An install hook, `provenance.acl` or `sbom.spdx.json` is not valid.
+    #[error("`{}`: invalid content", path.display())]
+    Content {
+        /// The source path.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        source: ContentError,
     },
     /// The manifest's name and version do not make a file name.
     #[error("`{name}-{version}.pkg` is not a valid archive file name")]

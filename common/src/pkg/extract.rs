@@ -12,21 +12,19 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use fs_err as fs;
-use fs_err::os::unix::fs::OpenOptionsExt;
-use sha2::{Digest, Sha256};
 use tar::EntryType;
 
-use super::error::{UnpackError, Violation};
+use super::content::{self, check_for};
+use super::entry::{EntryInfo, EntryKind};
+use super::error::{ContentError, UnpackError, Violation};
 use super::headers::{MAX_PAX, Pending, normalise_mode, parse_pax, refused_type, strip_nul};
 use super::limits::Limits;
+use super::open::create_nofollow;
 use super::path_rules::{Added, MANIFEST, Tree, check_link_target, check_path, display_path};
 use super::stream::{EofTracker, StreamError};
-use super::unpack::{EntryInfo, EntryKind};
 use crate::files::Manifest;
+use crate::hash::{CopyError, copy_hashed_with, sha256_hex};
 
-/// `O_NOFOLLOW` on Linux (x86_64 and aarch64); `create_new` already refuses an existing
-/// symlink, this makes it explicit.
-const O_NOFOLLOW: i32 = 0o400_000;
 /// Copy buffer for file data.
 const COPY_BUF: usize = 256 << 10;
 
@@ -143,12 +141,6 @@ struct Checked {
     size: u64,
     target: Option<String>,
     added: Added,
-}
-
-/// Where a file copy failed.
-enum CopyError {
-    Read(io::Error),
-    Write(io::Error),
 }
 
 impl Engine<'_> {
@@ -405,9 +397,23 @@ impl Engine<'_> {
                     file.set_permissions(std::fs::Permissions::from_mode(*mode))
                         .map_err(write_err)?;
                 }
-                let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+                let sha256 = sha256_hex(text.as_bytes());
                 self.manifest = Some((manifest, text));
                 return Ok(Some(sha256));
+            }
+            (EntryKind::File, _)
+                if let Some(check) =
+                    self.manifest.as_ref().and_then(|(m, _)| check_for(path, m)) =>
+            {
+                // Checked in memory before anything is written, like the manifest.
+                let data = self.read_content(entry, path, check)?;
+                if let Some(disk) = &disk {
+                    let mut file = create_file(disk).map_err(write_err)?;
+                    file.write_all(&data).map_err(write_err)?;
+                    file.set_permissions(std::fs::Permissions::from_mode(*mode))
+                        .map_err(write_err)?;
+                }
+                return Ok(Some(sha256_hex(&data)));
             }
             (EntryKind::File, _) => {
                 let mut file = disk
@@ -415,11 +421,15 @@ impl Engine<'_> {
                     .map(create_file)
                     .transpose()
                     .map_err(write_err)?;
-                let (copied, sha256) =
-                    copy_hashed(entry, file.as_mut(), &mut self.buf).map_err(|e| match e {
-                        CopyError::Read(e) => Self::read_error(path, e),
-                        CopyError::Write(e) => write_err(e),
-                    })?;
+                let copied = match file.as_mut() {
+                    Some(file) => copy_hashed_with(entry, file, &mut self.buf),
+                    None => copy_hashed_with(entry, &mut io::sink(), &mut self.buf),
+                };
+                let digest = copied.map_err(|e| match e {
+                    CopyError::Read(e) => Self::read_error(path, e),
+                    CopyError::Write(e) => write_err(e),
+                })?;
+                let (copied, sha256) = (digest.size, digest.sha256);
                 if copied != *size {
                     let violation = Violation::Truncated {
                         expected: *size,
@@ -466,6 +476,39 @@ impl Engine<'_> {
             }));
         }
         String::from_utf8(data).map_err(|_| fail(Violation::ManifestNotUtf8))
+    }
+
+    /// Reads an install hook, `provenance.acl` or `sbom.spdx.json` and checks it.
+    fn read_content<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        path: &str,
+        check: content::Check,
+    ) -> Result<Vec<u8>, UnpackError> {
+        let size = entry.size();
+        let max = self.limits.max_metadata_size;
+        let fail = |source| UnpackError::Content {
+            path: path.to_string(),
+            source,
+        };
+        if size > max {
+            return Err(fail(ContentError::TooLarge { size, max }));
+        }
+        let mut data = Vec::new();
+        entry
+            .read_to_end(&mut data)
+            .map_err(|e| Self::read_error(path, e))?;
+        if data.len() as u64 != size {
+            return Err(UnpackError::Entry {
+                path: path.to_string(),
+                violation: Violation::Truncated {
+                    expected: size,
+                    actual: data.len() as u64,
+                },
+            });
+        }
+        content::check(check, &data, path).map_err(fail)?;
+        Ok(data)
     }
 
     /// Reads the decompressed stream after the end-of-archive block to its end; it may hold
@@ -518,34 +561,6 @@ fn make_dir(path: &Path) -> io::Result<()> {
 }
 
 fn create_file(path: &Path) -> io::Result<fs::File> {
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(O_NOFOLLOW)
-        .mode(0o600)
-        .open(path)
-}
-
-/// Copies `src` to `dst` (if any), returning the byte count and the sha256 hex of the data.
-fn copy_hashed(
-    src: &mut impl Read,
-    mut dst: Option<&mut fs::File>,
-    buf: &mut [u8],
-) -> Result<(u64, String), CopyError> {
-    let mut hasher = Sha256::new();
-    let mut total = 0u64;
-    loop {
-        let n = match src.read(buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(CopyError::Read(e)),
-        };
-        hasher.update(&buf[..n]);
-        if let Some(dst) = dst.as_mut() {
-            dst.write_all(&buf[..n]).map_err(CopyError::Write)?;
-        }
-        total += n as u64;
-    }
-    Ok((total, hex::encode(hasher.finalize())))
+    // `create_new` already refuses an existing symlink; `O_NOFOLLOW` makes it explicit.
+    create_nofollow(path, 0o600)
 }

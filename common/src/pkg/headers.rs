@@ -2,9 +2,9 @@
 
 use tar::EntryType;
 
+use super::entry::EntryKind;
 use super::error::Violation;
 use super::path_rules::display_path;
-use super::unpack::EntryKind;
 
 /// Largest PAX header honoured.
 pub(crate) const MAX_PAX: u64 = 64 << 10;

@@ -19,6 +19,9 @@ pub struct Limits {
     pub ratio_floor: u64,
     /// Largest `manifest.acl`, in bytes.
     pub max_manifest_size: u64,
+    /// Largest install hook, `provenance.acl` or `sbom.spdx.json`, in bytes: these are read
+    /// into memory to be checked.
+    pub max_metadata_size: u64,
 }
 
 impl Default for Limits {
@@ -31,6 +34,7 @@ impl Default for Limits {
             max_ratio: 250,
             ratio_floor: 1 << 20,
             max_manifest_size: 1 << 20,
+            max_metadata_size: 32 << 20,
         }
     }
 }

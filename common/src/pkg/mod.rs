@@ -8,6 +8,9 @@
 //! sbom.spdx.json      optional
 //! ```
 //!
+//! Every install hook the manifest names must be a valid hook file, `provenance.acl` valid
+//! ACL and `sbom.spdx.json` an SPDX JSON document; the packer and the unpacker both check.
+//!
 //! [`pack()`] turns a source tree into an archive whose bytes depend only on the tree's content:
 //! entries sorted by path bytes, mtime `SOURCE_DATE_EPOCH`, uid/gid 0, no user or group names,
 //! modes normalised to 0644/0755, a fixed zstd level on one thread.
@@ -17,16 +20,20 @@
 //! held for every entry; when it returns `Err`, the staging directory is already gone and
 //! nothing was written anywhere else. [`inspect`] applies the same checks without writing.
 
+mod content;
+mod entry;
 mod error;
 mod extract;
 mod headers;
 mod limits;
+mod open;
 mod pack;
 mod path_rules;
 mod stream;
 mod unpack;
 
-pub use error::{PackError, UnpackError, Violation};
+pub use entry::{EntryInfo, EntryKind};
+pub use error::{ContentError, PackError, UnpackError, Violation};
 pub use limits::Limits;
 pub use pack::{ARCHIVE_ZSTD_LEVEL, PackOptions, PackReport, PackedFile, pack, pack_to_dir};
-pub use unpack::{EntryInfo, EntryKind, Inspection, Unpacked, inspect, unpack};
+pub use unpack::{Inspection, Unpacked, inspect, unpack};

@@ -9,20 +9,19 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use fs_err as fs;
-use fs_err::os::unix::fs::OpenOptionsExt;
-use sha2::{Digest, Sha256};
 use tar::{EntryType, Header};
 
-use super::error::{PackError, Violation};
+use super::content::{self, check_for};
+use super::entry::EntryKind;
+use super::error::{ContentError, PackError, Violation};
 use super::limits::Limits;
+use super::open::open_nofollow;
 use super::path_rules::{MANIFEST, Tree, check_link_target, check_path, is_top_level};
-use super::unpack::EntryKind;
 use crate::files::Manifest;
+use crate::hash::HashingWriter;
 
 /// The zstd level every published archive is compressed with.
 pub const ARCHIVE_ZSTD_LEVEL: i32 = 19;
-/// `O_NOFOLLOW` on Linux (x86_64 and aarch64).
-const O_NOFOLLOW: i32 = 0o400_000;
 
 /// How to pack.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,11 +97,7 @@ pub fn pack(
         });
     }
     let write_err = |source| PackError::Write { path: None, source };
-    let hashing = HashWriter {
-        inner: out,
-        hasher: Sha256::new(),
-        count: 0,
-    };
+    let hashing = HashingWriter::new(out);
     let mut encoder = zstd::stream::write::Encoder::new(hashing, opts.level).map_err(write_err)?;
     encoder.include_checksum(true).map_err(write_err)?;
     let mut builder = tar::Builder::new(CountWriter {
@@ -113,14 +108,14 @@ pub fn pack(
         append(&mut builder, entry, opts.source_date_epoch)?;
     }
     let counted = builder.into_inner().map_err(write_err)?;
-    let hashing = counted.inner.finish().map_err(write_err)?;
-    hashing.inner.flush().map_err(write_err)?;
+    let (digest, out) = counted.inner.finish().map_err(write_err)?.finish();
+    out.flush().map_err(write_err)?;
     Ok(PackReport {
         name: manifest.name,
         version: manifest.version,
         file_name,
-        sha256: hex::encode(hashing.hasher.finalize()),
-        compressed_size: hashing.count,
+        sha256: digest.sha256,
+        compressed_size: digest.size,
         tar_size: counted.count,
         entries: entries.len(),
     })
@@ -137,8 +132,11 @@ pub fn pack_to_dir(
         let path = Some(path.to_path_buf());
         move |source| PackError::Write { path, source }
     };
+    // Created 0666 so that the umask decides, as for any file a command writes; a temp file
+    // would otherwise stay 0600.
     let tmp = tempfile::Builder::new()
         .prefix(".pack-")
+        .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(out_dir)
         .map_err(write_err(out_dir))?;
     let mut out = io::BufWriter::with_capacity(1 << 20, tmp);
@@ -190,11 +188,7 @@ fn append<W: Write>(
             let changed = || PackError::Changed {
                 path: entry.abs.clone(),
             };
-            let mut file = fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(O_NOFOLLOW)
-                .open(&entry.abs)
-                .map_err(read_err)?;
+            let mut file = open_nofollow(&entry.abs).map_err(read_err)?;
             let meta = file.metadata().map_err(read_err)?;
             if !meta.is_file() || meta.len() != entry.size {
                 return Err(changed());
@@ -285,7 +279,46 @@ fn scan(src: &Path) -> Result<(Manifest, Vec<SrcEntry>), PackError> {
             violation: Violation::MissingHook,
         });
     }
+    for entry in entries.iter().filter(|e| e.kind == EntryKind::File) {
+        if let Some(check) = check_for(&entry.rel, &manifest) {
+            check_content(entry, check, &limits)?;
+        }
+    }
     Ok((manifest, entries))
+}
+
+/// Reads a hook, `provenance.acl` or `sbom.spdx.json` and checks it as the unpacker will.
+fn check_content(
+    entry: &SrcEntry,
+    check: content::Check,
+    limits: &Limits,
+) -> Result<(), PackError> {
+    let fail = |source| PackError::Content {
+        path: entry.abs.clone(),
+        source,
+    };
+    let read_err = |source| PackError::Read {
+        path: entry.abs.clone(),
+        source,
+    };
+    let max = limits.max_metadata_size;
+    if entry.size > max {
+        return Err(fail(ContentError::TooLarge {
+            size: entry.size,
+            max,
+        }));
+    }
+    let mut bytes = Vec::new();
+    open_nofollow(&entry.abs)
+        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+        .map_err(read_err)?;
+    if bytes.len() as u64 > max {
+        return Err(fail(ContentError::TooLarge {
+            size: bytes.len() as u64,
+            max,
+        }));
+    }
+    content::check(check, &bytes, &entry.abs.display().to_string()).map_err(fail)
 }
 
 /// Lists `dir` (the source root when `rel` is empty) recursively, without following symlinks.
@@ -398,26 +431,6 @@ struct CountWriter<W> {
 impl<W: Write> Write for CountWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.count += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// Hashes and counts the bytes it passes on.
-struct HashWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    count: u64,
-}
-
-impl<W: Write> Write for HashWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
         self.count += n as u64;
         Ok(n)
     }

@@ -7,16 +7,17 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use super::content::{PROVENANCE, SBOM};
+use super::entry::EntryKind;
 use super::error::Violation;
 use super::limits::Limits;
-use super::unpack::EntryKind;
 
 /// The manifest's name, always the first entry.
 pub(crate) const MANIFEST: &str = "manifest.acl";
 /// Top-level directories; a symlink in one must resolve inside it.
 const AREAS: [&str; 2] = ["files", "hooks"];
 /// Top-level regular files.
-const TOP_FILES: [&str; 3] = [MANIFEST, "sbom.spdx.json", "provenance.acl"];
+const TOP_FILES: [&str; 3] = [MANIFEST, SBOM, PROVENANCE];
 /// Linux's MAXSYMLINKS.
 const MAX_HOPS: u32 = 40;
 /// Longest path shown in an error.

@@ -11,10 +11,9 @@ use std::io::{self, BufReader, Read};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::{Scope, ScopedJoinHandle};
 
-use sha2::{Digest, Sha256};
-
 use super::error::Violation;
 use super::limits::Limits;
+use crate::hash::{Digest, HashingReader};
 
 /// Bytes per chunk sent from the decoder thread.
 const CHUNK: usize = 256 << 10;
@@ -53,37 +52,23 @@ impl StreamError {
     }
 }
 
-/// Hashes and counts the raw bytes it passes on.
-struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-    count: u64,
-}
+/// Marks errors of the raw input as [`StreamError::Read`], so they are not taken for zstd's.
+struct RawInput<R>(R);
 
-impl<R: Read> Read for HashingReader<R> {
+impl<R: Read> Read for RawInput<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = match self.inner.read(buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
-            Err(e) => return Err(StreamError::Read(e).into_io()),
-        };
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
+        match self.0.read(buf) {
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
+            Err(e) => Err(StreamError::Read(e).into_io()),
+        }
     }
-}
-
-/// The archive's sha256 and compressed size, known once the whole input was read.
-#[derive(Debug, Clone)]
-pub(crate) struct RawDigest {
-    pub(crate) sha256: String,
-    pub(crate) size: u64,
 }
 
 /// The decompressed tar stream of one archive, with the caps enforced and the raw input
 /// hashed. After the zstd frame ends it reads the raw input to its end and fails on any byte.
 pub(crate) struct Decoded<R: Read> {
-    decoder: zstd::stream::read::Decoder<'static, BufReader<HashingReader<R>>>,
+    decoder: zstd::stream::read::Decoder<'static, BufReader<HashingReader<RawInput<R>>>>,
     limits: Limits,
     produced: u64,
     done: bool,
@@ -92,11 +77,7 @@ pub(crate) struct Decoded<R: Read> {
 impl<R: Read> Decoded<R> {
     /// Starts decoding `reader`.
     pub(crate) fn new(reader: R, limits: &Limits) -> io::Result<Self> {
-        let raw = HashingReader {
-            inner: reader,
-            hasher: Sha256::new(),
-            count: 0,
-        };
+        let raw = HashingReader::new(RawInput(reader));
         let decoder = zstd::stream::read::Decoder::new(raw)?.single_frame();
         Ok(Decoded {
             decoder,
@@ -107,12 +88,8 @@ impl<R: Read> Decoded<R> {
     }
 
     /// The hash and size of the raw input; complete once `read` returned 0.
-    pub(crate) fn digest(self) -> RawDigest {
-        let raw = self.decoder.finish().into_inner();
-        RawDigest {
-            sha256: hex::encode(raw.hasher.finalize()),
-            size: raw.count,
-        }
+    pub(crate) fn digest(self) -> Digest {
+        self.decoder.finish().into_inner().finish().0
     }
 
     fn check_tail(&mut self) -> Result<(), StreamError> {
@@ -146,7 +123,7 @@ impl<R: Read> Decoded<R> {
                 max: self.limits.max_total_size,
             }));
         }
-        let compressed = self.decoder.get_ref().get_ref().count;
+        let compressed = self.decoder.get_ref().get_ref().size();
         if self.produced > self.limits.ratio_floor
             && self.produced > compressed.saturating_mul(self.limits.max_ratio)
         {
@@ -172,7 +149,7 @@ type Chunk = io::Result<Vec<u8>>;
 pub(crate) fn spawn_decoder<'scope, 'env, R: Read + Send + 'scope>(
     scope: &'scope Scope<'scope, 'env>,
     decoded: Decoded<R>,
-) -> (ChannelReader, ScopedJoinHandle<'scope, Option<RawDigest>>) {
+) -> (ChannelReader, ScopedJoinHandle<'scope, Option<Digest>>) {
     let (tx, rx) = sync_channel(CHANNEL_DEPTH);
     // Consumed chunks go back to the decoder thread, which saves a fresh allocation, and the
     // page faults on it, per chunk.
@@ -220,7 +197,7 @@ fn produce<R: Read>(
     mut decoded: Decoded<R>,
     tx: &SyncSender<Chunk>,
     recycled: &Receiver<Vec<u8>>,
-) -> Option<RawDigest> {
+) -> Option<Digest> {
     loop {
         let (chunk, stop) = next_chunk(&mut decoded, recycled.try_recv().unwrap_or_default());
         if !chunk.is_empty() {

@@ -9,39 +9,13 @@ use std::path::{Path, PathBuf};
 
 use fs_err as fs;
 
+use super::entry::EntryInfo;
 use super::error::UnpackError;
 use super::extract::run;
 use super::limits::Limits;
-use super::stream::{Decoded, Inline, RawDigest, spawn_decoder};
+use super::stream::{Decoded, Inline, spawn_decoder};
 use crate::files::Manifest;
-
-/// What an entry is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EntryKind {
-    /// A regular file.
-    File,
-    /// A directory.
-    Dir,
-    /// A symbolic link.
-    Symlink,
-}
-
-/// One entry of a verified archive, as written to disk.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EntryInfo {
-    /// Path inside the package, without a trailing `/`.
-    pub path: String,
-    /// What it is.
-    pub kind: EntryKind,
-    /// Normalised mode: 0644 or 0755 for files, 0755 for directories, 0777 for symlinks.
-    pub mode: u32,
-    /// Size in bytes (0 for directories and symlinks).
-    pub size: u64,
-    /// sha256 of a regular file's content, lowercase hex.
-    pub sha256: Option<String>,
-    /// A symlink's target.
-    pub link_target: Option<String>,
-}
+use crate::hash::Digest;
 
 /// A verified archive unpacked into its staging directory.
 ///
@@ -138,7 +112,7 @@ pub fn unpack(
 pub fn inspect(reader: impl Read, limits: &Limits) -> Result<Inspection, UnpackError> {
     let decoded = Decoded::new(reader, limits).map_err(start_error)?;
     let (found, inline) = run(Inline::new(decoded), None, limits)?;
-    let RawDigest { sha256, size } = inline.into_decoded().digest();
+    let Digest { sha256, size } = inline.into_decoded().digest();
     Ok(Inspection {
         manifest: found.manifest,
         manifest_text: found.manifest_text,

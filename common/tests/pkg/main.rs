@@ -31,6 +31,7 @@ fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
+mod content;
 mod corpus;
 mod rawtar;
 mod roundtrip;

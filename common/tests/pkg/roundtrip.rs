@@ -40,7 +40,11 @@ fn make_tree(root: &Path, variant: bool) {
         (long_file, b"long\n".to_vec(), plain),
         ("files/setuid-in-source".into(), b"x".to_vec(), 0o4755),
         ("hooks/post.acl".into(), b"hook {}\n".to_vec(), plain),
-        ("sbom.spdx.json".into(), b"{}\n".to_vec(), plain),
+        (
+            "sbom.spdx.json".into(),
+            b"{\"spdxVersion\": \"SPDX-2.3\"}\n".to_vec(),
+            plain,
+        ),
         ("provenance.acl".into(), b"provenance {}\n".to_vec(), plain),
     ];
     if variant {
@@ -342,6 +346,28 @@ fn pack_refuses_bad_trees() {
         symlink("/usr", src.join("files")).expect("symlink");
     });
     assert!(err.contains("must be a directory"), "{err}");
+}
+
+/// The process umask, from `/proc/self/status` (reading it any other way changes it).
+fn current_umask() -> u32 {
+    let status = fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Umask:"))
+        .expect("a Umask line");
+    u32::from_str_radix(line.trim(), 8).expect("octal umask")
+}
+
+#[test]
+fn pack_to_dir_leaves_the_mode_to_the_umask() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = tmp.path().join("src");
+    make_tree(&src, false);
+    let out = tmp.path().join("out");
+    fs::create_dir(&out).expect("mkdir");
+    let packed = pack_to_dir(&src, &out, &fast()).expect("pack");
+    let mode = fs::metadata(&packed.path).expect("stat").mode() & 0o7777;
+    assert_eq!(mode, 0o666 & !current_umask(), "{:o}", mode);
 }
 
 #[test]

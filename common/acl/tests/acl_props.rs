@@ -2,7 +2,7 @@
 //! arbitrary-input harness for the parser (the stable-Rust stand-in for a fuzz target; CI runs
 //! a bounded number of cases).
 
-use pandora_common::acl;
+use pandora_acl as acl;
 use proptest::prelude::*;
 
 fn ident() -> impl Strategy<Value = String> {
@@ -325,6 +325,9 @@ proptest! {
                         // Resolved documents print as typed literals and read back the same.
                         let c = acl::parse(&a.to_source(), "p.acl").expect("to_source parses");
                         prop_assert_eq!(a.dump(), c.dump());
+                        // They are data: Pandora reads the files it writes without evaluating.
+                        let d = acl::parse_data(&a.to_source(), "p.acl").expect("to_source is data");
+                        prop_assert_eq!(a.dump(), d.dump());
                         prop_assert_eq!(acl::format(&src, "p.acl").unwrap(), printed);
                     }
                     (Err(a), Err(b)) => prop_assert_eq!(a.kind, b.kind),

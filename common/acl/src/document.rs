@@ -1,8 +1,8 @@
 //! The resolved document: blocks and fields whose values are computed and type-checked.
 
-use super::error::Pos;
-use super::name::Name;
-use super::value::Value;
+use crate::error::Pos;
+use crate::name::Name;
+use crate::value::Value;
 
 /// A parsed, resolved and type-checked ACL document.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -39,6 +39,8 @@ pub struct Field {
     pub name: Name,
     /// Where the field starts (its type keyword, or its name when inferred).
     pub pos: Pos,
+    /// Where its name is.
+    pub name_pos: Pos,
     /// Where its value starts.
     pub value_pos: Pos,
     /// The final value, after evaluation and the declared type's conversion.
@@ -89,6 +91,7 @@ impl Block {
         self.items.push(Item::Field(Field {
             name: name.into(),
             pos: Pos::default(),
+            name_pos: Pos::default(),
             value_pos: Pos::default(),
             value,
         }));

@@ -2,11 +2,11 @@
 
 use std::collections::HashMap;
 
-use super::super::ast::*;
-use super::super::error::{Error, ErrorKind, Pos};
-use super::super::value::{Scalar, Value};
-use super::MAX_CHAIN;
 use super::ops::{binary, cast, collect_array, convert, convert_array};
+use super::{MAX_CHAIN, MAX_EVAL_BYTES, MAX_EVAL_DEPTH};
+use crate::ast::*;
+use crate::error::{Error, ErrorKind, Pos};
+use crate::value::{Scalar, Value};
 
 #[derive(Clone, Copy)]
 pub(super) enum Slot {
@@ -19,6 +19,20 @@ pub(super) struct BInfo<'a> {
     pub(super) label: Option<&'a str>,
     pub(super) parent: Option<usize>,
     pub(super) items: Vec<Slot>,
+    /// The items by name, for blocks too large to search one by one.
+    pub(super) names: Option<Box<Names<'a>>>,
+}
+
+/// Blocks with more items than this get a [`Names`] index, so that resolving every
+/// reference of a document stays linear in its size.
+const INDEX_FROM: usize = 16;
+
+/// A block's items by name: the first field of each name, the first child block of each
+/// name, and the first of each name and label.
+#[derive(Default)]
+pub(super) struct Names<'a> {
+    fields: HashMap<&'a str, usize>,
+    blocks: HashMap<(&'a str, Option<&'a str>), usize>,
 }
 
 #[derive(Clone, Copy)]
@@ -50,6 +64,11 @@ pub(super) struct Evaluator<'a> {
     /// Fields being evaluated, with the position of the reference each one is following.
     pub(super) stack: Vec<(usize, Pos)>,
     pub(super) errors: Vec<Error>,
+    /// Bytes of strings and arrays computed so far: concatenations and copies made by
+    /// references. Literals cost nothing; the source's size bounds them.
+    pub(super) spent: u64,
+    /// Expressions being evaluated, through references included.
+    pub(super) depth: usize,
 }
 
 pub(super) fn refs_in<'e>(e: &'e Expr<'e>, out: &mut Vec<&'e Expr<'e>>) {
@@ -77,6 +96,7 @@ impl<'a> Evaluator<'a> {
             label: b.label.as_deref(),
             parent: Some(parent),
             items: Vec::new(),
+            names: None,
         });
         let mut slots = Vec::with_capacity(b.items.len());
         for item in &b.items {
@@ -90,6 +110,53 @@ impl<'a> Evaluator<'a> {
         }
         self.blocks[id].items = slots;
         id
+    }
+
+    /// Builds the [`Names`] index of every large block, once the arena is complete.
+    pub(super) fn index_names(&mut self) {
+        for id in 0..self.blocks.len() {
+            if self.blocks[id].items.len() <= INDEX_FROM {
+                continue;
+            }
+            let mut names = Names::default();
+            for slot in &self.blocks[id].items {
+                match *slot {
+                    Slot::Field(f) => {
+                        names.fields.entry(self.fields[f].node.name).or_insert(f);
+                    }
+                    Slot::Block(b) => {
+                        let child = &self.blocks[b];
+                        names.blocks.entry((child.name, None)).or_insert(b);
+                        if child.label.is_some() {
+                            names.blocks.entry((child.name, child.label)).or_insert(b);
+                        }
+                    }
+                }
+            }
+            self.blocks[id].names = Some(Box::new(names));
+        }
+    }
+
+    /// Counts `bytes` of computed data against the document's budget.
+    pub(super) fn charge(&mut self, bytes: usize, pos: Pos) -> Ev<()> {
+        let before = self.spent;
+        self.spent = self.spent.saturating_add(bytes as u64);
+        if self.spent <= MAX_EVAL_BYTES {
+            return Ok(());
+        }
+        if before > MAX_EVAL_BYTES {
+            // Reported once already.
+            return Err(Poison);
+        }
+        Err(self.err(
+            ErrorKind::BudgetExceeded,
+            pos,
+            format!(
+                "evaluating this document computes more than {} MiB of strings and arrays; \
+                 copy less through references",
+                MAX_EVAL_BYTES >> 20
+            ),
+        ))
     }
 
     pub(super) fn err(&mut self, kind: ErrorKind, pos: Pos, msg: impl Into<String>) -> Poison {
@@ -138,17 +205,13 @@ impl<'a> Evaluator<'a> {
         };
         let (last, inner) = path.segs.split_last()?;
         for seg in inner {
-            cur = self.blocks[cur].items.iter().find_map(|s| match *s {
-                Slot::Block(id) => {
-                    let b = &self.blocks[id];
-                    (b.name == seg.name && (seg.label.is_none() || b.label == seg.label.as_deref()))
-                        .then_some(id)
-                }
-                Slot::Field(_) => None,
-            })?;
+            cur = self.child_block(cur, seg.name, seg.label.as_deref())?;
         }
         if last.label.is_some() {
             return None;
+        }
+        if let Some(names) = &self.blocks[cur].names {
+            return names.fields.get(last.name).copied();
         }
         self.blocks[cur].items.iter().find_map(|s| match *s {
             Slot::Field(id) => (self.fields[id].node.name == last.name).then_some(id),
@@ -156,9 +219,30 @@ impl<'a> Evaluator<'a> {
         })
     }
 
+    /// The first child block of `parent` called `name`, with `label` if one is given.
+    fn child_block(&self, parent: usize, name: &str, label: Option<&str>) -> Option<usize> {
+        if let Some(names) = &self.blocks[parent].names {
+            return names.blocks.get(&(name, label)).copied();
+        }
+        self.blocks[parent].items.iter().find_map(|s| match *s {
+            Slot::Block(id) => {
+                let b = &self.blocks[id];
+                (b.name == name && (label.is_none() || b.label == label)).then_some(id)
+            }
+            Slot::Field(_) => None,
+        })
+    }
+
     /// The final value of field `fid`, computing it first if needed.
-    pub(super) fn field_value(&mut self, fid: usize) -> Ev<Value> {
+    pub(super) fn field_value(&mut self, fid: usize, pos: Pos) -> Ev<Value> {
         self.force(fid)?;
+        let bytes = match &self.state[fid] {
+            State::Done(v) => heap_bytes(v),
+            _ => return Err(Poison),
+        };
+        if bytes > 0 {
+            self.charge(bytes, pos)?;
+        }
         match &self.state[fid] {
             State::Done(v) => Ok(v.clone()),
             _ => Err(Poison),
@@ -343,7 +427,27 @@ impl<'a> Evaluator<'a> {
         Ok(v)
     }
 
+    /// Evaluates `e`. Each reference followed nests a whole expression inside another, so
+    /// the depth is counted across references: the parser bounds one expression, this bounds
+    /// a chain of them.
     pub(super) fn eval(&mut self, e: &Expr<'_>, block: usize) -> Ev<Value> {
+        if self.depth >= MAX_EVAL_DEPTH {
+            return Err(self.err(
+                ErrorKind::TooDeep,
+                e.pos,
+                format!(
+                    "expressions nest more than {MAX_EVAL_DEPTH} deep through references; \
+                     use fewer references to references"
+                ),
+            ));
+        }
+        self.depth += 1;
+        let v = self.eval_node(e, block);
+        self.depth -= 1;
+        v
+    }
+
+    fn eval_node(&mut self, e: &Expr<'_>, block: usize) -> Ev<Value> {
         match &e.kind {
             ExprKind::Int(n) => Ok(Value::Int(*n)),
             ExprKind::Float(f) => Ok(Value::Float(*f)),
@@ -360,7 +464,7 @@ impl<'a> Evaluator<'a> {
                 if let Some(top) = self.stack.last_mut() {
                     top.1 = e.pos;
                 }
-                self.field_value(target)
+                self.field_value(target, e.pos)
             }
             ExprKind::Unary(op, x) => {
                 let sym = match op {
@@ -430,7 +534,11 @@ impl<'a> Evaluator<'a> {
             ExprKind::Binary(op, a, b) => {
                 let av = self.scalar_operand(a, block, e.pos, op.text())?;
                 let bv = self.scalar_operand(b, block, e.pos, op.text())?;
-                binary(*op, av, bv).map_err(|(kind, msg)| self.err(kind, e.pos, msg))
+                let v = binary(*op, av, bv).map_err(|(kind, msg)| self.err(kind, e.pos, msg))?;
+                if let Value::Str(s) = &v {
+                    self.charge(s.len(), e.pos)?;
+                }
+                Ok(v)
             }
         }
     }
@@ -449,8 +557,20 @@ pub(super) fn ref_text(path: &RefPath<'_>) -> String {
         }
         s.push_str(seg.name);
         if let Some(l) = &seg.label {
-            s.push_str(&format!("[{}]", super::super::value::quoted(l)));
+            s.push_str(&format!("[{}]", crate::value::quoted(l)));
         }
     }
     s
+}
+
+/// The bytes a copy of `v` allocates: a string's length, an array's elements.
+fn heap_bytes(v: &Value) -> usize {
+    match v {
+        Value::Int(_) | Value::Float(_) | Value::Bool(_) => 0,
+        Value::Str(s) => s.len(),
+        Value::IntArray(a) => a.len() * 8,
+        Value::FloatArray(a) => a.len() * 8,
+        Value::BoolArray(a) => a.len(),
+        Value::StrArray(a) => a.iter().map(|s| s.len() + 24).sum(),
+    }
 }

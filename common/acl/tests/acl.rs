@@ -1,7 +1,7 @@
 //! ACL rules, one table row per case: every rule of ACL.md with a passing and a failing case,
 //! errors checked for keyword, line and column.
 
-use pandora_common::acl::{self, Value};
+use pandora_acl::{self as acl, Value};
 
 /// Parses `src` and compares its dump with `want` (lines joined by `\n`).
 #[track_caller]
@@ -418,6 +418,26 @@ fn duplicates() {
     err("A { x = 1; x = 2; }", "duplicate-field", 1, 12);
     err("A { x = 1; x { } }", "duplicate-field", 1, 12);
     err("A { x { } x = 1; }", "duplicate-field", 1, 11);
+    // A typed field's error points at its name, not at its type keyword.
+    err("A { int x = 1; int x = 2; }", "duplicate-field", 1, 20);
+    err(
+        "A { string[] s = {}; string[] s = {}; }",
+        "duplicate-field",
+        1,
+        31,
+    );
+    err("A { x { } int x = 1; }", "duplicate-field", 1, 15);
+    err(
+        "A {\n    int x = 1;\n    float x = 2.0;\n}",
+        "duplicate-field",
+        3,
+        11,
+    );
+    // Past 16 items the rules run through a map; the position is the same.
+    let many: String = (0..20).map(|i| format!("f{i} = {i}; ")).collect();
+    let src = format!("A {{ {many}int f3 = 1; }}");
+    let col = src.find("f3 = 1").expect("the duplicate") as u32 + 1;
+    err(&src, "duplicate-field", 1, col);
     err("A \"a\" { } A \"a\" { }", "duplicate-block", 1, 11);
     err("A { B \"b\" { } B \"b\" { } }", "duplicate-block", 1, 15);
     ok(
@@ -559,4 +579,190 @@ fn deep_nesting_is_refused_not_a_crash() {
         acl::parse(&src, "t.acl").unwrap_err().kind.keyword(),
         "syntax"
     );
+}
+
+/// Expects `src` to fail with `keyword` through every entry point that evaluates it or prints
+/// it (check, dump and fmt in the CLI), without overflowing the stack.
+#[track_caller]
+fn refused_everywhere(src: &str, keyword: &str) -> acl::Error {
+    let e = acl::parse(src, "t.acl").expect_err("parse must refuse");
+    assert_eq!(e.kind.keyword(), keyword, "{}", e.headline());
+    let t = acl::parse_with_tree(src, "t.acl").expect_err("the tree path must refuse");
+    assert_eq!(t.headline(), e.headline());
+    let f = acl::format(src, "t.acl").expect_err("format must refuse");
+    assert_eq!(f.headline(), e.headline());
+    e
+}
+
+#[test]
+fn doubling_strings_hits_the_value_cap() {
+    // 1 KB of source that would compute 2^41 bytes.
+    let mut src = String::from("R {\n    x0 = \"ab\";\n");
+    for i in 1..=40 {
+        src.push_str(&format!("    x{i} = x{} + x{};\n", i - 1, i - 1));
+    }
+    src.push('}');
+    assert!(src.len() < 1200);
+    // x20 would be 2 MiB long; it is on line 22, its `+` in column 15.
+    let e = refused_everywhere(&src, "value-too-large");
+    assert_eq!((e.pos.line, e.pos.col), (22, 15), "{e}");
+    assert!(e.message.contains("2097152 bytes"), "{e}");
+}
+
+#[test]
+fn long_operator_chains_are_too_deep_not_a_stack_overflow() {
+    let chain = |terms: usize| format!("A {{ x = 1{}; }}", " + 1".repeat(terms - 1));
+    // 256 operators are fine; the 257th `+` is refused where it stands.
+    ok(&chain(257), "A.x = int:257");
+    let e = refused_everywhere(&chain(20_000), "too-deep");
+    assert_eq!((e.pos.line, e.pos.col), (1, 4 * 257 + 7), "{e}");
+    assert!(acl::format_syntax(&chain(20_000), "t.acl").is_err());
+    // With references the document takes the tree path; the cap is the same.
+    let src = format!("A {{ y = 1; x = y{}; }}", " + y".repeat(20_000));
+    refused_everywhere(&src, "too-deep");
+    // Parentheses do not reset the count.
+    let mut e = format!("1{}", " * 1".repeat(200));
+    for _ in 0..3 {
+        e = format!("({e}){}", " - 1".repeat(200));
+    }
+    refused_everywhere(&format!("A {{ x = {e}; }}"), "too-deep");
+    // Nor do ternaries, unary operators or casts around a deep operand.
+    let deep = format!("1{}", " + 1".repeat(200));
+    let more = " + 1".repeat(60);
+    for wrapped in [
+        format!("-({deep})"),
+        format!("(int)({deep})"),
+        format!("(true ? 0 : ({deep}))"),
+        format!("!({deep} > 0)"),
+    ] {
+        refused_everywhere(&format!("A {{ x = {wrapped}{more}; }}"), "too-deep");
+    }
+}
+
+#[test]
+fn references_copying_too_much_hit_the_budget() {
+    // Each `big` copies 512 KiB; the 129th copy passes the 64 MiB budget.
+    let mut src = format!("R {{\n    big = \"{}\";\n", "a".repeat(512 << 10));
+    for i in 0..200 {
+        src.push_str(&format!("    x{i} = big;\n"));
+    }
+    src.push('}');
+    let e = acl::parse(&src, "t.acl").expect_err("over budget");
+    assert_eq!(
+        (e.kind.keyword(), e.pos.line, e.pos.col),
+        ("budget-exceeded", 131, 12),
+        "{}",
+        e.headline()
+    );
+    // Concatenations count too.
+    let mut src = format!("R {{\n    big = \"{}\";\n", "a".repeat(512 << 10));
+    for i in 0..200 {
+        src.push_str(&format!(
+            "    string x{i} = \"{i}\" + \"{}\";\n",
+            "b".repeat(400 << 10)
+        ));
+    }
+    src.push('}');
+    assert_eq!(
+        acl::parse(&src, "t.acl").unwrap_err().kind.keyword(),
+        "budget-exceeded"
+    );
+}
+
+#[test]
+fn many_references_resolve_in_linear_time() {
+    let start = std::time::Instant::now();
+    let mut src = String::from("R {\n    y = 1;\n");
+    for i in 0..40_000 {
+        src.push_str(&format!("    x{i} = $.y;\n"));
+    }
+    src.push('}');
+    let doc = acl::parse(&src, "t.acl").expect("parse");
+    assert_eq!(doc.get("R.x39999").unwrap(), Some(Value::Int(1)));
+
+    let mut src = String::from("B0 { x = 1; }\n");
+    for i in 1..100_000 {
+        src.push_str(&format!("B{i} {{ x = $B{}.x + 1; }}\n", i - 1));
+    }
+    let doc = acl::parse(&src, "t.acl").expect("parse");
+    assert_eq!(doc.get("B99999.x").unwrap(), Some(Value::Int(100_000)));
+    // Quadratic resolution took close to a minute here; linear takes well under a second.
+    let elapsed = start.elapsed();
+    assert!(elapsed.as_secs() < 20, "{elapsed:?}");
+}
+
+#[test]
+fn data_files_take_literals_only() {
+    let doc = acl::parse_data(
+        "A { x = -1; string[] y = { \"a\", \"b\" }; z = -2.5; b = true; float f = 3; e = {}; }",
+        "t.acl",
+    );
+    // `e = {}` has no type to infer; everything else is a literal.
+    assert_eq!(doc.unwrap_err().kind.keyword(), "empty-array-type");
+    let doc = acl::parse_data(
+        "A { x = -1; string[] y = { \"a\", \"b\" }; z = -2.5; b = true; float f = 3; int[] e = {}; }",
+        "t.acl",
+    )
+    .expect("literals");
+    assert_eq!(doc.get("A.f").unwrap(), Some(Value::Float(3.0)));
+    for (src, col) in [
+        ("A { x = \"a\" + \"b\"; }", 9),
+        ("A { x = (1); }", 9),
+        ("A { x = (int)\"1\"; }", 9),
+        ("A { x = !true; }", 9),
+        ("A { x = +1; }", 9),
+        ("A { x = $.y; y = 1; }", 9),
+        ("A { y = 1; x = y; }", 16),
+        ("A { x = true ? 1 : 2; }", 9),
+        ("A { int[] x = { 1, 1 + 1 }; }", 20),
+    ] {
+        let e = acl::parse_data(src, "t.acl").expect_err(src);
+        assert_eq!(
+            (e.kind.keyword(), e.pos.line, e.pos.col),
+            ("expression-not-allowed", 1, col),
+            "{src}: {}",
+            e.headline()
+        );
+        assert!(acl::parse(src, "t.acl").is_ok(), "{src}");
+    }
+}
+
+#[test]
+fn deep_expressions_chained_through_references_are_too_deep() {
+    // Each field's reference sits under 250 operators, and leads to the next field: a chain
+    // of references multiplies the parser's per-expression bound.
+    let ops = " + 1".repeat(250);
+    let mut src = String::from("R {\n");
+    for i in 0..150 {
+        src.push_str(&format!("    x{i} = x{}{ops};\n", i + 1));
+    }
+    src.push_str("    x150 = 1;\n}");
+    let e = acl::parse(&src, "t.acl").expect_err("too deep");
+    assert_eq!(e.kind.keyword(), "too-deep", "{}", e.headline());
+    // A long chain of plain references still works, in any order.
+    let mut src = String::from("R {\n");
+    for i in 0..190 {
+        src.push_str(&format!("    x{i} = x{} + 1;\n", i + 1));
+    }
+    src.push_str("    x190 = 0;\n}");
+    let doc = acl::parse(&src, "t.acl").expect("a chain of 190 references");
+    assert_eq!(doc.get("R.x0").unwrap(), Some(Value::Int(190)));
+    // The reference limit itself, with the deepest stack per level: a bare reference under
+    // a cast, a ternary and parentheses.
+    let chain = |n: usize| {
+        let mut src = String::from("R {\n");
+        for i in 0..n {
+            src.push_str(&format!("    x{i} = true ? ((int)(x{})) : 0;\n", i + 1));
+        }
+        src.push_str(&format!("    x{n} = 7;\n}}"));
+        src
+    };
+    let e = acl::parse(&chain(300), "t.acl").expect_err("too long a chain");
+    assert!(
+        ["reference-cycle", "too-deep"].contains(&e.kind.keyword()),
+        "{}",
+        e.headline()
+    );
+    let doc = acl::parse(&chain(70), "t.acl").expect("a chain of 70 references");
+    assert_eq!(doc.get("R.x0").unwrap(), Some(Value::Int(7)));
 }

@@ -1,38 +1,30 @@
-//! ACL, AtlasLinux's configuration language, as `../shared/ACL.md` specifies it: a lexer and
-//! parser that stop at the first syntax error, evaluation of expressions, casts and
-//! references with type checking, lookup paths, the dump format and a canonical printer.
-//!
-//! ```
-//! let doc = pandora_common::acl::parse("Tool { string name = \"x\"; n = 1 + 2; }", "t.acl").unwrap();
-//! assert_eq!(doc.get("Tool.n").unwrap().unwrap().as_int(), Some(3));
-//! ```
+//! The entry points from source text: to a resolved [`Document`], or to canonical text.
 
-mod ast;
-mod document;
-mod error;
-mod eval;
-mod lexer;
-mod lookup;
-mod name;
-mod parser;
-mod print;
-mod value;
-
-pub use document::{Block, Document, Field, Item};
-pub use error::{Error, ErrorKind, Pos};
-pub use lookup::PathError;
-pub use name::Name;
-pub use value::{Scalar, Type, Value};
+use crate::document::Document;
+use crate::error::Error;
+use crate::{eval, parser, print};
 
 /// Parses, resolves and type-checks `source`; `origin` names the file in errors.
 pub fn parse(source: &str, origin: &str) -> Result<Document, Error> {
-    match eval::parse_direct(source) {
+    match eval::parse_direct(source, false) {
         Ok(Some(doc)) => return Ok(doc),
         Ok(None) => {}
         Err(e) => return Err(e.located(origin, source)),
     }
     let tree = parser::parse(source).map_err(|e| e.located(origin, source))?;
     eval::evaluate(&tree).map_err(|e| e.located(origin, source))
+}
+
+/// Parses `source` as data: like [`parse`], but every field value must be a literal or an
+/// array of literals, and anything else is an `expression-not-allowed` error. For files read
+/// from registries and packages (indices, snapshots, manifests, hooks, file lists), where
+/// nothing needs computing and an expression could only make reading them expensive.
+pub fn parse_data(source: &str, origin: &str) -> Result<Document, Error> {
+    match eval::parse_direct(source, true) {
+        Ok(Some(doc)) => Ok(doc),
+        Ok(None) => unreachable!("literal-only parsing never needs the syntax tree"),
+        Err(e) => Err(e.located(origin, source)),
+    }
 }
 
 /// Checks `source` like [`parse`] and returns it in canonical form, comments kept.

@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
-use super::document::{Block, Document, Item};
-use super::value::{Value, quoted};
+use crate::document::{Block, Document, Item};
+use crate::value::{Value, quoted};
 
 /// A malformed lookup path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

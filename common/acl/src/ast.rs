@@ -3,9 +3,9 @@
 
 use std::borrow::Cow;
 
-use super::error::Pos;
-use super::lexer::Comment;
-use super::value::Scalar;
+use crate::error::Pos;
+use crate::lexer::Comment;
+use crate::value::Scalar;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Tree<'a> {
@@ -97,6 +97,8 @@ pub(crate) struct FieldNode<'a> {
     pub(crate) name: &'a str,
     /// The field's first token: its type keyword, or its name when inferred.
     pub(crate) pos: Pos,
+    /// Where its name is.
+    pub(crate) name_pos: Pos,
     pub(crate) decl: Option<Decl>,
     pub(crate) value: ValueNode<'a>,
     pub(crate) notes: Attached<'a>,

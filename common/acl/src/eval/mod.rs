@@ -5,15 +5,21 @@ mod duplicates;
 mod evaluator;
 mod ops;
 
-use super::ast::*;
-use super::document::{Block, Document, Field, Item};
-use super::error::{Error, ErrorKind};
-use super::name::Name;
-use super::parser::{BlockHead, Build, parse_with};
-use super::value::Value;
+use crate::ast::*;
+use crate::document::{Block, Document, Field, Item};
+use crate::error::{Error, ErrorKind};
+use crate::name::Name;
+use crate::parser::{BlockHead, Build, parse_with};
+use crate::value::Value;
 
 /// References nested deeper than this are refused rather than risking the stack.
 const MAX_CHAIN: usize = 200;
+/// Most bytes of strings and arrays one document may compute (ACL.md has no limit; this one
+/// keeps a small hostile file from allocating gigabytes through references).
+const MAX_EVAL_BYTES: u64 = 64 << 20;
+/// Most expressions evaluated inside one another, across references: with [`MAX_CHAIN`]
+/// references of operator-deep expressions the recursion would outgrow a thread's stack.
+const MAX_EVAL_DEPTH: usize = 400;
 
 use duplicates::{
     check_block_duplicates, check_duplicates, entry_of_block, entry_of_doc_block, entry_of_doc_item,
@@ -39,11 +45,13 @@ pub(crate) fn evaluate(tree: &Tree<'_>) -> Result<Document, Error> {
             label: None,
             parent: None,
             items: Vec::new(),
+            names: None,
         });
         for b in &tree.blocks {
             let id = ev.add_block(b, 0);
             ev.blocks[0].items.push(Slot::Block(id));
         }
+        ev.index_names();
         ev.resolve_all();
         ev.state = vec![State::Todo; ev.fields.len()];
         for fid in 0..ev.fields.len() {
@@ -93,6 +101,7 @@ fn build_block<'t>(
                 items.push(Item::Field(Field {
                     name: Name::from(f.name),
                     pos: f.pos,
+                    name_pos: f.name_pos,
                     value_pos: f.value.start(),
                     value,
                 }));
@@ -110,19 +119,48 @@ fn build_block<'t>(
 
 /// Builds the document while parsing, for documents without references (registry indices
 /// and manifests): every field is computed as soon as it is parsed, so no syntax tree is
-/// kept. It gives up on the first reference, and the caller parses again with the tree.
+/// kept. It gives up on the first reference, and the caller parses again with the tree; or,
+/// with `literals_only`, it refuses any value that is not a literal.
 #[derive(Default)]
 pub(crate) struct DirectBuilder<'t> {
     ev: Evaluator<'t>,
     errors: Vec<Error>,
     /// A reference was seen: the result is void and the tree path must run.
     pub(crate) needs_tree: bool,
+    /// Refuse expressions and references (`parse_data`).
+    literals_only: bool,
+}
+
+/// The first part of `e` that is not a literal: an operator, a cast, a group or a reference.
+/// A negative number is a literal; the parser folds its sign in.
+fn first_non_literal<'e>(e: &'e Expr<'e>) -> Option<&'e Expr<'e>> {
+    match e.kind {
+        ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Str(_) | ExprKind::Bool(_) => None,
+        _ => Some(e),
+    }
 }
 
 impl<'a, 't> Build<'a> for DirectBuilder<'t> {
     type Item = Item;
 
     fn field(&mut self, f: FieldNode<'a>) -> Result<Item, Box<Error>> {
+        if self.literals_only {
+            let found = match &f.value {
+                ValueNode::Expr(e) => first_non_literal(e),
+                ValueNode::Array { elems, .. } => elems.iter().find_map(first_non_literal),
+            };
+            if let Some(e) = found {
+                return Err(Error::boxed(
+                    ErrorKind::ExpressionNotAllowed,
+                    e.start(),
+                    format!(
+                        "the value of `{}` must be a literal: this file is data, read without \
+                         evaluating expressions or references",
+                        f.name
+                    ),
+                ));
+            }
+        }
         let mut refs = Vec::new();
         match &f.value {
             ValueNode::Expr(e) => refs_in(e, &mut refs),
@@ -142,6 +180,7 @@ impl<'a, 't> Build<'a> for DirectBuilder<'t> {
         Ok(Item::Field(Field {
             name: Name::from(f.name),
             pos: f.pos,
+            name_pos: f.name_pos,
             value_pos: f.value.start(),
             value,
         }))
@@ -163,9 +202,13 @@ impl<'a, 't> Build<'a> for DirectBuilder<'t> {
 }
 
 /// Parses `text` straight into a document. `Ok(None)` when the document holds references and
-/// must go through the syntax tree instead.
-pub(crate) fn parse_direct(text: &str) -> Result<Option<Document>, Error> {
-    let mut build = DirectBuilder::default();
+/// must go through the syntax tree instead; with `literals_only`, a value that is not a
+/// literal is an error and the result is never `None`.
+pub(crate) fn parse_direct(text: &str, literals_only: bool) -> Result<Option<Document>, Error> {
+    let mut build = DirectBuilder {
+        literals_only,
+        ..DirectBuilder::default()
+    };
     let parsed = match parse_with(text, &mut build) {
         Ok(p) => p,
         Err(_) if build.needs_tree => return Ok(None),

@@ -4,8 +4,8 @@
 
 use std::borrow::Cow;
 
-use super::error::{Error, ErrorKind, Pos};
-use super::value::Scalar;
+use crate::error::{Error, ErrorKind, Pos};
+use crate::value::Scalar;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Tok<'a> {

@@ -2,10 +2,10 @@
 //! references; `Document::to_source` prints resolved values as typed fields. Either output
 //! parses back to the same document.
 
-use super::ast::*;
-use super::document::{Block, Document, Item};
-use super::lexer::Comment;
-use super::value::{Value, escape, quoted};
+use crate::ast::*;
+use crate::document::{Block, Document, Item};
+use crate::lexer::Comment;
+use crate::value::{Value, escape, quoted};
 
 const INDENT: &str = "    ";
 

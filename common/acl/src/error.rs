@@ -49,6 +49,15 @@ pub enum ErrorKind {
     UnresolvedReference,
     /// References that depend on each other.
     ReferenceCycle,
+    /// An expression whose operators nest deeper than the parser allows.
+    TooDeep,
+    /// A computed value larger than one value may be.
+    ValueTooLarge,
+    /// A document whose evaluation computes more bytes than one document may.
+    BudgetExceeded,
+    /// An expression or reference in a file read with [`parse_data`](crate::parse_data),
+    /// which takes literal values only.
+    ExpressionNotAllowed,
 }
 
 impl ErrorKind {
@@ -72,6 +81,10 @@ impl ErrorKind {
             ErrorKind::DuplicateBlock => "duplicate-block",
             ErrorKind::UnresolvedReference => "unresolved-reference",
             ErrorKind::ReferenceCycle => "reference-cycle",
+            ErrorKind::TooDeep => "too-deep",
+            ErrorKind::ValueTooLarge => "value-too-large",
+            ErrorKind::BudgetExceeded => "budget-exceeded",
+            ErrorKind::ExpressionNotAllowed => "expression-not-allowed",
         }
     }
 }

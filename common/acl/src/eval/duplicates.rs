@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
-use super::super::ast::*;
-use super::super::document::{Block, Item};
-use super::super::error::{Error, ErrorKind, Pos};
+use crate::ast::*;
+use crate::document::{Block, Item};
+use crate::error::{Error, ErrorKind, Pos};
 
 pub(super) fn entry_of_doc_block(b: &Block) -> Entry<'_> {
     Entry {
@@ -21,13 +21,14 @@ pub(super) fn entry_of_doc_item(i: &Item) -> Entry<'_> {
             name: &f.name,
             label: None,
             is_field: true,
-            pos: f.pos,
+            pos: f.name_pos,
         },
         Item::Block(b) => entry_of_doc_block(b),
     }
 }
 
-/// What the duplicate rules need to know of one item.
+/// What the duplicate rules need to know of one item; `pos` is where its name is, so an
+/// error points at the repeated name.
 #[derive(Clone, Copy)]
 pub(super) struct Entry<'x> {
     name: &'x str,
@@ -51,7 +52,7 @@ pub(super) fn entry_of_item<'x>(i: &'x ItemNode<'_>) -> Entry<'x> {
             name: f.name,
             label: None,
             is_field: true,
-            pos: f.pos,
+            pos: f.name_pos,
         },
         ItemNode::Block(b) => entry_of_block(b),
     }

@@ -1,8 +1,12 @@
 //! Operators, casts and type conversions (ACL.md §3.2, §5).
 
-use super::super::ast::BinOp;
-use super::super::error::ErrorKind;
-use super::super::value::{Scalar, Value, float_text};
+use crate::ast::BinOp;
+use crate::error::ErrorKind;
+use crate::value::{Scalar, Value, float_text};
+
+/// Longest string an operator may compute. Literals are not capped (the source's size bounds
+/// them); without a cap, `x1 = x0 + x0; x2 = x1 + x1; ...` doubles a value per line.
+const MAX_VALUE_BYTES: usize = 1 << 20;
 
 /// ACL.md §3.2: the declared scalar type, with int→float the only implicit conversion.
 pub(super) fn convert(v: Value, s: Scalar) -> Result<Value, Value> {
@@ -70,6 +74,28 @@ pub(super) fn finite(f: f64, what: &str) -> OpResult {
     }
 }
 
+/// `a + b` where either is a string, refused past [`MAX_VALUE_BYTES`] before anything is
+/// allocated for the result.
+fn concat(a: Value, b: Value) -> OpResult {
+    let into_text = |v: Value| match v {
+        Value::Str(s) => s,
+        other => text_of(&other),
+    };
+    let (mut a, b) = (into_text(a), into_text(b));
+    let len = a.len() + b.len();
+    if len > MAX_VALUE_BYTES {
+        return Err((
+            ErrorKind::ValueTooLarge,
+            format!(
+                "the string would be {len} bytes long; one value may hold at most {} KiB",
+                MAX_VALUE_BYTES >> 10
+            ),
+        ));
+    }
+    a.push_str(&b);
+    Ok(Value::Str(a))
+}
+
 pub(super) fn binary(op: BinOp, a: Value, b: Value) -> OpResult {
     use Value::*;
     let sym = op.text();
@@ -80,9 +106,7 @@ pub(super) fn binary(op: BinOp, a: Value, b: Value) -> OpResult {
         ))
     };
     match op {
-        BinOp::Add if matches!(a, Str(_)) || matches!(b, Str(_)) => {
-            Ok(Str(text_of(&a) + &text_of(&b)))
-        }
+        BinOp::Add if matches!(a, Str(_)) || matches!(b, Str(_)) => concat(a, b),
         BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem => match (&a, &b) {
             (Int(x), Int(y)) => {
                 let (x, y) = (*x, *y);
@@ -191,7 +215,7 @@ pub(super) fn cast(v: Value, to: Scalar) -> OpResult {
             ErrorKind::BadCast,
             format!(
                 "cannot cast {} to {}",
-                super::super::value::quoted(&text_of(v)),
+                crate::value::quoted(&text_of(v)),
                 to.keyword()
             ),
         ))
