@@ -90,7 +90,11 @@ fn seeds() -> Vec<String> {
     }
     doubling.push_str("}\n");
     let long_sum = format!("R {{ x = 1{}; }}\n", "+1".repeat(30_000));
-    let deep = format!("R {{ x = {}1{}; }}\n", "(".repeat(20_000), ")".repeat(20_000));
+    let deep = format!(
+        "R {{ x = {}1{}; }}\n",
+        "(".repeat(20_000),
+        ")".repeat(20_000)
+    );
     let nested = format!("{}{}\n", "A { ".repeat(20_000), "}".repeat(20_000));
     let mut refs = String::from("R {\n  y = 1;\n");
     for i in 0..20_000 {
@@ -146,9 +150,43 @@ impl Rng {
 }
 
 const TOKENS: &[&str] = &[
-    "{", "}", "=", ";", "+", "-", "*", "/", "(", ")", "[", "]", "$.", "^.", ".", ",", "\"", "\\",
-    "x0", "x0 + x0", "int", "string", "string[]", "bool", "true", "1e309", "-9223372036854775808",
-    "Package", "Version", "Registry", "manifest", "\n", "#", "//", "/*", "\u{0}", "\u{1b}[2J",
+    "{",
+    "}",
+    "=",
+    ";",
+    "+",
+    "-",
+    "*",
+    "/",
+    "(",
+    ")",
+    "[",
+    "]",
+    "$.",
+    "^.",
+    ".",
+    ",",
+    "\"",
+    "\\",
+    "x0",
+    "x0 + x0",
+    "int",
+    "string",
+    "string[]",
+    "bool",
+    "true",
+    "1e309",
+    "-9223372036854775808",
+    "Package",
+    "Version",
+    "Registry",
+    "manifest",
+    "\n",
+    "#",
+    "//",
+    "/*",
+    "\u{0}",
+    "\u{1b}[2J",
 ];
 
 fn mutate(rng: &mut Rng, seed: &str) -> String {

@@ -323,3 +323,49 @@ fn issue9_sigterm_during_pack_leaves_nothing_behind() {
     assert_eq!(status.code(), Some(143), "{status:?}");
     assert_eq!(pandora_tests::dir_names(&out), Vec::<String>::new());
 }
+
+#[test]
+fn issue9_pack_refuses_what_install_would_refuse() {
+    let ctx = Context::new();
+    let tree = |name: &str| {
+        let src = ctx.path().join(name);
+        std::fs::create_dir_all(src.join("files")).unwrap();
+        std::fs::write(src.join("manifest.acl"), MANIFEST).unwrap();
+        src
+    };
+    // A sparse 9 GiB file: past the 8 GiB the unpacker accepts; refused before compressing.
+    let big = tree("big");
+    std::fs::File::create(big.join("files/sparse"))
+        .unwrap()
+        .set_len(9 << 30)
+        .unwrap();
+    let started = std::time::Instant::now();
+    let r = ctx.run(&["pack", big.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("the package breaks a limit every installer enforces: decompressed size passes the limit of 8589934592 bytes"),
+        "{r:?}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // 16 MiB of zeros: a decompression bomb by the unpacker's ratio rule.
+    let zeros = tree("zeros");
+    std::fs::write(zeros.join("files/zeros"), vec![0u8; 16 << 20]).unwrap();
+    let r = ctx.run(&["pack", zeros.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("expands more than 250 times"), "{r:?}");
+    // A path the store could not hold.
+    let deep = tree("deep");
+    let long = deep.join("files").join("d/".repeat(1100));
+    std::fs::create_dir_all(&long).unwrap();
+    {
+        std::fs::write(long.join("f"), "x").unwrap();
+        let r = ctx.run(&["pack", deep.to_str().unwrap()]);
+        assert_eq!(r.code, 1, "{r:?}");
+        assert!(r.stderr.contains("the limit is 2048"), "{r:?}");
+    }
+    assert!(
+        pandora_tests::dir_names(ctx.path())
+            .iter()
+            .all(|n| !n.ends_with(".pkg"))
+    );
+}

@@ -367,6 +367,13 @@ pub enum PackError {
         /// The rule.
         violation: Violation,
     },
+    /// The package would break a limit the installer enforces, so it could never be
+    /// installed.
+    #[error("the package breaks a limit every installer enforces: {violation}")]
+    Limit {
+        /// The limit.
+        violation: Violation,
+    },
     /// A source file changed while it was being packed.
     #[error("`{}` changed while it was being packed", path.display())]
     Changed {

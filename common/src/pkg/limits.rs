@@ -7,7 +7,9 @@ pub struct Limits {
     pub max_total_size: u64,
     /// Most tar headers (entries plus long-name and PAX headers) an archive may hold.
     pub max_entries: u64,
-    /// Longest path or symlink target, in bytes.
+    /// Longest path or symlink target, in bytes. Below the system's 4096-byte PATH_MAX with
+    /// room for the store's own prefix (`$PANDORA_HOME/store/<name>/<version>/`), so a path
+    /// the format accepts can always be written and read back.
     pub max_path_len: usize,
     /// Longest single path component, in bytes.
     pub max_component_len: usize,
@@ -29,7 +31,7 @@ impl Default for Limits {
         Limits {
             max_total_size: 8 << 30,
             max_entries: 500_000,
-            max_path_len: 4096,
+            max_path_len: 2048,
             max_component_len: 255,
             max_ratio: 250,
             ratio_floor: 1 << 20,

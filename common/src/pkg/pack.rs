@@ -110,6 +110,16 @@ pub fn pack(
     let counted = builder.into_inner().map_err(write_err)?;
     let (digest, out) = counted.inner.finish().map_err(write_err)?.finish();
     out.flush().map_err(write_err)?;
+    // The unpacker refuses archives that expand too much (decompression bombs); a package
+    // that would trip that rule is refused here, where its author can still change it.
+    let limits = Limits::default();
+    if counted.count > limits.ratio_floor && counted.count / digest.size.max(1) > limits.max_ratio {
+        return Err(PackError::Limit {
+            violation: Violation::RatioTooHigh {
+                max: limits.max_ratio,
+            },
+        });
+    }
     Ok(PackReport {
         name: manifest.name,
         version: manifest.version,
@@ -279,12 +289,52 @@ fn scan(src: &Path) -> Result<(Manifest, Vec<SrcEntry>), PackError> {
             violation: Violation::MissingHook,
         });
     }
+    check_size(&entries, &limits)?;
     for entry in entries.iter().filter(|e| e.kind == EntryKind::File) {
         if let Some(check) = check_for(&entry.rel, &manifest) {
             check_content(entry, check, &limits)?;
         }
     }
     Ok((manifest, entries))
+}
+
+/// Refuses a tree whose archive would hold more tar headers or bytes than the unpacker
+/// accepts, before anything is compressed (a sparse 9 GiB file costs nothing to find).
+fn check_size(entries: &[SrcEntry], limits: &Limits) -> Result<(), PackError> {
+    const BLOCK: u64 = 512;
+    let blocks = |n: u64| n.div_ceil(BLOCK) * BLOCK;
+    // The end-of-archive marker.
+    let mut bytes = 2 * BLOCK;
+    let mut headers = 0u64;
+    for e in entries {
+        headers += 1;
+        bytes += BLOCK + blocks(e.size);
+        // GNU long-name and long-link headers for names past the header's 100 bytes.
+        for long in [Some(e.rel.as_str()), e.target.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            if long.len() >= 100 {
+                headers += 1;
+                bytes += BLOCK + blocks(long.len() as u64 + 1);
+            }
+        }
+    }
+    if headers > limits.max_entries {
+        return Err(PackError::Limit {
+            violation: Violation::TooManyEntries {
+                max: limits.max_entries,
+            },
+        });
+    }
+    if bytes > limits.max_total_size {
+        return Err(PackError::Limit {
+            violation: Violation::TooLarge {
+                max: limits.max_total_size,
+            },
+        });
+    }
+    Ok(())
 }
 
 /// Reads a hook, `provenance.acl` or `sbom.spdx.json` and checks it as the unpacker will.

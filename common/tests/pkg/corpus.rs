@@ -505,7 +505,7 @@ pub(crate) const CASES: &[Case] = &[
         limits: default_limits,
         expect: &[
             "entry `files/d/d/d/d/d/d/",
-            "is 5005 bytes long, the limit is 4096",
+            "is 5005 bytes long, the limit is 2048",
         ],
     },
     Case {
