@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# Installing the 200-package corpus of ../shared/bench/make-corpus.sh side by side with what a
+# Installing the 200-package corpus of bench/make-corpus.sh side by side with what a
 # user would otherwise run, in one run on this machine (release builds, warm page cache):
 #   (a) cold: `pandora install` of all 200 pins into a fresh PANDORA_HOME (daemon running,
 #       registry configured, empty blob cache) from `pandora-registry serve` on 127.0.0.1,
 #       vs `pacman -U` of the corpus's pacman packages in one transaction into a temp root
-#       (exactly as baseline.sh runs it), vs one `tar -x` of the already-decompressed archives;
+#       (--nodeps --noscriptlet, signatures off), vs one `tar -x` of the already-decompressed
+#       archives;
 #       plus, for reference, the same install from the registry directory as file://
 #   (b) warm: the same install again, everything in the store, the registry server stopped
 #   (c) `pandora list --store`, whole process, daemon warm
 #   (d) the daemon's memory: VmRSS idle, and peak (VmHWM, and VmRSS sampled every 10 ms)
 #       during a cold install
 # Each run gets a new home: the previous one is renamed aside, and everything renamed aside
-# is deleted at the end (creating files right after a mass delete is 10-30x slower on this
-# ext4: ../shared/bench/BASELINE.md, finding 4). Prints a markdown table with ratios.
+# is deleted at the end (on ext4, creating files within minutes of a mass delete was measured
+# 10-30x slower than usual). Prints a markdown table with ratios.
 # Usage: bench/install.sh [-r RUNS (5, >= 3)] [-o OUT (/tmp/pandora-bench/install)]
 #                         [-c CORPUS (/tmp/pandora-bench/corpus)]
 set -euo pipefail
@@ -38,7 +39,7 @@ D=$HERE/target/release/pandorad
 R=$HERE/target/release/pandora-registry
 
 # The corpus (idempotent: it keeps an existing one made with the same parameters).
-OUT="$CORPUS" "$HERE/../shared/bench/make-corpus.sh" -o "$CORPUS" >&2
+OUT="$CORPUS" "$HERE/bench/make-corpus.sh" -o "$CORPUS" >&2
 # shellcheck source=/dev/null
 source "$CORPUS/corpus.env" # N FILES LINKS PAYLOAD_BYTES PKG_BYTES ...
 N=$(wc -l < "$CORPUS/base.list")

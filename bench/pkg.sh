@@ -16,8 +16,8 @@ cargo build --release --quiet -p pandora-bench
 B=$PWD/target/release/pandora-bench
 mkdir -p "$OUT"
 [ -d "$OUT/tree" ] || "$B" gen-tree "$OUT/tree" "$MB"
-# Garbage is renamed aside and deleted at the end: creating files right after a mass delete is
-# 10-30x slower on this ext4 (../shared/bench/BASELINE.md, finding 4).
+# Garbage is renamed aside and deleted at the end: on ext4, creating files within minutes of a
+# mass delete was measured 10-30x slower than usual.
 cat > "$OUT/trash.sh" <<SH
 #!/bin/sh
 mkdir -p "$OUT/trash"
