@@ -26,7 +26,7 @@ fn main() -> Result<()> {
             let packages = arg(2).map_or(Ok(20_000), str::parse)?;
             let versions = arg(3).map_or(Ok(5), str::parse)?;
             let text = gen_index(packages, versions);
-            std::fs::write(out, &text).with_context(|| format!("writing {out}"))?;
+            fs_err::write(out, &text).with_context(|| format!("writing {out}"))?;
             println!(
                 "{out}: {packages} packages x {versions} versions, {:.1} MB",
                 text.len() as f64 / 1e6
@@ -35,7 +35,7 @@ fn main() -> Result<()> {
         (Some("parse-index"), Some(file)) => parse_index(file, arg(2).map_or(Ok(5), str::parse)?)?,
         (Some("unpack"), Some(file)) => {
             let dir = arg(2).context("unpack FILE.pkg DIR")?;
-            let f = std::fs::File::open(file).with_context(|| format!("opening {file}"))?;
+            let f = fs_err::File::open(file).with_context(|| format!("opening {file}"))?;
             let unpacked = pkg::unpack(
                 std::io::BufReader::with_capacity(1 << 20, f),
                 Path::new(dir),
@@ -100,7 +100,7 @@ fn gen_index(packages: usize, versions: usize) -> String {
 
 /// Peak resident memory of this process, from /proc (kB).
 fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    fs_err::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
@@ -111,7 +111,7 @@ fn peak_rss_kb() -> u64 {
 }
 
 fn parse_index(file: &str, runs: usize) -> Result<()> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+    let text = fs_err::read_to_string(file).with_context(|| format!("reading {file}"))?;
     let mb = text.len() as f64 / 1e6;
     let base = peak_rss_kb();
     let mut parse = Vec::new();
@@ -156,8 +156,8 @@ fn parse_index(file: &str, runs: usize) -> Result<()> {
 /// real binaries and text (a per-file vocabulary mixed with pseudo-random bytes).
 fn gen_tree(dir: &Path, mb: u64) -> Result<()> {
     let files_dir = dir.join("files");
-    std::fs::create_dir_all(&files_dir)?;
-    std::fs::write(
+    fs_err::create_dir_all(&files_dir)?;
+    fs_err::write(
         dir.join("manifest.acl"),
         "manifest {\n    string name = \"bigpkg\";\n    string version = \"1.0.0\";\n    string arch = \"x86_64\";\n    string[] authors = { \"Bench <bench@example.org>\" };\n    string license = \"MIT\";\n    string[] dependencies = {};\n    string[] install_hooks = {};\n    build_meta { builder = \"pandora-bench\"; }\n}\n",
     )?;
@@ -176,7 +176,7 @@ fn gen_tree(dir: &Path, mb: u64) -> Result<()> {
         let unit = (next() % 1_000_000) as f64 / 1_000_000.0;
         let size = (512.0 * (1_500_000.0f64 / 512.0).powf(unit)) as u64;
         let sub = files_dir.join(format!("d{:02}/s{}", i % 23, i % 5));
-        std::fs::create_dir_all(&sub)?;
+        fs_err::create_dir_all(&sub)?;
         let words: Vec<u64> = (0..64).map(|_| next()).collect();
         let mut buf = Vec::with_capacity(size as usize);
         while (buf.len() as u64) < size {
@@ -187,7 +187,7 @@ fn gen_tree(dir: &Path, mb: u64) -> Result<()> {
                 buf.extend_from_slice(&words[(r % 64) as usize].to_le_bytes());
             }
         }
-        std::fs::write(sub.join(format!("f{i:05}.bin")), &buf)?;
+        fs_err::write(sub.join(format!("f{i:05}.bin")), &buf)?;
         written += size;
         i += 1;
     }

@@ -199,6 +199,7 @@ pub fn hash_file(path: &Path) -> io::Result<Digest> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
 

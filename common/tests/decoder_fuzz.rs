@@ -7,6 +7,8 @@
 //! sums, reference chains), and random mutations of both. `PANDORA_FUZZ_CASES` sets how
 //! many mutations run (default 3000).
 
+// Tests set up and inspect files directly; a failure fails the test.
+#![allow(clippy::disallowed_methods)]
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -60,7 +60,7 @@ pub(crate) async fn connect(layout: &Layout) -> Result<Client, Failure> {
         }
         if let Ok(Some(status)) = child.try_wait() {
             let log = layout.daemon_log();
-            let tail = std::fs::read_to_string(&log).unwrap_or_default();
+            let tail = fs_err::read_to_string(&log).unwrap_or_default();
             let last = tail
                 .lines()
                 .rev()

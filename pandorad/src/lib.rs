@@ -20,5 +20,6 @@ mod server;
 mod store;
 mod suggest;
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)]
 mod testutil;
 mod verify;

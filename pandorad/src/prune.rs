@@ -94,6 +94,7 @@ pub(crate) fn prune_cache(layout: &Layout, dry_run: bool, events: &Events) -> Ou
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
 

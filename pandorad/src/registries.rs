@@ -180,6 +180,7 @@ fn remove_cache(layout: &Layout, name: &str) -> Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
 

@@ -2,6 +2,9 @@
 //! with a fixed environment (`NO_COLOR=1 COLUMNS=100 LC_ALL=C`), their output kept out of
 //! sight unless a test fails.
 
+// Test support: a failed file operation fails the test with its own message.
+#![allow(clippy::disallowed_methods)]
+
 mod context;
 mod daemon;
 pub mod http;

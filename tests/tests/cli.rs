@@ -1,6 +1,9 @@
 //! End-to-end tests of the daemon-free commands, `pandora acl` and `pandora pack`, driving the
 //! real binary in a temporary home.
 
+// Tests set up and inspect files directly; a failure fails the test.
+#![allow(clippy::disallowed_methods)]
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;

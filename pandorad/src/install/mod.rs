@@ -139,6 +139,7 @@ pub(crate) fn install(
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
     use crate::error::code;

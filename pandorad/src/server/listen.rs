@@ -169,6 +169,7 @@ impl AsyncWrite for Conn {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
 

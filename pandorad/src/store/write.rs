@@ -120,6 +120,7 @@ fn set_write_bits(dir: &Path, writable: bool) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
 

@@ -483,6 +483,7 @@ fn parse_range(header: &str, len: u64) -> RangeSpec {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
 

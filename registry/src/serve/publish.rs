@@ -325,6 +325,7 @@ async fn drain(mut body: Incoming) {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
 

@@ -2,6 +2,9 @@
 //! autostart and idle exit, socket activation, crash recovery, the queue and status,
 //! registries, publish, reads across registries, and the store and cache commands.
 
+// Tests set up and inspect files directly; a failure fails the test.
+#![allow(clippy::disallowed_methods)]
+
 mod first_hour;
 mod hostile;
 mod lifecycle;

@@ -4,6 +4,9 @@
 //! resolve and ask before they act, verify what they download, resume, pick registries by
 //! priority, work offline from their caches, and leave nothing behind when they fail.
 
+// Tests set up and inspect files directly; a failure fails the test.
+#![allow(clippy::disallowed_methods)]
+
 mod broken_registries;
 mod core;
 mod hooks;

@@ -3,6 +3,9 @@
 //! packages made with `pandora pack`, driven by a real HTTP client, raw HTTP/1.1 for what
 //! clients would normalize, and nginx for comparison.
 
+// Tests set up and inspect files directly; a failure fails the test.
+#![allow(clippy::disallowed_methods)]
+
 mod metrics;
 mod publish;
 mod search;
