@@ -80,18 +80,14 @@ fn pack(dir: &Path, out: Option<PathBuf>, quiet: bool) -> Outcome {
 }
 
 fn inspect(file: &Path) -> Outcome {
-    let f = fs_err::File::open(file).map_err(|e| Failure::new(e.to_string()))?;
-    let found = pkg::inspect(
-        std::io::BufReader::with_capacity(1 << 20, f),
-        &Limits::default(),
-    )
-    .map_err(|e| {
-        Failure::new(format!(
+    let found = pkg::inspect_file(file, &Limits::default()).map_err(|e| match e {
+        pkg::InspectFileError::Open { .. } => Failure::new(with_causes(&e)),
+        pkg::InspectFileError::Invalid { source, .. } => Failure::new(format!(
             "{} is not a valid package: {}",
             file.display(),
-            with_causes(&e)
+            with_causes(&source)
         ))
-        .hint("do not install it; ask its publisher for a new build")
+        .hint("do not install it; ask its publisher for a new build"),
     })?;
     let mut out = String::new();
     out.push_str(&format!("package  {}\n", found.manifest.pin()));

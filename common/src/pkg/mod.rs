@@ -36,4 +36,4 @@ pub use entry::{EntryInfo, EntryKind};
 pub use error::{ContentError, PackError, UnpackError, Violation};
 pub use limits::Limits;
 pub use pack::{ARCHIVE_ZSTD_LEVEL, PackOptions, PackReport, PackedFile, pack, pack_to_dir};
-pub use unpack::{Inspection, Unpacked, inspect, unpack};
+pub use unpack::{InspectFileError, Inspection, Unpacked, inspect, inspect_file, unpack};

@@ -108,6 +108,46 @@ pub fn unpack(
     })
 }
 
+/// Why [`inspect_file`] failed: the file could not be opened, or it is not a valid package.
+#[derive(Debug, thiserror::Error)]
+pub enum InspectFileError {
+    /// The file cannot be opened.
+    #[error("cannot open `{}`", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The file is not a valid package.
+    #[error("`{}` is not a valid package", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: UnpackError,
+    },
+}
+
+/// Opens the `.pkg` at `path` and [`inspect`]s it, reading in large blocks: the one way every
+/// tool checks a package file.
+pub fn inspect_file(path: &Path, limits: &Limits) -> Result<Inspection, InspectFileError> {
+    // The error names the path itself, without fs_err's wording.
+    #[allow(clippy::disallowed_methods)]
+    let file = std::fs::File::open(path).map_err(|source| InspectFileError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    inspect(io::BufReader::with_capacity(1 << 20, file), limits).map_err(|source| {
+        InspectFileError::Invalid {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
 /// Reads the archive from `reader` and applies every check [`unpack`] applies, writing nothing.
 pub fn inspect(reader: impl Read, limits: &Limits) -> Result<Inspection, UnpackError> {
     let decoded = Decoded::new(reader, limits).map_err(start_error)?;

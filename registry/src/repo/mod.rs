@@ -343,14 +343,12 @@ impl Repo {
                     max: self.meta.max_package_size,
                 });
             }
-            let reader = fs_err::File::open(file).map_err(io_err("cannot open", file))?;
-            let found = pkg::inspect(
-                io::BufReader::with_capacity(1 << 20, reader),
-                &Limits::default(),
-            )
-            .map_err(|source| RepoError::InvalidPackage {
-                file: shown.clone(),
-                source,
+            let found = pkg::inspect_file(file, &Limits::default()).map_err(|e| match e {
+                pkg::InspectFileError::Open { source, .. } => io_err("cannot open", file)(source),
+                pkg::InspectFileError::Invalid { source, .. } => RepoError::InvalidPackage {
+                    file: shown.clone(),
+                    source,
+                },
             })?;
             let pin = found.manifest.pin();
             let published = index
