@@ -37,6 +37,9 @@ pub(crate) async fn connect(layout: &Layout) -> Result<Client, Failure> {
     if let Ok(c) = connect_once(&socket).await {
         return Ok(c);
     }
+    if let Some(f) = foreign_socket(layout) {
+        return Err(f);
+    }
     if std::env::var_os("PANDORA_NO_AUTOSTART").is_some() {
         return Err(
             Failure::new(format!("no pandorad answers on {}", socket.display()))
@@ -84,20 +87,27 @@ pub(crate) async fn connect(layout: &Layout) -> Result<Client, Failure> {
     }
 }
 
-fn connection_lost(layout: &Layout, status: &tonic::Status) -> Failure {
+/// The failure to report when the home's socket belongs to another user: their daemon
+/// refuses us, and starting our own there would be wrong.
+fn foreign_socket(layout: &Layout) -> Option<Failure> {
     use std::os::unix::fs::MetadataExt;
     let socket = layout.socket();
     let me = rustix::process::getuid().as_raw();
-    if let Ok(meta) = fs_err::metadata(&socket)
-        && meta.uid() != me
-    {
-        return Failure::new(format!(
+    let meta = fs_err::metadata(&socket).ok()?;
+    (meta.uid() != me).then(|| {
+        Failure::new(format!(
             "the daemon on {} belongs to another user (uid {}) and serves only them; Pandora is per-user",
             socket.display(),
             meta.uid()
         ))
         .code("permission-denied")
-        .hint("use a home of your own: unset PANDORA_HOME, or set it to a directory you own");
+        .hint("use a home of your own: unset PANDORA_HOME, or set it to a directory you own")
+    })
+}
+
+fn connection_lost(layout: &Layout, status: &tonic::Status) -> Failure {
+    if let Some(f) = foreign_socket(layout) {
+        return f;
     }
     Failure::new(format!(
         "pandorad closed the connection before answering (it stopped or crashed): {}",

@@ -372,3 +372,23 @@ fn issue9_pack_refuses_what_install_would_refuse() {
             .all(|n| !n.ends_with(".pkg"))
     );
 }
+
+#[test]
+fn issue9_acl_fmt_write_keeps_a_symbolic_link() {
+    let ctx = Context::new();
+    let real = ctx.write("real.acl", "A{x=1;}\n");
+    let link = ctx.path().join("link.acl");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let r = ctx.run(&["acl", "fmt", "--write", "link.acl"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&real).unwrap(),
+        "A {\n    x = 1;\n}\n"
+    );
+}

@@ -101,8 +101,34 @@ pub struct Error {
     pub message: String,
     /// The file name given to the parser.
     pub origin: String,
-    /// The text of the offending line (empty at end of file).
+    /// The text of the offending line (empty at end of file), or the part of it around the
+    /// column when the line is longer than 160 characters.
     pub line_text: String,
+    /// The caret's column within `line_text`, counted from 1.
+    caret: usize,
+}
+
+/// The most characters of a source line an error shows: a one-line 50 MB file is not echoed.
+pub(crate) const MAX_SHOWN: usize = 160;
+
+/// The part of `line` around column `col` (from 1) and the column within that part: the
+/// whole line when it is short, else [`MAX_SHOWN`] characters with `…` where it was cut.
+fn excerpt(line: &str, col: usize) -> (String, usize) {
+    let len = line.chars().count();
+    if len <= MAX_SHOWN {
+        return (line.to_string(), col);
+    }
+    let start = col.saturating_sub(MAX_SHOWN / 2).min(len - MAX_SHOWN);
+    let mut text = String::new();
+    if start > 0 {
+        text.push('…');
+    }
+    text.extend(line.chars().skip(start).take(MAX_SHOWN));
+    if start + MAX_SHOWN < len {
+        text.push('…');
+    }
+    let caret = col - start + usize::from(start > 0);
+    (text, caret)
 }
 
 impl Error {
@@ -113,6 +139,7 @@ impl Error {
             message: message.into(),
             origin: String::new(),
             line_text: String::new(),
+            caret: pos.col as usize,
         }
     }
 
@@ -125,12 +152,14 @@ impl Error {
     pub(crate) fn located(mut self, origin: &str, source: &str) -> Error {
         self.origin = origin.to_string();
         let source = source.strip_prefix('\u{feff}').unwrap_or(source);
-        self.line_text = source
+        let line = source
             .split('\n')
             .nth(self.pos.line.saturating_sub(1) as usize)
             .unwrap_or("")
-            .trim_end_matches('\r')
-            .to_string();
+            .trim_end_matches('\r');
+        let (text, caret) = excerpt(line, self.pos.col as usize);
+        self.line_text = text;
+        self.caret = caret;
         self
     }
 
@@ -155,7 +184,7 @@ impl fmt::Display for Error {
         let pad: String = self
             .line_text
             .chars()
-            .take(self.pos.col.saturating_sub(1) as usize)
+            .take(self.caret.saturating_sub(1))
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
         write!(f, "{pad}^")

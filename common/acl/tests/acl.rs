@@ -520,6 +520,38 @@ fn error_display_has_source_line_and_caret() {
 }
 
 #[test]
+fn issue9_a_long_line_is_shown_around_the_error_only() {
+    // One 200,000-character line with a type error in its middle.
+    let pad = "x".repeat(100_000);
+    let src = format!("A {{ string a = \"{pad}\"; int n = \"oops\"; string b = \"{pad}\"; }}");
+    let e = acl::parse(&src, "long.acl").unwrap_err();
+    let col = src.find("\"oops\"").unwrap() + 1;
+    assert!(
+        e.headline()
+            .starts_with(&format!("long.acl:1:{col}: type-mismatch")),
+        "the headline keeps the true column: {}",
+        e.headline()
+    );
+    let text = e.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[1].chars().count() <= 162,
+        "{} chars shown",
+        lines[1].len()
+    );
+    assert!(
+        lines[1].starts_with('…') && lines[1].ends_with('…'),
+        "{}",
+        lines[1]
+    );
+    // The caret stands under the start of the offending value in the excerpt.
+    let caret = lines[2].chars().count() - 1;
+    let under: String = lines[1].chars().skip(caret).take(6).collect();
+    assert_eq!(under, "\"oops\"", "{text}");
+}
+
+#[test]
 fn atlaslinux_index_shape() {
     let src = "Registry {\n    string url = \"https://atlaslinux.github.io/AtlasLinux/pandora/index.acl\";\n    int priority = 100;\n    bool require_signatures = false;\n    string cache_policy = \"ttl=3600\";\n\n    /* mytool package */\n    Package \"mytool\" {\n        string[] versions = { \"1.0.0\" };\n        string latest = \"1.0.0\";\n        string pkg_base_url = \"\";\n\n        Version \"1.0.0\" {\n            string manifest_url = \"https://atlaslinux.github.io/x/manifest.acl\";\n            string pkg_url = \"https://atlaslinux.github.io/releases/download/mytool-1.0.0/mytool-1.0.0.pkg\";\n            string sha256 = \"b6dc229457732c0d0fe018961825d89704fd6ff49a2774d7c63a933765f84f91\";\n            bool deprecated = false;\n        }\n\n    }\n\n}\n";
     let doc = acl::parse(src, "index.acl").unwrap();

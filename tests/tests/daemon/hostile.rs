@@ -294,3 +294,59 @@ fn issue9_remote_text_cannot_drive_the_terminal() {
         assert!(!r.stdout.contains('\u{7}'), "{args:?}: {r:?}");
     }
 }
+
+#[test]
+fn issue9_run_must_not_be_a_link_to_someone_elses_directory() {
+    let ctx = Context::new();
+    let open = ctx.path().join("open");
+    std::fs::create_dir_all(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::create_dir_all(ctx.pandora_home()).unwrap();
+    std::os::unix::fs::symlink(&open, ctx.pandora_home().join("run")).unwrap();
+    let out = Command::new(bin("pandorad"))
+        .env("PANDORA_HOME", ctx.pandora_home())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is a symbolic link"), "{stderr}");
+    let mode = std::fs::metadata(&open).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o777,
+        0o777,
+        "the directory it points to is left alone"
+    );
+    assert!(
+        pandora_tests::dir_names(&open).is_empty(),
+        "no socket or lock there"
+    );
+}
+
+#[test]
+fn issue9_running_out_of_file_descriptors_is_survived_quietly() {
+    let ctx = Context::new();
+    // A daemon with few descriptors, and more connections than it can take.
+    std::fs::create_dir_all(ctx.pandora_home()).unwrap();
+    let log = ctx.log_file("pandorad-fd");
+    let mut cmd = Command::new("prlimit");
+    cmd.args(["--nofile=64:64", "--"])
+        .arg(bin("pandorad"))
+        .env("PANDORA_HOME", ctx.pandora_home());
+    let mut daemon = ctx.spawn_into(&mut cmd, &log);
+    let sock = ctx.pandora_home().join("run/sock");
+    wait_until("the socket", 10, || {
+        std::os::unix::net::UnixStream::connect(&sock).is_ok()
+    });
+    let held: Vec<_> = (0..200)
+        .filter_map(|_| std::os::unix::net::UnixStream::connect(&sock).ok())
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let failures = text.lines().filter(|l| l.contains("accept failed")).count();
+    assert!(failures <= 5, "{failures} lines of accept failures in 2 s");
+    drop(held);
+    // Once the connections are gone it answers again.
+    wait_until("an answer", 10, || ctx.client(&["status"]).code == 0);
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+}

@@ -69,6 +69,12 @@ fn a_client_of_another_uid_is_refused() {
         !out.status.success(),
         "another uid must not get an answer: {out:?}"
     );
+    // Not a bare "transport error": they are told whose daemon it is.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("belongs to another user") && stderr.contains("Pandora is per-user"),
+        "{stderr}"
+    );
     std::thread::sleep(Duration::from_millis(200));
     assert!(
         d.log().contains("refused a connection from another user"),
