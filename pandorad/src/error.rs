@@ -189,9 +189,9 @@ pub(crate) enum Error {
     /// No registry is configured.
     #[error("no registries are configured")]
     NoRegistries,
-    /// A registry failed.
+    /// A registry failed, or a download could not start (no disk space).
     #[error(transparent)]
-    Fetch(FetchError),
+    Fetch(#[from] FetchError),
     /// `registries.acl` is not valid.
     #[error("{} is not valid", path.display())]
     BadConfig {
@@ -274,39 +274,9 @@ pub(crate) enum Error {
     /// The mutation stopped at a safe point before it changed anything.
     #[error("stopped because {0}; nothing was changed")]
     Cancelled(&'static str),
-    /// Not enough free disk space for a download.
-    #[error(
-        "not enough free space in {}: {pin} needs {need} bytes, {have} are free",
-        path.display()
-    )]
-    NoSpace {
-        pin: Pin,
-        path: PathBuf,
-        need: u64,
-        have: u64,
-    },
     /// Something inside the daemon failed.
     #[error("{0}")]
     Internal(String),
-}
-
-impl From<FetchError> for Error {
-    fn from(e: FetchError) -> Error {
-        match e {
-            FetchError::NoSpace {
-                pin,
-                path,
-                need,
-                have,
-            } => Error::NoSpace {
-                pin,
-                path,
-                need,
-                have,
-            },
-            e => Error::Fetch(e),
-        }
-    }
 }
 
 /// A `Result` with the daemon's error.
@@ -349,6 +319,7 @@ impl Error {
             Error::Unpack { source, .. } if disk_full(source) => code::NO_SPACE,
             Error::Io { .. } | Error::Unpack { .. } => code::IO,
             Error::NoRegistries => code::NO_REGISTRIES,
+            Error::Fetch(FetchError::NoSpace { .. }) => code::NO_SPACE,
             Error::Fetch(_) | Error::Unreachable { .. } => code::FETCH,
             Error::BadConfig { .. } => code::BAD_CONFIG,
             Error::BadRegistryName(_) => code::BAD_NAME,
@@ -365,7 +336,6 @@ impl Error {
             },
             Error::Damaged { .. } => code::DAMAGED,
             Error::Cancelled(_) => code::CANCELLED,
-            Error::NoSpace { .. } => code::NO_SPACE,
             Error::Internal(_) => code::INTERNAL,
         }
     }
@@ -398,6 +368,7 @@ impl Error {
             | Error::NoToken { .. }
             | Error::TokenUnreadable { .. }
             | Error::PublishNeedsServer { .. } => Kind::FailedPrecondition,
+            Error::Fetch(FetchError::NoSpace { .. }) => Kind::ResourceExhausted,
             Error::Fetch(_) | Error::Unreachable { .. } => Kind::Unavailable,
             Error::PublishRefused { status, .. } => match status {
                 401 => Kind::Unauthenticated,
@@ -409,7 +380,6 @@ impl Error {
             },
             Error::Damaged { .. } => Kind::DataLoss,
             Error::Cancelled(_) => Kind::Cancelled,
-            Error::NoSpace { .. } => Kind::ResourceExhausted,
             Error::Unpack { .. } => Kind::Internal,
             Error::Io { .. } | Error::Internal(_) => Kind::Internal,
         }
@@ -477,7 +447,7 @@ impl Error {
                 "free some space on the disk of {}, e.g. pandora prune --cache, then retry",
                 dir.display()
             )),
-            Error::NoSpace { path, .. } => Some(format!(
+            Error::Fetch(FetchError::NoSpace { path, .. }) => Some(format!(
                 "free some space on the disk of {}, e.g. pandora prune --cache",
                 path.display()
             )),
