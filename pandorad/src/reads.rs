@@ -40,6 +40,16 @@ pub(crate) fn close_names(clients: &mut [RegistryClient], name: &str) -> Vec<Str
 
 /// Ranked search across registries; a package offered by several keeps the highest-priority one.
 pub(crate) fn search(layout: &Layout, query: &str, refresh: bool) -> Result<SearchReply> {
+    let reply = search_once(layout, query, refresh)?;
+    // Nothing matches in cached indices: the package may be newer than the cache, so the
+    // registries are asked once more before the answer is "no match".
+    if reply.hits.is_empty() && !refresh {
+        return search_once(layout, query, true);
+    }
+    Ok(reply)
+}
+
+fn search_once(layout: &Layout, query: &str, refresh: bool) -> Result<SearchReply> {
     let mut hits: Vec<(pandora_common::files::SearchRank, SearchHit)> = Vec::new();
     let mut warnings = Vec::new();
     let mut names = Vec::new();

@@ -56,6 +56,8 @@ pub(crate) fn install(
         &mut registries,
         request.packages,
         request.repair,
+        // A confirmed plan already said which pins bare names mean.
+        !matches!(request.mode, Mode::Confirmed(_)),
         events,
     )?;
     let clients = registries.made();

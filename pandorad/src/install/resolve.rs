@@ -49,6 +49,7 @@ pub(crate) fn resolve(
     registries: &mut Lazy<'_>,
     requests: &[String],
     repair: bool,
+    announce: bool,
     events: &Events,
 ) -> Result<Closure> {
     let mut closure = Closure::new();
@@ -77,10 +78,12 @@ pub(crate) fn resolve(
                     name,
                     version: v.version.clone(),
                 };
-                events.info(format!(
-                    "{} is {pin} (latest in registry `{registry}`)",
-                    pin.name
-                ));
+                if announce {
+                    events.info(format!(
+                        "{} is {pin} (latest in registry `{registry}`)",
+                        pin.name
+                    ));
+                }
                 queue.push_back((pin, None));
             }
         }

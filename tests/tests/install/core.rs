@@ -85,6 +85,12 @@ fn issue7_a_version_published_after_the_snapshot_was_cached_is_found_at_once() {
     assert!(r.stdout.contains("version=2.0.0"), "cached: {r:?}");
     let r = ctx.plain(&["search", "app", "--refresh"]);
     assert!(r.stdout.contains("version=3.0.0"), "refreshed: {r:?}");
+    // A search that matches nothing in the cached index asks the registry once more.
+    let fresh = ctx.pack(&PkgSpec::new("brandnew", "1.0.0"));
+    registry_tool(&["add".as_ref(), reg.as_os_str(), fresh.as_os_str()]);
+    let r = ctx.plain(&["search", "brandnew"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("name=brandnew version=1.0.0"), "{r:?}");
 }
 
 #[test]
