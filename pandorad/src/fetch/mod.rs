@@ -79,6 +79,17 @@ pub(crate) enum FetchError {
     /// The snapshot has expired.
     #[error("registry `{registry}`: its snapshot expired; the registry must publish a fresh one")]
     Expired { registry: String },
+    /// A blob's declared size is past a limit, so it is not downloaded at all.
+    #[error(
+        "registry `{registry}`: {pin} declares {declared} bytes, more than {whose} limit of {max}; it was not downloaded"
+    )]
+    DeclaredTooLarge {
+        registry: String,
+        pin: Pin,
+        declared: u64,
+        max: u64,
+        whose: &'static str,
+    },
     /// The disk has no room for a download.
     #[error(
         "not enough free space in {}: {pin} needs {need} bytes, {have} are free",

@@ -2,10 +2,13 @@
 //! blobs, through the cache in `cache/index/<registry>/` and `cache/blobs/sha256/`.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use pandora_common::acl::{self, Block, Document, Value};
-use pandora_common::files::{Index, PackageEntry, Pin, RegistryConfig, Snapshot, VersionEntry};
+use pandora_common::files::{
+    Index, PackageEntry, Pin, RegistryConfig, RegistryMeta, Snapshot, VersionEntry,
+};
 use pandora_common::hash::sha256_hex;
 use pandora_common::layout::Layout;
 
@@ -31,6 +34,9 @@ pub(crate) struct RegistryClient {
     /// Why the configured URL cannot be used, if it cannot: every request then fails with
     /// that reason, and the other registries still work.
     broken: Option<String>,
+    /// The registry's `max_package_size` from its `config.acl`, read once when a blob is
+    /// first downloaded.
+    max_package_size: OnceLock<u64>,
 }
 
 /// Where a blob is now.
@@ -60,6 +66,7 @@ impl RegistryClient {
             snapshot_checked: false,
             refresh,
             broken,
+            max_package_size: OnceLock::new(),
         }
     }
 
@@ -121,6 +128,23 @@ impl RegistryClient {
         Ok(match base {
             Base::File(root) => Base::File(root.join(rel.trim_start_matches('/'))),
             Base::Http(root) => Base::Http(format!("{root}{}", rel.trim_start_matches('/'))),
+        })
+    }
+
+    /// The registry's largest package, from its `config.acl`; without one (or when it
+    /// cannot be read) no limit beyond the client's own.
+    fn max_package_size(&self) -> u64 {
+        *self.max_package_size.get_or_init(|| {
+            let Ok(Base::Http(url)) = self.locate("config.acl") else {
+                return u64::MAX;
+            };
+            match http::get_conditional(&url, None, 1 << 20) {
+                Ok(Conditional::Fresh { body, .. }) => String::from_utf8(body)
+                    .ok()
+                    .and_then(|t| RegistryMeta::parse(&t, "config.acl").ok())
+                    .map_or(u64::MAX, |m| m.max_package_size),
+                _ => u64::MAX,
+            }
         })
     }
 
@@ -392,13 +416,21 @@ impl RegistryClient {
                 Err(e) => Err(self.unavailable(&format!("{pin} ({})", v.pkg_url), e)),
             },
             Base::Http(url) => {
+                // The declared size caps the download, and is itself capped: by this client,
+                // and by the registry's own `max_package_size` (a registry that says it takes
+                // nothing over 1 GiB cannot mean a 10 GB blob).
                 let cap = v.size.unwrap_or(MAX_BLOB);
-                if cap > MAX_BLOB {
-                    return Err(FetchError::TooLarge {
-                        registry: self.name().to_string(),
-                        pin: pin.clone(),
-                        size: MAX_BLOB,
-                    });
+                let registry_max = self.max_package_size();
+                for (max, whose) in [(MAX_BLOB, "Pandora's"), (registry_max, "the registry's")] {
+                    if cap > max {
+                        return Err(FetchError::DeclaredTooLarge {
+                            registry: self.name().to_string(),
+                            pin: pin.clone(),
+                            declared: cap,
+                            max,
+                            whose,
+                        });
+                    }
                 }
                 check_space(&layout.tmp(), pin, cap)?;
                 // Unique: a read (`info`) may fetch the same blob while an install does.

@@ -350,3 +350,33 @@ fn issue9_running_out_of_file_descriptors_is_survived_quietly() {
     let _ = daemon.kill();
     let _ = daemon.wait();
 }
+
+#[test]
+fn issue9_a_declared_size_past_the_limits_is_not_downloaded() {
+    let ctx = Context::new();
+    let reg = ctx.registry_of(
+        "main",
+        &[PkgSpec::new("huge", "1.0.0"), PkgSpec::new("big", "1.0.0")],
+    );
+    // 10 GB: past Pandora's own 8 GiB cap; 2 GiB: past the registry's max_package_size (1 GiB).
+    retarget(&reg, "huge", "blobs/sha256/whatever", Some(10_000_000_000));
+    retarget(&reg, "big", "blobs/sha256/whatever", Some(2 << 30));
+    let server = ctx.serve_registry(&reg, &[]);
+    ctx.write_registry("main", &server.url(""), None);
+    let _d = ctx.start_daemon(&[]);
+    let r = ctx.plain(&["install", "huge@1.0.0"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("huge@1.0.0 declares 10000000000 bytes, more than Pandora's limit of 8589934592; it was not downloaded"),
+        "{r:?}"
+    );
+    let r = ctx.plain(&["install", "big@1.0.0"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "big@1.0.0 declares 2147483648 bytes, more than the registry's limit of 1073741824"
+        ),
+        "{r:?}"
+    );
+    assert!(ctx.tmp_entries().is_empty(), "{:?}", ctx.tmp_entries());
+}
