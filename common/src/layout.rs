@@ -168,6 +168,18 @@ impl Layout {
         self.generations(profile).join(n.to_string())
     }
 
+    /// `profiles/<profile>/generations/<n>.lock`: the lockfile of generation `n`, written
+    /// before the generation appears.
+    pub fn generation_lock(&self, profile: &str, n: u64) -> PathBuf {
+        self.generations(profile).join(format!("{n}.lock"))
+    }
+
+    /// `profiles/<profile>/generations/<n>.profile`: the profile's request as generation `n`
+    /// was built from it.
+    pub fn generation_profile(&self, profile: &str, n: u64) -> PathBuf {
+        self.generations(profile).join(format!("{n}.profile"))
+    }
+
     /// `profiles/<profile>/current`, a link to the current generation.
     pub fn current(&self, profile: &str) -> PathBuf {
         self.profile(profile).join("current")

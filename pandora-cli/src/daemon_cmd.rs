@@ -5,9 +5,10 @@ use std::process::ExitCode;
 use pandora_common::files::PackageArg;
 use pandora_common::layout::Layout;
 use pandora_proto::v1::{
-    AddRegistryRequest, InfoRequest, InstallRequest, ListRegistriesRequest, ListRemoteRequest,
-    ListStoreRequest, PruneCacheRequest, PublishRequest, RemoveRegistryRequest, SearchRequest,
-    StatusRequest, VerifyRequest,
+    ActivateRequest, AddRegistryRequest, DeactivateRequest, InfoRequest, InstallRequest,
+    ListInstalledRequest, ListRegistriesRequest, ListRemoteRequest, ListStoreRequest,
+    PruneCacheRequest, PublishRequest, RemoveRegistryRequest, SearchRequest, SetOverrideRequest,
+    StatusRequest, VerifyRequest, WhichRequest,
 };
 
 use crate::client::{self, status_failure};
@@ -30,6 +31,14 @@ pub(crate) enum Request {
     },
     List(ListArgs),
     Registry(RegistryCommand),
+    Activate {
+        package: String,
+        profile: String,
+        strategy: String,
+    },
+    Deactivate(String, String),
+    Which(String, String),
+    Override(String, String, String),
 }
 
 pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
@@ -83,6 +92,59 @@ pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
                 repair,
             } => install(&printer, &mut c, packages, yes, refresh, repair).await,
             Request::List(args) => list(&printer, &mut c, &args).await,
+            Request::Activate {
+                package,
+                profile,
+                strategy,
+            } => {
+                let req = ActivateRequest {
+                    package,
+                    profile,
+                    strategy,
+                };
+                let s = c.activate(req).await.map_err(status_failure)?;
+                printer.follow(s.into_inner()).await?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Request::Deactivate(name, profile) => {
+                let req = DeactivateRequest { name, profile };
+                let s = c.deactivate(req).await.map_err(status_failure)?;
+                printer.follow(s.into_inner()).await?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Request::Override(path, package, profile) => {
+                let req = SetOverrideRequest {
+                    path,
+                    package,
+                    profile,
+                };
+                let s = c.set_override(req).await.map_err(status_failure)?;
+                printer.follow(s.into_inner()).await?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Request::Which(path, profile) => {
+                let w = c
+                    .which(WhichRequest { path, profile })
+                    .await
+                    .map_err(status_failure)?
+                    .into_inner();
+                let text = if printer.plain {
+                    format!(
+                        "path={} package={}@{} profile={}\n",
+                        quote(&w.path),
+                        w.name,
+                        quote(&w.version),
+                        w.profile
+                    )
+                } else {
+                    format!(
+                        "{}: {}@{} (profile `{}`)\n",
+                        w.path, w.name, w.version, w.profile
+                    )
+                };
+                print_out(&clean(&text));
+                Ok(ExitCode::SUCCESS)
+            }
             Request::Registry(cmd) => registry(&printer, &mut c, cmd).await,
         }
     })
@@ -178,6 +240,9 @@ async fn list(p: &Printer, c: &mut client::Client, args: &ListArgs) -> Outcome {
     if args.remote {
         return list_remote(p, c).await;
     }
+    if !args.store {
+        return list_installed(p, c, args.profile.clone().unwrap_or_default()).await;
+    }
     let reply = c
         .list_store(ListStoreRequest {})
         .await
@@ -232,6 +297,61 @@ async fn list(p: &Printer, c: &mut client::Client, args: &ListArgs) -> Outcome {
         &["NAME", "VERSION", "SIZE", "FILES", "DESCRIPTION"],
         &rows,
     ));
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list_installed(p: &Printer, c: &mut client::Client, profile: String) -> Outcome {
+    let r = c
+        .list_installed(ListInstalledRequest { profile })
+        .await
+        .map_err(status_failure)?
+        .into_inner();
+    if p.plain {
+        let text: String = r
+            .entries
+            .iter()
+            .map(|e| {
+                format!(
+                    "profile={} generation={} name={} version={} registry={} requested={}\n",
+                    r.profile,
+                    r.generation,
+                    e.name,
+                    quote(&e.version),
+                    quote(&e.registry),
+                    e.requested
+                )
+            })
+            .collect();
+        print_out(&text);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if r.entries.is_empty() {
+        print_out(&format!(
+            "nothing is active in profile `{}`; make an installed package active: pandora activate NAME\n",
+            r.profile
+        ));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = r
+        .entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.name.clone(),
+                e.version.clone(),
+                e.registry.clone(),
+                if e.requested { "yes" } else { "dependency" }.to_string(),
+            ]
+        })
+        .collect();
+    let mut text = format!(
+        "profile `{}`, generation {}{}\n",
+        r.profile,
+        r.generation,
+        if r.active { " (active)" } else { "" }
+    );
+    text.push_str(&table(p, &["NAME", "VERSION", "FROM", "REQUESTED"], &rows));
+    print_out(&text);
     Ok(ExitCode::SUCCESS)
 }
 

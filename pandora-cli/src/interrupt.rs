@@ -13,14 +13,11 @@ pub(crate) struct Guard {
 }
 
 impl Guard {
-    /// Watches `path` (a file or a directory).
+    /// Watches `path` (a file or a directory). The signal handlers are in place when this
+    /// returns, so a signal right after it cannot slip past.
     pub(crate) fn new(path: &Path) -> Guard {
         static START: Once = Once::new();
-        START.call_once(|| {
-            let _ = std::thread::Builder::new()
-                .name("signals".into())
-                .spawn(watch);
-        });
+        START.call_once(start);
         if let Ok(mut p) = PENDING.lock() {
             p.push(path.to_path_buf());
         }
@@ -38,7 +35,8 @@ impl Drop for Guard {
     }
 }
 
-fn watch() {
+/// Registers the handlers now, then waits for a signal on a thread of its own.
+fn start() {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -46,25 +44,31 @@ fn watch() {
     else {
         return;
     };
-    let code = rt.block_on(async {
-        let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        ) else {
-            return None;
-        };
-        tokio::select! {
-            _ = int.recv() => Some(130),
-            _ = term.recv() => Some(143),
-            _ = hup.recv() => Some(129),
-        }
+    let registered = rt.block_on(async {
+        Some((
+            signal(SignalKind::interrupt()).ok()?,
+            signal(SignalKind::terminate()).ok()?,
+            signal(SignalKind::hangup()).ok()?,
+        ))
     });
-    let Some(code) = code else { return };
-    if let Ok(pending) = PENDING.lock() {
-        for p in pending.iter() {
-            let _ = fs_err::remove_dir_all(p).or_else(|_| fs_err::remove_file(p));
-        }
-    }
-    std::process::exit(code);
+    let Some((mut int, mut term, mut hup)) = registered else {
+        return;
+    };
+    let _ = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let code = rt.block_on(async {
+                tokio::select! {
+                    _ = int.recv() => 130,
+                    _ = term.recv() => 143,
+                    _ = hup.recv() => 129,
+                }
+            });
+            if let Ok(pending) = PENDING.lock() {
+                for p in pending.iter() {
+                    let _ = fs_err::remove_dir_all(p).or_else(|_| fs_err::remove_file(p));
+                }
+            }
+            std::process::exit(code);
+        });
 }

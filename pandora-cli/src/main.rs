@@ -93,8 +93,44 @@ enum Command {
         #[arg(long)]
         repair: bool,
     },
-    /// List packages: in the store (`--store`) or offered by the registries (`--remote`).
+    /// List packages: active in a profile (the default), in the store, or offered by the
+    /// registries.
     List(ListArgs),
+    /// Make an installed package and its dependencies active: on PATH through $HOME/bin.
+    #[command(
+        after_help = "NAME means the newest version in the store. A profile holds one version per \
+                      name: activating another version replaces the active one. Conflicting paths \
+                      are refused unless --strategy or `pandora profile override` decides."
+    )]
+    Activate {
+        /// `name` or `name@version`, in the store.
+        package: String,
+        /// The profile (default: the active one).
+        #[arg(long)]
+        profile: Option<String>,
+        /// How to settle a path two packages provide with different content.
+        #[arg(long, value_parser = ["prefer-new", "prefer-existing", "namespace"])]
+        strategy: Option<String>,
+    },
+    /// Take a package out of a profile (it stays in the store).
+    Deactivate {
+        /// The package's name.
+        name: String,
+        /// The profile (default: the active one).
+        #[arg(long)]
+        profile: Option<String>,
+    },
+    /// Which active package provides a path (`viewer` means `bin/viewer`).
+    Which {
+        /// `bin/viewer`, or a command name.
+        path: String,
+        /// The profile (default: the active one).
+        #[arg(long)]
+        profile: Option<String>,
+    },
+    /// Profile settings.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
     /// Search the registries by name, description and tag.
     Search {
         /// Text to look for.
@@ -145,9 +181,29 @@ enum Command {
     Registry(RegistryCommand),
 }
 
+#[derive(Subcommand)]
+pub(crate) enum ProfileCommand {
+    /// Choose which package provides PATH when packages conflict there (profile.acl).
+    Override {
+        /// A path in the profile, e.g. `bin/convert`.
+        path: String,
+        /// `name` or `name@version`.
+        package: String,
+        /// The profile (default: the active one).
+        #[arg(long)]
+        profile: Option<String>,
+    },
+}
+
 #[derive(clap::Args)]
-#[command(group = clap::ArgGroup::new("which").required(true).args(["store", "remote"]))]
+#[command(group = clap::ArgGroup::new("which").args(["installed", "store", "remote"]))]
 pub(crate) struct ListArgs {
+    /// Packages active in a profile (the default).
+    #[arg(long)]
+    pub(crate) installed: bool,
+    /// With --installed: this profile instead of the active one.
+    #[arg(long)]
+    pub(crate) profile: Option<String>,
     /// Packages in the store.
     #[arg(long)]
     pub(crate) store: bool,
@@ -270,8 +326,8 @@ pub(crate) type Outcome = Result<ExitCode, Failure>;
 const OTHER_NAMES: &[(&[&str], &str, &str)] = &[
     (
         &["uninstall", "remove", "rm", "erase", "purge"],
-        "removing packages is not built yet; installed packages stay in the store",
-        "pandora list --store",
+        "removing from the store is not built yet; take a package out of your profile with deactivate",
+        "pandora deactivate NAME",
     ),
     (
         &["update", "upgrade", "up", "sync", "refresh"],
@@ -296,7 +352,7 @@ const OTHER_NAMES: &[(&[&str], &str, &str)] = &[
     (
         &["ls", "installed"],
         "Pandora lists with `list`",
-        "pandora list --store",
+        "pandora list",
     ),
 ];
 
@@ -346,6 +402,34 @@ fn main() -> ExitCode {
             },
         ),
         Command::List(args) => daemon_cmd::run(printer, daemon_cmd::Request::List(args)),
+        Command::Activate {
+            package,
+            profile,
+            strategy,
+        } => daemon_cmd::run(
+            printer,
+            daemon_cmd::Request::Activate {
+                package,
+                profile: profile.unwrap_or_default(),
+                strategy: strategy.unwrap_or_default(),
+            },
+        ),
+        Command::Deactivate { name, profile } => daemon_cmd::run(
+            printer,
+            daemon_cmd::Request::Deactivate(name, profile.unwrap_or_default()),
+        ),
+        Command::Which { path, profile } => daemon_cmd::run(
+            printer,
+            daemon_cmd::Request::Which(path, profile.unwrap_or_default()),
+        ),
+        Command::Profile(ProfileCommand::Override {
+            path,
+            package,
+            profile,
+        }) => daemon_cmd::run(
+            printer,
+            daemon_cmd::Request::Override(path, package, profile.unwrap_or_default()),
+        ),
         Command::Verify { packages, all: _ } => {
             daemon_cmd::run(printer, daemon_cmd::Request::Verify(packages))
         }

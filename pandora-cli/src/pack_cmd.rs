@@ -56,11 +56,7 @@ fn pack(dir: &Path, out: Option<PathBuf>, quiet: bool) -> Outcome {
         };
         (parent, Some(out.clone()))
     };
-    let staging = tempfile::Builder::new()
-        .prefix(".pack-")
-        .tempdir_in(&parent)
-        .map_err(|e| Failure::new(format!("cannot write into {}: {e}", parent.display())))?;
-    let _guard = crate::interrupt::Guard::new(staging.path());
+    let staging = Staging::new(&parent)?;
     let packed = pkg::pack_to_dir(dir, staging.path(), &opts).map_err(fail)?;
     let path = explicit.unwrap_or_else(|| parent.join(&packed.report.file_name));
     fs_err::rename(&packed.path, &path).map_err(|e| Failure::new(e.to_string()))?;
@@ -122,4 +118,37 @@ fn inspect(file: &Path) -> Outcome {
     }
     print_out(&out);
     Ok(ExitCode::SUCCESS)
+}
+
+/// A staging directory next to the result, removed when dropped and on a signal. It is
+/// watched before it is created, so no signal can fall between the two.
+struct Staging {
+    path: PathBuf,
+    _guard: crate::interrupt::Guard,
+}
+
+impl Staging {
+    fn new(parent: &Path) -> Result<Staging, Failure> {
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path = parent.join(format!(".pack-{}-{nonce:08x}", std::process::id()));
+        let guard = crate::interrupt::Guard::new(&path);
+        fs_err::create_dir(&path)
+            .map_err(|e| Failure::new(format!("cannot write into {}: {e}", parent.display())))?;
+        Ok(Staging {
+            path,
+            _guard: guard,
+        })
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = fs_err::remove_dir_all(&self.path);
+    }
 }

@@ -23,8 +23,22 @@ fn help_lists_only_built_commands() {
     assert_eq!(
         commands,
         [
-            "acl", "pack", "status", "install", "list", "search", "info", "verify", "prune",
-            "publish", "registry", "help"
+            "acl",
+            "pack",
+            "status",
+            "install",
+            "list",
+            "activate",
+            "deactivate",
+            "which",
+            "profile",
+            "search",
+            "info",
+            "verify",
+            "prune",
+            "publish",
+            "registry",
+            "help"
         ]
     );
 }

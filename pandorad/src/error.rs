@@ -31,6 +31,16 @@ pub(crate) mod code {
     pub(crate) const IO: &str = "io";
     /// A store entry is damaged.
     pub(crate) const DAMAGED: &str = "damaged";
+    /// The package is not active in the profile.
+    pub(crate) const NOT_ACTIVE: &str = "not-active";
+    /// Active packages depend on it.
+    pub(crate) const DEPENDENTS: &str = "dependents";
+    /// Two packages want one path.
+    pub(crate) const PATH_CONFLICT: &str = "path-conflict";
+    /// Two versions of one name.
+    pub(crate) const VERSION_CLASH: &str = "version-clash";
+    /// Dependencies are not in the store.
+    pub(crate) const MISSING_DEPENDENCIES: &str = "missing-dependencies";
     /// A package is not what its registry's index says.
     pub(crate) const MISMATCH: &str = "mismatch";
     /// A package has a `run` hook and the sandbox is not built yet.
@@ -271,6 +281,38 @@ pub(crate) enum Error {
         token_file: PathBuf,
         config: PathBuf,
     },
+    /// The package is not active in the profile.
+    #[error("no version of `{name}` is active in profile `{profile}`")]
+    NotActive { name: String, profile: String },
+    /// Active packages depend on the one to take out.
+    #[error("{pin} is needed by {} in profile `{profile}`", list(dependents))]
+    Dependents {
+        pin: Pin,
+        dependents: Vec<Pin>,
+        profile: String,
+    },
+    /// Packages to activate want one path with different content.
+    #[error("{}", conflicts_text(.0))]
+    PathConflicts(Vec<crate::activate::Conflict>),
+    /// Two versions of one name would be active.
+    #[error(
+        "{wanted}{} would replace {active}, which is active: a profile holds one version per name",
+        needed_by.as_ref().map(|p| format!(", needed by {p},")).unwrap_or_default()
+    )]
+    VersionClash {
+        active: Pin,
+        wanted: Pin,
+        needed_by: Option<Pin>,
+    },
+    /// Dependencies of packages to activate are not in the store.
+    #[error(
+        "missing from the store: {}; nothing was activated",
+        .0.iter().map(|(p, by)| format!("{p} (needed by {by})")).collect::<Vec<_>>().join(", ")
+    )]
+    MissingDependencies(Vec<(Pin, Pin)>),
+    /// No active package provides a path.
+    #[error("no active package provides {path} in profile `{profile}`")]
+    NotProvided { path: String, profile: String },
     /// The mutation stopped at a safe point before it changed anything.
     #[error("stopped because {0}; nothing was changed")]
     Cancelled(&'static str),
@@ -335,6 +377,12 @@ impl Error {
                 _ => code::REGISTRY_ERROR,
             },
             Error::Damaged { .. } => code::DAMAGED,
+            Error::NotActive { .. } => code::NOT_ACTIVE,
+            Error::Dependents { .. } => code::DEPENDENTS,
+            Error::PathConflicts(_) => code::PATH_CONFLICT,
+            Error::VersionClash { .. } => code::VERSION_CLASH,
+            Error::MissingDependencies(_) => code::MISSING_DEPENDENCIES,
+            Error::NotProvided { .. } => code::NOT_FOUND,
             Error::Cancelled(_) => code::CANCELLED,
             Error::Internal(_) => code::INTERNAL,
         }
@@ -379,6 +427,11 @@ impl Error {
                 _ => Kind::Unavailable,
             },
             Error::Damaged { .. } => Kind::DataLoss,
+            Error::NotActive { .. } | Error::NotProvided { .. } => Kind::NotFound,
+            Error::Dependents { .. }
+            | Error::PathConflicts(_)
+            | Error::VersionClash { .. }
+            | Error::MissingDependencies(_) => Kind::FailedPrecondition,
             Error::Cancelled(_) => Kind::Cancelled,
             Error::Unpack { .. } => Kind::Internal,
             Error::Io { .. } | Error::Internal(_) => Kind::Internal,
@@ -443,6 +496,31 @@ impl Error {
                 _ => None,
             },
             Error::Damaged { pin, .. } => Some(format!("pandora install --repair {pin}")),
+            Error::NotActive { profile, .. } => {
+                Some(format!("pandora list --installed --profile {profile}"))
+            }
+            Error::Dependents { dependents, .. } => Some(format!(
+                "deactivate them first: {}",
+                dependents
+                    .iter()
+                    .map(|d| format!("pandora deactivate {}", d.name))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )),
+            Error::PathConflicts(c) => c.first().map(|c| {
+                format!(
+                    "pandora activate {n} --strategy prefer-new (or prefer-existing, or namespace), or choose per path: pandora profile override {p} {n}",
+                    n = c.newcomer,
+                    p = c.path
+                )
+            }),
+            Error::VersionClash { wanted, .. } => Some(format!("pandora activate {wanted}")),
+            Error::MissingDependencies(m) => Some(
+                m.iter()
+                    .map(|(p, _)| format!("pandora install {p}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
             Error::Unpack { source, dir, .. } if disk_full(source) => Some(format!(
                 "free some space on the disk of {}, e.g. pandora prune --cache, then retry",
                 dir.display()
@@ -505,6 +583,24 @@ pub(crate) fn damaged(e: &UnpackError) -> bool {
         }
         _ => true,
     }
+}
+
+fn list(pins: &[Pin]) -> String {
+    pins.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn conflicts_text(conflicts: &[crate::activate::Conflict]) -> String {
+    let mut text = String::from("packages conflict; nothing was activated");
+    for c in conflicts {
+        text.push_str(&format!(
+            "\n  {}: provided by {} (active) and by {} with other content",
+            c.path, c.existing, c.newcomer
+        ));
+    }
+    text
 }
 
 fn missing_text(e: &Error) -> String {

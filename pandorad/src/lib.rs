@@ -6,6 +6,7 @@
 
 pub use server::{Options, run};
 
+mod activate;
 mod engine;
 mod error;
 mod fetch;

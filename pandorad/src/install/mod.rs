@@ -123,10 +123,20 @@ pub(crate) fn install(
         lines.push(format!("installed {pin} (from {})", f.origin));
     }
     let installed = fetched.staged.len() as u64;
-    if installed > 0 {
-        lines.push(
-            "not activated: profiles are not built yet; the packages are in the store".to_string(),
-        );
+    let requested: Vec<String> = closure
+        .iter()
+        .filter(|(_, n)| n.needed_by.is_none() && !matches!(n.source, resolve::Source::Store))
+        .map(|(p, _)| p.to_string())
+        .collect();
+    if !requested.is_empty() {
+        let commands: Vec<String> = requested
+            .iter()
+            .map(|p| format!("pandora activate {p}"))
+            .collect();
+        lines.push(format!(
+            "in the store, not active yet; to put it on PATH: {}",
+            commands.join("; ")
+        ));
     }
     Ok(Summary {
         lines,

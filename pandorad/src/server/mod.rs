@@ -57,7 +57,8 @@ pub fn run(layout: Layout, opts: Options) -> Result<()> {
     }
     fs_err::set_permissions(&run, std::fs::Permissions::from_mode(0o700))?;
     let _lock = lock::acquire(&layout.lock(), layout.home())?;
-    let repaired = recover::clear_tmp(&layout.tmp())?;
+    let mut repaired = recover::clear_tmp(&layout.tmp())?;
+    repaired.extend(crate::activate::repair(&layout));
     for r in &repaired {
         tracing::info!("recovery: {r}");
     }

@@ -251,6 +251,79 @@ impl Pandora for Service {
         )))
     }
 
+    async fn list_installed(
+        &self,
+        req: Request<ListInstalledRequest>,
+    ) -> Result<Response<ListInstalledReply>, Status> {
+        let _g = self.shared.activity.begin();
+        let layout = self.shared.layout.clone();
+        let profile = req.into_inner().profile;
+        blocking(move || crate::activate::list_installed(&layout, &profile)).await
+    }
+
+    async fn which(&self, req: Request<WhichRequest>) -> Result<Response<WhichReply>, Status> {
+        let _g = self.shared.activity.begin();
+        let layout = self.shared.layout.clone();
+        let req = req.into_inner();
+        blocking(move || crate::activate::which(&layout, &req.path, &req.profile)).await
+    }
+
+    type ActivateStream = Stream;
+    async fn activate(&self, req: Request<ActivateRequest>) -> Result<Response<Stream>, Status> {
+        let guard = self.shared.activity.begin();
+        let req = req.into_inner();
+        let (layout, store) = (self.shared.layout.clone(), self.shared.store.clone());
+        let label = format!("activate {}", req.package);
+        Ok(stream(self.shared.engine.submit(label, move |events| {
+            let _guard = guard;
+            let request = crate::activate::Request {
+                package: &req.package,
+                profile: &req.profile,
+                strategy: &req.strategy,
+            };
+            let home = user_home();
+            crate::activate::activate(&layout, &store.load(), &request, home.as_deref(), events)
+        })))
+    }
+
+    type DeactivateStream = Stream;
+    async fn deactivate(
+        &self,
+        req: Request<DeactivateRequest>,
+    ) -> Result<Response<Stream>, Status> {
+        let guard = self.shared.activity.begin();
+        let req = req.into_inner();
+        let (layout, store) = (self.shared.layout.clone(), self.shared.store.clone());
+        let label = format!("deactivate {}", req.name);
+        Ok(stream(self.shared.engine.submit(label, move |events| {
+            let _guard = guard;
+            let home = user_home();
+            crate::activate::deactivate(
+                &layout,
+                &store.load(),
+                &req.name,
+                &req.profile,
+                home.as_deref(),
+                events,
+            )
+        })))
+    }
+
+    type SetOverrideStream = Stream;
+    async fn set_override(
+        &self,
+        req: Request<SetOverrideRequest>,
+    ) -> Result<Response<Stream>, Status> {
+        let guard = self.shared.activity.begin();
+        let req = req.into_inner();
+        let layout = self.shared.layout.clone();
+        let label = format!("profile override {}", req.path);
+        Ok(stream(self.shared.engine.submit(label, move |_| {
+            let _guard = guard;
+            crate::activate::set_override(&layout, &req.path, &req.package, &req.profile)
+        })))
+    }
+
     type PublishStream = Stream;
     async fn publish(&self, req: Request<PublishRequest>) -> Result<Response<Stream>, Status> {
         let guard = self.shared.activity.begin();
@@ -267,6 +340,13 @@ impl Pandora for Service {
             )
         })))
     }
+}
+
+/// The user's home, where `bin`, `lib` and `etcetera` link into `vir`.
+fn user_home() -> Option<std::path::PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(std::path::PathBuf::from)
 }
 
 /// Runs a blocking read off the async threads.

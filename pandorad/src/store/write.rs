@@ -68,7 +68,8 @@ pub(crate) fn remove(layout: &Layout, pin: &Pin) -> Result<()> {
     fs_err::remove_dir_all(&grave).map_err(Error::io("delete", &grave))
 }
 
-/// Clears what mutations stage in `tmp/` (`unpack-*`, `remove-*`), after a mutation ended:
+/// Clears what mutations stage in `tmp/` (`unpack-*`, `remove-*`, `generation-*`), after a
+/// mutation ended:
 /// mutations run one at a time, so whatever is left there belongs to none. Reads'
 /// downloads (`download-*`) are theirs to clean.
 pub(crate) fn clean_staging(layout: &Layout) {
@@ -77,7 +78,10 @@ pub(crate) fn clean_staging(layout: &Layout) {
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with("unpack-") || name.starts_with("remove-") {
+        if ["unpack-", "remove-", "generation-"]
+            .iter()
+            .any(|p| name.starts_with(p))
+        {
             tracing::info!(path = %e.path().display(), "removing staging left by a mutation");
             discard(&e.path());
         }

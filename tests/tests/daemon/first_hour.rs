@@ -8,8 +8,8 @@ use super::*;
 fn issue8_words_of_other_package_managers_get_a_hint() {
     let ctx = Context::new();
     for (word, hint) in [
-        ("uninstall", "pandora list --store"),
-        ("remove", "pandora list --store"),
+        ("uninstall", "pandora deactivate NAME"),
+        ("remove", "pandora deactivate NAME"),
         ("upgrade", "pandora install NAME --refresh"),
         ("update", "pandora install NAME --refresh"),
     ] {

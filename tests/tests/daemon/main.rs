@@ -5,6 +5,7 @@
 // Tests set up and inspect files directly; a failure fails the test.
 #![allow(clippy::disallowed_methods)]
 
+mod activation;
 mod first_hour;
 mod hostile;
 mod lifecycle;

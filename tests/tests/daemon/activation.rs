@@ -1,0 +1,186 @@
+//! Activation (first slice of issue 10): a stored package becomes active in a profile, its
+//! programs run from `$HOME/bin`, versions switch, the user's own `$HOME/bin` is left alone,
+//! and a crash at every step of a switch leaves the old state or the new one.
+
+use super::*;
+
+/// A registry with `app` 1.0.0 and 2.0.0 (each depending on `libgreet@1`) and `libgreet@1`.
+fn setup(ctx: &Context) -> PathBuf {
+    ctx.registry_of(
+        "main",
+        &[
+            PkgSpec::new("libgreet", "1"),
+            PkgSpec {
+                deps: &["libgreet@1"],
+                ..PkgSpec::new("app", "1.0.0")
+            },
+            PkgSpec {
+                deps: &["libgreet@1"],
+                ..PkgSpec::new("app", "2.0.0")
+            },
+        ],
+    )
+}
+
+fn run_from_home(ctx: &Context, program: &str) -> String {
+    let out = Command::new(ctx.path().join("bin").join(program))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn issue10_activate_runs_from_home_bin_and_versions_switch() {
+    let ctx = Context::new();
+    let reg = setup(&ctx);
+    let _d = ctx.start_daemon(&[]);
+    ctx.add_registry("main", &file_url(&reg), 0);
+    let r = ctx.plain(&["install", "app@1.0.0", "app@2.0.0"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("to put it on PATH: pandora activate app@1.0.0; pandora activate app@2.0.0"),
+        "{r:?}"
+    );
+
+    let r = ctx.plain(&["activate", "app@1.0.0"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("activated app@1.0.0 in profile `default` (generation 1)"),
+        "{r:?}"
+    );
+    assert_eq!(run_from_home(&ctx, "app"), "app 1.0.0\n");
+    assert_eq!(
+        run_from_home(&ctx, "libgreet"),
+        "libgreet 1\n",
+        "the dependency is active too"
+    );
+    let link = std::fs::read_link(ctx.path().join("bin")).unwrap();
+    assert_eq!(
+        link,
+        Path::new("pandora/vir/bin"),
+        "a relative link into vir"
+    );
+
+    // A bare name: the newest stored version replaces the active one.
+    let r = ctx.plain(&["activate", "app"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("result=\"replaced app@1.0.0\""), "{r:?}");
+    assert_eq!(run_from_home(&ctx, "app"), "app 2.0.0\n");
+    assert_eq!(ctx.plain(&["activate", "app@1.0.0"]).code, 0);
+    assert_eq!(run_from_home(&ctx, "app"), "app 1.0.0\n");
+
+    let r = ctx.plain(&["list"]);
+    assert_eq!(
+        r.stdout,
+        "profile=default generation=3 name=app version=1.0.0 registry=main requested=true\n\
+         profile=default generation=3 name=libgreet version=1 registry=main requested=false\n",
+        "{r:?}"
+    );
+    let r = ctx.plain(&["which", "libgreet"]);
+    assert_eq!(
+        r.stdout,
+        "path=bin/libgreet package=libgreet@1 profile=default\n"
+    );
+    let lock = std::fs::read_to_string(ctx.pandora_home().join("manifests/default.lock")).unwrap();
+    let lock = pandora_common::files::Lockfile::parse(&lock, "default.lock").unwrap();
+    assert_eq!(lock.generation, 3);
+    assert_eq!(lock.packages.len(), 2);
+
+    // The dependency is held; then app leaves, and libgreet with it.
+    let r = ctx.plain(&["deactivate", "libgreet"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("error[dependents]: libgreet@1 is needed by app@1.0.0"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr
+            .contains("hint: deactivate them first: pandora deactivate app"),
+        "{r:?}"
+    );
+    assert_eq!(ctx.plain(&["deactivate", "app"]).code, 0);
+    assert!(!ctx.path().join("bin/app").exists());
+    assert!(ctx.plain(&["list"]).stdout.is_empty());
+    assert_eq!(ctx.store_entries().len(), 3, "the store keeps everything");
+}
+
+#[test]
+fn issue10_a_home_bin_of_the_users_own_is_left_alone() {
+    let ctx = Context::new();
+    let reg = setup(&ctx);
+    std::fs::create_dir_all(ctx.path().join("bin")).unwrap();
+    std::fs::write(ctx.path().join("bin/mine"), "mine").unwrap();
+    let _d = ctx.start_daemon(&[]);
+    ctx.add_registry("main", &file_url(&reg), 0);
+    assert_eq!(ctx.plain(&["install", "app@1.0.0"]).code, 0);
+    let r = ctx.plain(&["activate", "app@1.0.0"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("already exists and is yours, so Pandora left it alone"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("pandora/vir/bin to PATH"), "{r:?}");
+    assert_eq!(
+        std::fs::read_to_string(ctx.path().join("bin/mine")).unwrap(),
+        "mine"
+    );
+    let out = Command::new(ctx.pandora_home().join("vir/bin/app"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "app 1.0.0\n");
+}
+
+#[test]
+fn issue10_a_crash_at_every_step_of_a_switch_leaves_old_or_new() {
+    for step in [
+        "activate-before-generation",
+        "activate-before-switch",
+        "activate-before-copies",
+    ] {
+        let ctx = Context::new();
+        let reg = setup(&ctx);
+        let d = ctx.start_daemon(&[]);
+        ctx.add_registry("main", &file_url(&reg), 0);
+        assert_eq!(ctx.plain(&["install", "app@1.0.0", "app@2.0.0"]).code, 0);
+        assert_eq!(ctx.plain(&["activate", "app@1.0.0"]).code, 0);
+        drop(d);
+        let mut d = ctx.start_daemon(&[("PANDORA_FAILPOINT", step)]);
+        let r = ctx.plain(&["activate", "app@2.0.0"]);
+        assert_ne!(r.code, 0, "{step}: the daemon died: {r:?}");
+        let _ = d.child.wait();
+        let _d = ctx.start_daemon(&[]);
+        // Old or new, and every view of it agrees.
+        let running = run_from_home(&ctx, "app");
+        let lock =
+            std::fs::read_to_string(ctx.pandora_home().join("manifests/default.lock")).unwrap();
+        let listed = ctx.plain(&["list"]).stdout;
+        let new = step == "activate-before-copies";
+        let (want_run, want_version) = if new {
+            ("app 2.0.0\n", "2.0.0")
+        } else {
+            ("app 1.0.0\n", "1.0.0")
+        };
+        assert_eq!(running, want_run, "{step}");
+        assert!(
+            lock.contains(&format!("\"{want_version}\"")),
+            "{step}: {lock}"
+        );
+        assert!(
+            listed.contains(&format!("name=app version={want_version}")),
+            "{step}: {listed}"
+        );
+        assert!(
+            ctx.tmp_entries().is_empty(),
+            "{step}: {:?}",
+            ctx.tmp_entries()
+        );
+        // And the next activation works.
+        assert_eq!(ctx.plain(&["activate", "app@2.0.0"]).code, 0, "{step}");
+        assert_eq!(run_from_home(&ctx, "app"), "app 2.0.0\n", "{step}");
+    }
+}
