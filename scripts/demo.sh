@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Pandora's demo, on a fresh machine: builds Pandora, packs the example packages in
 # examples/, publishes them into a registry served by pandora-registry on 127.0.0.1, points a
-# temporary Pandora home at it, installs `hello` (which depends on `libgreet`) and shows the
-# store, then runs hello from the store. Everything it makes lives in one temporary directory,
-# removed at the end.
+# temporary home at it, installs `hello` (which depends on `libgreet`), shows the store,
+# activates hello and runs it from the temporary $HOME/bin. Everything it makes lives in one
+# temporary directory, removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -12,7 +12,9 @@ step "build Pandora (release; the first build takes several minutes)"
 cargo build --release -p pandora-cli -p pandorad -p pandora-registry
 bin=${CARGO_TARGET_DIR:-$PWD/target}/release
 work=$(mktemp -d "${TMPDIR:-/tmp}/pandora-demo.XXXXXX")
-export PANDORA_HOME=$work/home
+# A temporary HOME too: activation links $HOME/bin into the profile.
+export HOME=$work/home
+export PANDORA_HOME=$HOME/pandora
 server=
 cleanup() {
   "$bin/pandora" status >/dev/null 2>&1 && kill "$(cat "$PANDORA_HOME/run/lock")" 2>/dev/null || true
@@ -41,7 +43,7 @@ pandora registry add examples "$url"
 pandora search greet
 
 step "install hello: its dependency comes too, verified by sha256"
-pandora install hello
+pandora install hello --yes
 
 step "the store"
 pandora list --store
@@ -49,16 +51,9 @@ pandora info hello@1.0.0
 pandora verify --all
 pandora status
 
-step "run hello from the store (activation onto PATH is not built yet)"
-store=$PANDORA_HOME/store
-exe=$(find "$store/hello/1.0.0/files" -type f -perm -u+x | sort | head -n 1)
-[ -n "$exe" ] || { echo "no executable under $store/hello/1.0.0/files" >&2; exit 1; }
-# hello finds libgreet next to itself (../lib/greet/), as it will in a profile. Until profiles
-# exist, two symlinks put the two store entries side by side; the program run is the store's.
-run=$work/run
-mkdir -p "$run/bin"
-ln -s "$exe" "$run/bin/${exe##*/}"
-ln -s "$store/libgreet/2.1.0/files/lib" "$run/lib"
-echo "running $exe"
-echo "  (as $run/bin/${exe##*/}, with $run/lib -> $store/libgreet/2.1.0/files/lib)"
-"$run/bin/${exe##*/}"
+step "activate hello: \$HOME/bin now leads into the profile"
+pandora activate hello
+pandora list
+ls -l "$HOME/bin"
+echo "running $HOME/bin/hello"
+"$HOME/bin/hello"

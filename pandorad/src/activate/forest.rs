@@ -1,9 +1,12 @@
 //! The symlink forest of a generation, planned from the active packages' file lists.
 //!
-//! Each package's `files/` tree is laid over the generation's root. A directory whose whole
-//! subtree comes from one package is one link to that package's directory (tree folding), so
-//! a generation costs links per top-level directory, not per file; a directory that two
-//! packages add to is a real directory whose entries are planned the same way (unfolding).
+//! Each package's `files/` tree is laid over the generation's root. The top-level
+//! directories (`bin/`, `lib/`, `share/`, ...) are always real directories of the
+//! generation, so `bin/../lib` is the profile's `lib` whoever provides it (programs find
+//! their libraries and data that way). Below them, a directory whose whole subtree comes
+//! from one package is one link to that package's directory (tree folding), so a generation
+//! costs links per directory, not per file; a directory that two packages add to is a real
+//! directory whose entries are planned the same way (unfolding).
 //! Two packages that put different content at one path conflict; identical content (same
 //! sha256 and executable bit, or the same link target) does not.
 
@@ -91,7 +94,15 @@ pub(crate) fn plan(members: &[Member<'_>], rules: &Rules<'_>) -> Result<Node, Ve
     let mut conflicts = Vec::new();
     let mut planned = BTreeMap::new();
     for (name, child) in &root.children {
-        plan_node(members, rules, child, name, &mut planned, &mut conflicts);
+        plan_node(
+            members,
+            rules,
+            child,
+            name,
+            true,
+            &mut planned,
+            &mut conflicts,
+        );
     }
     if conflicts.is_empty() {
         Ok(Node::Dir(planned))
@@ -105,6 +116,7 @@ fn plan_node(
     rules: &Rules<'_>,
     t: &Trie,
     rel: &str,
+    top: bool,
     out: &mut BTreeMap<String, Node>,
     conflicts: &mut Vec<Conflict>,
 ) {
@@ -113,24 +125,19 @@ fn plan_node(
         owner: members[i].pin.clone(),
         rel: rel.to_string(),
     };
-    // One package below here: fold the whole subtree into one link.
-    if t.below.len() == 1 {
+    let all_dirs = t.here.iter().all(|(_, k)| *k == Kind::Dir);
+    // One package below here: fold the whole subtree into one link (a top-level directory
+    // stays a directory).
+    if t.below.len() == 1 && !(top && all_dirs) {
         let only = *t.below.iter().next().expect("one member");
         out.insert(name, link(only));
         return;
     }
-    let all_dirs = t.here.iter().all(|(_, k)| *k == Kind::Dir);
     if all_dirs {
         let mut dir = BTreeMap::new();
         for (child, sub) in &t.children {
-            plan_node(
-                members,
-                rules,
-                sub,
-                &format!("{rel}/{child}"),
-                &mut dir,
-                conflicts,
-            );
+            let path = format!("{rel}/{child}");
+            plan_node(members, rules, sub, &path, false, &mut dir, conflicts);
         }
         out.insert(name, Node::Dir(dir));
         return;
@@ -319,18 +326,28 @@ mod tests {
             ("bin", "dir"),
             ("bin/viewer", "v"),
             ("share", "dir"),
-            ("share/v.txt", "t"),
+            ("share/viewer", "dir"),
+            ("share/viewer/a.txt", "a"),
+            ("share/viewer/b.txt", "b"),
         ]);
-        let tools = list(&[("bin", "dir"), ("bin/tool", "t")]);
+        let plugin = list(&[
+            ("share", "dir"),
+            ("share/viewer", "dir"),
+            ("share/viewer/plugin.txt", "p"),
+        ]);
         let one = plan(&[member("viewer@2.1", &viewer, true)], &refuse()).unwrap();
+        // Top-level directories stay real; below them one owner means one link.
         assert_eq!(
             shown(&one),
-            ["bin -> viewer@2.1:bin", "share -> viewer@2.1:share"]
+            [
+                "bin/viewer -> viewer@2.1:bin/viewer",
+                "share/viewer -> viewer@2.1:share/viewer"
+            ]
         );
         let two = plan(
             &[
                 member("viewer@2.1", &viewer, false),
-                member("tools@1", &tools, true),
+                member("plugin@1", &plugin, true),
             ],
             &refuse(),
         )
@@ -338,9 +355,10 @@ mod tests {
         assert_eq!(
             shown(&two),
             [
-                "bin/tool -> tools@1:bin/tool",
                 "bin/viewer -> viewer@2.1:bin/viewer",
-                "share -> viewer@2.1:share"
+                "share/viewer/a.txt -> viewer@2.1:share/viewer/a.txt",
+                "share/viewer/b.txt -> viewer@2.1:share/viewer/b.txt",
+                "share/viewer/plugin.txt -> plugin@1:share/viewer/plugin.txt"
             ]
         );
     }

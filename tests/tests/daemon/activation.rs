@@ -184,3 +184,29 @@ fn issue10_a_crash_at_every_step_of_a_switch_leaves_old_or_new() {
         assert_eq!(run_from_home(&ctx, "app"), "app 2.0.0\n", "{step}");
     }
 }
+
+#[test]
+fn issue10_the_example_program_finds_its_library_through_the_profile() {
+    let ctx = Context::new();
+    let out = ctx.path().join("pkgs");
+    std::fs::create_dir_all(&out).unwrap();
+    for example in ["libgreet", "hello"] {
+        let src = pandora_tests::repo_root().join("examples").join(example);
+        let r = ctx.run(&["pack", src.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+        assert_eq!(r.code, 0, "{r:?}");
+    }
+    let _d = ctx.start_daemon(&[]);
+    let r = ctx.plain(&[
+        "install",
+        out.join("libgreet-2.1.0.pkg").to_str().unwrap(),
+        out.join("hello-1.0.0.pkg").to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(ctx.plain(&["activate", "hello"]).code, 0);
+    // `hello` loads `$(dirname $0)/../lib/greet/greet.sh`: through $HOME/bin, `..` is the
+    // profile's root, whose lib/ is libgreet's.
+    assert_eq!(
+        run_from_home(&ctx, "hello"),
+        "Hello, world! (libgreet 2.1.0)\n"
+    );
+}
