@@ -11,10 +11,10 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use pandora_common::hash::sha256_hex;
 use pandora_common::pkg::{
     EntryInfo, EntryKind, Limits, PackOptions, UnpackError, inspect, pack, pack_to_dir, unpack,
 };
-use sha2::{Digest, Sha256};
 
 const MANIFEST: &str = r#"manifest {
     string name = "hello";
@@ -29,10 +29,6 @@ const MANIFEST: &str = r#"manifest {
     }
 }
 "#;
-
-fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
 
 mod content;
 mod corpus;
