@@ -45,6 +45,13 @@ pub(crate) struct GlobalArgs {
     pub(crate) yes: bool,
 }
 
+/// `env --shell`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Shell {
+    Sh,
+    Fish,
+}
+
 /// `--color`.
 #[derive(Clone, Copy, Default, clap::ValueEnum)]
 pub(crate) enum ColorChoice {
@@ -128,9 +135,18 @@ enum Command {
         #[arg(long)]
         profile: Option<String>,
     },
-    /// Profile settings.
+    /// Profiles: list, create, switch, delete, generations, diff, rollback, override.
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Print the shell lines that put a profile's bin on PATH (for a shell's profile).
+    Env {
+        /// The profile (default: whatever is active, through vir).
+        #[arg(long)]
+        profile: Option<String>,
+        /// The shell's syntax.
+        #[arg(long, value_enum, default_value = "sh")]
+        shell: Shell,
+    },
     /// Search the registries by name, description and tag.
     Search {
         /// Text to look for.
@@ -183,6 +199,47 @@ enum Command {
 
 #[derive(Subcommand)]
 pub(crate) enum ProfileCommand {
+    /// List the profiles; the active one is marked.
+    List,
+    /// Create an empty profile.
+    Create {
+        /// Its name.
+        name: String,
+    },
+    /// Make a profile the active one ($HOME/bin then shows it): one rename.
+    Switch {
+        /// Its name.
+        name: String,
+    },
+    /// Delete a profile that is not the active one (the store keeps its packages).
+    Delete {
+        /// Its name.
+        name: String,
+    },
+    /// List a profile's generations, oldest first, with what each holds.
+    Generations {
+        /// The profile (default: the active one).
+        profile: Option<String>,
+    },
+    /// What changed between two generations of a profile.
+    Diff {
+        /// The older generation.
+        from: u64,
+        /// The newer generation.
+        to: u64,
+        /// The profile (default: the active one).
+        #[arg(long)]
+        profile: Option<String>,
+    },
+    /// Go back to the previous generation, or to `--to N`: one rename.
+    Rollback {
+        /// The generation to go back to.
+        #[arg(long, value_name = "N")]
+        to: Option<u64>,
+        /// The profile (default: the active one).
+        #[arg(long)]
+        profile: Option<String>,
+    },
     /// Choose which package provides PATH when packages conflict there (profile.acl).
     Override {
         /// A path in the profile, e.g. `bin/convert`.
@@ -430,6 +487,8 @@ fn main() -> ExitCode {
             printer,
             daemon_cmd::Request::Override(path, package, profile.unwrap_or_default()),
         ),
+        Command::Profile(cmd) => daemon_cmd::run(printer, daemon_cmd::Request::Profile(cmd)),
+        Command::Env { profile, shell } => env(profile.as_deref(), shell),
         Command::Verify { packages, all: _ } => {
             daemon_cmd::run(printer, daemon_cmd::Request::Verify(packages))
         }
@@ -463,6 +522,22 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `pandora env`: no daemon needed, the paths are the layout's.
+fn env(profile: Option<&str>, shell: Shell) -> Outcome {
+    let layout =
+        pandora_common::layout::Layout::from_env().map_err(|e| Failure::new(e.to_string()))?;
+    let bin = match profile {
+        Some(p) => layout.current(p).join("bin"),
+        None => layout.vir().join("bin"),
+    };
+    let bin = bin.display().to_string();
+    print_out(&match shell {
+        Shell::Sh => format!("export PATH=\"{bin}:$PATH\"\n"),
+        Shell::Fish => format!("fish_add_path --path --prepend \"{bin}\"\n"),
+    });
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `error` followed by its chain of causes, one per line, so that a manifest error nested in

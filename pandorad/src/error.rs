@@ -41,6 +41,8 @@ pub(crate) mod code {
     pub(crate) const VERSION_CLASH: &str = "version-clash";
     /// Dependencies are not in the store.
     pub(crate) const MISSING_DEPENDENCIES: &str = "missing-dependencies";
+    /// The active profile cannot be deleted.
+    pub(crate) const ACTIVE_PROFILE: &str = "active-profile";
     /// A package is not what its registry's index says.
     pub(crate) const MISMATCH: &str = "mismatch";
     /// A package has a `run` hook and the sandbox is not built yet.
@@ -310,6 +312,26 @@ pub(crate) enum Error {
         .0.iter().map(|(p, by)| format!("{p} (needed by {by})")).collect::<Vec<_>>().join(", ")
     )]
     MissingDependencies(Vec<(Pin, Pin)>),
+    /// The profile does not exist.
+    #[error("there is no profile `{0}`")]
+    NoSuchProfile(String),
+    /// The profile exists already.
+    #[error("profile `{0}` exists already")]
+    ProfileExists(String),
+    /// The active profile cannot be deleted.
+    #[error("profile `{0}` is the active one and cannot be deleted")]
+    ActiveProfile(String),
+    /// No such generation to go back to.
+    #[error(
+        "profile `{profile}` has no generation {} to go back to (it has {})",
+        if *generation == 0 { "before the current one".to_string() } else { generation.to_string() },
+        available.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    NoSuchGeneration {
+        profile: String,
+        generation: u64,
+        available: Vec<u64>,
+    },
     /// No active package provides a path.
     #[error("no active package provides {path} in profile `{profile}`")]
     NotProvided { path: String, profile: String },
@@ -382,7 +404,11 @@ impl Error {
             Error::PathConflicts(_) => code::PATH_CONFLICT,
             Error::VersionClash { .. } => code::VERSION_CLASH,
             Error::MissingDependencies(_) => code::MISSING_DEPENDENCIES,
-            Error::NotProvided { .. } => code::NOT_FOUND,
+            Error::NotProvided { .. }
+            | Error::NoSuchProfile(_)
+            | Error::NoSuchGeneration { .. } => code::NOT_FOUND,
+            Error::ProfileExists(_) => code::CONFLICT,
+            Error::ActiveProfile(_) => code::ACTIVE_PROFILE,
             Error::Cancelled(_) => code::CANCELLED,
             Error::Internal(_) => code::INTERNAL,
         }
@@ -427,7 +453,12 @@ impl Error {
                 _ => Kind::Unavailable,
             },
             Error::Damaged { .. } => Kind::DataLoss,
-            Error::NotActive { .. } | Error::NotProvided { .. } => Kind::NotFound,
+            Error::NotActive { .. }
+            | Error::NotProvided { .. }
+            | Error::NoSuchProfile(_)
+            | Error::NoSuchGeneration { .. } => Kind::NotFound,
+            Error::ProfileExists(_) => Kind::AlreadyExists,
+            Error::ActiveProfile(_) => Kind::FailedPrecondition,
             Error::Dependents { .. }
             | Error::PathConflicts(_)
             | Error::VersionClash { .. }
@@ -515,6 +546,10 @@ impl Error {
                 )
             }),
             Error::VersionClash { wanted, .. } => Some(format!("pandora activate {wanted}")),
+            Error::NoSuchProfile(_) | Error::NoSuchGeneration { .. } => {
+                Some("pandora profile list".into())
+            }
+            Error::ActiveProfile(_) => Some("switch to another first: pandora profile switch NAME".into()),
             Error::MissingDependencies(m) => Some(
                 m.iter()
                     .map(|(p, _)| format!("pandora install {p}"))

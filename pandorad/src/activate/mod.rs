@@ -17,7 +17,11 @@ use std::path::Path;
 
 use pandora_common::files::{ConflictStrategy, FileList, LockedPackage, Lockfile, PackageArg, Pin};
 use pandora_common::layout::Layout;
-use pandora_proto::v1::{InstalledEntry, ListInstalledReply, Summary, WhichReply};
+use pandora_proto::v1::change_profile_request::Action;
+use pandora_proto::v1::{
+    GenerationInfo, InstalledEntry, ListInstalledReply, ListProfilesReply, ProfileInfo, Summary,
+    WhichReply,
+};
 
 use crate::engine::{Events, Outcome};
 use crate::error::{Error, Result};
@@ -356,6 +360,125 @@ pub(crate) fn set_override(layout: &Layout, path: &str, package: &str, profile: 
         lines: vec![format!(
             "in profile `{profile}`, {path} comes from {name} when packages conflict there"
         )],
+        ..Default::default()
+    })
+}
+
+/// Every profile, and the generations of one.
+pub(crate) fn list_profiles(layout: &Layout, profile: &str) -> Result<ListProfilesReply> {
+    let asked = profile_name(layout, profile)?;
+    let active = profile::active(layout);
+    let mut profiles = Vec::new();
+    let mut names = profile::names(layout);
+    if !names.contains(&active) {
+        names.insert(0, active.clone());
+    }
+    for name in names {
+        let state = profile::state(layout, &name)?;
+        profiles.push(ProfileInfo {
+            active: name == active,
+            generation: state.generation.unwrap_or(0),
+            packages: state.lock.packages.len() as u64,
+            name,
+        });
+    }
+    let current = profile::current(layout, &asked);
+    let generations = profile::generations(layout, &asked)
+        .into_iter()
+        .map(|n| {
+            let packages = profile::generation_lock(layout, &asked, n)
+                .map(|l| l.packages.iter().map(|p| p.pin.to_string()).collect())
+                .unwrap_or_default();
+            GenerationInfo {
+                number: n,
+                current: current == Some(n),
+                packages,
+            }
+        })
+        .collect();
+    Ok(ListProfilesReply {
+        profiles,
+        profile: asked,
+        generations,
+    })
+}
+
+/// Creates, switches to, deletes or rolls back a profile.
+pub(crate) fn change_profile(
+    layout: &Layout,
+    store: &StoreView,
+    action: Action,
+    name: &str,
+    generation: u64,
+    home: Option<&Path>,
+    events: &Events,
+) -> Outcome {
+    let name = profile_name(layout, name)?;
+    let exists = layout.profile(&name).is_dir();
+    let line = match action {
+        Action::Create => {
+            if exists {
+                return Err(Error::ProfileExists(name));
+            }
+            let mut state = profile::state(layout, &name)?;
+            let strategy = state.request.conflicts;
+            let built = rebuild(layout, store, &mut state, None, strategy, None, events)?;
+            format!(
+                "created profile `{name}` (generation {}, empty)",
+                built.generation
+            )
+        }
+        Action::Switch => {
+            if !exists {
+                return Err(Error::NoSuchProfile(name));
+            }
+            if profile::current(layout, &name).is_none() {
+                let mut state = profile::state(layout, &name)?;
+                let strategy = state.request.conflicts;
+                rebuild(layout, store, &mut state, None, strategy, None, events)?;
+            }
+            profile::make_active(layout, &name)?;
+            let mut line = format!("profile `{name}` is active");
+            if let Some(home) = home {
+                for note in home::ensure_links(layout, home) {
+                    line.push('\n');
+                    line.push_str(&note);
+                }
+            }
+            line
+        }
+        Action::Delete => {
+            if !exists {
+                return Err(Error::NoSuchProfile(name));
+            }
+            if profile::active(layout) == name {
+                return Err(Error::ActiveProfile(name));
+            }
+            profile::delete(layout, &name)?;
+            format!("deleted profile `{name}`; the store keeps its packages")
+        }
+        Action::Rollback => {
+            let Some(now) = profile::current(layout, &name) else {
+                return Err(Error::NoSuchProfile(name));
+            };
+            let all = profile::generations(layout, &name);
+            let to = match generation {
+                0 => all.iter().copied().filter(|n| *n < now).max(),
+                n => all.iter().copied().find(|g| *g == n),
+            }
+            .ok_or_else(|| Error::NoSuchGeneration {
+                profile: name.clone(),
+                generation,
+                available: all.clone(),
+            })?;
+            profile::switch_generation(layout, &name, to)?;
+            format!("profile `{name}` is back at generation {to} (from {now})")
+        }
+        Action::Unspecified => return Err(Error::Usage("name a profile action".into())),
+    };
+    journal::record(layout, &format!("profile {action:?} {name}").to_lowercase());
+    Ok(Summary {
+        lines: vec![line],
         ..Default::default()
     })
 }

@@ -233,6 +233,77 @@ pub(crate) fn repair(layout: &Layout) -> Vec<String> {
     done
 }
 
+/// Every profile that exists, sorted.
+pub(crate) fn names(layout: &Layout) -> Vec<String> {
+    let mut names: Vec<String> = fs_err::read_dir(layout.profiles())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The complete generations of `profile` (forest and lockfile both there), oldest first.
+pub(crate) fn generations(layout: &Layout, profile: &str) -> Vec<u64> {
+    let mut numbers: Vec<u64> = fs_err::read_dir(layout.generations(profile))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u64>().ok())
+        .filter(|n| layout.generation_lock(profile, *n).is_file())
+        .collect();
+    numbers.sort_unstable();
+    numbers
+}
+
+/// The lockfile of generation `n`.
+pub(crate) fn generation_lock(layout: &Layout, profile: &str, n: u64) -> Result<Lockfile> {
+    let path = layout.generation_lock(profile, n);
+    let text = fs_err::read_to_string(&path).map_err(Error::io("read", &path))?;
+    Lockfile::parse(&text, &path.display().to_string()).map_err(|source| Error::BadConfig {
+        path,
+        source: Box::new(source),
+    })
+}
+
+/// Makes generation `n` (which exists) the current one of `profile`: one rename.
+pub(crate) fn switch_generation(layout: &Layout, profile: &str, n: u64) -> Result<()> {
+    switch_link(
+        &layout.current(profile),
+        Path::new(&format!("generations/{n}")),
+    )?;
+    pandora_common::failpoint(FAILPOINT, "rollback-before-copies");
+    copies(layout, profile, n)
+}
+
+/// Makes `profile` the active one: `vir` points to its `current`.
+pub(crate) fn make_active(layout: &Layout, profile: &str) -> Result<()> {
+    switch_link(
+        &layout.vir(),
+        &Path::new("profiles").join(profile).join("current"),
+    )
+}
+
+/// Removes `profile` (not the active one): one rename out of `profiles/` into `tmp/`, then
+/// the deletion, then its lockfile.
+pub(crate) fn delete(layout: &Layout, profile: &str) -> Result<()> {
+    let dir = layout.profile(profile);
+    let grave = tempfile::Builder::new()
+        .prefix("profile-")
+        .tempdir_in(layout.tmp())
+        .map_err(Error::io("create a directory in", layout.tmp()))?;
+    fs_err::rename(&dir, grave.path().join("p")).map_err(Error::io("move", &dir))?;
+    sync_dir(&layout.profiles());
+    let lock = layout.lockfile(profile);
+    match fs_err::remove_file(&lock) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io("remove", &lock)(e)),
+        _ => Ok(()),
+    }
+}
+
 /// Points the link `at` to `target` by renaming a new link over it.
 fn switch_link(at: &Path, target: &Path) -> Result<()> {
     let dir = at.parent().unwrap_or(Path::new("."));

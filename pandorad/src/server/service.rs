@@ -268,6 +268,45 @@ impl Pandora for Service {
         blocking(move || crate::activate::which(&layout, &req.path, &req.profile)).await
     }
 
+    async fn list_profiles(
+        &self,
+        req: Request<ListProfilesRequest>,
+    ) -> Result<Response<ListProfilesReply>, Status> {
+        let _g = self.shared.activity.begin();
+        let layout = self.shared.layout.clone();
+        let profile = req.into_inner().profile;
+        blocking(move || crate::activate::list_profiles(&layout, &profile)).await
+    }
+
+    type ChangeProfileStream = Stream;
+    async fn change_profile(
+        &self,
+        req: Request<ChangeProfileRequest>,
+    ) -> Result<Response<Stream>, Status> {
+        let guard = self.shared.activity.begin();
+        let req = req.into_inner();
+        let action = req.action();
+        let (layout, store) = (self.shared.layout.clone(), self.shared.store.clone());
+        let label = format!(
+            "profile {} {}",
+            action.as_str_name().to_lowercase(),
+            req.profile
+        );
+        Ok(stream(self.shared.engine.submit(label, move |events| {
+            let _guard = guard;
+            let home = user_home();
+            crate::activate::change_profile(
+                &layout,
+                &store.load(),
+                action,
+                &req.profile,
+                req.generation,
+                home.as_deref(),
+                events,
+            )
+        })))
+    }
+
     type ActivateStream = Stream;
     async fn activate(&self, req: Request<ActivateRequest>) -> Result<Response<Stream>, Status> {
         let guard = self.shared.activity.begin();

@@ -210,3 +210,71 @@ fn issue10_the_example_program_finds_its_library_through_the_profile() {
         "Hello, world! (libgreet 2.1.0)\n"
     );
 }
+
+#[test]
+fn issue10_profiles_generations_rollback_and_diff() {
+    let ctx = Context::new();
+    let reg = setup(&ctx);
+    let _d = ctx.start_daemon(&[]);
+    ctx.add_registry("main", &file_url(&reg), 0);
+    assert_eq!(ctx.plain(&["install", "app@1.0.0", "app@2.0.0"]).code, 0);
+    assert_eq!(ctx.plain(&["activate", "app@1.0.0"]).code, 0);
+    assert_eq!(ctx.plain(&["activate", "app@2.0.0"]).code, 0);
+
+    let r = ctx.plain(&["profile", "generations"]);
+    assert_eq!(
+        r.stdout,
+        "profile=default generation=1 current=false packages=app@1.0.0,libgreet@1\n\
+         profile=default generation=2 current=true packages=app@2.0.0,libgreet@1\n",
+        "{r:?}"
+    );
+    let r = ctx.plain(&["profile", "diff", "1", "2"]);
+    assert_eq!(r.stdout, "changed=\"app@1.0.0 -> app@2.0.0\"\n", "{r:?}");
+
+    // Rollback is one switch of `current`; the lockfile follows.
+    let r = ctx.plain(&["profile", "rollback"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("back at generation 1 (from 2)"), "{r:?}");
+    assert_eq!(run_from_home(&ctx, "app"), "app 1.0.0\n");
+    let lock = std::fs::read_to_string(ctx.pandora_home().join("manifests/default.lock")).unwrap();
+    assert!(lock.contains("\"1.0.0\""), "{lock}");
+    assert_eq!(ctx.plain(&["profile", "rollback", "--to", "2"]).code, 0);
+    assert_eq!(run_from_home(&ctx, "app"), "app 2.0.0\n");
+    let r = ctx.plain(&["profile", "rollback", "--to", "9"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("has no generation 9 to go back to (it has 1, 2)"),
+        "{r:?}"
+    );
+
+    // A second profile: empty, then switched to, then the first again; the active one stays.
+    assert_eq!(ctx.plain(&["profile", "create", "work"]).code, 0);
+    let r = ctx.plain(&["profile", "list"]);
+    assert_eq!(
+        r.stdout,
+        "profile=default active=true generation=2 packages=2\n\
+         profile=work active=false generation=1 packages=0\n",
+        "{r:?}"
+    );
+    assert_eq!(ctx.plain(&["profile", "switch", "work"]).code, 0);
+    assert!(
+        !ctx.path().join("bin/app").exists(),
+        "$HOME/bin shows the empty profile"
+    );
+    let r = ctx.plain(&["profile", "delete", "work"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("error[active-profile]"), "{r:?}");
+    assert_eq!(ctx.plain(&["profile", "switch", "default"]).code, 0);
+    assert_eq!(run_from_home(&ctx, "app"), "app 2.0.0\n");
+    assert_eq!(ctx.plain(&["profile", "delete", "work"]).code, 0);
+    assert!(!ctx.pandora_home().join("profiles/work").exists());
+    let r = ctx.run(&["env"]);
+    assert_eq!(
+        r.stdout,
+        format!(
+            "export PATH=\"{}:$PATH\"\n",
+            ctx.pandora_home().join("vir/bin").display()
+        )
+    );
+}
