@@ -86,7 +86,11 @@ pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
                 Ok(ExitCode::SUCCESS)
             }
             Request::Search(q, refresh) => search(&printer, &mut c, q, refresh).await,
-            Request::Info(p, refresh) => info(&printer, &mut c, p, refresh).await,
+            Request::Info(p, refresh) => {
+                // A local file is opened by the daemon, which has its own working directory.
+                let p = absolute_packages(vec![p])?.remove(0);
+                info(&printer, &mut c, p, refresh).await
+            }
             Request::Install {
                 packages,
                 yes,
@@ -612,7 +616,7 @@ async fn install(
     refresh: bool,
     repair: bool,
 ) -> Outcome {
-    use std::io::{BufRead, IsTerminal, Write};
+    use std::io::IsTerminal;
     let packages = absolute_packages(packages)?;
     let ask = !yes
         && (std::io::stdin().is_terminal()
@@ -634,18 +638,12 @@ async fn install(
         if n == 0 {
             return Ok(ExitCode::SUCCESS);
         }
-        eprint!(
+        let question = format!(
             "Install {n} package{} ({} to download)? [Y/n] ",
             if n == 1 { "" } else { "s" },
             human_size(plan.download_bytes)
         );
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut answer)
-            .map_err(|e| Failure::new(format!("cannot read the answer: {e}")))?;
-        if matches!(answer.trim().to_lowercase().as_str(), "n" | "no") || answer.is_empty() {
+        if !confirm(&question)? {
             eprintln!("nothing installed");
             return Ok(ExitCode::FAILURE);
         }
@@ -663,6 +661,31 @@ async fn install(
         .map_err(status_failure)?;
     p.follow(stream.into_inner()).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Asks a yes/no question (yes by default) until it gets an answer it understands: `y`,
+/// `yes` or an empty line is yes, `n` or `no` (or the end of input) is no; anything else is
+/// asked again, three times at most, then taken as no.
+fn confirm(question: &str) -> Result<bool, Failure> {
+    use std::io::{BufRead, Write};
+    for _ in 0..3 {
+        eprint!("{question}");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let read = std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .map_err(|e| Failure::new(format!("cannot read the answer: {e}")))?;
+        if read == 0 {
+            return Ok(false);
+        }
+        match answer.trim().to_lowercase().as_str() {
+            "" | "y" | "yes" => return Ok(true),
+            "n" | "no" => return Ok(false),
+            other => eprintln!("`{other}` is neither yes nor no"),
+        }
+    }
+    Ok(false)
 }
 
 async fn list_remote(p: &Printer, c: &mut client::Client) -> Outcome {

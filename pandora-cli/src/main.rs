@@ -33,7 +33,7 @@ pub(crate) struct GlobalArgs {
     /// not a terminal).
     #[arg(long, global = true, value_enum)]
     pub(crate) log: Option<LogFormat>,
-    /// Print only errors and warnings.
+    /// Print results, warnings and errors only: no progress, no steps, no notes.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub(crate) quiet: bool,
     /// Print each finished step too.

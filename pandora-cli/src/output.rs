@@ -226,7 +226,7 @@ impl Printer {
                     if let Some((bar, kind, subject)) = bars.remove(&f.id) {
                         bar.finish_and_clear();
                         multi.remove(&bar);
-                        if self.plain {
+                        if self.plain && !self.quiet {
                             eprintln!("event=task-done kind={kind} subject={}", quote(&subject));
                         } else if self.verbose {
                             multi.suspend(|| {
@@ -266,9 +266,6 @@ impl Printer {
 
     /// Prints a summary's lines on stdout.
     pub(crate) fn summary(&self, s: &Summary) {
-        if self.quiet {
-            return;
-        }
         let mut out = String::new();
         for line in &s.lines {
             if self.plain {

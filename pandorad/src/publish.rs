@@ -15,6 +15,23 @@ use crate::{journal, pkgfile, registries};
 /// Longest wait for the registry's answer, the upload included.
 const PUBLISH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
+/// Where `token_file` is: `~/…` under the user's home, a relative path under
+/// `$PANDORA_HOME` (beside `registries.acl`, which names it), never the daemon's working
+/// directory.
+fn token_path(layout: &Layout, token_file: &str) -> PathBuf {
+    if let Some(rest) = token_file.strip_prefix("~/")
+        && let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty())
+    {
+        return PathBuf::from(home).join(rest);
+    }
+    let path = PathBuf::from(token_file);
+    if path.is_absolute() {
+        path
+    } else {
+        layout.home().join(path)
+    }
+}
+
 pub(crate) fn publish(layout: &Layout, file: &Path, registry: &str, events: &Events) -> Outcome {
     let list = registries::load(layout)?;
     let Some(reg) = list.registries.iter().find(|r| r.name == registry) else {
@@ -33,7 +50,7 @@ pub(crate) fn publish(layout: &Layout, file: &Path, registry: &str, events: &Eve
             config,
         });
     };
-    let token_file = PathBuf::from(token_file);
+    let token_file = token_path(layout, token_file);
     let token = fs_err::read_to_string(&token_file).map_err(|e| Error::TokenUnreadable {
         path: token_file.clone(),
         config: config.clone(),

@@ -69,16 +69,9 @@ impl RegistryList {
             if registries.iter().any(|o| o.name == name) {
                 return Err(r.block_error("is configured twice"));
             }
+            // The URL itself is checked by whoever uses it, entry by entry: one bad URL must
+            // not make the whole file (and the good registries in it) unusable.
             let url = r.req_str("url")?;
-            if !["https://", "http://", "file://"]
-                .iter()
-                .any(|s| url.starts_with(s))
-            {
-                return Err(r.field_error(
-                    "url",
-                    format!("`{url}` must start with https://, http:// or file://"),
-                ));
-            }
             let cache_ttl = match r.opt_str("cache_policy")? {
                 None => DEFAULT_TTL,
                 Some(p) => parse_cache_policy(&p).ok_or_else(|| {

@@ -204,6 +204,9 @@ impl Engine {
                 let after = after.clone();
                 let label = job.label.clone();
                 let result = tokio::task::spawn_blocking(move || {
+                    // The snapshot is brought up to date before (someone may have changed
+                    // the store by hand) and after (the mutation changed it).
+                    after();
                     let out = work(&events);
                     after();
                     out
@@ -339,8 +342,8 @@ mod tests {
         }
         assert_eq!(
             refreshed.load(Ordering::SeqCst),
-            4,
-            "the snapshot after each"
+            8,
+            "the snapshot before and after each"
         );
         assert!(!engine.busy());
     }

@@ -87,7 +87,15 @@ impl Pandora for Service {
         _: Request<ListStoreRequest>,
     ) -> Result<Response<ListStoreReply>, Status> {
         let _g = self.shared.activity.begin();
-        let store = self.shared.store.load();
+        // A cheap look (three stats an entry) catches entries changed or deleted by hand.
+        let (shared, layout) = (self.shared.store.clone(), self.shared.layout.clone());
+        let store = tokio::task::spawn_blocking(move || {
+            let fresh = Arc::new(shared.load().refresh(&layout));
+            shared.store(fresh.clone());
+            fresh
+        })
+        .await
+        .map_err(|e| to_status(Error::Internal(format!("the request crashed: {e}"))))?;
         let entries = store
             .entries
             .iter()

@@ -19,6 +19,29 @@ pub(crate) struct Installed {
     /// The registry it came from, or `local`; `None` for entries installed before the store
     /// recorded it.
     pub(crate) origin: Option<String>,
+    /// What its metadata files looked like when read: a change means a second look.
+    stamp: Stamp,
+}
+
+/// Size, mtime and inode of an entry's directory, `manifest.acl` and `files.acl`: cheap to
+/// take (three `stat`s), and different after anyone edits, replaces or deletes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp([(u64, i64, i64, u64); 3]);
+
+impl Stamp {
+    fn of(dir: &Path) -> Option<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        let one = |p: &Path| {
+            fs_err::symlink_metadata(p)
+                .ok()
+                .map(|m| (m.len(), m.mtime(), m.mtime_nsec(), m.ino()))
+        };
+        Some(Stamp([
+            one(dir)?,
+            one(&entry::manifest_path(dir))?,
+            one(&entry::file_list_path(dir))?,
+        ]))
+    }
 }
 
 /// A store entry that cannot be used, and why.
@@ -45,8 +68,9 @@ impl StoreView {
         StoreView::default().refresh(layout)
     }
 
-    /// The store as it is now, re-reading only entries this view does not have: entries are
-    /// immutable once they appear, so a known `name@version` needs no second look.
+    /// The store as it is now, re-reading only entries that are new or whose metadata
+    /// changed since this view read them (Pandora never changes an entry, but a person may:
+    /// a deleted version disappears, an edited or deleted manifest makes the entry damaged).
     pub(crate) fn refresh(&self, layout: &Layout) -> StoreView {
         let mut entries = Vec::new();
         let mut damaged = Vec::new();
@@ -59,7 +83,9 @@ impl StoreView {
             };
             for version in versions.flatten() {
                 let (n, v) = (name.file_name(), version.file_name());
-                if let Some(known) = self.get(&n.to_string_lossy(), &v.to_string_lossy()) {
+                if let Some(known) = self.get(&n.to_string_lossy(), &v.to_string_lossy())
+                    && Stamp::of(&version.path()).as_ref() == Some(&known.stamp)
+                {
                     entries.push(known.clone());
                     continue;
                 }
@@ -145,6 +171,7 @@ fn read_entry(dir: &Path, name: &str, version: &str) -> Result<Installed, String
         return Err("the entry is a file, not a directory".into());
     }
     let chain = |e: EntryError| pandora_common::error_chain(&e, ": ");
+    let stamp = Stamp::of(dir);
     let manifest = entry::read_manifest(dir).map_err(chain)?;
     if manifest.name != name || manifest.version != version {
         return Err(format!(
@@ -162,5 +189,6 @@ fn read_entry(dir: &Path, name: &str, version: &str) -> Result<Installed, String
             .count() as u64,
         origin: entry::origin(&manifest),
         manifest,
+        stamp: stamp.ok_or("the entry changed while it was read")?,
     })
 }

@@ -163,3 +163,55 @@ fn issue8_acl_check_knows_pandora_files_and_pack_q_is_quiet() {
     assert_eq!(r.stderr, "", "-q prints results only");
     assert!(r.stdout.ends_with(&format!("{}\n", pkg.display())), "{r:?}");
 }
+
+#[test]
+fn issue8_relative_paths_prompts_and_quiet_mode() {
+    let ctx = Context::new();
+    let pkg = ctx.pack(&PkgSpec::new("tool", "1.0.0"));
+    let _d = ctx.start_daemon(&[]);
+    // `info ./FILE.pkg` from the user's directory, whatever the daemon's is.
+    let dir = pkg.parent().unwrap();
+    let name = format!("./{}", pkg.file_name().unwrap().to_str().unwrap());
+    let r = Run::of(
+        ctx.pandora()
+            .current_dir(dir)
+            .env("PANDORA_NO_AUTOSTART", "1")
+            .args(["--log", "plain", "info", &name]),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("package=tool@1.0.0"), "{r:?}");
+    // An answer that is neither yes nor no is asked again; then no.
+    let mut child = ctx
+        .pandora()
+        .env("PANDORA_NO_AUTOSTART", "1")
+        .env("PANDORA_ASK", "1")
+        .args(["install", pkg.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"maybe\nn\n")
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("`maybe` is neither yes nor no"), "{stderr}");
+    assert!(ctx.store_entries().is_empty());
+    // -q: the result, and nothing else.
+    let r = ctx.client(&["-q", "--log", "plain", "install", pkg.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("result=\"installed tool@1.0.0 (from local)\""),
+        "{r:?}"
+    );
+    assert_eq!(r.stderr, "", "{r:?}");
+}

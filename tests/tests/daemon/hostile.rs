@@ -380,3 +380,59 @@ fn issue9_a_declared_size_past_the_limits_is_not_downloaded() {
     );
     assert!(ctx.tmp_entries().is_empty(), "{:?}", ctx.tmp_entries());
 }
+
+#[test]
+fn issue9_one_bad_registry_url_fails_alone() {
+    let ctx = Context::new();
+    let reg = ctx.registry_of("main", &[PkgSpec::new("app", "1.0.0")]);
+    std::fs::create_dir_all(ctx.pandora_home()).unwrap();
+    std::fs::write(
+        ctx.pandora_home().join("registries.acl"),
+        format!(
+            "Registry \"main\" {{ url = \"{}\"; priority = 1; }}\n\
+             Registry \"broken\" {{ url = \"htp://nowhere\"; priority = 9; }}\n\
+             Registry \"worse\" {{ url = \"http://[::1\"; priority = 5; }}\n",
+            file_url(&reg)
+        ),
+    )
+    .unwrap();
+    let _d = ctx.start_daemon(&[]);
+    let r = ctx.plain(&["install", "app@1.0.0"]);
+    assert_eq!(r.code, 0, "the good registry still serves: {r:?}");
+    let r = ctx.plain(&["search", "app"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("registry `broken`"), "{r:?}");
+    assert!(
+        r.stderr.contains("pandora registry add broken URL"),
+        "{r:?}"
+    );
+    assert_eq!(ctx.plain(&["registry", "remove", "broken"]).code, 0);
+    assert_eq!(ctx.plain(&["registry", "remove", "worse"]).code, 0);
+    let r = ctx.plain(&["registry", "list"]);
+    assert_eq!(r.stdout.lines().count(), 1, "{r:?}");
+}
+
+#[test]
+fn issue9_store_changes_by_hand_are_seen_while_the_daemon_runs() {
+    let ctx = Context::new();
+    let reg = ctx.registry_of(
+        "main",
+        &[PkgSpec::new("app", "1.0.0"), PkgSpec::new("lib", "1.0.0")],
+    );
+    let _d = ctx.start_daemon(&[]);
+    ctx.add_registry("main", &file_url(&reg), 0);
+    assert_eq!(ctx.plain(&["install", "app@1.0.0", "lib@1.0.0"]).code, 0);
+    let store = ctx.pandora_home().join("store");
+    // A version deleted by hand is gone from the list, and installs again.
+    std::fs::remove_dir_all(store.join("app/1.0.0")).unwrap();
+    let r = ctx.plain(&["list", "--store"]);
+    assert!(!r.stdout.contains("name=app"), "{r:?}");
+    let r = ctx.plain(&["install", "app@1.0.0"]);
+    assert!(r.stdout.contains("result=\"installed app@1.0.0"), "{r:?}");
+    // A manifest deleted by hand makes the entry damaged at once, without a restart.
+    std::fs::remove_file(store.join("lib/1.0.0/manifest.acl")).unwrap();
+    let r = ctx.plain(&["list", "--store"]);
+    assert!(r.stderr.contains("code=damaged subject=lib@1.0.0"), "{r:?}");
+    let r = ctx.plain(&["install", "lib@1.0.0"]);
+    assert!(r.stderr.contains("error[damaged]"), "{r:?}");
+}
