@@ -6,6 +6,7 @@ mod daemon_cmd;
 mod interrupt;
 mod output;
 mod pack_cmd;
+mod profile_cmd;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
