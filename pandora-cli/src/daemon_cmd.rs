@@ -14,7 +14,7 @@ use pandora_proto::v1::{
 
 use crate::client::{self, status_failure};
 use crate::output::{Printer, clean, human_size, quote};
-use crate::{Failure, ListArgs, Outcome, ProfileCommand, RegistryCommand, print_out};
+use crate::{Failure, ListArgs, LockCommand, Outcome, ProfileCommand, RegistryCommand, print_out};
 
 /// A command for the daemon.
 pub(crate) enum Request {
@@ -41,6 +41,7 @@ pub(crate) enum Request {
     Which(String, String),
     Override(String, String, String),
     Profile(ProfileCommand),
+    Lock(LockCommand),
 }
 
 pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
@@ -128,6 +129,7 @@ pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
                 printer.follow(s.into_inner()).await?;
                 Ok(ExitCode::SUCCESS)
             }
+            Request::Lock(cmd) => crate::profile_cmd::lock(&printer, &mut c, cmd).await,
             Request::Profile(cmd) => crate::profile_cmd::profile(&printer, &mut c, cmd).await,
             Request::Which(path, profile) => {
                 let w = c

@@ -139,6 +139,9 @@ enum Command {
     /// Profiles: list, create, switch, delete, generations, diff, rollback, override.
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Export a profile's lockfile, or apply one: the same packages, byte for byte.
+    #[command(subcommand)]
+    Lock(LockCommand),
     /// Print the shell lines that put a profile's bin on PATH (for a shell's profile).
     Env {
         /// The profile (default: whatever is active, through vir).
@@ -196,6 +199,28 @@ enum Command {
     /// Manage the registries packages come from (registries.acl).
     #[command(subcommand)]
     Registry(RegistryCommand),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum LockCommand {
+    /// Print (or write) the lockfile of a profile: every active package with its sha256.
+    Export {
+        /// The profile (default: the active one).
+        #[arg(long)]
+        profile: Option<String>,
+        /// Write it to this file instead of standard output.
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
+    /// Install exactly the packages of a lockfile (sha256 checked before and after the
+    /// download) and make them the profile's new generation.
+    Apply {
+        /// The lockfile.
+        file: PathBuf,
+        /// The profile (default: the active one).
+        #[arg(long)]
+        profile: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -490,6 +515,7 @@ fn main() -> ExitCode {
         ),
         Command::Profile(cmd) => daemon_cmd::run(printer, daemon_cmd::Request::Profile(cmd)),
         Command::Env { profile, shell } => env(profile.as_deref(), shell),
+        Command::Lock(cmd) => daemon_cmd::run(printer, daemon_cmd::Request::Lock(cmd)),
         Command::Verify { packages, all: _ } => {
             daemon_cmd::run(printer, daemon_cmd::Request::Verify(packages))
         }

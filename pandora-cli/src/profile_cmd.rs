@@ -5,12 +5,15 @@
 use std::process::ExitCode;
 
 use pandora_proto::v1::change_profile_request::Action;
-use pandora_proto::v1::{ChangeProfileRequest, ListInstalledRequest, ListProfilesRequest};
+use pandora_proto::v1::{
+    ApplyLockRequest, ChangeProfileRequest, ExportLockRequest, ListInstalledRequest,
+    ListProfilesRequest,
+};
 
 use crate::client::{self, status_failure};
 use crate::daemon_cmd::table;
 use crate::output::{Printer, quote};
-use crate::{Failure, Outcome, ProfileCommand, print_out};
+use crate::{Failure, LockCommand, Outcome, ProfileCommand, print_out};
 
 pub(crate) async fn profile(p: &Printer, c: &mut client::Client, cmd: ProfileCommand) -> Outcome {
     let change = |action: Action, profile: String, generation: u64| ChangeProfileRequest {
@@ -227,4 +230,45 @@ pub(crate) async fn list_installed(
     text.push_str(&table(p, &["NAME", "VERSION", "FROM", "REQUESTED"], &rows));
     print_out(&text);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `lock export` and `lock apply`.
+pub(crate) async fn lock(p: &Printer, c: &mut client::Client, cmd: LockCommand) -> Outcome {
+    match cmd {
+        LockCommand::Export { profile, out } => {
+            let r = c
+                .export_lock(ExportLockRequest {
+                    profile: profile.unwrap_or_default(),
+                })
+                .await
+                .map_err(status_failure)?
+                .into_inner();
+            match out {
+                Some(path) => {
+                    pandora_common::write_atomic(&path, r.text.as_bytes())
+                        .map_err(|e| Failure::new(e.to_string()))?;
+                    if !p.quiet {
+                        eprintln!(
+                            "wrote the lockfile of profile `{}` to {}",
+                            r.profile,
+                            path.display()
+                        );
+                    }
+                }
+                None => print_out(&r.text),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LockCommand::Apply { file, profile } => {
+            let text = fs_err::read_to_string(&file).map_err(|e| Failure::new(e.to_string()))?;
+            let req = ApplyLockRequest {
+                text,
+                origin: file.display().to_string(),
+                profile: profile.unwrap_or_default(),
+            };
+            let s = c.apply_lock(req).await.map_err(status_failure)?;
+            p.follow(s.into_inner()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

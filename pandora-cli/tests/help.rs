@@ -32,6 +32,7 @@ fn help_lists_only_built_commands() {
             "deactivate",
             "which",
             "profile",
+            "lock",
             "env",
             "search",
             "info",

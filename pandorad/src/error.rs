@@ -312,6 +312,16 @@ pub(crate) enum Error {
         .0.iter().map(|(p, by)| format!("{p} (needed by {by})")).collect::<Vec<_>>().join(", ")
     )]
     MissingDependencies(Vec<(Pin, Pin)>),
+    /// A profile has no generation yet.
+    #[error("nothing has been activated in profile `{0}` yet")]
+    NothingActive(String),
+    /// A lockfile's package is not the one a registry or the store has.
+    #[error("{pin}: the lockfile wants sha256 {want}, found {found}; nothing was changed")]
+    LockMismatch {
+        pin: Pin,
+        want: String,
+        found: String,
+    },
     /// The profile does not exist.
     #[error("there is no profile `{0}`")]
     NoSuchProfile(String),
@@ -408,6 +418,8 @@ impl Error {
             | Error::NoSuchProfile(_)
             | Error::NoSuchGeneration { .. } => code::NOT_FOUND,
             Error::ProfileExists(_) => code::CONFLICT,
+            Error::NothingActive(_) => code::NOT_FOUND,
+            Error::LockMismatch { .. } => code::MISMATCH,
             Error::ActiveProfile(_) => code::ACTIVE_PROFILE,
             Error::Cancelled(_) => code::CANCELLED,
             Error::Internal(_) => code::INTERNAL,
@@ -458,6 +470,8 @@ impl Error {
             | Error::NoSuchProfile(_)
             | Error::NoSuchGeneration { .. } => Kind::NotFound,
             Error::ProfileExists(_) => Kind::AlreadyExists,
+            Error::NothingActive(_) => Kind::NotFound,
+            Error::LockMismatch { .. } => Kind::FailedPrecondition,
             Error::ActiveProfile(_) => Kind::FailedPrecondition,
             Error::Dependents { .. }
             | Error::PathConflicts(_)
@@ -546,6 +560,7 @@ impl Error {
                 )
             }),
             Error::VersionClash { wanted, .. } => Some(format!("pandora activate {wanted}")),
+            Error::NothingActive(_) => Some("pandora activate NAME".into()),
             Error::NoSuchProfile(_) | Error::NoSuchGeneration { .. } => {
                 Some("pandora profile list".into())
             }

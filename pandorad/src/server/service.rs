@@ -286,6 +286,37 @@ impl Pandora for Service {
         blocking(move || crate::activate::list_profiles(&layout, &profile)).await
     }
 
+    async fn export_lock(
+        &self,
+        req: Request<ExportLockRequest>,
+    ) -> Result<Response<ExportLockReply>, Status> {
+        let _g = self.shared.activity.begin();
+        let layout = self.shared.layout.clone();
+        let profile = req.into_inner().profile;
+        blocking(move || crate::activate::export_lock(&layout, &profile)).await
+    }
+
+    type ApplyLockStream = Stream;
+    async fn apply_lock(&self, req: Request<ApplyLockRequest>) -> Result<Response<Stream>, Status> {
+        let guard = self.shared.activity.begin();
+        let req = req.into_inner();
+        let (layout, store) = (self.shared.layout.clone(), self.shared.store.clone());
+        let label = format!("lock apply {}", req.origin);
+        Ok(stream(self.shared.engine.submit(label, move |events| {
+            let _guard = guard;
+            let home = user_home();
+            crate::activate::apply_lock(
+                &layout,
+                &store.load(),
+                &req.text,
+                &req.origin,
+                &req.profile,
+                home.as_deref(),
+                events,
+            )
+        })))
+    }
+
     type ChangeProfileStream = Stream;
     async fn change_profile(
         &self,

@@ -278,3 +278,92 @@ fn issue10_profiles_generations_rollback_and_diff() {
         )
     );
 }
+
+/// Every path of a profile's current forest: `path -> target` for links, `path/` for dirs.
+fn forest(ctx: &Context) -> Vec<String> {
+    fn walk(root: &Path, rel: &str, out: &mut Vec<String>) {
+        let mut names = pandora_tests::dir_names(&root.join(rel));
+        names.sort();
+        for name in names {
+            let path = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let meta = std::fs::symlink_metadata(root.join(&path)).unwrap();
+            if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(root.join(&path)).unwrap();
+                out.push(format!("{path} -> {}", target.display()));
+            } else {
+                out.push(format!("{path}/"));
+                walk(root, &path, out);
+            }
+        }
+    }
+    let current = ctx.pandora_home().join("profiles/default/current");
+    let root = std::fs::canonicalize(current).unwrap();
+    let mut out = Vec::new();
+    walk(&root, "", &mut out);
+    out
+}
+
+#[test]
+fn issue10_a_lockfile_rebuilds_the_profile_link_for_link_elsewhere() {
+    let first = Context::new();
+    let reg = setup(&first);
+    let server = first.serve_registry(&reg, &[]);
+    let d1 = first.start_daemon(&[]);
+    first.add_registry("main", &server.url(""), 0);
+    assert_eq!(first.plain(&["install", "app@2.0.0"]).code, 0);
+    assert_eq!(first.plain(&["activate", "app@2.0.0"]).code, 0);
+    let lock = first.path().join("exported.lock");
+    let r = first.plain(&["lock", "export", "-o", lock.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let text = std::fs::read_to_string(&lock).unwrap();
+    assert_eq!(
+        first.plain(&["lock", "export"]).stdout,
+        text,
+        "-o writes what stdout shows"
+    );
+
+    // Another home on another machine, the same registry.
+    let second = Context::new();
+    let _d2 = second.start_daemon(&[]);
+    second.add_registry("main", &server.url(""), 0);
+    let copy = second.path().join("from-first.lock");
+    std::fs::copy(&lock, &copy).unwrap();
+    let r = second.plain(&["lock", "apply", copy.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("holds the 2 packages of"), "{r:?}");
+    assert_eq!(
+        forest(&first),
+        forest(&second),
+        "the same forest, link for link"
+    );
+    assert!(!forest(&second).is_empty());
+    assert_eq!(run_from_home(&second, "app"), "app 2.0.0\n");
+
+    // A lockfile whose sha256 is not what the registry serves changes nothing.
+    let third = Context::new();
+    let _d3 = third.start_daemon(&[]);
+    third.add_registry("main", &server.url(""), 0);
+    let bad = third.path().join("bad.lock");
+    let sha = pandora_common::files::Lockfile::parse(&text, "l")
+        .unwrap()
+        .packages
+        .iter()
+        .find(|p| p.pin.name == "app")
+        .unwrap()
+        .sha256
+        .clone();
+    std::fs::write(&bad, text.replace(&sha, &"0".repeat(64))).unwrap();
+    let r = third.plain(&["lock", "apply", bad.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("error[mismatch]: app@2.0.0: the lockfile wants sha256 000"),
+        "{r:?}"
+    );
+    assert!(third.store_entries().is_empty());
+    drop(d1);
+}
