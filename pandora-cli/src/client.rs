@@ -189,7 +189,10 @@ pub(crate) fn status_failure(status: tonic::Status) -> Failure {
     if status.metadata().get(pandora_proto::CODE_KEY).is_none()
         && matches!(
             status.code(),
-            tonic::Code::Unknown | tonic::Code::Unavailable | tonic::Code::Internal
+            tonic::Code::Unknown
+                | tonic::Code::Unavailable
+                | tonic::Code::Internal
+                | tonic::Code::Cancelled
         )
         && let Ok(layout) = Layout::from_env()
     {
