@@ -244,6 +244,8 @@ pub(crate) enum Error {
         in_store: Vec<String>,
         /// Names the registries offer that are close to the one asked for.
         close: Vec<String>,
+        /// The command the hint suggests with a close name (`install`, `info`).
+        verb: &'static str,
     },
     /// A registry lists a package without versions.
     #[error("registry `{registry}` lists `{name}` without any version")]
@@ -506,10 +508,10 @@ impl Error {
                 "check that the registry is up and its URL is right (pandora registry list), then retry"
                     .into(),
             ),
-            Error::Missing { close, .. } if !close.is_empty() => {
+            Error::Missing { close, verb, .. } if !close.is_empty() => {
                 let names: Vec<String> = close.iter().map(|c| format!("`{c}`")).collect();
                 Some(format!(
-                    "did you mean {}? pandora install {}",
+                    "did you mean {}? pandora {verb} {}",
                     names.join(" or "),
                     close[0]
                 ))
@@ -738,6 +740,7 @@ mod tests {
             problems: vec![],
             in_store: vec![],
             close: vec![],
+            verb: "install",
         };
         assert_eq!(e.code(), code::NOT_FOUND);
         assert_eq!(e.kind(), Kind::NotFound);
@@ -754,6 +757,7 @@ mod tests {
             problems: vec!["registry `a`: cannot get index: refused".into()],
             in_store: vec![],
             close: vec![],
+            verb: "install",
         };
         // One of two registries failed: the package may still be missing from the other.
         assert_eq!(e.code(), code::UNAVAILABLE);
@@ -777,6 +781,7 @@ mod tests {
             problems: vec!["registry `main`: connection refused".into()],
             in_store: vec![],
             close: vec![],
+            verb: "install",
         };
         assert_eq!(
             e.to_string(),
@@ -792,6 +797,7 @@ mod tests {
             ],
             in_store: vec!["1.0".into(), "1.1".into()],
             close: vec![],
+            verb: "install",
         };
         let text = e.to_string();
         assert!(

@@ -24,6 +24,7 @@ fn all_failed(asked: Vec<String>, problems: Vec<String>, what: &str) -> Error {
         problems,
         in_store: Vec::new(),
         close: Vec::new(),
+        verb: "info",
     }
 }
 
@@ -248,6 +249,7 @@ pub(crate) fn info(
         asked,
         problems,
         close,
+        verb: "info",
         in_store: in_store
             .iter()
             .map(|i| i.manifest.version.clone())

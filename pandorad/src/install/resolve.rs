@@ -210,6 +210,7 @@ fn find_package(
         problems,
         in_store: Vec::new(),
         close,
+        verb: "install",
     })
 }
 
@@ -238,6 +239,7 @@ fn find_version(
         problems,
         in_store: Vec::new(),
         close: Vec::new(),
+        verb: "install",
     })
 }
 

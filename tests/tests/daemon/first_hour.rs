@@ -51,6 +51,12 @@ fn issue8_typos_get_close_names_and_usage_errors_exit_2() {
             .contains("hint: did you mean `ripgrep`? pandora install ripgrep"),
         "{r:?}"
     );
+    let r = ctx.plain(&["info", "ripgerp"]);
+    assert!(
+        r.stderr
+            .contains("hint: did you mean `ripgrep`? pandora info ripgrep"),
+        "{r:?}"
+    );
     let r = ctx.plain(&["search", "veiwer"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
