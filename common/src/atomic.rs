@@ -27,7 +27,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     tmp.as_file().sync_all().map_err(|e| named("sync", e))?;
     tmp.persist(path)
         .map_err(|e| named("rename onto", e.error))?;
-    fs_err::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| named("sync the directory of", e))
+    sync_dir(dir).map_err(|e| named("sync the directory of", e))
+}
+
+/// Syncs the directory `dir` itself, so that renames and removals in it reach the disk.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    fs_err::File::open(dir).and_then(|d| d.sync_all())
 }

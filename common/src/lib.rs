@@ -12,7 +12,7 @@ pub mod hash;
 pub mod layout;
 pub mod pkg;
 
-pub use atomic::write_atomic;
+pub use atomic::{sync_dir, write_atomic};
 pub use failpoint::failpoint;
 
 /// `error` and its chain of causes, joined by `separator` (`": "` for one line, `"\ncause: "`

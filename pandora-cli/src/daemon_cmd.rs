@@ -68,12 +68,8 @@ pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
                 })
             }
             Request::PruneCache(dry_run) => {
-                let s = c
-                    .prune_cache(PruneCacheRequest { dry_run })
-                    .await
-                    .map_err(status_failure)?;
-                printer.follow(s.into_inner()).await?;
-                Ok(ExitCode::SUCCESS)
+                let call = c.prune_cache(PruneCacheRequest { dry_run }).await;
+                printer.mutation(call).await
             }
             Request::Publish(file, registry) => {
                 let file = std::path::absolute(&file)
@@ -82,9 +78,7 @@ pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
                     file: file.display().to_string(),
                     registry,
                 };
-                let s = c.publish(req).await.map_err(status_failure)?;
-                printer.follow(s.into_inner()).await?;
-                Ok(ExitCode::SUCCESS)
+                printer.mutation(c.publish(req).await).await
             }
             Request::Search(q, refresh) => search(&printer, &mut c, q, refresh).await,
             Request::Info(p, refresh) => {
@@ -109,15 +103,11 @@ pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
                     profile,
                     strategy,
                 };
-                let s = c.activate(req).await.map_err(status_failure)?;
-                printer.follow(s.into_inner()).await?;
-                Ok(ExitCode::SUCCESS)
+                printer.mutation(c.activate(req).await).await
             }
             Request::Deactivate(name, profile) => {
                 let req = DeactivateRequest { name, profile };
-                let s = c.deactivate(req).await.map_err(status_failure)?;
-                printer.follow(s.into_inner()).await?;
-                Ok(ExitCode::SUCCESS)
+                printer.mutation(c.deactivate(req).await).await
             }
             Request::Override(path, package, profile) => {
                 let req = SetOverrideRequest {
@@ -125,9 +115,7 @@ pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
                     package,
                     profile,
                 };
-                let s = c.set_override(req).await.map_err(status_failure)?;
-                printer.follow(s.into_inner()).await?;
-                Ok(ExitCode::SUCCESS)
+                printer.mutation(c.set_override(req).await).await
             }
             Request::Lock(cmd) => crate::profile_cmd::lock(&printer, &mut c, cmd).await,
             Request::Profile(cmd) => crate::profile_cmd::profile(&printer, &mut c, cmd).await,
@@ -317,22 +305,16 @@ async fn registry(p: &Printer, c: &mut client::Client, cmd: RegistryCommand) -> 
             url,
             priority,
         } => {
-            let stream = c
-                .add_registry(AddRegistryRequest {
-                    name,
-                    url,
-                    priority,
-                })
-                .await
-                .map_err(status_failure)?;
-            p.follow(stream.into_inner()).await?;
+            let req = AddRegistryRequest {
+                name,
+                url,
+                priority,
+            };
+            return p.mutation(c.add_registry(req).await).await;
         }
         RegistryCommand::Remove { name } => {
-            let stream = c
-                .remove_registry(RemoveRegistryRequest { name })
-                .await
-                .map_err(status_failure)?;
-            p.follow(stream.into_inner()).await?;
+            let req = RemoveRegistryRequest { name };
+            return p.mutation(c.remove_registry(req).await).await;
         }
         RegistryCommand::List => {
             let regs = c
@@ -439,18 +421,14 @@ async fn install(
         }
         plan_id = plan.id;
     }
-    let stream = c
-        .install(InstallRequest {
-            packages,
-            plan_only: false,
-            plan_id,
-            refresh,
-            repair,
-        })
-        .await
-        .map_err(status_failure)?;
-    p.follow(stream.into_inner()).await?;
-    Ok(ExitCode::SUCCESS)
+    let req = InstallRequest {
+        packages,
+        plan_only: false,
+        plan_id,
+        refresh,
+        repair,
+    };
+    p.mutation(c.install(req).await).await
 }
 
 /// Asks a yes/no question (yes by default) until it gets an answer it understands: `y`,

@@ -264,6 +264,17 @@ impl Printer {
         )
     }
 
+    /// Follows a mutation the daemon accepted (or reports why it refused it) to its
+    /// summary: the whole of most mutating commands.
+    pub(crate) async fn mutation(
+        &self,
+        call: Result<tonic::Response<tonic::Streaming<Event>>, tonic::Status>,
+    ) -> crate::Outcome {
+        let stream = call.map_err(status_failure)?;
+        self.follow(stream.into_inner()).await?;
+        Ok(std::process::ExitCode::SUCCESS)
+    }
+
     /// Prints a summary's lines on stdout.
     pub(crate) fn summary(&self, s: &Summary) {
         let mut out = String::new();

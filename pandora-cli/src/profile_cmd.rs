@@ -39,9 +39,7 @@ pub(crate) async fn profile(p: &Printer, c: &mut client::Client, cmd: ProfileCom
         }
         ProfileCommand::Override { .. } => unreachable!("handled as its own request"),
     };
-    let s = c.change_profile(req).await.map_err(status_failure)?;
-    p.follow(s.into_inner()).await?;
-    Ok(ExitCode::SUCCESS)
+    p.mutation(c.change_profile(req).await).await
 }
 
 async fn profile_list(p: &Printer, c: &mut client::Client) -> Outcome {
@@ -266,9 +264,7 @@ pub(crate) async fn lock(p: &Printer, c: &mut client::Client, cmd: LockCommand) 
                 origin: file.display().to_string(),
                 profile: profile.unwrap_or_default(),
             };
-            let s = c.apply_lock(req).await.map_err(status_failure)?;
-            p.follow(s.into_inner()).await?;
-            Ok(ExitCode::SUCCESS)
+            p.mutation(c.apply_lock(req).await).await
         }
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::decode::{Reader, is_sha256_hex, top_block};
 use super::pin::{validate_name, validate_version};
-use super::{FileError, Pin};
+use super::{FileError, Pin, compare_versions};
 use crate::acl::{self, Block, Document, Item, Value};
 
 /// A whole registry index.
@@ -170,6 +170,19 @@ impl PackageEntry {
     /// The version called `version`.
     pub fn version(&self, version: &str) -> Option<&VersionEntry> {
         self.versions.iter().find(|v| v.version == version)
+    }
+
+    /// The version a bare name means: `latest` when it names a listed version, else the
+    /// highest listed version.
+    pub fn newest(&self) -> Option<&VersionEntry> {
+        self.latest
+            .as_deref()
+            .and_then(|l| self.version(l))
+            .or_else(|| {
+                self.versions
+                    .iter()
+                    .max_by(|a, b| compare_versions(&a.version, &b.version))
+            })
     }
 
     /// This entry as a `Package "name" { ... }` block.

@@ -1,12 +1,13 @@
 //! How a user names a package on the command line, with one rule for every command:
 //! a path (anything with a `/`, or ending in `.pkg`) is a local package file, `name@version`
 //! is that exact pin, and a bare `name` means "the version the context picks": a registry's
-//! [`PackageEntry::newest`] for install, the installed versions for commands about the store.
+//! [`PackageEntry::newest`](super::PackageEntry::newest) for install, the installed versions
+//! for commands about the store.
 
 use std::path::PathBuf;
 
 use super::pin::validate_name;
-use super::{PackageEntry, Pin, PinError, VersionEntry, compare_versions};
+use super::{Pin, PinError};
 
 /// A package argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,21 +45,6 @@ impl PackageArg {
             PackageArg::Pin(p) => Some(&p.name),
             PackageArg::Name(n) => Some(n),
         }
-    }
-}
-
-impl PackageEntry {
-    /// The version a bare name means: `latest` when it names a listed version, else the
-    /// highest listed version.
-    pub fn newest(&self) -> Option<&VersionEntry> {
-        self.latest
-            .as_deref()
-            .and_then(|l| self.version(l))
-            .or_else(|| {
-                self.versions
-                    .iter()
-                    .max_by(|a, b| compare_versions(&a.version, &b.version))
-            })
     }
 }
 

@@ -149,7 +149,7 @@ pub(crate) fn commit(
     pandora_common::failpoint(FAILPOINT, "activate-before-generation");
     let target = layout.generation(profile, n);
     fs_err::rename(staged, &target).map_err(Error::io("move into place", &target))?;
-    sync_dir(&gens);
+    let _ = pandora_common::sync_dir(&gens);
     pandora_common::failpoint(FAILPOINT, "activate-before-switch");
     switch_link(
         &layout.current(profile),
@@ -296,7 +296,7 @@ pub(crate) fn delete(layout: &Layout, profile: &str) -> Result<()> {
         .tempdir_in(layout.tmp())
         .map_err(Error::io("create a directory in", layout.tmp()))?;
     fs_err::rename(&dir, grave.path().join("p")).map_err(Error::io("move", &dir))?;
-    sync_dir(&layout.profiles());
+    let _ = pandora_common::sync_dir(&layout.profiles());
     let lock = layout.lockfile(profile);
     match fs_err::remove_file(&lock) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io("remove", &lock)(e)),
@@ -314,14 +314,10 @@ fn switch_link(at: &Path, target: &Path) -> Result<()> {
     let _ = fs_err::remove_file(&tmp);
     fs_err::os::unix::fs::symlink(target, &tmp).map_err(Error::io("create", &tmp))?;
     fs_err::rename(&tmp, at).map_err(Error::io("switch", at))?;
-    sync_dir(dir);
+    let _ = pandora_common::sync_dir(dir);
     Ok(())
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {
     pandora_common::write_atomic(path, text.as_bytes()).map_err(Error::io("write", path))
-}
-
-fn sync_dir(dir: &Path) {
-    let _ = fs_err::File::open(dir).and_then(|d| d.sync_all());
 }

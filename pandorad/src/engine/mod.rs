@@ -174,13 +174,18 @@ fn mutation_timeout() -> Duration {
 }
 
 impl Engine {
-    /// Starts the worker; `after` runs after every mutation (it rebuilds the read snapshot).
-    pub(crate) fn start(after: impl Fn() + Send + Sync + 'static) -> Engine {
+    /// Starts the worker. `before` runs before every mutation (it brings the read snapshot up
+    /// to date: someone may have changed the store by hand), `after` after it (the snapshot,
+    /// and whatever the mutation left to clean).
+    pub(crate) fn start(
+        before: impl Fn() + Send + Sync + 'static,
+        after: impl Fn() + Send + Sync + 'static,
+    ) -> Engine {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
         let queue: Arc<Mutex<VecDeque<(String, bool)>>> = Arc::default();
         let shutdown: Arc<AtomicBool> = Arc::default();
         let (q, stop) = (queue.clone(), shutdown.clone());
-        let after = Arc::new(after);
+        let (before, after) = (Arc::new(before), Arc::new(after));
         let timeout = mutation_timeout();
         tokio::spawn(async move {
             while let Some(job) = rx.recv().await {
@@ -201,12 +206,10 @@ impl Engine {
                     deadline: Some(Instant::now() + timeout),
                 };
                 let work = job.work;
-                let after = after.clone();
+                let (before, after) = (before.clone(), after.clone());
                 let label = job.label.clone();
                 let result = tokio::task::spawn_blocking(move || {
-                    // The snapshot is brought up to date before (someone may have changed
-                    // the store by hand) and after (the mutation changed it).
-                    after();
+                    before();
                     let out = work(&events);
                     after();
                     out
@@ -296,10 +299,15 @@ mod tests {
     async fn mutations_run_one_at_a_time_in_order_and_end_in_a_summary_or_an_error() {
         let order = Arc::new(Mutex::new(Vec::new()));
         let refreshed = Arc::new(AtomicU64::new(0));
-        let r = refreshed.clone();
-        let engine = Engine::start(move || {
-            r.fetch_add(1, Ordering::SeqCst);
-        });
+        let (r1, r2) = (refreshed.clone(), refreshed.clone());
+        let engine = Engine::start(
+            move || {
+                r1.fetch_add(1, Ordering::SeqCst);
+            },
+            move || {
+                r2.fetch_add(1, Ordering::SeqCst);
+            },
+        );
         let running = Arc::new(AtomicU64::new(0));
         let mut streams = Vec::new();
         for i in 0..4u64 {
@@ -350,7 +358,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_crashing_mutation_is_an_internal_error_and_the_queue_goes_on() {
-        let engine = Engine::start(|| {});
+        let engine = Engine::start(|| {}, || {});
         let crash = engine.submit("crash".into(), |_| panic!("boom"));
         let after = engine.submit("after".into(), |_| Ok(Summary::default()));
         let crashed = last(crash).await;

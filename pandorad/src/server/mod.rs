@@ -87,14 +87,18 @@ async fn serve(
     let store = Arc::new(ArcSwap::from_pointee(StoreView::load(&layout)));
     let refresh = {
         let (store, layout) = (store.clone(), layout.clone());
+        move || store.store(Arc::new(store.load().refresh(&layout)))
+    };
+    let finish = {
+        let (layout, refresh) = (layout.clone(), refresh.clone());
         move || {
             crate::store::clean_staging(&layout);
-            store.store(Arc::new(store.load().refresh(&layout)));
+            refresh();
             release_memory();
         }
     };
     let shared = Arc::new(Shared {
-        engine: Engine::start(refresh),
+        engine: Engine::start(refresh, finish),
         layout,
         store,
         activity: Activity::new(),

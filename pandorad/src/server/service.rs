@@ -7,9 +7,12 @@ use pandora_proto::v1::*;
 use tonic::{Request, Response, Status};
 
 use super::Shared;
-use crate::engine::EventStream;
+use pandora_common::layout::Layout;
+
+use crate::engine::{EventStream, Events, Outcome};
 use crate::error::{Error, Kind};
 use crate::registries;
+use crate::store::StoreView;
 
 /// The service; one per daemon.
 pub(crate) struct Service {
@@ -167,16 +170,13 @@ impl Pandora for Service {
 
     type InstallStream = Stream;
     async fn install(&self, req: Request<InstallRequest>) -> Result<Response<Stream>, Status> {
-        let guard = self.shared.activity.begin();
         let req = req.into_inner();
         if req.packages.is_empty() {
             let e = Error::Usage("name at least one package to install".into());
             return Err(to_status(e));
         }
-        let (layout, store) = (self.shared.layout.clone(), self.shared.store.clone());
         let label = format!("install {}", req.packages.join(" "));
-        Ok(stream(self.shared.engine.submit(label, move |events| {
-            let _guard = guard;
+        Ok(self.mutate(label, move |m| {
             let mode = match (req.plan_only, req.plan_id.as_str()) {
                 (true, _) => crate::install::Mode::PlanOnly,
                 (false, "") => crate::install::Mode::Apply,
@@ -188,25 +188,21 @@ impl Pandora for Service {
                 repair: req.repair,
                 mode,
             };
-            // The store as it is now: earlier mutations in the queue have finished.
-            crate::install::install(&layout, &store.load(), &request, events)
-        })))
+            crate::install::install(m.layout, m.store, &request, m.events)
+        }))
     }
 
     type VerifyStream = Stream;
     async fn verify(&self, req: Request<VerifyRequest>) -> Result<Response<Stream>, Status> {
-        let guard = self.shared.activity.begin();
         let pins = req.into_inner().packages;
-        let (layout, store) = (self.shared.layout.clone(), self.shared.store.clone());
         let label = if pins.is_empty() {
             "verify --all".to_string()
         } else {
             format!("verify {}", pins.join(" "))
         };
-        Ok(stream(self.shared.engine.submit(label, move |events| {
-            let _guard = guard;
-            crate::verify::verify(&layout, &store.load(), &pins, events)
-        })))
+        Ok(self.mutate(label, move |m| {
+            crate::verify::verify(m.layout, m.store, &pins, m.events)
+        }))
     }
 
     type PruneCacheStream = Stream;
@@ -214,16 +210,10 @@ impl Pandora for Service {
         &self,
         req: Request<PruneCacheRequest>,
     ) -> Result<Response<Stream>, Status> {
-        let guard = self.shared.activity.begin();
         let dry_run = req.into_inner().dry_run;
-        let layout = self.shared.layout.clone();
-        Ok(stream(self.shared.engine.submit(
-            "prune --cache".to_string(),
-            move |events| {
-                let _guard = guard;
-                crate::prune::prune_cache(&layout, dry_run, events)
-            },
-        )))
+        Ok(self.mutate("prune --cache".into(), move |m| {
+            crate::prune::prune_cache(m.layout, dry_run, m.events)
+        }))
     }
 
     type AddRegistryStream = Stream;
@@ -231,15 +221,12 @@ impl Pandora for Service {
         &self,
         req: Request<AddRegistryRequest>,
     ) -> Result<Response<Stream>, Status> {
-        let guard = self.shared.activity.begin();
         let req = req.into_inner();
         registries::check_new(&req.name, &req.url).map_err(to_status)?;
-        let layout = self.shared.layout.clone();
         let label = format!("registry add {}", req.name);
-        Ok(stream(self.shared.engine.submit(label, move |events| {
-            let _guard = guard;
-            registries::add(&layout, &req.name, &req.url, req.priority, events)
-        })))
+        Ok(self.mutate(label, move |m| {
+            registries::add(m.layout, &req.name, &req.url, req.priority, m.events)
+        }))
     }
 
     type RemoveRegistryStream = Stream;
@@ -247,16 +234,9 @@ impl Pandora for Service {
         &self,
         req: Request<RemoveRegistryRequest>,
     ) -> Result<Response<Stream>, Status> {
-        let guard = self.shared.activity.begin();
         let name = req.into_inner().name;
-        let layout = self.shared.layout.clone();
-        Ok(stream(self.shared.engine.submit(
-            format!("registry remove {name}"),
-            move |_| {
-                let _guard = guard;
-                registries::remove(&layout, &name)
-            },
-        )))
+        let label = format!("registry remove {name}");
+        Ok(self.mutate(label, move |m| registries::remove(m.layout, &name)))
     }
 
     async fn list_installed(
@@ -298,23 +278,19 @@ impl Pandora for Service {
 
     type ApplyLockStream = Stream;
     async fn apply_lock(&self, req: Request<ApplyLockRequest>) -> Result<Response<Stream>, Status> {
-        let guard = self.shared.activity.begin();
         let req = req.into_inner();
-        let (layout, store) = (self.shared.layout.clone(), self.shared.store.clone());
         let label = format!("lock apply {}", req.origin);
-        Ok(stream(self.shared.engine.submit(label, move |events| {
-            let _guard = guard;
-            let home = user_home();
+        Ok(self.mutate(label, move |m| {
             crate::activate::apply_lock(
-                &layout,
-                &store.load(),
+                m.layout,
+                m.store,
                 &req.text,
                 &req.origin,
                 &req.profile,
-                home.as_deref(),
-                events,
+                m.home,
+                m.events,
             )
-        })))
+        }))
     }
 
     type ChangeProfileStream = Stream;
@@ -322,46 +298,38 @@ impl Pandora for Service {
         &self,
         req: Request<ChangeProfileRequest>,
     ) -> Result<Response<Stream>, Status> {
-        let guard = self.shared.activity.begin();
         let req = req.into_inner();
         let action = req.action();
-        let (layout, store) = (self.shared.layout.clone(), self.shared.store.clone());
         let label = format!(
             "profile {} {}",
             action.as_str_name().to_lowercase(),
             req.profile
         );
-        Ok(stream(self.shared.engine.submit(label, move |events| {
-            let _guard = guard;
-            let home = user_home();
+        Ok(self.mutate(label, move |m| {
             crate::activate::change_profile(
-                &layout,
-                &store.load(),
+                m.layout,
+                m.store,
                 action,
                 &req.profile,
                 req.generation,
-                home.as_deref(),
-                events,
+                m.home,
+                m.events,
             )
-        })))
+        }))
     }
 
     type ActivateStream = Stream;
     async fn activate(&self, req: Request<ActivateRequest>) -> Result<Response<Stream>, Status> {
-        let guard = self.shared.activity.begin();
         let req = req.into_inner();
-        let (layout, store) = (self.shared.layout.clone(), self.shared.store.clone());
         let label = format!("activate {}", req.package);
-        Ok(stream(self.shared.engine.submit(label, move |events| {
-            let _guard = guard;
+        Ok(self.mutate(label, move |m| {
             let request = crate::activate::Request {
                 package: &req.package,
                 profile: &req.profile,
                 strategy: &req.strategy,
             };
-            let home = user_home();
-            crate::activate::activate(&layout, &store.load(), &request, home.as_deref(), events)
-        })))
+            crate::activate::activate(m.layout, m.store, &request, m.home, m.events)
+        }))
     }
 
     type DeactivateStream = Stream;
@@ -369,22 +337,18 @@ impl Pandora for Service {
         &self,
         req: Request<DeactivateRequest>,
     ) -> Result<Response<Stream>, Status> {
-        let guard = self.shared.activity.begin();
         let req = req.into_inner();
-        let (layout, store) = (self.shared.layout.clone(), self.shared.store.clone());
         let label = format!("deactivate {}", req.name);
-        Ok(stream(self.shared.engine.submit(label, move |events| {
-            let _guard = guard;
-            let home = user_home();
+        Ok(self.mutate(label, move |m| {
             crate::activate::deactivate(
-                &layout,
-                &store.load(),
+                m.layout,
+                m.store,
                 &req.name,
                 &req.profile,
-                home.as_deref(),
-                events,
+                m.home,
+                m.events,
             )
-        })))
+        }))
     }
 
     type SetOverrideStream = Stream;
@@ -392,31 +356,58 @@ impl Pandora for Service {
         &self,
         req: Request<SetOverrideRequest>,
     ) -> Result<Response<Stream>, Status> {
-        let guard = self.shared.activity.begin();
         let req = req.into_inner();
-        let layout = self.shared.layout.clone();
         let label = format!("profile override {}", req.path);
-        Ok(stream(self.shared.engine.submit(label, move |_| {
-            let _guard = guard;
-            crate::activate::set_override(&layout, &req.path, &req.package, &req.profile)
-        })))
+        Ok(self.mutate(label, move |m| {
+            crate::activate::set_override(m.layout, &req.path, &req.package, &req.profile)
+        }))
     }
 
     type PublishStream = Stream;
     async fn publish(&self, req: Request<PublishRequest>) -> Result<Response<Stream>, Status> {
-        let guard = self.shared.activity.begin();
         let req = req.into_inner();
-        let layout = self.shared.layout.clone();
         let label = format!("publish {} to {}", req.file, req.registry);
-        Ok(stream(self.shared.engine.submit(label, move |events| {
-            let _guard = guard;
+        Ok(self.mutate(label, move |m| {
             crate::publish::publish(
-                &layout,
+                m.layout,
                 std::path::Path::new(&req.file),
                 &req.registry,
-                events,
+                m.events,
             )
-        })))
+        }))
+    }
+}
+
+/// What a queued mutation works with once its turn comes.
+struct Mutation<'a> {
+    layout: &'a Layout,
+    /// The store as it is now: earlier mutations in the queue have finished.
+    store: &'a StoreView,
+    /// The user's home, where `bin`, `lib` and `etcetera` link into `vir`.
+    home: Option<&'a std::path::Path>,
+    events: &'a Events,
+}
+
+impl Service {
+    /// Queues a mutation: it counts as activity until it ends, and gets the layout, the store
+    /// as it is when its turn comes, the user's home and its events.
+    fn mutate(
+        &self,
+        label: String,
+        work: impl FnOnce(&Mutation<'_>) -> Outcome + Send + 'static,
+    ) -> Response<Stream> {
+        let guard = self.shared.activity.begin();
+        let (layout, store) = (self.shared.layout.clone(), self.shared.store.clone());
+        stream(self.shared.engine.submit(label, move |events| {
+            let _guard = guard;
+            let home = user_home();
+            work(&Mutation {
+                layout: &layout,
+                store: &store.load(),
+                home: home.as_deref(),
+                events,
+            })
+        }))
     }
 }
 

@@ -40,7 +40,7 @@ pub(crate) fn commit(layout: &Layout, staged: &[Staged], replace: bool) -> Resul
         }
         pandora_common::failpoint(FAILPOINT, "install-before-rename");
         fs_err::rename(&s.dir, &target).map_err(Error::io("move into the store", &target))?;
-        sync_dir(&parent);
+        let _ = pandora_common::sync_dir(&parent);
     }
     Ok(())
 }
@@ -58,7 +58,7 @@ pub(crate) fn remove(layout: &Layout, pin: &Pin) -> Result<()> {
     let moved = grave.join("entry");
     fs_err::rename(&entry, &moved).map_err(Error::io("move out of the store", &entry))?;
     let parent = layout.store().join(&pin.name);
-    sync_dir(&parent);
+    let _ = pandora_common::sync_dir(&parent);
     pandora_common::failpoint(FAILPOINT, "remove-after-rename");
     // The name directory goes when its last version does; another version keeps it.
     let _ = fs_err::remove_dir(&parent);
@@ -92,10 +92,6 @@ pub(crate) fn clean_staging(layout: &Layout) {
 pub(crate) fn discard(dir: &Path) {
     let _ = make_writable(dir);
     let _ = fs_err::remove_dir_all(dir);
-}
-
-fn sync_dir(dir: &Path) {
-    let _ = fs_err::File::open(dir).and_then(|d| d.sync_all());
 }
 
 /// Store files are read-only; directories keep their owner write bit so the store can be

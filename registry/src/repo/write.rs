@@ -154,7 +154,5 @@ fn roll_forward(root: &Path, journal: &Path) -> Result<(), RepoError> {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), RepoError> {
-    fs_err::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err("cannot sync", dir))
+    pandora_common::sync_dir(dir).map_err(io_err("cannot sync", dir))
 }
