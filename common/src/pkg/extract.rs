@@ -465,17 +465,31 @@ impl Engine<'_> {
         if size > max {
             return Err(fail(Violation::ManifestTooLarge { size, max }));
         }
+        let data = Self::read_whole(entry, path)?;
+        String::from_utf8(data).map_err(|_| fail(Violation::ManifestNotUtf8))
+    }
+
+    /// Reads an entry (already checked against its size cap) into memory, refusing one whose
+    /// data is shorter than its header says.
+    fn read_whole<R: Read>(
+        entry: &mut tar::Entry<'_, R>,
+        path: &str,
+    ) -> Result<Vec<u8>, UnpackError> {
+        let size = entry.size();
         let mut data = Vec::new();
         entry
             .read_to_end(&mut data)
             .map_err(|e| Self::read_error(path, e))?;
         if data.len() as u64 != size {
-            return Err(fail(Violation::Truncated {
-                expected: size,
-                actual: data.len() as u64,
-            }));
+            return Err(UnpackError::Entry {
+                path: path.to_string(),
+                violation: Violation::Truncated {
+                    expected: size,
+                    actual: data.len() as u64,
+                },
+            });
         }
-        String::from_utf8(data).map_err(|_| fail(Violation::ManifestNotUtf8))
+        Ok(data)
     }
 
     /// Reads an install hook, `provenance.acl` or `sbom.spdx.json` and checks it.
@@ -494,19 +508,7 @@ impl Engine<'_> {
         if size > max {
             return Err(fail(ContentError::TooLarge { size, max }));
         }
-        let mut data = Vec::new();
-        entry
-            .read_to_end(&mut data)
-            .map_err(|e| Self::read_error(path, e))?;
-        if data.len() as u64 != size {
-            return Err(UnpackError::Entry {
-                path: path.to_string(),
-                violation: Violation::Truncated {
-                    expected: size,
-                    actual: data.len() as u64,
-                },
-            });
-        }
+        let data = Self::read_whole(entry, path)?;
         content::check(check, &data, path).map_err(fail)?;
         Ok(data)
     }
