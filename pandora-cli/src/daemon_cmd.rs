@@ -7,9 +7,9 @@ use pandora_common::files::PackageArg;
 use pandora_common::layout::Layout;
 use pandora_proto::v1::{
     ActivateRequest, AddRegistryRequest, DeactivateRequest, InfoRequest, InstallRequest,
-    ListRegistriesRequest, ListRemoteRequest, ListStoreRequest, PruneCacheRequest, PublishRequest,
-    RemoveRegistryRequest, SearchRequest, SetOverrideRequest, StatusRequest, VerifyRequest,
-    WhichRequest,
+    ListRegistriesRequest, ListRemoteRequest, ListStoreRequest, PruneCacheRequest,
+    PruneGenerationsRequest, PublishRequest, RemoveRegistryRequest, RemoveRequest, SearchRequest,
+    SetOverrideRequest, StatusRequest, VerifyRequest, WhichRequest,
 };
 
 use crate::client::{self, status_failure};
@@ -20,15 +20,20 @@ use crate::{Failure, ListArgs, LockCommand, Outcome, ProfileCommand, RegistryCom
 pub(crate) enum Request {
     Status,
     Verify(Vec<String>),
-    PruneCache(bool),
+    Prune {
+        cache: bool,
+        generations: bool,
+        keep: u32,
+        dry_run: bool,
+    },
     Publish(String, String),
     Search(String, bool),
     Info(String, bool),
-    Install {
-        packages: Vec<String>,
-        yes: bool,
-        refresh: bool,
-        repair: bool,
+    Install(InstallArgs),
+    Remove {
+        package: String,
+        profile: String,
+        purge: bool,
     },
     List(ListArgs),
     Registry(RegistryCommand),
@@ -42,6 +47,18 @@ pub(crate) enum Request {
     Override(String, String, String),
     Profile(ProfileCommand),
     Lock(LockCommand),
+}
+
+/// `pandora install`'s arguments.
+pub(crate) struct InstallArgs {
+    pub(crate) packages: Vec<String>,
+    pub(crate) yes: bool,
+    pub(crate) refresh: bool,
+    pub(crate) repair: bool,
+    /// Activate what was asked for (asked at a terminal, else done and said).
+    pub(crate) activate: bool,
+    pub(crate) profile: String,
+    pub(crate) strategy: String,
 }
 
 pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
@@ -67,9 +84,23 @@ pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
                     ExitCode::FAILURE
                 })
             }
-            Request::PruneCache(dry_run) => {
-                let call = c.prune_cache(PruneCacheRequest { dry_run }).await;
-                printer.mutation(call).await
+            Request::Prune {
+                cache,
+                generations,
+                keep,
+                dry_run,
+            } => {
+                if generations {
+                    let call = c
+                        .prune_generations(PruneGenerationsRequest { dry_run, keep })
+                        .await;
+                    printer.mutation(call).await?;
+                }
+                if cache {
+                    let call = c.prune_cache(PruneCacheRequest { dry_run }).await;
+                    printer.mutation(call).await?;
+                }
+                Ok(ExitCode::SUCCESS)
             }
             Request::Publish(file, registry) => {
                 let file = std::path::absolute(&file)
@@ -86,12 +117,13 @@ pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
                 let p = absolute_packages(vec![p])?.remove(0);
                 info(&printer, &mut c, p, refresh).await
             }
-            Request::Install {
-                packages,
-                yes,
-                refresh,
-                repair,
-            } => install(&printer, &mut c, packages, yes, refresh, repair).await,
+            Request::Install(args) => install(&printer, &mut c, args).await,
+            Request::Remove {
+                package,
+                profile,
+                purge,
+            } => remove(&printer, &mut c, package, profile, purge).await,
+
             Request::List(args) => list(&printer, &mut c, &args).await,
             Request::Activate {
                 package,
@@ -378,57 +410,130 @@ fn absolute_packages(packages: Vec<String>) -> Result<Vec<String>, Failure> {
         .collect()
 }
 
-/// Installs; at a terminal (or with `PANDORA_ASK=1`) it shows the plan and asks first, and the
-/// daemon refuses to apply a plan that changed after it was shown.
-async fn install(
-    p: &Printer,
-    c: &mut client::Client,
-    packages: Vec<String>,
-    yes: bool,
-    refresh: bool,
-    repair: bool,
-) -> Outcome {
+/// Whether to ask questions: at a terminal (or with `PANDORA_ASK=1`), unless `--yes`.
+fn asking(yes: bool) -> bool {
     use std::io::IsTerminal;
-    let packages = absolute_packages(packages)?;
-    let ask = !yes
-        && (std::io::stdin().is_terminal()
-            || std::env::var_os("PANDORA_ASK").is_some_and(|v| v == "1"));
+    !yes && (std::io::stdin().is_terminal()
+        || std::env::var_os("PANDORA_ASK").is_some_and(|v| v == "1"))
+}
+
+/// Installs, then activates what was asked for. At a terminal it shows the plan and asks
+/// first (whether to install, then whether to activate), and the daemon refuses to apply a
+/// plan that changed after it was shown; without one it installs and activates, and says so.
+async fn install(p: &Printer, c: &mut client::Client, args: InstallArgs) -> Outcome {
+    let packages = absolute_packages(args.packages)?;
+    let mut activate = args.activate;
     let mut plan_id = String::new();
-    if ask {
-        let req = InstallRequest {
-            packages: packages.clone(),
-            plan_only: true,
-            plan_id: String::new(),
-            refresh,
-            repair,
-        };
-        let stream = c.install(req).await.map_err(status_failure)?;
+    let request = |plan_only: bool, plan_id: String, activate: bool| InstallRequest {
+        packages: packages.clone(),
+        plan_only,
+        plan_id,
+        refresh: args.refresh,
+        repair: args.repair,
+        activate,
+        profile: args.profile.clone(),
+        strategy: args.strategy.clone(),
+    };
+    if asking(args.yes) {
+        let stream = c
+            .install(request(true, String::new(), activate))
+            .await
+            .map_err(status_failure)?;
         let summary = p.follow(stream.into_inner()).await?;
         let plan = summary.plan.unwrap_or_default();
         p.plan(&plan);
         let n = plan.items.iter().filter(|i| !i.in_store).count();
-        if n == 0 {
+        if n == 0 && plan.activation.is_none() {
             return Ok(ExitCode::SUCCESS);
         }
-        let question = format!(
-            "Install {n} package{} ({} to download)? [Y/n] ",
-            if n == 1 { "" } else { "s" },
-            human_size(plan.download_bytes)
-        );
-        if !confirm(&question)? {
-            eprintln!("nothing installed");
-            return Ok(ExitCode::FAILURE);
+        if n > 0 {
+            let question = format!(
+                "Install {n} package{} ({} to download)? [Y/n] ",
+                if n == 1 { "" } else { "s" },
+                human_size(plan.download_bytes)
+            );
+            if !confirm(&question)? {
+                eprintln!("nothing installed");
+                return Ok(ExitCode::FAILURE);
+            }
         }
-        plan_id = plan.id;
+        if let Some(a) = &plan.activation {
+            let question = format!(
+                "Activate {} in profile {}? [Y/n] ",
+                a.packages.join(", "),
+                a.profile
+            );
+            if !confirm(&question)? {
+                if n == 0 {
+                    eprintln!("nothing changed");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                // The plan without the activation, checked against what was shown.
+                activate = false;
+                let stream = c
+                    .install(request(true, String::new(), false))
+                    .await
+                    .map_err(status_failure)?;
+                let again = p.quietly(stream.into_inner()).await?;
+                if again.plan.map(|p| p.items) != Some(plan.items.clone()) {
+                    return Err(Failure::new(
+                        "the plan changed after it was shown (a registry changed in between); nothing was installed",
+                    )
+                    .code("stale-plan")
+                    .hint("run the command again to see the new plan"));
+                }
+                plan_id = again.plan_id;
+            }
+        }
+        if plan_id.is_empty() {
+            plan_id = plan.id;
+        }
     }
-    let req = InstallRequest {
-        packages,
-        plan_only: false,
-        plan_id,
-        refresh,
-        repair,
+    p.mutation(c.install(request(false, plan_id, activate)).await)
+        .await
+}
+
+/// Takes a version out of the profile; at a terminal asks whether to delete it from the
+/// store too when nothing else holds it (`--purge` answers yes; no is the default).
+async fn remove(
+    p: &Printer,
+    c: &mut client::Client,
+    package: String,
+    profile: String,
+    purge: bool,
+) -> Outcome {
+    let req = RemoveRequest {
+        package,
+        profile,
+        purge,
     };
-    p.mutation(c.install(req).await).await
+    let stream = c.remove(req.clone()).await.map_err(status_failure)?;
+    let summary = p.follow(stream.into_inner()).await?;
+    if purge || summary.counts.get("deletable").copied().unwrap_or(0) == 0 {
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Asked only at a terminal, and `--yes` does not delete: only --purge or an answer does.
+    if !asking(false) {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if confirm_no("Also delete it from the store? [y/N] ")? {
+        let req = RemoveRequest { purge: true, ..req };
+        return p.mutation(c.remove(req).await).await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks a yes/no question whose default is no: only `y` or `yes` is yes.
+fn confirm_no(question: &str) -> Result<bool, Failure> {
+    use std::io::{BufRead, Write};
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Failure::new(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(answer.trim().to_lowercase().as_str(), "y" | "yes"))
 }
 
 /// Asks a yes/no question (yes by default) until it gets an answer it understands: `y`,

@@ -100,6 +100,16 @@ enum Command {
         /// Replace damaged store entries of these packages (see `pandora verify --all`).
         #[arg(long)]
         repair: bool,
+        /// Only put them in the store; do not activate them (by default install asks, and
+        /// activates without a terminal).
+        #[arg(long)]
+        no_activate: bool,
+        /// The profile to activate them in (default: the active one).
+        #[arg(long, conflicts_with = "no_activate")]
+        profile: Option<String>,
+        /// How to settle a path two packages provide with different content.
+        #[arg(long, conflicts_with = "no_activate", value_parser = ["prefer-new", "prefer-existing", "namespace"])]
+        strategy: Option<String>,
     },
     /// List packages: active in a profile (the default), in the store, or offered by the
     /// registries.
@@ -127,6 +137,21 @@ enum Command {
         /// The profile (default: the active one).
         #[arg(long)]
         profile: Option<String>,
+    },
+    /// Take a version out of a profile and, if you confirm (or give --purge), out of the store.
+    #[command(
+        after_help = "A version that a kept generation of any profile links to stays in the store \
+                      (rollback needs it); `pandora prune --generations` drops old generations."
+    )]
+    Remove {
+        /// `name@version`, or `name` for the version active in the profile.
+        package: String,
+        /// The profile (default: the active one).
+        #[arg(long)]
+        profile: Option<String>,
+        /// Also delete it from the store, without asking.
+        #[arg(long)]
+        purge: bool,
     },
     /// Which active package provides a path (`viewer` means `bin/viewer`).
     Which {
@@ -178,12 +203,17 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
-    /// Remove cached downloads no registry lists any more or older than their cache TTL.
-    #[command(group = clap::ArgGroup::new("what").required(true).args(["cache"]))]
+    /// Remove old generations and cached downloads (a bare `prune` does both).
     Prune {
-        /// Prune the blob cache.
+        /// Cached downloads no registry lists any more or older than their cache TTL.
         #[arg(long)]
         cache: bool,
+        /// Every profile's generations past the newest --keep (never the current one).
+        #[arg(long)]
+        generations: bool,
+        /// Generations to keep per profile, the current one included.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+        keep: u32,
         /// Only say what would be removed.
         #[arg(long)]
         dry_run: bool,
@@ -408,9 +438,9 @@ pub(crate) type Outcome = Result<ExitCode, Failure>;
 /// Commands of other package managers that people type, and what to use in Pandora.
 const OTHER_NAMES: &[(&[&str], &str, &str)] = &[
     (
-        &["uninstall", "remove", "rm", "erase", "purge"],
-        "removing from the store is not built yet; take a package out of your profile with deactivate",
-        "pandora deactivate NAME",
+        &["uninstall", "rm", "erase", "purge", "delete"],
+        "Pandora removes a package with `remove`",
+        "pandora remove NAME@VERSION",
     ),
     (
         &["update", "upgrade", "up", "sync", "refresh"],
@@ -475,13 +505,31 @@ fn main() -> ExitCode {
             packages,
             refresh,
             repair,
+            no_activate,
+            profile,
+            strategy,
         } => daemon_cmd::run(
             printer,
-            daemon_cmd::Request::Install {
+            daemon_cmd::Request::Install(daemon_cmd::InstallArgs {
                 packages,
                 yes: cli.global.yes,
                 refresh,
                 repair,
+                activate: !no_activate,
+                profile: profile.unwrap_or_default(),
+                strategy: strategy.unwrap_or_default(),
+            }),
+        ),
+        Command::Remove {
+            package,
+            profile,
+            purge,
+        } => daemon_cmd::run(
+            printer,
+            daemon_cmd::Request::Remove {
+                package,
+                profile: profile.unwrap_or_default(),
+                purge,
             },
         ),
         Command::List(args) => daemon_cmd::run(printer, daemon_cmd::Request::List(args)),
@@ -519,8 +567,23 @@ fn main() -> ExitCode {
         Command::Verify { packages, all: _ } => {
             daemon_cmd::run(printer, daemon_cmd::Request::Verify(packages))
         }
-        Command::Prune { cache: _, dry_run } => {
-            daemon_cmd::run(printer, daemon_cmd::Request::PruneCache(dry_run))
+        Command::Prune {
+            cache,
+            generations,
+            keep,
+            dry_run,
+        } => {
+            // A bare `prune` does both.
+            let both = !cache && !generations;
+            daemon_cmd::run(
+                printer,
+                daemon_cmd::Request::Prune {
+                    cache: cache || both,
+                    generations: generations || both,
+                    keep,
+                    dry_run,
+                },
+            )
         }
         Command::Publish { file, registry } => {
             daemon_cmd::run(printer, daemon_cmd::Request::Publish(file, registry))

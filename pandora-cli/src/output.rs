@@ -173,6 +173,28 @@ impl Printer {
                 &i.sha256[..12.min(i.sha256.len())]
             )));
         }
+        if let Some(a) = &plan.activation {
+            if self.plain {
+                out.push_str(&format!(
+                    "plan activate={} profile={} replaces={} generation={}\n",
+                    quote(&a.packages.join(" ")),
+                    quote(&a.profile),
+                    quote(&a.replaces.join(" ")),
+                    a.generation
+                ));
+            } else {
+                let replacing = if a.replaces.is_empty() {
+                    String::new()
+                } else {
+                    format!(", replacing {}", a.replaces.join(", "))
+                };
+                out.push_str(&clean(&format!(
+                    "will activate {} in profile `{}`{replacing}\n",
+                    a.packages.join(", "),
+                    a.profile
+                )));
+            }
+        }
         print_out(&out);
     }
 
@@ -262,6 +284,21 @@ impl Printer {
             Failure::new("the daemon ended the request without a result")
                 .hint("see pandora status, then retry"),
         )
+    }
+
+    /// Like [`Printer::follow`], without printing the summary (for a plan asked again).
+    pub(crate) async fn quietly(
+        &self,
+        mut stream: tonic::Streaming<Event>,
+    ) -> Result<Summary, Failure> {
+        while let Some(item) = stream.next().await {
+            if let Some(event::Kind::Summary(s)) = item.map_err(status_failure)?.kind {
+                return Ok(s);
+            }
+        }
+        Err(Failure::new(
+            "the daemon ended the request without a result",
+        ))
     }
 
     /// Follows a mutation the daemon accepted (or reports why it refused it) to its

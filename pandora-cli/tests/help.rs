@@ -30,6 +30,7 @@ fn help_lists_only_built_commands() {
             "list",
             "activate",
             "deactivate",
+            "remove",
             "which",
             "profile",
             "lock",

@@ -57,6 +57,7 @@ pub(crate) fn apply_lock(
             refresh: false,
             repair: false,
             mode: crate::install::Mode::PlanOnly,
+            activate: None,
         };
         let planned = crate::install::install(layout, store, &plan_request, events)?;
         let plan = planned.plan.unwrap_or_default();
@@ -85,6 +86,7 @@ pub(crate) fn apply_lock(
             refresh: false,
             repair: false,
             mode: crate::install::Mode::Confirmed(&plan.id),
+            activate: None,
         };
         let installed = crate::install::install(layout, store, &apply, events)?;
         lines.extend(
@@ -111,7 +113,7 @@ pub(crate) fn apply_lock(
     let mut state = profile::state(layout, &profile)?;
     state.request.packages = lock.packages.iter().map(|l| l.pin.clone()).collect();
     let strategy = state.request.conflicts;
-    let built = rebuild(layout, &store, &mut state, None, strategy, home, events)?;
+    let built = rebuild(layout, &store, &mut state, &[], strategy, home, events)?;
     lines.push(format!(
         "profile `{profile}` holds the {} packages of {origin} (generation {})",
         lock.packages.len(),

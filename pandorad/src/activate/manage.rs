@@ -109,7 +109,7 @@ pub(crate) fn change_profile(
             }
             let mut state = profile::state(layout, &name)?;
             let strategy = state.request.conflicts;
-            let built = rebuild(layout, store, &mut state, None, strategy, None, events)?;
+            let built = rebuild(layout, store, &mut state, &[], strategy, None, events)?;
             format!(
                 "created profile `{name}` (generation {}, empty)",
                 built.generation
@@ -122,9 +122,11 @@ pub(crate) fn change_profile(
             if profile::current(layout, &name).is_none() {
                 let mut state = profile::state(layout, &name)?;
                 let strategy = state.request.conflicts;
-                rebuild(layout, store, &mut state, None, strategy, None, events)?;
+                rebuild(layout, store, &mut state, &[], strategy, None, events)?;
             }
+            pandora_common::failpoint("PANDORA_FAILPOINT", "switch-before-link");
             profile::make_active(layout, &name)?;
+            pandora_common::failpoint("PANDORA_FAILPOINT", "switch-after-link");
             let mut line = format!("profile `{name}` is active");
             if let Some(home) = home {
                 for note in home::ensure_links(layout, home) {

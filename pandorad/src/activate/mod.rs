@@ -10,6 +10,7 @@ mod home;
 mod lock;
 mod manage;
 mod profile;
+mod remove;
 #[cfg(test)]
 #[allow(clippy::disallowed_methods)]
 mod tests;
@@ -18,13 +19,16 @@ pub(crate) use forest::Conflict;
 pub(crate) use lock::{apply_lock, export_lock};
 pub(crate) use manage::{change_profile, list_profiles, set_override};
 pub(crate) use profile::repair;
+pub(crate) use remove::{
+    Holders, RemoveRequest, describe as describe_holders, prune_generations, remove,
+};
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
 
 use pandora_common::files::{ConflictStrategy, FileList, LockedPackage, Lockfile, PackageArg, Pin};
 use pandora_common::layout::Layout;
-use pandora_proto::v1::{InstalledEntry, ListInstalledReply, Summary, WhichReply};
+use pandora_proto::v1::{InstalledEntry, ListInstalledReply, PlanActivation, Summary, WhichReply};
 
 use crate::engine::{Events, Outcome};
 use crate::error::{Error, Result};
@@ -58,10 +62,31 @@ pub(crate) fn activate(
     home: Option<&Path>,
     events: &Events,
 ) -> Outcome {
-    let profile = profile_name(layout, req.profile)?;
     let pin = stored_pin(store, req.package)?;
+    activate_pins(
+        layout,
+        store,
+        std::slice::from_ref(&pin),
+        req.profile,
+        req.strategy,
+        home,
+        events,
+    )
+}
+
+/// Activates stored pins (and their dependencies) in a profile, all in one generation.
+pub(crate) fn activate_pins(
+    layout: &Layout,
+    store: &StoreView,
+    pins: &[Pin],
+    profile: &str,
+    strategy: &str,
+    home: Option<&Path>,
+    events: &Events,
+) -> Outcome {
+    let profile = profile_name(layout, profile)?;
     let mut state = profile::state(layout, &profile)?;
-    let strategy = match req.strategy {
+    let strategy = match strategy {
         "" => state.request.conflicts,
         s => ConflictStrategy::parse(s).ok_or_else(|| {
             Error::Usage(format!(
@@ -69,36 +94,25 @@ pub(crate) fn activate(
             ))
         })?,
     };
-    // One version per name: the new pin replaces any other version of it.
-    state.request.packages.retain(|p| p.name != pin.name);
-    state.request.packages.push(pin.clone());
-    state.request.packages.sort();
-    let replaced: Vec<Pin> = state
-        .lock
-        .packages
-        .iter()
-        .map(|l| l.pin.clone())
-        .filter(|p| p.name == pin.name && p.version != pin.version)
-        .collect();
     let mut lines = Vec::new();
-    for old in &replaced {
-        lines.push(format!("replaced {old}"));
+    for pin in pins {
+        // One version per name: the new pin replaces any other version of it.
+        state.request.packages.retain(|p| p.name != pin.name);
+        state.request.packages.push(pin.clone());
+        for old in replaced(&state.lock, pin) {
+            lines.push(format!("replaced {old}"));
+        }
     }
-    let outcome = rebuild(
-        layout,
-        store,
-        &mut state,
-        Some(&pin),
-        strategy,
-        home,
-        events,
-    )?;
-    lines.push(format!(
-        "activated {pin} in profile `{profile}` (generation {})",
-        outcome.generation
-    ));
+    state.request.packages.sort();
+    let outcome = rebuild(layout, store, &mut state, pins, strategy, home, events)?;
+    for pin in pins {
+        lines.push(format!(
+            "activated {pin} in profile `{profile}` (generation {})",
+            outcome.generation
+        ));
+        journal::record(layout, &format!("activate {pin} profile={profile}"));
+    }
     lines.extend(outcome.notes);
-    journal::record(layout, &format!("activate {pin} profile={profile}"));
     Ok(Summary {
         lines,
         counts: [
@@ -110,6 +124,43 @@ pub(crate) fn activate(
         .collect(),
         ..Default::default()
     })
+}
+
+/// The other versions of `pin`'s name that a lockfile holds.
+fn replaced(lock: &Lockfile, pin: &Pin) -> Vec<Pin> {
+    lock.packages
+        .iter()
+        .map(|l| l.pin.clone())
+        .filter(|p| p.name == pin.name && p.version != pin.version)
+        .collect()
+}
+
+/// What activating `pins` in a profile would change, for an install's plan: `None` when
+/// every one of them is active there already.
+pub(crate) fn plan_activation(
+    layout: &Layout,
+    pins: &[Pin],
+    profile: &str,
+) -> Result<Option<PlanActivation>> {
+    let profile = profile_name(layout, profile)?;
+    let state = profile::state(layout, &profile)?;
+    let new: Vec<&Pin> = pins
+        .iter()
+        .filter(|p| !state.lock.packages.iter().any(|l| &l.pin == *p))
+        .collect();
+    if new.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(PlanActivation {
+        packages: new.iter().map(ToString::to_string).collect(),
+        replaces: new
+            .iter()
+            .flat_map(|p| replaced(&state.lock, p))
+            .map(|p| p.to_string())
+            .collect(),
+        generation: state.generation.unwrap_or(0),
+        profile,
+    }))
 }
 
 /// Removes `name` from a profile, refused while an active package depends on it.
@@ -151,7 +202,7 @@ pub(crate) fn deactivate(
     }
     state.request.packages.retain(|p| p.name != name);
     let strategy = state.request.conflicts;
-    let outcome = rebuild(layout, store, &mut state, None, strategy, home, events)?;
+    let outcome = rebuild(layout, store, &mut state, &[], strategy, home, events)?;
     journal::record(layout, &format!("deactivate {pin} profile={profile}"));
     let mut lines = vec![format!(
         "deactivated {pin} in profile `{profile}` (generation {}); it stays in the store",
@@ -194,12 +245,12 @@ struct Rebuilt {
 }
 
 /// Builds and switches to the generation holding `state.request.packages` and their
-/// dependencies; `newcomer` is the package this change brings (for the strategies).
+/// dependencies; `newcomers` are the packages this change brings (for the strategies).
 fn rebuild(
     layout: &Layout,
     store: &StoreView,
     state: &mut profile::State,
-    newcomer: Option<&Pin>,
+    newcomers: &[Pin],
     strategy: ConflictStrategy,
     home: Option<&Path>,
     events: &Events,
@@ -221,7 +272,7 @@ fn rebuild(
         .map(|(p, files)| forest::Member {
             pin: p.clone(),
             files,
-            newcomer: newcomer == Some(p),
+            newcomer: newcomers.contains(p),
         })
         .collect();
     let rules = forest::Rules {

@@ -11,6 +11,7 @@ fn install(layout: &Layout, pkgs: &[&std::path::Path]) {
         refresh: false,
         repair: false,
         mode: crate::install::Mode::Apply,
+        activate: None,
     };
     crate::install::install(
         layout,

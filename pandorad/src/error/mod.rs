@@ -75,6 +75,8 @@ pub(crate) mod code {
     pub(crate) const CANCELLED: &str = "cancelled";
     /// Not enough free disk space.
     pub(crate) const NO_SPACE: &str = "no-space";
+    /// Kept generations still link to a store entry.
+    pub(crate) const HELD: &str = "held";
     /// Something inside the daemon failed.
     pub(crate) const INTERNAL: &str = "internal";
 }
@@ -348,6 +350,14 @@ pub(crate) enum Error {
     #[error("no active package provides {path} in profile `{profile}`")]
     NotProvided { path: String, profile: String },
     /// The mutation stopped at a safe point before it changed anything.
+    #[error(
+        "{pin} stays in the store: {} link to it",
+        crate::activate::describe_holders(holders)
+    )]
+    Held {
+        pin: Pin,
+        holders: crate::activate::Holders,
+    },
     #[error("stopped because {0}; nothing was changed")]
     Cancelled(&'static str),
     /// Something inside the daemon failed.
@@ -423,6 +433,7 @@ impl Error {
             Error::NothingActive(_) => code::NOT_FOUND,
             Error::LockMismatch { .. } => code::MISMATCH,
             Error::ActiveProfile(_) => code::ACTIVE_PROFILE,
+            Error::Held { .. } => code::HELD,
             Error::Cancelled(_) => code::CANCELLED,
             Error::Internal(_) => code::INTERNAL,
         }
@@ -474,7 +485,7 @@ impl Error {
             Error::ProfileExists(_) => Kind::AlreadyExists,
             Error::NothingActive(_) => Kind::NotFound,
             Error::LockMismatch { .. } => Kind::FailedPrecondition,
-            Error::ActiveProfile(_) => Kind::FailedPrecondition,
+            Error::ActiveProfile(_) | Error::Held { .. } => Kind::FailedPrecondition,
             Error::Dependents { .. }
             | Error::PathConflicts(_)
             | Error::VersionClash { .. }
@@ -498,6 +509,9 @@ impl Error {
                 "give the package a new version, or check it: pandora verify {pin}"
             )),
             Error::StalePlan => Some("run the command again to see the new plan".into()),
+            Error::Held { pin, .. } => Some(format!(
+                "drop old generations first (they are what rollback returns to): pandora prune --generations --keep 1, then pandora remove {pin} --purge"
+            )),
             Error::NoRegistries => Some("pandora registry add NAME URL".into()),
             Error::BadConfig { path, .. } => Some(format!("fix {} by hand", path.display())),
             Error::NoSuchRegistry(_) => Some("pandora registry list".into()),

@@ -12,6 +12,7 @@ mod plan;
 mod resolve;
 mod stage;
 
+use pandora_common::files::Pin;
 use pandora_common::layout::Layout;
 use pandora_proto::v1::Summary;
 
@@ -40,6 +41,17 @@ pub(crate) struct Request<'a> {
     /// Replace damaged store entries instead of refusing them.
     pub(crate) repair: bool,
     pub(crate) mode: Mode<'a>,
+    /// Then activate the requested packages: in this profile (empty: the active one).
+    pub(crate) activate: Option<Activation<'a>>,
+}
+
+/// Where and how an install activates what it was asked for.
+pub(crate) struct Activation<'a> {
+    pub(crate) profile: &'a str,
+    /// Empty: the profile's own strategy.
+    pub(crate) strategy: &'a str,
+    /// The user's home, for `$HOME/bin` and friends.
+    pub(crate) home: Option<&'a std::path::Path>,
 }
 
 /// Installs the request's packages and their dependencies.
@@ -61,12 +73,41 @@ pub(crate) fn install(
         events,
     )?;
     let clients = registries.made();
-    let plan = plan::describe(&closure, clients);
+    let mut plan = plan::describe(&closure, clients);
+    // What the user asked for (not what it needs): the packages an install activates. A
+    // profile holds one version per name, so a name asked for in several versions is only
+    // installed, and the summary says how to choose.
+    let asked: Vec<&Pin> = closure
+        .iter()
+        .filter(|(_, n)| n.needed_by.is_none())
+        .map(|(p, _)| p)
+        .collect();
+    let twice = |p: &Pin| asked.iter().filter(|o| o.name == p.name).count() > 1;
+    let requested: Vec<Pin> = asked
+        .iter()
+        .filter(|p| !twice(p))
+        .map(|p| (*p).clone())
+        .collect();
+    let several: std::collections::BTreeSet<&str> = asked
+        .iter()
+        .filter(|p| twice(p))
+        .map(|p| p.name.as_str())
+        .collect();
+    if let Some(a) = &request.activate {
+        plan::add_activation(
+            &mut plan,
+            crate::activate::plan_activation(layout, &requested, a.profile)?,
+        );
+    }
     match request.mode {
         Mode::PlanOnly => {
             return Ok(Summary {
                 counts: [
                     ("packages".to_string(), plan::pending(&plan) as u64),
+                    (
+                        "activate".to_string(),
+                        plan.activation.as_ref().map_or(0, |a| a.packages.len()) as u64,
+                    ),
                     ("bytes".to_string(), plan.download_bytes),
                 ]
                 .into_iter()
@@ -123,29 +164,66 @@ pub(crate) fn install(
         lines.push(format!("installed {pin} (from {})", f.origin));
     }
     let installed = fetched.staged.len() as u64;
-    let requested: Vec<String> = closure
-        .iter()
-        .filter(|(_, n)| n.needed_by.is_none() && !matches!(n.source, resolve::Source::Store))
-        .map(|(p, _)| p.to_string())
-        .collect();
-    if !requested.is_empty() {
-        let commands: Vec<String> = requested
-            .iter()
-            .map(|p| format!("pandora activate {p}"))
-            .collect();
-        lines.push(format!(
-            "in the store, not active yet; to put it on PATH: {}",
-            commands.join("; ")
-        ));
+    if request.activate.is_some() {
+        for name in &several {
+            lines.push(format!(
+                "{name} was asked for in several versions, so none of them was activated: pandora activate {name}@VERSION chooses one"
+            ));
+        }
+    }
+    let mut counts: std::collections::HashMap<String, u64> = [
+        ("installed".to_string(), installed),
+        ("downloaded_bytes".to_string(), fetched.downloaded_bytes),
+    ]
+    .into_iter()
+    .collect();
+    match (&request.activate, &plan.activation) {
+        (Some(a), Some(planned)) => {
+            // The packages are in the store now: a failed activation leaves them there and
+            // says so before its own explanation.
+            let store = StoreView::load(layout);
+            let pins: Vec<Pin> = requested
+                .iter()
+                .filter(|p| planned.packages.contains(&p.to_string()))
+                .cloned()
+                .collect();
+            let activated = crate::activate::activate_pins(
+                layout, &store, &pins, a.profile, a.strategy, a.home, events,
+            );
+            match activated {
+                Ok(done) => {
+                    lines.extend(done.lines);
+                    counts.extend(done.counts);
+                }
+                Err(e) => {
+                    for l in &lines {
+                        events.info(l.clone());
+                    }
+                    events.info("installed, but not activated:".to_string());
+                    return Err(e);
+                }
+            }
+        }
+        (Some(_), None) => {}
+        (None, _) => {
+            let fresh: Vec<String> = closure
+                .iter()
+                .filter(|(_, n)| {
+                    n.needed_by.is_none() && !matches!(n.source, resolve::Source::Store)
+                })
+                .map(|(p, _)| format!("pandora activate {p}"))
+                .collect();
+            if !fresh.is_empty() {
+                lines.push(format!(
+                    "in the store, not active yet; to put it on PATH: {}",
+                    fresh.join("; ")
+                ));
+            }
+        }
     }
     Ok(Summary {
         lines,
-        counts: [
-            ("installed".to_string(), installed),
-            ("downloaded_bytes".to_string(), fetched.downloaded_bytes),
-        ]
-        .into_iter()
-        .collect(),
+        counts,
         ..Default::default()
     })
 }
@@ -164,6 +242,7 @@ mod tests {
             refresh: false,
             repair: false,
             mode,
+            activate: None,
         };
         install(layout, &store, &request, &Events::detached())
     }

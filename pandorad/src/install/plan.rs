@@ -1,7 +1,7 @@
 //! Plan: what applying a request would do, as data. The plan's id is a hash of every item,
 //! so an apply that names a plan id proceeds only if nothing changed since it was shown.
 
-use pandora_proto::v1::{Plan, PlanItem};
+use pandora_proto::v1::{Plan, PlanActivation, PlanItem};
 
 use super::resolve::{Closure, Source};
 use crate::fetch::RegistryClient;
@@ -43,6 +43,7 @@ pub(crate) fn describe(closure: &Closure, clients: &[RegistryClient]) -> Plan {
         id,
         items,
         download_bytes,
+        activation: None,
     }
 }
 
@@ -56,6 +57,24 @@ fn plan_id(items: &[PlanItem]) -> String {
         ));
     }
     pandora_common::hash::sha256_hex(text.as_bytes())[..16].to_string()
+}
+
+/// Adds the activation that follows the install to `plan`; the id then covers it too, so a
+/// profile changed since the plan was shown makes the plan stale.
+pub(crate) fn add_activation(plan: &mut Plan, activation: Option<PlanActivation>) {
+    let Some(a) = activation else {
+        return;
+    };
+    let text = format!(
+        "{} activate {} in {} at {} replacing {}",
+        plan.id,
+        a.packages.join(","),
+        a.profile,
+        a.generation,
+        a.replaces.join(",")
+    );
+    plan.id = pandora_common::hash::sha256_hex(text.as_bytes())[..16].to_string();
+    plan.activation = Some(a);
 }
 
 /// Items with work to do (not in the store yet).

@@ -187,6 +187,11 @@ impl Pandora for Service {
                 refresh: req.refresh,
                 repair: req.repair,
                 mode,
+                activate: req.activate.then_some(crate::install::Activation {
+                    profile: &req.profile,
+                    strategy: &req.strategy,
+                    home: m.home,
+                }),
             };
             crate::install::install(m.layout, m.store, &request, m.events)
         }))
@@ -213,6 +218,34 @@ impl Pandora for Service {
         let dry_run = req.into_inner().dry_run;
         Ok(self.mutate("prune --cache".into(), move |m| {
             crate::prune::prune_cache(m.layout, dry_run, m.events)
+        }))
+    }
+
+    type PruneGenerationsStream = Stream;
+    async fn prune_generations(
+        &self,
+        req: Request<PruneGenerationsRequest>,
+    ) -> Result<Response<Stream>, Status> {
+        let req = req.into_inner();
+        let keep = if req.keep == 0 { 10 } else { req.keep as usize };
+        Ok(
+            self.mutate(format!("prune --generations --keep {keep}"), move |m| {
+                crate::activate::prune_generations(m.layout, keep, req.dry_run, m.events)
+            }),
+        )
+    }
+
+    type RemoveStream = Stream;
+    async fn remove(&self, req: Request<RemoveRequest>) -> Result<Response<Stream>, Status> {
+        let req = req.into_inner();
+        let label = format!("remove {}", req.package);
+        Ok(self.mutate(label, move |m| {
+            let request = crate::activate::RemoveRequest {
+                package: &req.package,
+                profile: &req.profile,
+                purge: req.purge,
+            };
+            crate::activate::remove(m.layout, m.store, &request, m.home, m.events)
         }))
     }
 

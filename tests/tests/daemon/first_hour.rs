@@ -8,8 +8,8 @@ use super::*;
 fn issue8_words_of_other_package_managers_get_a_hint() {
     let ctx = Context::new();
     for (word, hint) in [
-        ("uninstall", "pandora deactivate NAME"),
-        ("remove", "pandora deactivate NAME"),
+        ("uninstall", "pandora remove NAME@VERSION"),
+        ("rm", "pandora remove NAME@VERSION"),
         ("upgrade", "pandora install NAME --refresh"),
         ("update", "pandora install NAME --refresh"),
     ] {

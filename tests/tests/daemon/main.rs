@@ -14,6 +14,7 @@ mod queue;
 mod reads;
 mod recovery;
 mod registries;
+mod removal;
 mod store;
 
 use std::os::unix::fs::PermissionsExt;

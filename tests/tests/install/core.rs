@@ -207,7 +207,12 @@ fn issue7_plans_and_warnings_are_typed() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{stdout}");
+    assert_eq!(lines.len(), 3, "{stdout}");
+    // The activation that follows the install is part of the typed plan.
+    assert_eq!(
+        lines[2], "plan activate=app@1.0.0 profile=default replaces=\"\" generation=0",
+        "{stdout}"
+    );
     assert!(
         lines[0].starts_with("plan package=app@1.0.0 registry=main file=\"\" size="),
         "{stdout}"
