@@ -2,7 +2,7 @@
 # Pandora's demo, on a fresh machine: builds Pandora, packs the example packages in
 # examples/, publishes them into a registry served by pandora-registry on 127.0.0.1, points a
 # temporary home at it, installs `hello` (which depends on `libgreet`), shows the store,
-# activates hello and runs it from the temporary $HOME/bin. Everything it makes lives in one
+# shows hello active and runs it from the temporary $HOME/bin. Everything it makes lives in one
 # temporary directory, removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,7 +42,7 @@ step "a fresh Pandora home uses it (pandorad starts on demand)"
 pandora registry add examples "$url"
 pandora search greet
 
-step "install hello: its dependency comes too, verified by sha256"
+step "install hello: its dependency comes too, verified by sha256, and both are activated"
 pandora install hello --yes
 
 step "the store"
@@ -51,8 +51,7 @@ pandora info hello@1.0.0
 pandora verify --all
 pandora status
 
-step "activate hello: \$HOME/bin now leads into the profile"
-pandora activate hello
+step "hello is active: \$HOME/bin now leads into the profile"
 pandora list
 ls -l "$HOME/bin"
 echo "running $HOME/bin/hello"
