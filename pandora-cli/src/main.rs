@@ -144,9 +144,9 @@ enum Command {
                       (rollback needs it); `pandora prune --generations` drops old generations."
     )]
     Remove {
-        /// `name@version`, or `name` for the version active in the profile.
+        /// `name@version`, or `name` for the version active in the active profile.
         package: String,
-        /// The profile (default: the active one).
+        /// Only this profile (default: every profile where that version is active).
         #[arg(long)]
         profile: Option<String>,
         /// Also delete it from the store, without asking.

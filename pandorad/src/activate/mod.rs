@@ -181,18 +181,7 @@ pub(crate) fn deactivate(
         });
     };
     let pin = active.pin.clone();
-    let dependents: Vec<Pin> = state
-        .lock
-        .packages
-        .iter()
-        .filter(|l| l.pin.name != name)
-        .filter(|l| {
-            store
-                .get(&l.pin.name, &l.pin.version)
-                .is_some_and(|i| i.manifest.dependencies.iter().any(|d| d.name == name))
-        })
-        .map(|l| l.pin.clone())
-        .collect();
+    let dependents = dependents(store, &state.lock, name);
     if !dependents.is_empty() {
         return Err(Error::Dependents {
             pin,
@@ -213,6 +202,20 @@ pub(crate) fn deactivate(
         lines,
         ..Default::default()
     })
+}
+
+/// The active packages of `lock` that depend on `name`.
+fn dependents(store: &StoreView, lock: &Lockfile, name: &str) -> Vec<Pin> {
+    lock.packages
+        .iter()
+        .filter(|l| l.pin.name != name)
+        .filter(|l| {
+            store
+                .get(&l.pin.name, &l.pin.version)
+                .is_some_and(|i| i.manifest.dependencies.iter().any(|d| d.name == name))
+        })
+        .map(|l| l.pin.clone())
+        .collect()
 }
 
 /// The version a package argument names in the store: `NAME@VERSION` as given, a bare

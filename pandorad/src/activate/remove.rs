@@ -26,7 +26,7 @@ const FAILPOINT: &str = "PANDORA_FAILPOINT";
 pub(crate) struct RemoveRequest<'a> {
     /// `NAME@VERSION`, or `NAME`: the version active in the profile (or the only one stored).
     pub(crate) package: &'a str,
-    /// Empty: the active profile.
+    /// Empty: every profile where it is active.
     pub(crate) profile: &'a str,
     /// Also delete it from the store.
     pub(crate) purge: bool,
@@ -35,8 +35,8 @@ pub(crate) struct RemoveRequest<'a> {
 /// Generations that link to one version: profile name to generation numbers.
 pub(crate) type Holders = BTreeMap<String, Vec<u64>>;
 
-/// Deactivates a version where it is active in the profile (refused while an active package
-/// depends on it), then, with `purge`, deletes it from the store unless a kept generation
+/// Deactivates a version in every profile where it is active, or in the one named (refused,
+/// before any change, while an active package depends on it), then, with `purge`, deletes it from the store unless a kept generation
 /// holds it. Without `purge`, the summary's `deletable` count says whether it could go.
 pub(crate) fn remove(
     layout: &Layout,
@@ -77,14 +77,39 @@ pub(crate) fn remove(
             )));
         }
     };
-    let active_here = state.lock.packages.iter().any(|l| l.pin == pin);
+    // Where it is active: the profile asked for, or every profile. All are checked before
+    // any changes, so a refusal in one leaves every profile as it was.
+    let mut wheres = Vec::new();
+    let candidates = if req.profile.is_empty() {
+        let mut all = profile::names(layout);
+        if !all.contains(&profile) {
+            all.push(profile.clone());
+        }
+        all
+    } else {
+        vec![profile.clone()]
+    };
+    for p in candidates {
+        let state = profile::state(layout, &p)?;
+        if state.lock.packages.iter().any(|l| l.pin == pin) {
+            let dependents = super::dependents(store, &state.lock, &pin.name);
+            if !dependents.is_empty() {
+                return Err(Error::Dependents {
+                    pin,
+                    dependents,
+                    profile: p,
+                });
+            }
+            wheres.push(p);
+        }
+    }
     let in_store = store.get(&pin.name, &pin.version).is_some();
-    if !active_here && !in_store {
+    if wheres.is_empty() && !in_store {
         return Err(Error::NotInStore(pin));
     }
     let mut lines = Vec::new();
-    if active_here {
-        let done = deactivate(layout, store, &pin.name, &profile, home, events)?;
+    for p in &wheres {
+        let done = deactivate(layout, store, &pin.name, p, home, events)?;
         lines.extend(done.lines.into_iter().map(|l| {
             l.strip_suffix("; it stays in the store")
                 .map(str::to_string)

@@ -322,8 +322,14 @@ fn issue10_remove_deactivates_and_deletes_only_what_no_generation_holds() {
             .join("profiles/default/generations/1.lock")
             .exists()
     );
+    // Without --profile, remove takes it out of every profile where it is active.
     let r = ctx.plain(&["remove", "app@2.0.0", "--purge"]);
     assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("deactivated app@2.0.0 in profile `work` (generation 2)"),
+        "{r:?}"
+    );
     assert!(r.stderr.contains("generation 1 of profile `work`"), "{r:?}");
     assert_eq!(ctx.plain(&["profile", "delete", "work"]).code, 0);
     let r = ctx.plain(&["remove", "app@2.0.0", "--purge"]);
