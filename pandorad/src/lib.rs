@@ -17,6 +17,7 @@ mod prune;
 mod publish;
 mod reads;
 mod registries;
+pub mod sandbox;
 mod server;
 mod store;
 mod suggest;

@@ -14,10 +14,24 @@ struct Args {
     /// it starts the daemon itself.
     #[arg(long, default_value_t = 0, value_name = "SECONDS")]
     idle_timeout: u64,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Run a command in the sandbox that builds and install hooks run in: new user, mount,
+    /// pid, net, ipc and uts namespaces, a read-only root of the host's /usr, /bin and /lib
+    /// plus what --ro/--rw show, loopback only, no capabilities, seccomp, limits.
+    Sandbox(pandorad::sandbox::Args),
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // The sandbox helper must stay single-threaded: it starts nothing else.
+    if let Some(Command::Sandbox(sandbox)) = args.command {
+        return pandorad::sandbox::main(sandbox);
+    }
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

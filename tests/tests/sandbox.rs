@@ -1,0 +1,345 @@
+//! The sandbox (`pandorad sandbox`), as root and as an ordinary user made for the test:
+//! escape attempts are refused and leave nothing outside the output directory, runaway jobs
+//! are killed by the limits, and a kernel that refuses user namespaces runs nothing.
+
+// Tests set up and inspect files directly; a failure fails the test.
+#![allow(clippy::disallowed_methods)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use pandora_tests::{Context, bin, repo_root};
+
+/// The ordinary user the tests run the sandbox as (created once, when running as root).
+const USER: &str = "pandora-sandbox-test";
+
+/// Who runs the sandbox: this process's user, or [`USER`] through `setpriv`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum As {
+    Me,
+    Ordinary,
+}
+
+fn running_as_root() -> bool {
+    rustix_uid() == 0
+}
+
+fn rustix_uid() -> u32 {
+    let out = Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// `(uid, gid)` of [`USER`], made if missing (as root only).
+fn ordinary_user() -> Option<(u32, u32)> {
+    if !running_as_root() {
+        return None;
+    }
+    let id = |flag: &str| -> Option<u32> {
+        let out = Command::new("id").args([flag, USER]).output().ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    };
+    if id("-u").is_none() {
+        // Several tests may race to make it; "already exists" (9) is fine.
+        let status = Command::new("useradd")
+            .args([
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                USER,
+            ])
+            .status()
+            .unwrap();
+        assert!(matches!(status.code(), Some(0 | 9)), "useradd: {status:?}");
+    }
+    Some((id("-u")?, id("-g")?))
+}
+
+/// The runners to test: this user, and an ordinary one when the tests run as root.
+fn runners() -> Vec<As> {
+    let mut out = vec![As::Me];
+    if ordinary_user().is_some() {
+        out.push(As::Ordinary);
+    }
+    out
+}
+
+/// A world-readable directory with its own copy of `pandorad`, owned by the runner.
+struct Place {
+    _ctx: Context,
+    root: PathBuf,
+    pandorad: PathBuf,
+    who: As,
+}
+
+impl Place {
+    fn new(who: As) -> Place {
+        let ctx = Context::new();
+        let root = ctx.path().to_path_buf();
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let pandorad = root.join("pandorad");
+        std::fs::copy(bin("pandorad"), &pandorad).unwrap();
+        std::fs::set_permissions(&pandorad, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Place {
+            _ctx: ctx,
+            root,
+            pandorad,
+            who,
+        }
+    }
+
+    /// A directory under the place, owned by the runner.
+    fn dir(&self, rel: &str) -> PathBuf {
+        let d = self.root.join(rel);
+        std::fs::create_dir_all(&d).unwrap();
+        self.own(&d);
+        d
+    }
+
+    fn own(&self, path: &Path) {
+        if let (As::Ordinary, Some((uid, gid))) = (self.who, ordinary_user()) {
+            let status = Command::new("chown")
+                .arg("-R")
+                .arg(format!("{uid}:{gid}"))
+                .arg(path)
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+    }
+
+    /// `pandorad sandbox ARGS`, as the runner.
+    fn sandbox(&self, args: &[&str]) -> Output {
+        let mut cmd = match (self.who, ordinary_user()) {
+            (As::Ordinary, Some((uid, gid))) => {
+                let mut c = Command::new("setpriv");
+                c.args([
+                    format!("--reuid={uid}"),
+                    format!("--regid={gid}"),
+                    "--clear-groups".into(),
+                ])
+                .arg(&self.pandorad);
+                c
+            }
+            _ => Command::new(&self.pandorad),
+        };
+        cmd.arg("sandbox").args(args).current_dir(&self.root);
+        cmd.output().unwrap()
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Every file under `dir`, with its contents, to compare before and after a job.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p.clone());
+                out.push((p, Vec::new()));
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap_or_default()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn escape_attempts_are_refused_as_root_and_as_an_ordinary_user() {
+    let probe_dir = tempfile::tempdir().unwrap();
+    let probe = probe_dir.path().join("escape");
+    let cc = Command::new("cc")
+        .arg("-O1")
+        .arg("-o")
+        .arg(&probe)
+        .arg(repo_root().join("tests/fixtures/escape.c"))
+        .output()
+        .unwrap();
+    assert!(cc.status.success(), "{}", text(&cc));
+
+    for who in runners() {
+        let place = Place::new(who);
+        // The user's home with a key, a store, an input and an output.
+        let home = place.dir("home");
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        std::fs::write(home.join(".ssh/id_ed25519"), "secret key").unwrap();
+        let store = place.dir("home/pandora/store");
+        let input = place.dir("input");
+        std::fs::copy(&probe, input.join("escape")).unwrap();
+        std::fs::write(input.join("data"), "input").unwrap();
+        place.own(&home);
+        place.own(&input);
+        let out = place.dir("out");
+        let before = (snapshot(&home), snapshot(&input));
+        // A server on the host's loopback that the job must not reach.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port().to_string();
+        let host_tmp_marker = format!("/tmp/pandora-escape-{}", std::process::id());
+
+        let r = place.sandbox(&[
+            "--ro",
+            &format!("{}:/build/src", input.display()),
+            "--rw",
+            &format!("{}:/build/out", out.display()),
+            "--",
+            "/bin/sh",
+            "-c",
+            &format!(
+                "/build/src/escape {} {} {port} /build/out && echo x > {host_tmp_marker} && id -u",
+                home.display(),
+                store.display()
+            ),
+        ]);
+        let report = String::from_utf8_lossy(&r.stdout).into_owned();
+        assert!(r.status.success(), "{who:?}: {}", text(&r));
+        let lines: Vec<&str> = report.lines().collect();
+        assert_eq!(lines.len(), 20, "{who:?}: {report}");
+        for line in &lines[..lines.len() - 1] {
+            assert!(line.ends_with(" refused"), "{who:?}: {line}\n{report}");
+        }
+        // Root inside, whoever is outside.
+        assert_eq!(lines.last(), Some(&"0"), "{who:?}");
+        // Nothing changed outside the output directory.
+        assert_eq!((snapshot(&home), snapshot(&input)), before, "{who:?}");
+        assert!(!Path::new(&host_tmp_marker).exists(), "{who:?}");
+        assert!(
+            out.join("written").exists(),
+            "{who:?}: the output is writable"
+        );
+        listener.set_nonblocking(true).unwrap();
+        assert!(listener.accept().is_err(), "{who:?}: nothing connected");
+    }
+}
+
+#[test]
+fn runaway_jobs_are_killed_by_the_limits() {
+    for who in runners() {
+        let place = Place::new(who);
+        let marker = format!("pandora-runaway-{}-{who:?}", std::process::id());
+        // An infinite loop: killed at the timeout, with its children.
+        let start = Instant::now();
+        let r = place.sandbox(&[
+            "--timeout",
+            "2",
+            "--",
+            "/bin/sh",
+            "-c",
+            &format!("sh -c 'sleep 1000; :' {marker} & while :; do :; done"),
+        ]);
+        let took = start.elapsed();
+        assert_eq!(r.status.code(), Some(124), "{who:?}: {}", text(&r));
+        assert!(
+            String::from_utf8_lossy(&r.stderr).contains("ran out of time (2 s)"),
+            "{who:?}: {}",
+            text(&r)
+        );
+        assert!(took < Duration::from_secs(10), "{who:?}: {took:?}");
+        let left = Command::new("pgrep")
+            .args(["-f", &marker])
+            .output()
+            .unwrap();
+        assert!(!left.status.success(), "{who:?}: a process survived");
+
+        // A fork bomb: the process limit stops it (the shell may then fail to start its
+        // `sleep` and end early) or the timeout ends it; tearing down a namespace full of
+        // forking shells takes a few seconds on two cores; the host is fine.
+        let start = Instant::now();
+        let r = place.sandbox(&[
+            "--timeout",
+            "2",
+            "--max-procs",
+            "16",
+            "--",
+            "/bin/sh",
+            "-c",
+            "bomb() { bomb | bomb & }; bomb; sleep 30",
+        ]);
+        assert!(!r.status.success(), "{who:?}: {}", text(&r));
+        assert!(
+            String::from_utf8_lossy(&r.stderr).contains("Cannot fork"),
+            "{who:?}: the limit stopped it"
+        );
+        assert!(start.elapsed() < Duration::from_secs(25), "{who:?}");
+        let ok = Command::new("true").status().unwrap();
+        assert!(ok.success(), "the host can still start processes");
+        // A file bigger than the limit cannot be written.
+        let out = place.dir("big");
+        let r = place.sandbox(&[
+            "--rw",
+            &format!("{}:/out", out.display()),
+            "--max-file-size",
+            "4096",
+            "--",
+            "/bin/sh",
+            "-c",
+            "head -c 100000 /dev/zero > /out/big",
+        ]);
+        assert!(!r.status.success(), "{who:?}: {}", text(&r));
+        assert!(
+            std::fs::metadata(out.join("big")).map_or(0, |m| m.len()) <= 4096,
+            "{who:?}"
+        );
+    }
+}
+
+#[test]
+fn a_job_sees_a_fixed_environment_and_its_exit_status_comes_back() {
+    let place = Place::new(As::Me);
+    let r = place.sandbox(&[
+        "--setenv",
+        "EXTRA=1",
+        "--chdir",
+        "/tmp",
+        "--",
+        "/bin/sh",
+        "-c",
+        "echo \"$PWD $HOME $TZ $LC_ALL $SOURCE_DATE_EPOCH $EXTRA $(hostname) $(umask)\"; \
+         echo \"$SSH_AUTH_SOCK$PANDORA_HOME\"; exit 7",
+    ]);
+    assert_eq!(r.status.code(), Some(7), "{}", text(&r));
+    assert_eq!(
+        String::from_utf8_lossy(&r.stdout),
+        "/tmp /build UTC C 0 1 pandora 0022\n\n"
+    );
+}
+
+#[test]
+fn a_kernel_that_refuses_user_namespaces_runs_nothing() {
+    let place = Place::new(As::Me);
+    let out = place.dir("out");
+    // In a user namespace whose limit of nested namespaces is 0, the sandbox cannot start.
+    let script = format!(
+        "echo 0 > /proc/sys/user/max_user_namespaces && exec {} sandbox --rw {}:/out -- /bin/touch /out/ran",
+        place.pandorad.display(),
+        out.display()
+    );
+    let r = Command::new("unshare")
+        .args(["--user", "--map-root-user", "/bin/sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(125), "{}", text(&r));
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        stderr.contains("the kernel refuses to create user namespaces")
+            && stderr.contains("nothing was run"),
+        "{stderr}"
+    );
+    assert!(!out.join("ran").exists(), "nothing ran unsandboxed");
+}
