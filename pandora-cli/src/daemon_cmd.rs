@@ -447,8 +447,19 @@ async fn install(p: &Printer, c: &mut client::Client, args: InstallArgs) -> Outc
             return Ok(ExitCode::SUCCESS);
         }
         if n > 0 {
+            let hooks: usize = plan
+                .items
+                .iter()
+                .filter(|i| !i.in_store)
+                .map(|i| i.hooks.len())
+                .sum();
+            let hooks = match hooks {
+                0 => String::new(),
+                1 => ", running 1 hook in the sandbox".to_string(),
+                n => format!(", running {n} hooks in the sandbox"),
+            };
             let question = format!(
-                "Install {n} package{} ({} to download)? [Y/n] ",
+                "Install {n} package{} ({} to download{hooks})? [Y/n] ",
                 if n == 1 { "" } else { "s" },
                 human_size(plan.download_bytes)
             );

@@ -134,7 +134,7 @@ impl Printer {
             let pin = format!("{}@{}", i.name, i.version);
             if self.plain {
                 out.push_str(&format!(
-                    "plan package={} registry={} file={} size={} sha256={} needed_by={} deprecated={} in_store={}\n",
+                    "plan package={} registry={} file={} size={} sha256={} needed_by={} deprecated={} in_store={} hooks={}\n",
                     quote(&pin),
                     quote(&i.registry),
                     quote(&i.file),
@@ -142,7 +142,8 @@ impl Printer {
                     quote(&i.sha256),
                     quote(&i.needed_by),
                     i.deprecated,
-                    i.in_store
+                    i.in_store,
+                    quote(&i.hooks.join("; "))
                 ));
                 continue;
             }
@@ -172,6 +173,9 @@ impl Printer {
                 "will install {pin} from {origin}{size}{why}{deprecated} [{}]\n",
                 &i.sha256[..12.min(i.sha256.len())]
             )));
+            for h in &i.hooks {
+                out.push_str(&clean(&format!("  and run its {h} (in the sandbox)\n")));
+            }
         }
         if let Some(a) = &plan.activation {
             if self.plain {

@@ -10,6 +10,7 @@ mod activate;
 mod engine;
 mod error;
 mod fetch;
+mod hooks;
 mod install;
 mod journal;
 mod pkgfile;

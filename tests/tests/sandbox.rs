@@ -250,7 +250,7 @@ fn runaway_jobs_are_killed_by_the_limits() {
             "{who:?}: {}",
             text(&r)
         );
-        assert!(took < Duration::from_secs(10), "{who:?}: {took:?}");
+        assert!(took < Duration::from_secs(30), "{who:?}: {took:?}");
         let left = Command::new("pgrep")
             .args(["-f", &marker])
             .output()
@@ -276,7 +276,7 @@ fn runaway_jobs_are_killed_by_the_limits() {
             String::from_utf8_lossy(&r.stderr).contains("Cannot fork"),
             "{who:?}: the limit stopped it"
         );
-        assert!(start.elapsed() < Duration::from_secs(25), "{who:?}");
+        assert!(start.elapsed() < Duration::from_secs(60), "{who:?}");
         let ok = Command::new("true").status().unwrap();
         assert!(ok.success(), "the host can still start processes");
         // A file bigger than the limit cannot be written.

@@ -5,12 +5,21 @@
 //!     string action = "warn";
 //!     string msg = "Backing up config before installing mytool";
 //! }
-//! postinstall { string action = "run"; string[] command = { "bin/mytool", "--init" }; }
+//! postinstall { string action = "run"; string[] command = { "bin/mytool", "--init" }; int timeout = 120; }
 //! ```
+//!
+//! A `run` hook's command runs in the sandbox, in the package's `files/` (read-only), with
+//! the package's state directory writable; `timeout` is in seconds (default
+//! [`DEFAULT_TIMEOUT`], at most [`MAX_TIMEOUT`]).
 
 use super::FileError;
 use super::decode::Reader;
 use crate::acl::{self, Block};
+
+/// Seconds a `run` hook may take when its file does not say.
+pub const DEFAULT_TIMEOUT: u64 = 60;
+/// The most seconds a hook file may give a `run` hook.
+pub const MAX_TIMEOUT: u64 = 600;
 
 /// When a hook runs.
 pub(crate) const PHASES: &[&str] = &["preinstall", "postinstall", "preremove", "postremove"];
@@ -22,8 +31,8 @@ pub enum HookAction {
     Warn(String),
     /// Show a message.
     Info(String),
-    /// Run a command inside the sandbox.
-    Run(Vec<String>),
+    /// Run a command inside the sandbox, for at most this many seconds.
+    Run(Vec<String>, u64),
 }
 
 /// One hook: a phase and an action.
@@ -71,7 +80,18 @@ impl HookFile {
     pub fn runs_commands(&self) -> bool {
         self.hooks
             .iter()
-            .any(|h| matches!(h.action, HookAction::Run(_)))
+            .any(|h| matches!(h.action, HookAction::Run(..)))
+    }
+
+    /// `phase: command` for every `run` hook, as an index and a plan list them.
+    pub fn run_summaries(&self) -> Vec<String> {
+        self.hooks
+            .iter()
+            .filter_map(|h| match &h.action {
+                HookAction::Run(cmd, _) => Some(format!("{}: {}", h.phase, cmd.join(" "))),
+                _ => None,
+            })
+            .collect()
     }
 }
 
@@ -86,7 +106,17 @@ fn action(block: Block, origin: &str) -> Result<HookAction, FileError> {
             if command.is_empty() {
                 return Err(r.field_error("command", "must name a program to run"));
             }
-            Ok(HookAction::Run(command))
+            let timeout = match r.opt_int("timeout")? {
+                None => DEFAULT_TIMEOUT,
+                Some(t) if t >= 1 && t as u64 <= MAX_TIMEOUT => t as u64,
+                Some(_) => {
+                    return Err(r.field_error(
+                        "timeout",
+                        format!("must be between 1 and {MAX_TIMEOUT} seconds"),
+                    ));
+                }
+            };
+            Ok(HookAction::Run(command, timeout))
         }
         other => Err(r.field_error("action", format!("`{other}` is not one of warn, info, run"))),
     }

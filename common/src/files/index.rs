@@ -52,6 +52,9 @@ pub struct VersionEntry {
     pub size: Option<u64>,
     /// Whether the publisher deprecated it.
     pub deprecated: bool,
+    /// The package's `run` hooks, `phase: command` (what installing it will execute in the
+    /// sandbox, shown in the install plan; the daemon refuses a package whose hooks differ).
+    pub hooks: Vec<String>,
     /// Unknown fields, kept for newer tools.
     pub extra: Vec<Item>,
 }
@@ -237,6 +240,7 @@ impl VersionEntry {
         let pkg_url = r.req_str("pkg_url")?;
         let manifest_url = r.opt_str("manifest_url")?;
         let deprecated = r.opt_bool("deprecated")?.unwrap_or(false);
+        let hooks = r.opt_strs("hooks")?.unwrap_or_default();
         Ok(VersionEntry {
             version,
             sha256,
@@ -245,6 +249,7 @@ impl VersionEntry {
             dependencies,
             size,
             deprecated,
+            hooks,
             extra: r.rest(),
         })
     }
@@ -265,6 +270,9 @@ impl VersionEntry {
             b.push_field("size", Value::Int(i64::try_from(s).unwrap_or(i64::MAX)));
         }
         b.push_field("deprecated", Value::Bool(self.deprecated));
+        if !self.hooks.is_empty() {
+            b.push_field("hooks", Value::StrArray(self.hooks.clone()));
+        }
         b.items.extend(self.extra.iter().cloned());
         b
     }

@@ -22,7 +22,10 @@ mod search;
 mod snapshot;
 
 pub use filelist::{FileKind, FileList, FileRecord};
-pub use hooks::{Hook, HookAction, HookFile};
+pub use hooks::{
+    DEFAULT_TIMEOUT as HOOK_DEFAULT_TIMEOUT, Hook, HookAction, HookFile,
+    MAX_TIMEOUT as HOOK_MAX_TIMEOUT,
+};
 pub use index::{Index, PackageEntry, VersionEntry};
 pub use lock::{LockedPackage, Lockfile};
 pub use manifest::Manifest;

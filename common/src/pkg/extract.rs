@@ -22,6 +22,7 @@ use super::limits::Limits;
 use super::open::create_nofollow;
 use super::path_rules::{Added, MANIFEST, Tree, check_link_target, check_path, display_path};
 use super::stream::{EofTracker, StreamError};
+use crate::files::HookFile;
 use crate::files::Manifest;
 use crate::hash::{CopyError, copy_hashed_with, sha256_hex};
 
@@ -33,6 +34,8 @@ pub(crate) struct Found {
     pub(crate) manifest: Manifest,
     pub(crate) manifest_text: String,
     pub(crate) entries: Vec<EntryInfo>,
+    /// `phase: command` of every `run` hook, in the manifest's order of hook files.
+    pub(crate) run_hooks: Vec<String>,
 }
 
 /// Drives the tar reader over the decompressed stream `source`, writing under `root` if given.
@@ -52,6 +55,7 @@ pub(crate) fn run<R: Read>(
         tree: Tree::default(),
         entries: Vec::new(),
         manifest: None,
+        hooks: Vec::new(),
         buf: vec![0; COPY_BUF],
     };
     let entries = archive
@@ -130,6 +134,8 @@ struct Engine<'a> {
     tree: Tree,
     entries: Vec<EntryInfo>,
     manifest: Option<(Manifest, String)>,
+    /// Hook files read so far, by path.
+    hooks: Vec<(String, HookFile)>,
     buf: Vec<u8>,
 }
 
@@ -407,6 +413,12 @@ impl Engine<'_> {
             {
                 // Checked in memory before anything is written, like the manifest.
                 let data = self.read_content(entry, path, check)?;
+                if check == content::Check::Hook
+                    && let Ok(hooks) =
+                        HookFile::parse(std::str::from_utf8(&data).unwrap_or_default(), path)
+                {
+                    self.hooks.push((path.to_string(), hooks));
+                }
                 if let Some(disk) = &disk {
                     let mut file = create_file(disk).map_err(write_err)?;
                     file.write_all(&data).map_err(write_err)?;
@@ -549,10 +561,17 @@ impl Engine<'_> {
                 violation: Violation::MissingHook,
             });
         }
+        let run_hooks = manifest
+            .install_hooks
+            .iter()
+            .filter_map(|h| self.hooks.iter().find(|(p, _)| p == h))
+            .flat_map(|(_, f)| f.run_summaries())
+            .collect();
         Ok(Found {
             manifest,
             manifest_text,
             entries: self.entries,
+            run_hooks,
         })
     }
 }

@@ -34,6 +34,8 @@ pub struct Unpacked {
     pub compressed_size: u64,
     /// Every entry, in archive order.
     pub entries: Vec<EntryInfo>,
+    /// `phase: command` of every `run` hook the package carries.
+    pub run_hooks: Vec<String>,
 }
 
 impl Unpacked {
@@ -61,6 +63,8 @@ pub struct Inspection {
     pub compressed_size: u64,
     /// Every entry, in archive order.
     pub entries: Vec<EntryInfo>,
+    /// `phase: command` of every `run` hook the package carries.
+    pub run_hooks: Vec<String>,
 }
 
 /// Unpacks the archive read from `reader` into a fresh directory inside `staging_parent`,
@@ -105,6 +109,7 @@ pub fn unpack(
         sha256: digest.sha256,
         compressed_size: digest.size,
         entries: found.entries,
+        run_hooks: found.run_hooks,
     })
 }
 
@@ -159,6 +164,7 @@ pub fn inspect(reader: impl Read, limits: &Limits) -> Result<Inspection, UnpackE
         sha256,
         compressed_size: size,
         entries: found.entries,
+        run_hooks: found.run_hooks,
     })
 }
 

@@ -131,8 +131,40 @@ pub(crate) fn remove(
                 describe(&holders)
             ));
         } else if req.purge {
+            // preremove may refuse; postremove runs once the entry has left the store, and
+            // its failure is only a warning (the package is gone either way).
+            let entry = layout.store_entry(&pin.name, &pin.version);
+            let manifest = store::entry::read_manifest(&entry).map_err(|e| Error::Damaged {
+                pin: pin.clone(),
+                reason: pandora_common::error_chain(&e, ": "),
+            })?;
+            crate::hooks::run_phase(
+                layout,
+                &entry,
+                &manifest,
+                "preremove",
+                "it stays in the store",
+                events,
+            )?;
             pandora_common::failpoint(FAILPOINT, "remove-before-store");
-            store::remove(layout, &pin)?;
+            store::remove_then(layout, &pin, |moved| {
+                if let Err(e) = crate::hooks::run_phase(
+                    layout,
+                    moved,
+                    &manifest,
+                    "postremove",
+                    "it is deleted all the same",
+                    events,
+                ) {
+                    let subject = pin.to_string();
+                    events.warn(
+                        "hook-failed",
+                        &subject,
+                        e.to_string(),
+                        &[("package", &subject), ("phase", "postremove")],
+                    );
+                }
+            })?;
             journal::record(layout, &format!("remove {pin}"));
             lines.push(format!("deleted {pin} from the store"));
         } else {

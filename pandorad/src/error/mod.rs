@@ -47,6 +47,8 @@ pub(crate) mod code {
     pub(crate) const MISMATCH: &str = "mismatch";
     /// A package has a `run` hook and the sandbox is not built yet.
     pub(crate) const NEEDS_SANDBOX: &str = "needs-sandbox";
+    /// A package's `run` hook failed.
+    pub(crate) const HOOK_FAILED: &str = "hook-failed";
     /// A package is built for another machine.
     pub(crate) const WRONG_ARCH: &str = "wrong-arch";
     /// No registry is configured.
@@ -167,15 +169,25 @@ pub(crate) enum Error {
         origin: String,
         what: String,
     },
-    /// A package has a `run` hook, which needs the sandbox.
-    #[error(
-        "{pin} has a `run` hook ({hook}, {phase}: {command}); hooks run only inside Pandora's sandbox, which is not built yet, so {pin} was not installed"
-    )]
+    /// A `run` hook could not start: the sandbox is unavailable here.
+    #[error("{pin}: its {phase} hook `{command}` cannot run: {reason}; {outcome}")]
     NeedsSandbox {
         pin: Pin,
-        hook: String,
         phase: String,
         command: String,
+        reason: String,
+        /// What this means for the request, e.g. "nothing was installed".
+        outcome: String,
+    },
+    /// A `run` hook failed.
+    #[error("{pin}: its {phase} hook `{command}` {how}; {outcome}")]
+    HookFailed {
+        pin: Pin,
+        phase: String,
+        command: String,
+        /// `exited with status 3`, `ran out of time (60 s) and was killed`, ...
+        how: String,
+        outcome: String,
     },
     /// A package is built for another architecture.
     #[error("{pin} is built for `{arch}`, and this machine is `{machine}`; nothing was installed")]
@@ -399,6 +411,7 @@ impl Error {
             }
             Error::Mismatch { .. } => code::MISMATCH,
             Error::NeedsSandbox { .. } => code::NEEDS_SANDBOX,
+            Error::HookFailed { .. } => code::HOOK_FAILED,
             Error::WrongArch { .. } => code::WRONG_ARCH,
             Error::Conflict { .. } => code::CONFLICT,
             Error::StalePlan => code::STALE_PLAN,
@@ -459,6 +472,7 @@ impl Error {
             }
             Error::Conflict { .. } => Kind::AlreadyExists,
             Error::NeedsSandbox { .. }
+            | Error::HookFailed { .. }
             | Error::WrongArch { .. }
             | Error::StalePlan
             | Error::NoRegistries

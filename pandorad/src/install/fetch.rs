@@ -93,6 +93,7 @@ pub(crate) fn fetch_and_stage(
                                     pin,
                                     sha256: &blob.sha256,
                                     dependencies,
+                                    hooks: node.hooks(),
                                     origin: &blob.origin,
                                 };
                                 let staged = events
@@ -166,7 +167,7 @@ fn get_blob(
                 origin: client.config.name.clone(),
             })
         }
-        Source::File(path, sha, _) => Ok(Blob {
+        Source::File(path, sha, ..) => Ok(Blob {
             path: path.clone(),
             sha256: sha.clone(),
             origin: "local".to_string(),

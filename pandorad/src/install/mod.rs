@@ -164,6 +164,38 @@ pub(crate) fn install(
         lines.push(format!("installed {pin} (from {})", f.origin));
     }
     let installed = fetched.staged.len() as u64;
+    // postinstall hooks, now that the packages are in the store: a failure leaves its
+    // package there, but nothing of this request is activated.
+    let mut hook_failures = Vec::new();
+    for f in &fetched.staged {
+        let pin = &f.staged.pin;
+        let entry = layout.store_entry(&pin.name, &pin.version);
+        let ran = store::entry::read_manifest(&entry)
+            .map_err(|e| Error::Damaged {
+                pin: pin.clone(),
+                reason: pandora_common::error_chain(&e, ": "),
+            })
+            .and_then(|m| {
+                crate::hooks::run_phase(
+                    layout,
+                    &entry,
+                    &m,
+                    "postinstall",
+                    "it stays in the store, not activated",
+                    events,
+                )
+            });
+        if let Err(e) = ran {
+            let subject = pin.to_string();
+            events.warn(
+                "hook-failed",
+                &subject,
+                e.to_string(),
+                &[("package", &subject), ("phase", "postinstall")],
+            );
+            hook_failures.push(pin.clone());
+        }
+    }
     if request.activate.is_some() {
         for name in &several {
             lines.push(format!(
@@ -178,6 +210,19 @@ pub(crate) fn install(
     .into_iter()
     .collect();
     match (&request.activate, &plan.activation) {
+        (Some(_), Some(planned)) if !hook_failures.is_empty() => {
+            let failed: Vec<String> = hook_failures.iter().map(ToString::to_string).collect();
+            lines.push(format!(
+                "not activated, because the postinstall hook of {} failed; once that is fixed: {}",
+                failed.join(", "),
+                planned
+                    .packages
+                    .iter()
+                    .map(|p| format!("pandora activate {p}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+        }
         (Some(a), Some(planned)) => {
             // The packages are in the store now: a failed activation leaves them there and
             // says so before its own explanation.
@@ -296,7 +341,8 @@ mod tests {
             "{e}"
         );
 
-        let hook = "postinstall { string action = \"run\"; string[] command = { \"bin/x\" }; }\n";
+        // A unit test is not `pandorad`, so it has no sandbox helper: the hook cannot run.
+        let hook = "preinstall { string action = \"run\"; string[] command = { \"bin/x\" }; }\n";
         let hooked = package(
             t.path(),
             "hooked",

@@ -20,6 +20,7 @@ pub(crate) fn describe(closure: &Closure, clients: &[RegistryClient]) -> Plan {
                 .map(ToString::to_string)
                 .unwrap_or_default(),
             deprecated: node.deprecated,
+            hooks: node.hooks().to_vec(),
             ..Default::default()
         };
         match &node.source {
@@ -30,7 +31,7 @@ pub(crate) fn describe(closure: &Closure, clients: &[RegistryClient]) -> Plan {
                 item.sha256 = v.sha256.clone();
                 download_bytes += item.size;
             }
-            Source::File(path, sha, size) => {
+            Source::File(path, sha, size, _) => {
                 item.file = path.display().to_string();
                 item.size = *size;
                 item.sha256 = sha.clone();
@@ -52,8 +53,16 @@ fn plan_id(items: &[PlanItem]) -> String {
     let mut text = String::new();
     for i in items.iter().filter(|i| !i.in_store) {
         text.push_str(&format!(
-            "{}@{} {} {} {} {} {} {}\n",
-            i.name, i.version, i.registry, i.file, i.size, i.sha256, i.needed_by, i.deprecated
+            "{}@{} {} {} {} {} {} {} {}\n",
+            i.name,
+            i.version,
+            i.registry,
+            i.file,
+            i.size,
+            i.sha256,
+            i.needed_by,
+            i.deprecated,
+            i.hooks.join("|")
         ));
     }
     pandora_common::hash::sha256_hex(text.as_bytes())[..16].to_string()
@@ -97,6 +106,7 @@ mod tests {
             dependencies: vec![],
             size: Some(size),
             deprecated: false,
+            hooks: vec![],
             extra: vec![],
         }
     }
@@ -106,7 +116,7 @@ mod tests {
         c.insert(
             Pin::parse("app@1.0").unwrap(),
             Node {
-                source: Source::File("/tmp/app.pkg".into(), "aa".repeat(32), 10),
+                source: Source::File("/tmp/app.pkg".into(), "aa".repeat(32), 10, vec![]),
                 needed_by: None,
                 deprecated: false,
             },

@@ -21,8 +21,8 @@ pub(crate) enum Source {
     Store,
     /// Registry number `usize` of the clients (in priority order), this version entry.
     Registry(usize, VersionEntry),
-    /// A local .pkg file with its archive sha256 and size.
-    File(PathBuf, String, u64),
+    /// A local .pkg file with its archive sha256, size and `run` hooks (`phase: command`).
+    File(PathBuf, String, u64, Vec<String>),
 }
 
 /// One package of the closure.
@@ -32,6 +32,17 @@ pub(crate) struct Node {
     /// The package that depends on it; `None` when the user asked for it.
     pub(crate) needed_by: Option<Pin>,
     pub(crate) deprecated: bool,
+}
+
+impl Node {
+    /// The `run` hooks installing it executes (`phase: command`), as its source says.
+    pub(crate) fn hooks(&self) -> &[String] {
+        match &self.source {
+            Source::Registry(_, v) => &v.hooks,
+            Source::File(_, _, _, hooks) => hooks,
+            Source::Store => &[],
+        }
+    }
 }
 
 /// The closure, in pin order.
@@ -170,7 +181,7 @@ fn local(store: &StoreView, path: PathBuf, repair: bool) -> Result<(Pin, Node, V
         return Ok((pin, node, installed.manifest.dependencies.clone()));
     }
     let node = Node {
-        source: Source::File(path, found.sha256, found.compressed_size),
+        source: Source::File(path, found.sha256, found.compressed_size, found.run_hooks),
         needed_by: None,
         deprecated: found.manifest.deprecated,
     };

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use pandora_common::files::{FileKind, FileList, FileRecord, HookAction, HookFile, Manifest, Pin};
+use pandora_common::files::{FileKind, FileList, FileRecord, Manifest, Pin};
 use pandora_common::layout::Layout;
 use pandora_common::pkg::{self, EntryInfo, EntryKind, Limits};
 
@@ -20,6 +20,9 @@ pub(crate) struct Expect<'a> {
     pub(crate) sha256: &'a str,
     /// The dependencies the index lists (`None` for a local file: its manifest is the truth).
     pub(crate) dependencies: Option<&'a [Pin]>,
+    /// The `run` hooks the plan showed (`phase: command`); the package must have exactly
+    /// these, so no hook runs that the user did not see.
+    pub(crate) hooks: &'a [String],
     /// Where it came from: a registry's name, or `local`.
     pub(crate) origin: &'a str,
 }
@@ -85,6 +88,20 @@ pub(crate) fn stage(
             )));
         }
     }
+    if unpacked.run_hooks.as_slice() != expect.hooks {
+        let list = |h: &[String]| {
+            if h.is_empty() {
+                "none".to_string()
+            } else {
+                h.join("; ")
+            }
+        };
+        return Err(mismatch(format!(
+            "it runs the hooks [{}], the plan showed [{}]",
+            list(&unpacked.run_hooks),
+            list(expect.hooks)
+        )));
+    }
     if !arch_fits(&m.arch) {
         return Err(Error::WrongArch {
             pin: pin.clone(),
@@ -92,7 +109,16 @@ pub(crate) fn stage(
             machine: std::env::consts::ARCH,
         });
     }
-    run_hooks(unpacked.path(), m, pin, events)?;
+    // Hook files are checked by the unpacker; preinstall runs now, before anything is in the
+    // store, so its failure leaves nothing installed.
+    crate::hooks::run_phase(
+        layout,
+        unpacked.path(),
+        m,
+        "preinstall",
+        "nothing was installed",
+        events,
+    )?;
     let files = FileList {
         files: unpacked
             .entries
@@ -129,44 +155,4 @@ fn record(e: &EntryInfo) -> FileRecord {
             },
         },
     }
-}
-
-/// `warn` and `info` hooks show their message; a `run` hook refuses the package, because
-/// nothing runs outside the sandbox and the sandbox is not built yet.
-fn run_hooks(root: &Path, m: &Manifest, pin: &Pin, events: &Events) -> Result<()> {
-    for rel in &m.install_hooks {
-        let path = root.join(rel);
-        let text = fs_err::read_to_string(&path).map_err(Error::io("read hook", &path))?;
-        let hooks = HookFile::parse(&text, &format!("{pin}:{rel}")).map_err(|source| {
-            Error::InvalidHook {
-                pin: pin.clone(),
-                hook: rel.clone(),
-                source: Box::new(source),
-            }
-        })?;
-        for h in &hooks.hooks {
-            if !h.phase.ends_with("install") {
-                continue;
-            }
-            let subject = pin.to_string();
-            match &h.action {
-                HookAction::Warn(msg) => events.warn(
-                    "hook",
-                    &subject,
-                    format!("{pin} ({}): {msg}", h.phase),
-                    &[("package", &subject), ("phase", &h.phase), ("hook", rel)],
-                ),
-                HookAction::Info(msg) => events.info(format!("{pin} ({}): {msg}", h.phase)),
-                HookAction::Run(cmd) => {
-                    return Err(Error::NeedsSandbox {
-                        pin: pin.clone(),
-                        hook: rel.clone(),
-                        phase: h.phase.clone(),
-                        command: cmd.join(" "),
-                    });
-                }
-            }
-        }
-    }
-    Ok(())
 }

@@ -21,11 +21,13 @@
 
 mod seccomp;
 mod setup;
+mod spawn;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use setup::{Args, main};
+pub(crate) use spawn::{Ended, MAX_OUTPUT, run};
 
 /// Exit status of the helper when the sandbox could not be set up (nothing ran).
 pub const SETUP_FAILED: u8 = 125;

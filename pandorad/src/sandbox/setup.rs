@@ -424,7 +424,14 @@ fn init(args: &Args) -> Result<ExitCode, String> {
     landlock(&writable)?;
     seccomp::apply()?;
 
-    let mut cmd = Command::new(&args.command[0]);
+    // A relative program with a slash (`bin/tool`) is relative to the working directory.
+    let program = Path::new(&args.command[0]);
+    let program = if program.is_relative() && args.command[0].contains('/') {
+        args.chdir.join(program)
+    } else {
+        program.to_path_buf()
+    };
+    let mut cmd = Command::new(&program);
     cmd.args(&args.command[1..])
         .env_clear()
         .env(

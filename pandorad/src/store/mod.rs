@@ -12,4 +12,4 @@ mod view;
 mod write;
 
 pub(crate) use view::{Damaged, Installed, StoreView};
-pub(crate) use write::{Staged, clean_staging, commit, discard, make_read_only, remove};
+pub(crate) use write::{Staged, clean_staging, commit, discard, make_read_only, remove_then};

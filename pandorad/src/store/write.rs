@@ -48,6 +48,12 @@ pub(crate) fn commit(layout: &Layout, staged: &[Staged], replace: bool) -> Resul
 /// Removes `pin` from the store (for `remove` and `install --repair`, which build on it): one rename out of `store/` into `tmp/` (so readers see the
 /// entry whole or not at all, and a crash leaves only `tmp/` garbage), then the deletion.
 pub(crate) fn remove(layout: &Layout, pin: &Pin) -> Result<()> {
+    remove_then(layout, pin, |_| {})
+}
+
+/// [`remove`], calling `gone` with the entry's place in `tmp/` once it has left the store
+/// and before it is deleted (for `postremove` hooks, which still see the package's files).
+pub(crate) fn remove_then(layout: &Layout, pin: &Pin, gone: impl FnOnce(&Path)) -> Result<()> {
     let entry = layout.store_entry(&pin.name, &pin.version);
     let meta = fs_err::symlink_metadata(&entry).map_err(|_| Error::NotInStore(pin.clone()))?;
     let grave = tempfile::Builder::new()
@@ -62,6 +68,7 @@ pub(crate) fn remove(layout: &Layout, pin: &Pin) -> Result<()> {
     pandora_common::failpoint(FAILPOINT, "remove-after-rename");
     // The name directory goes when its last version does; another version keeps it.
     let _ = fs_err::remove_dir(&parent);
+    gone(&moved);
     if meta.is_dir() && !meta.file_type().is_symlink() {
         let _ = make_writable(&moved);
     }

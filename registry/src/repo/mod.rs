@@ -401,6 +401,7 @@ impl Repo {
                 dependencies: m.dependencies.clone(),
                 size: Some(found.compressed_size),
                 deprecated: m.deprecated,
+                hooks: found.run_hooks.clone(),
                 extra: Vec::new(),
             };
             let entry = match entries.iter_mut().find(|p| p.name == m.name) {

@@ -120,7 +120,7 @@ fn issue7_a_refused_package_keeps_its_verified_blob() {
         "any",
         &[(
             "hooks/setup.acl",
-            "postinstall { string action = \"run\"; string[] command = { \"bin/hooked\" }; }\n",
+            "preinstall { string action = \"run\"; string[] command = { \"/bin/sh\", \"-c\", \"exit 3\" }; }\n",
         )],
     );
     let reg = ctx.path().join("main");
@@ -138,7 +138,7 @@ fn issue7_a_refused_package_keeps_its_verified_blob() {
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
         r.stderr
-            .contains("error[needs-sandbox]: hooked@1.0.0 has a `run` hook"),
+            .contains("error[hook-failed]: hooked@1.0.0: its preinstall hook `/bin/sh -c exit 3` exited with status 3; nothing was installed"),
         "{r:?}"
     );
     assert!(!r.stderr.contains("damaged"), "the blob was fine: {r:?}");

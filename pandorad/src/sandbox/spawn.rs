@@ -1,0 +1,144 @@
+//! The daemon's side: run a [`Job`] in the helper (this very binary, `/proc/self/exe
+//! sandbox …`), stream its output as log events, stop it when the request is cancelled or
+//! it writes too much, and say how it ended.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::{Job, PREFIX, SETUP_FAILED, TIMED_OUT};
+use crate::engine::Events;
+
+/// The most output (stdout and stderr together) a job may write before it is stopped.
+pub(crate) const MAX_OUTPUT: usize = 1 << 20;
+
+/// How a job ended.
+#[derive(Debug)]
+pub(crate) enum Ended {
+    /// It ran and exited with this status (0: success).
+    Exited(i32),
+    /// It ran out of time and all of it was killed.
+    TimedOut,
+    /// The sandbox could not be set up (the helper's message); nothing ran.
+    Unavailable(String),
+    /// It wrote more than [`MAX_OUTPUT`] bytes and was stopped.
+    TooMuchOutput,
+    /// The request was cancelled (its client left, the daemon is stopping); the job was
+    /// stopped. The reason, as [`Events::check`] gives it.
+    Cancelled(crate::error::Error),
+}
+
+/// Runs `job`, sending each line it prints to the client as `label: line`.
+pub(crate) fn run(job: &Job, label: &str, events: &Events) -> Ended {
+    // Only `pandorad` itself has the helper (a test harness embedding the daemon does not).
+    let exe = std::env::current_exe().ok();
+    if exe.as_deref().and_then(|e| e.file_name()) != Some(std::ffi::OsStr::new("pandorad")) {
+        return Ended::Unavailable(format!(
+            "the sandbox helper is `pandorad sandbox`, and this program is {}",
+            exe.map_or("unknown".into(), |e| e.display().to_string())
+        ));
+    }
+    let mut child = match Command::new("/proc/self/exe")
+        .arg("sandbox")
+        .args(job.to_args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_clear()
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => return Ended::Unavailable(format!("cannot start the sandbox helper: {e}")),
+    };
+    let (tx, rx) = mpsc::channel::<(bool, String)>();
+    let mut readers = Vec::new();
+    let streams: [(bool, Option<Box<dyn Read + Send>>); 2] = [
+        (
+            false,
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        ),
+        (
+            true,
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        ),
+    ];
+    for (is_err, stream) in streams {
+        let Some(stream) = stream else { continue };
+        let tx = tx.clone();
+        readers.push(std::thread::spawn(move || {
+            for line in BufReader::new(stream).split(b'\n') {
+                let Ok(line) = line else { break };
+                let text = String::from_utf8_lossy(&line).into_owned();
+                if tx.send((is_err, text)).is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    drop(tx);
+    let mut written = 0usize;
+    let mut lines = 0usize;
+    let mut own = Vec::new();
+    let mut stopped: Option<Ended> = None;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok((is_err, line)) => {
+                if is_err && let Some(rest) = line.strip_prefix(PREFIX) {
+                    own.push(rest.trim().to_string());
+                    continue;
+                }
+                written += line.len() + 1;
+                if written > MAX_OUTPUT {
+                    stopped = Some(Ended::TooMuchOutput);
+                    break;
+                }
+                events.info(format!("{label}: {line}"));
+                lines += 1;
+                if lines.is_multiple_of(256)
+                    && let Err(e) = events.check()
+                {
+                    stopped = Some(Ended::Cancelled(e));
+                    break;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Err(e) = events.check() {
+                    stopped = Some(Ended::Cancelled(e));
+                    break;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    if let Some(ended) = stopped {
+        // Killing the helper ends the job: its init dies with it (parent-death signal), and
+        // with the init the whole pid namespace.
+        let _ = child.kill();
+        let _ = child.wait();
+        return ended;
+    }
+    for r in readers {
+        let _ = r.join();
+    }
+    let status = match child.wait() {
+        Ok(s) => s,
+        Err(e) => return Ended::Unavailable(format!("cannot wait for the sandbox helper: {e}")),
+    };
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) if c == i32::from(SETUP_FAILED) && !own.is_empty() => {
+            Ended::Unavailable(own.join("; "))
+        }
+        (Some(c), _) if c == i32::from(TIMED_OUT) && !own.is_empty() => Ended::TimedOut,
+        (Some(c), _) => Ended::Exited(c),
+        (None, Some(sig)) => Ended::Exited(128 + sig),
+        _ => Ended::Exited(1),
+    }
+}
