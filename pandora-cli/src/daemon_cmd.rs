@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use pandora_common::files::PackageArg;
 use pandora_common::layout::Layout;
 use pandora_proto::v1::{
-    ActivateRequest, AddRegistryRequest, DeactivateRequest, InfoRequest, InstallRequest,
-    ListRegistriesRequest, ListRemoteRequest, ListStoreRequest, PruneCacheRequest,
+    ActivateRequest, AddRegistryRequest, BuildRequest, DeactivateRequest, InfoRequest,
+    InstallRequest, ListRegistriesRequest, ListRemoteRequest, ListStoreRequest, PruneCacheRequest,
     PruneGenerationsRequest, PublishRequest, RemoveRegistryRequest, RemoveRequest, SearchRequest,
     SetOverrideRequest, StatusRequest, VerifyRequest, WhichRequest,
 };
@@ -30,6 +30,12 @@ pub(crate) enum Request {
     Search(String, bool),
     Info(String, bool),
     Install(InstallArgs),
+    Build {
+        dir: std::path::PathBuf,
+        out: std::path::PathBuf,
+        check: bool,
+        no_cache: bool,
+    },
     Remove {
         package: String,
         profile: String,
@@ -118,6 +124,25 @@ pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
                 info(&printer, &mut c, p, refresh).await
             }
             Request::Install(args) => install(&printer, &mut c, args).await,
+            Request::Build {
+                dir,
+                out,
+                check,
+                no_cache,
+            } => {
+                let absolute = |p: &std::path::Path| {
+                    std::path::absolute(p)
+                        .map(|a| a.display().to_string())
+                        .map_err(|e| Failure::new(format!("cannot resolve {}: {e}", p.display())))
+                };
+                let req = BuildRequest {
+                    dir: absolute(&dir)?,
+                    out: absolute(&out)?,
+                    check,
+                    no_cache,
+                };
+                printer.mutation(c.build(req).await).await
+            }
             Request::Remove {
                 package,
                 profile,

@@ -81,6 +81,27 @@ enum Command {
                       (default 0), so one tree always packs to the same bytes."
     )]
     Pack(PackArgs),
+    /// Run a recipe (DIR/mpt.acl) in the sandbox and write a deterministic .pkg with its
+    /// provenance and an SPDX SBOM.
+    #[command(
+        after_help = "The .pkg is written to OUT (a file, or a directory for NAME-VERSION.pkg; \
+                      default: the current directory). A build whose recipe and inputs match an \
+                      earlier one returns the cached package at once."
+    )]
+    Build {
+        /// The directory holding mpt.acl.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Where to write the package.
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        /// Build twice, in different scratch paths and at different times, and compare.
+        #[arg(long)]
+        check: bool,
+        /// Build even when the build cache has this recipe and inputs.
+        #[arg(long)]
+        no_cache: bool,
+    },
     /// Show the daemon's version, pid, uptime, store size and queue (starts it if needed).
     Status,
     /// Install packages and their exact-pinned dependencies into the store.
@@ -500,6 +521,20 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Acl(cmd) => acl_cmd::run(cmd),
         Command::Pack(args) => pack_cmd::run(args, cli.global.quiet),
+        Command::Build {
+            dir,
+            out,
+            check,
+            no_cache,
+        } => daemon_cmd::run(
+            printer,
+            daemon_cmd::Request::Build {
+                dir,
+                out: out.unwrap_or_else(|| PathBuf::from(".")),
+                check,
+                no_cache,
+            },
+        ),
         Command::Status => daemon_cmd::run(printer, daemon_cmd::Request::Status),
         Command::Install {
             packages,

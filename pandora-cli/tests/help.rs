@@ -25,6 +25,7 @@ fn help_lists_only_built_commands() {
         [
             "acl",
             "pack",
+            "build",
             "status",
             "install",
             "list",

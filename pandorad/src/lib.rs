@@ -7,6 +7,7 @@
 pub use server::{Options, run};
 
 mod activate;
+mod build;
 mod engine;
 mod error;
 mod fetch;

@@ -49,6 +49,10 @@ pub(crate) mod code {
     pub(crate) const NEEDS_SANDBOX: &str = "needs-sandbox";
     /// A package's `run` hook failed.
     pub(crate) const HOOK_FAILED: &str = "hook-failed";
+    /// A build could not make its package.
+    pub(crate) const BUILD_FAILED: &str = "build-failed";
+    /// Two builds of one recipe gave different bytes.
+    pub(crate) const NOT_REPRODUCIBLE: &str = "not-reproducible";
     /// A package is built for another machine.
     pub(crate) const WRONG_ARCH: &str = "wrong-arch";
     /// No registry is configured.
@@ -370,6 +374,23 @@ pub(crate) enum Error {
         pin: Pin,
         holders: crate::activate::Holders,
     },
+    /// A build failed: a step, the recipe's inputs, the output.
+    #[error("building {pin}: {what}")]
+    BuildFailed { pin: Pin, what: String },
+    /// A build's source is not what the recipe pins.
+    #[error(
+        "building {pin}: source `{label}` ({url}) has sha256 {found}, the recipe says {want}; nothing was run"
+    )]
+    SourceMismatch {
+        pin: Pin,
+        label: String,
+        url: String,
+        want: String,
+        found: String,
+    },
+    /// `build --check`: the two builds differ.
+    #[error("{pin} is not reproducible: two builds differ in {}", .files.join(", "))]
+    NotReproducible { pin: Pin, files: Vec<String> },
     #[error("stopped because {0}; nothing was changed")]
     Cancelled(&'static str),
     /// Something inside the daemon failed.
@@ -412,6 +433,9 @@ impl Error {
             Error::Mismatch { .. } => code::MISMATCH,
             Error::NeedsSandbox { .. } => code::NEEDS_SANDBOX,
             Error::HookFailed { .. } => code::HOOK_FAILED,
+            Error::BuildFailed { .. } => code::BUILD_FAILED,
+            Error::SourceMismatch { .. } => code::MISMATCH,
+            Error::NotReproducible { .. } => code::NOT_REPRODUCIBLE,
             Error::WrongArch { .. } => code::WRONG_ARCH,
             Error::Conflict { .. } => code::CONFLICT,
             Error::StalePlan => code::STALE_PLAN,
@@ -473,6 +497,9 @@ impl Error {
             Error::Conflict { .. } => Kind::AlreadyExists,
             Error::NeedsSandbox { .. }
             | Error::HookFailed { .. }
+            | Error::BuildFailed { .. }
+            | Error::SourceMismatch { .. }
+            | Error::NotReproducible { .. }
             | Error::WrongArch { .. }
             | Error::StalePlan
             | Error::NoRegistries

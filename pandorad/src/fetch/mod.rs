@@ -7,7 +7,7 @@
 //! Schemes: `https://` (rustls, system roots), `http://`, and `file://` (a registry directory
 //! on disk, read in place).
 
-mod http;
+pub(crate) mod http;
 mod registry;
 
 pub(crate) use http::client as http_client;

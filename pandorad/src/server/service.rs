@@ -235,6 +235,25 @@ impl Pandora for Service {
         )
     }
 
+    type BuildStream = Stream;
+    async fn build(&self, req: Request<BuildRequest>) -> Result<Response<Stream>, Status> {
+        let req = req.into_inner();
+        if !req.dir.starts_with('/') || !req.out.starts_with('/') {
+            let e = Error::Usage("build takes absolute paths for the recipe and the output".into());
+            return Err(to_status(e));
+        }
+        let label = format!("build {}", req.dir);
+        Ok(self.mutate(label, move |m| {
+            let request = crate::build::Request {
+                dir: std::path::Path::new(&req.dir),
+                out: std::path::Path::new(&req.out),
+                check: req.check,
+                no_cache: req.no_cache,
+            };
+            crate::build::build(m.layout, m.store, &request, m.events)
+        }))
+    }
+
     type RemoveStream = Stream;
     async fn remove(&self, req: Request<RemoveRequest>) -> Result<Response<Stream>, Status> {
         let req = req.into_inner();
