@@ -5,6 +5,7 @@
 //! writer, which makes it the current generation by one rename. Nothing in the store
 //! changes; a failure before the switch leaves the profile as it was.
 
+mod desktop;
 mod forest;
 mod home;
 mod lock;
@@ -14,6 +15,7 @@ mod profile;
 #[allow(clippy::disallowed_methods)]
 mod tests;
 
+pub(crate) use desktop::set_session_path;
 pub(crate) use forest::Conflict;
 pub(crate) use lock::{apply_lock, export_lock};
 pub(crate) use manage::{change_profile, list_profiles, set_override};
@@ -24,7 +26,9 @@ use std::path::Path;
 
 use pandora_common::files::{ConflictStrategy, FileList, LockedPackage, Lockfile, PackageArg, Pin};
 use pandora_common::layout::Layout;
-use pandora_proto::v1::{InstalledEntry, ListInstalledReply, Summary, WhichReply};
+use pandora_proto::v1::{
+    InstalledEntry, ListInstalledReply, SessionPathQuestion, Summary, WhichReply,
+};
 
 use crate::engine::{Events, Outcome};
 use crate::error::{Error, Result};
@@ -97,6 +101,7 @@ pub(crate) fn activate(
         "activated {pin} in profile `{profile}` (generation {})",
         outcome.generation
     ));
+    let session_path_question = outcome.session_path_question;
     lines.extend(outcome.notes);
     journal::record(layout, &format!("activate {pin} profile={profile}"));
     Ok(Summary {
@@ -108,6 +113,7 @@ pub(crate) fn activate(
         ]
         .into_iter()
         .collect(),
+        session_path_question,
         ..Default::default()
     })
 }
@@ -191,6 +197,7 @@ struct Rebuilt {
     links: u64,
     dirs: u64,
     notes: Vec<String>,
+    session_path_question: Option<SessionPathQuestion>,
 }
 
 /// Builds and switches to the generation holding `state.request.packages` and their
@@ -279,17 +286,21 @@ fn rebuild(
         &lock,
         &state.request,
     )?;
-    let mut notes = Vec::new();
+    let mut shown = home::Shown {
+        notes: Vec::new(),
+        session_path_question: None,
+    };
     if profile::active(layout) == state.name
         && let Some(home) = home
     {
-        notes = home::ensure_links(layout, home);
+        shown = home::show(layout, home);
     }
     Ok(Rebuilt {
         generation: n,
         links: counts.links,
         dirs: counts.dirs,
-        notes,
+        notes: shown.notes,
+        session_path_question: shown.session_path_question,
     })
 }
 
