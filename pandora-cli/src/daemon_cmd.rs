@@ -47,7 +47,9 @@ pub(crate) enum Request {
         package: String,
         profile: String,
         strategy: String,
+        yes: bool,
     },
+    SessionPath(bool),
     Deactivate(String, String),
     Which(String, String),
     Override(String, String, String),
@@ -154,14 +156,17 @@ pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
                 package,
                 profile,
                 strategy,
+                yes,
             } => {
                 let req = ActivateRequest {
                     package,
                     profile,
                     strategy,
                 };
-                printer.mutation(c.activate(req).await).await
+                let call = c.activate(req).await;
+                crate::desktop::activated(&printer, &mut c, call, yes).await
             }
+            Request::SessionPath(on) => crate::desktop::set(&printer, &mut c, on).await,
             Request::Deactivate(name, profile) => {
                 let req = DeactivateRequest { name, profile };
                 printer.mutation(c.deactivate(req).await).await
@@ -525,8 +530,8 @@ async fn install(p: &Printer, c: &mut client::Client, args: InstallArgs) -> Outc
             plan_id = plan.id;
         }
     }
-    p.mutation(c.install(request(false, plan_id, activate)).await)
-        .await
+    let call = c.install(request(false, plan_id, activate)).await;
+    crate::desktop::activated(p, c, call, args.yes).await
 }
 
 /// Takes a version out of the profile; at a terminal asks whether to delete it from the
@@ -575,7 +580,7 @@ fn confirm_no(question: &str) -> Result<bool, Failure> {
 /// Asks a yes/no question (yes by default) until it gets an answer it understands: `y`,
 /// `yes` or an empty line is yes, `n` or `no` (or the end of input) is no; anything else is
 /// asked again, three times at most, then taken as no.
-fn confirm(question: &str) -> Result<bool, Failure> {
+pub(crate) fn confirm(question: &str) -> Result<bool, Failure> {
     use std::io::{BufRead, Write};
     for _ in 0..3 {
         eprint!("{question}");

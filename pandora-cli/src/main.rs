@@ -3,6 +3,7 @@
 mod acl_cmd;
 mod client;
 mod daemon_cmd;
+mod desktop;
 mod interrupt;
 mod output;
 mod pack_cmd;
@@ -41,7 +42,7 @@ pub(crate) struct GlobalArgs {
     #[arg(short, long, global = true)]
     pub(crate) verbose: bool,
     /// Answer yes to questions (`install` asks before changing the store when run at a
-    /// terminal).
+    /// terminal; the first `activate` whether vir/bin may go on the desktop session's PATH).
     #[arg(short = 'y', long, global = true)]
     pub(crate) yes: bool,
 }
@@ -188,7 +189,8 @@ enum Command {
     /// Export a profile's lockfile, or apply one: the same packages, byte for byte.
     #[command(subcommand)]
     Lock(LockCommand),
-    /// Print the shell lines that put a profile's bin on PATH (for a shell's profile).
+    /// Print the shell lines that put a profile's bin on PATH (for a shell's profile), or
+    /// put it on the desktop session's PATH with --session on.
     Env {
         /// The profile (default: whatever is active, through vir).
         #[arg(long)]
@@ -196,6 +198,11 @@ enum Command {
         /// The shell's syntax.
         #[arg(long, value_enum, default_value = "sh")]
         shell: Shell,
+        /// `on` writes ~/.config/environment.d/pandora.conf (vir/bin on the desktop session's
+        /// PATH from the next login), `off` removes it; either answers the question that the
+        /// first activation asks.
+        #[arg(long, value_enum, conflicts_with_all = ["profile", "shell"])]
+        session: Option<desktop::Session>,
     },
     /// Search the registries by name, description and tag.
     Search {
@@ -578,6 +585,7 @@ fn main() -> ExitCode {
                 package,
                 profile: profile.unwrap_or_default(),
                 strategy: strategy.unwrap_or_default(),
+                yes: cli.global.yes,
             },
         ),
         Command::Deactivate { name, profile } => daemon_cmd::run(
@@ -597,7 +605,13 @@ fn main() -> ExitCode {
             daemon_cmd::Request::Override(path, package, profile.unwrap_or_default()),
         ),
         Command::Profile(cmd) => daemon_cmd::run(printer, daemon_cmd::Request::Profile(cmd)),
-        Command::Env { profile, shell } => env(profile.as_deref(), shell),
+        Command::Env {
+            session: Some(s), ..
+        } => daemon_cmd::run(
+            printer,
+            daemon_cmd::Request::SessionPath(s == desktop::Session::On),
+        ),
+        Command::Env { profile, shell, .. } => env(profile.as_deref(), shell),
         Command::Lock(cmd) => daemon_cmd::run(printer, daemon_cmd::Request::Lock(cmd)),
         Command::Verify { packages, all: _ } => {
             daemon_cmd::run(printer, daemon_cmd::Request::Verify(packages))

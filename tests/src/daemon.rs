@@ -20,8 +20,11 @@ impl Context {
         std::fs::create_dir_all(self.pandora_home().join("log")).expect("mkdir");
         let log = self.log_file("pandorad");
         let mut cmd = Command::new(bin("pandorad"));
+        // The desktop links go to the XDG data home: never the one of whoever runs the tests.
         cmd.env("PANDORA_HOME", self.pandora_home())
             .env("HOME", self.path())
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_CONFIG_HOME")
             .stdin(std::process::Stdio::null())
             .stdout(append_to(&log))
             .stderr(append_to(&log));

@@ -1,10 +1,34 @@
 //! `$HOME/bin`, `$HOME/lib` and `$HOME/etcetera`: links into `vir`, made at the first
 //! activation. Pandora never replaces what the user has there: a real file, a non-empty
-//! directory or a link elsewhere stays, and the message says how to proceed.
+//! directory or a link elsewhere stays, and the message says how to proceed. [`show`] adds
+//! the desktop's links (`desktop.rs`) after every change of the active tree.
 
 use std::path::{Path, PathBuf};
 
 use pandora_common::layout::Layout;
+use pandora_proto::v1::SessionPathQuestion;
+
+use super::desktop;
+
+/// What the home shows of the active tree after a change of it.
+pub(crate) struct Shown {
+    /// One sentence per link that could not be made, or thing the user should know.
+    pub(crate) notes: Vec<String>,
+    /// Set while the user has not said whether `vir/bin` may go on the session PATH.
+    pub(crate) session_path_question: Option<SessionPathQuestion>,
+}
+
+/// After the active tree changed: the links in `home` and the desktop's links under the XDG
+/// data home.
+pub(crate) fn show(layout: &Layout, home: &Path) -> Shown {
+    let mut notes = ensure_links(layout, home);
+    let desktop = desktop::sync(layout, home);
+    notes.extend(desktop.notes);
+    Shown {
+        notes,
+        session_path_question: desktop.question,
+    }
+}
 
 /// The directories of `vir` that get a link in `$HOME`.
 pub(crate) const LINKED: [&str; 3] = ["bin", "lib", "etcetera"];

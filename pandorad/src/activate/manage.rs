@@ -129,7 +129,7 @@ pub(crate) fn change_profile(
             pandora_common::failpoint("PANDORA_FAILPOINT", "switch-after-link");
             let mut line = format!("profile `{name}` is active");
             if let Some(home) = home {
-                for note in home::ensure_links(layout, home) {
+                for note in home::show(layout, home).notes {
                     line.push('\n');
                     line.push_str(&note);
                 }
@@ -161,7 +161,16 @@ pub(crate) fn change_profile(
                 available: all.clone(),
             })?;
             profile::switch_generation(layout, &name, to)?;
-            format!("profile `{name}` is back at generation {to} (from {now})")
+            let mut line = format!("profile `{name}` is back at generation {to} (from {now})");
+            if profile::active(layout) == name
+                && let Some(home) = home
+            {
+                for note in home::show(layout, home).notes {
+                    line.push('\n');
+                    line.push_str(&note);
+                }
+            }
+            line
         }
         Action::Unspecified => return Err(Error::Usage("name a profile action".into())),
     };

@@ -5,6 +5,7 @@
 //! writer, which makes it the current generation by one rename. Nothing in the store
 //! changes; a failure before the switch leaves the profile as it was.
 
+mod desktop;
 mod forest;
 mod home;
 mod lock;
@@ -15,6 +16,7 @@ mod remove;
 #[allow(clippy::disallowed_methods)]
 mod tests;
 
+pub(crate) use desktop::set_session_path;
 pub(crate) use forest::Conflict;
 pub(crate) use lock::{apply_lock, export_lock};
 pub(crate) use manage::{change_profile, list_profiles, set_override};
@@ -28,7 +30,9 @@ use std::path::Path;
 
 use pandora_common::files::{ConflictStrategy, FileList, LockedPackage, Lockfile, PackageArg, Pin};
 use pandora_common::layout::Layout;
-use pandora_proto::v1::{InstalledEntry, ListInstalledReply, PlanActivation, Summary, WhichReply};
+use pandora_proto::v1::{
+    InstalledEntry, ListInstalledReply, PlanActivation, SessionPathQuestion, Summary, WhichReply,
+};
 
 use crate::engine::{Events, Outcome};
 use crate::error::{Error, Result};
@@ -112,6 +116,7 @@ pub(crate) fn activate_pins(
         ));
         journal::record(layout, &format!("activate {pin} profile={profile}"));
     }
+    let session_path_question = outcome.session_path_question;
     lines.extend(outcome.notes);
     Ok(Summary {
         lines,
@@ -122,6 +127,7 @@ pub(crate) fn activate_pins(
         ]
         .into_iter()
         .collect(),
+        session_path_question,
         ..Default::default()
     })
 }
@@ -245,6 +251,7 @@ struct Rebuilt {
     links: u64,
     dirs: u64,
     notes: Vec<String>,
+    session_path_question: Option<SessionPathQuestion>,
 }
 
 /// Builds and switches to the generation holding `state.request.packages` and their
@@ -333,17 +340,21 @@ fn rebuild(
         &lock,
         &state.request,
     )?;
-    let mut notes = Vec::new();
+    let mut shown = home::Shown {
+        notes: Vec::new(),
+        session_path_question: None,
+    };
     if profile::active(layout) == state.name
         && let Some(home) = home
     {
-        notes = home::ensure_links(layout, home);
+        shown = home::show(layout, home);
     }
     Ok(Rebuilt {
         generation: n,
         links: counts.links,
         dirs: counts.dirs,
-        notes,
+        notes: shown.notes,
+        session_path_question: shown.session_path_question,
     })
 }
 

@@ -209,6 +209,7 @@ pub(crate) fn install(
     ]
     .into_iter()
     .collect();
+    let mut session_path_question = None;
     match (&request.activate, &plan.activation) {
         (Some(_), Some(planned)) if !hook_failures.is_empty() => {
             let failed: Vec<String> = hook_failures.iter().map(ToString::to_string).collect();
@@ -239,6 +240,7 @@ pub(crate) fn install(
                 Ok(done) => {
                     lines.extend(done.lines);
                     counts.extend(done.counts);
+                    session_path_question = done.session_path_question;
                 }
                 Err(e) => {
                     for l in &lines {
@@ -269,6 +271,7 @@ pub(crate) fn install(
     Ok(Summary {
         lines,
         counts,
+        session_path_question,
         ..Default::default()
     })
 }

@@ -415,6 +415,18 @@ impl Pandora for Service {
         }))
     }
 
+    type SetSessionPathStream = Stream;
+    async fn set_session_path(
+        &self,
+        req: Request<SetSessionPathRequest>,
+    ) -> Result<Response<Stream>, Status> {
+        let enable = req.into_inner().enable;
+        let label = format!("env --session {}", if enable { "on" } else { "off" });
+        Ok(self.mutate(label, move |m| {
+            crate::activate::set_session_path(m.layout, m.home, enable)
+        }))
+    }
+
     type PublishStream = Stream;
     async fn publish(&self, req: Request<PublishRequest>) -> Result<Response<Stream>, Status> {
         let req = req.into_inner();

@@ -75,6 +75,9 @@ fn issue10_install_activates_and_the_program_runs_from_home_bin() {
     );
     assert_eq!(run_home(&ctx, "app").as_deref(), Some("app 1.0.0\n"));
     assert_eq!(run_home(&ctx, "libgreet").as_deref(), Some("libgreet 1\n"));
+    // Like `activate`, the first activation raises the desktop session PATH question; without
+    // a terminal nothing is written and the note says how.
+    assert!(r.stderr.contains("pandora env --session on"), "{r:?}");
 
     // --no-activate: in the store only, and the command to activate it is printed.
     let r = ctx.plain(&["install", "app@2.0.0", "--no-activate"]);
