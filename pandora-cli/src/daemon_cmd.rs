@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use pandora_common::files::PackageArg;
 use pandora_common::layout::Layout;
 use pandora_proto::v1::{
-    ActivateRequest, AddRegistryRequest, BuildRequest, DeactivateRequest, InfoRequest,
-    InstallRequest, ListRegistriesRequest, ListRemoteRequest, ListStoreRequest, PruneCacheRequest,
-    PruneGenerationsRequest, PublishRequest, RemoveRegistryRequest, RemoveRequest, SearchRequest,
-    SetOverrideRequest, StatusRequest, VerifyRequest, WhichRequest,
+    ActivateRequest, AddRegistryRequest, BuildRequest, CacheFileRequest, DeactivateRequest,
+    InfoRequest, InstallRequest, ListRegistriesRequest, ListRemoteRequest, ListStoreRequest,
+    PruneCacheRequest, PruneGenerationsRequest, PublishRequest, RemoveRegistryRequest,
+    RemoveRequest, SearchRequest, SetOverrideRequest, StatusRequest, VerifyRequest, WhichRequest,
 };
 
 use crate::client::{self, status_failure};
@@ -30,6 +30,7 @@ pub(crate) enum Request {
     Search(String, bool),
     Info(String, bool),
     Install(InstallArgs),
+    Cache(crate::CacheCommand),
     Build {
         dir: std::path::PathBuf,
         out: std::path::PathBuf,
@@ -126,6 +127,23 @@ pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
                 info(&printer, &mut c, p, refresh).await
             }
             Request::Install(args) => install(&printer, &mut c, args).await,
+            Request::Cache(cmd) => {
+                let (export, file) = match cmd {
+                    crate::CacheCommand::Export { file } => (true, file),
+                    crate::CacheCommand::Import { file } => (false, file),
+                };
+                let file = std::path::absolute(&file)
+                    .map_err(|e| Failure::new(format!("cannot resolve {}: {e}", file.display())))?
+                    .display()
+                    .to_string();
+                let req = CacheFileRequest { file };
+                let call = if export {
+                    c.cache_export(req).await
+                } else {
+                    c.cache_import(req).await
+                };
+                printer.mutation(call).await
+            }
             Request::Build {
                 dir,
                 out,

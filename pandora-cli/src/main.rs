@@ -47,6 +47,16 @@ pub(crate) struct GlobalArgs {
     pub(crate) yes: bool,
 }
 
+/// `pandora cache`.
+#[derive(Subcommand)]
+pub(crate) enum CacheCommand {
+    /// Write every build cache entry to FILE.
+    Export { file: PathBuf },
+    /// Add FILE's entries, each checked (sha256, a valid package, the key its provenance
+    /// gives), to the build cache.
+    Import { file: PathBuf },
+}
+
 /// `env --shell`.
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub(crate) enum Shell {
@@ -175,6 +185,9 @@ enum Command {
         #[arg(long)]
         purge: bool,
     },
+    /// Move build cache entries between machines (for CI): export to a file, import from one.
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Which active package provides a path (`viewer` means `bin/viewer`).
     Which {
         /// `bin/viewer`, or a command name.
@@ -562,6 +575,7 @@ fn main() -> ExitCode {
                 strategy: strategy.unwrap_or_default(),
             }),
         ),
+        Command::Cache(cmd) => daemon_cmd::run(printer, daemon_cmd::Request::Cache(cmd)),
         Command::Remove {
             package,
             profile,

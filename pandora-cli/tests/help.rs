@@ -32,6 +32,7 @@ fn help_lists_only_built_commands() {
             "activate",
             "deactivate",
             "remove",
+            "cache",
             "which",
             "profile",
             "lock",

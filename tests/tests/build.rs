@@ -367,3 +367,83 @@ fn url_sources_are_verified_before_anything_runs_and_build_dependencies_are_on_p
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(server.requests("/data.txt").len(), asked);
 }
+
+#[test]
+fn the_build_cache_moves_to_another_home_and_a_forged_entry_is_refused() {
+    let one = Context::new();
+    let _d1 = one.start_daemon(&[]);
+    let out = one.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let steady = recipe(
+        &one,
+        "steady",
+        "Source \"src\" { string path = \"src\"; } string[] steps = { \"mkdir -p /build/out/bin\", \"cp tool /build/out/bin/ && echo ran-the-steps\" };",
+    );
+    let other = recipe(
+        &one,
+        "other",
+        "Source \"src\" { string path = \"src\"; } string[] steps = { \"mkdir -p /build/out/share\", \"echo other > /build/out/share/x\" };",
+    );
+    for dir in [&steady, &other] {
+        let r = one.plain(&["build", dir.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+        assert_eq!(r.code, 0, "{r:?}");
+    }
+    let export = one.path().join("cache.tar");
+    let r = one.plain(&["cache", "export", export.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("exported 2 build cache entries"), "{r:?}");
+
+    // Another home imports it; the same recipe there is a cache hit, byte for byte.
+    let two = Context::new();
+    let _d2 = two.start_daemon(&[]);
+    let r = two.plain(&["cache", "import", export.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("imported steady@1.0.0"), "{r:?}");
+    let out2 = two.path().join("out");
+    std::fs::create_dir_all(&out2).unwrap();
+    let r = two.plain(&[
+        "build",
+        steady.to_str().unwrap(),
+        "-o",
+        out2.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("from the build cache"), "{r:?}");
+    assert!(!r.stderr.contains("ran-the-steps"), "{r:?}");
+    assert_eq!(
+        sha256_file(&out.join("steady-1.0.0.pkg")),
+        sha256_file(&out2.join("steady-1.0.0.pkg"))
+    );
+
+    // An export whose entry for steady's key holds another package is refused whole.
+    let cache = one.pandora_home().join("cache/build");
+    let mut keys: Vec<PathBuf> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    keys.sort();
+    let (a, b) = (keys[0].clone(), keys[1].clone());
+    let bytes_b = std::fs::read(&b).unwrap();
+    std::fs::write(&a, &bytes_b).unwrap();
+    let forged = one.path().join("forged.tar");
+    // The listing is written from the entries as they are, so only the key is wrong.
+    let r = one.plain(&["cache", "export", forged.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let three = Context::new();
+    let _d3 = three.start_daemon(&[]);
+    let r = three.plain(&["cache", "import", forged.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("error[mismatch]"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("was built from other inputs: its provenance gives the key"),
+        "{r:?}"
+    );
+    assert!(
+        std::fs::read_dir(three.pandora_home().join("cache/build"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+            == 0,
+        "nothing imported"
+    );
+}

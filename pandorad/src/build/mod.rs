@@ -11,8 +11,11 @@
 //! path, the time zone, the locale, the user and the umask, so the same inputs give the
 //! same bytes; `--check` builds twice and compares.
 
+mod cache;
 mod sbom;
 mod sources;
+
+pub(crate) use cache::{export as export_cache, import as import_cache};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -60,20 +63,70 @@ struct Inputs {
 impl Inputs {
     /// The cache key: every input's hash and the builder.
     fn key(&self) -> String {
-        let mut text = format!(
-            "{}\nrecipe {}\nhooks {}\n",
-            builder(),
-            self.recipe_sha256,
-            self.hooks_sha256
-        );
-        for s in &self.sources {
-            text.push_str(&format!("source {} {}\n", s.source.label, s.sha256));
-        }
-        for (p, sha) in &self.deps {
-            text.push_str(&format!("dep {p} {sha}\n"));
-        }
-        pandora_common::hash::sha256_hex(text.as_bytes())
+        key(
+            &builder(),
+            &self.recipe_sha256,
+            &self.hooks_sha256,
+            self.sources
+                .iter()
+                .map(|s| (s.source.label.clone(), s.sha256.clone())),
+            self.deps
+                .iter()
+                .map(|(p, sha)| (p.to_string(), sha.clone())),
+        )
     }
+}
+
+/// The cache key of a build from its inputs' hashes (all of which `provenance.acl` records,
+/// so an imported cache entry's key can be checked against the package it holds).
+fn key(
+    builder: &str,
+    recipe_sha256: &str,
+    hooks_sha256: &str,
+    sources: impl Iterator<Item = (String, String)>,
+    deps: impl Iterator<Item = (String, String)>,
+) -> String {
+    let mut text = format!("{builder}\nrecipe {recipe_sha256}\nhooks {hooks_sha256}\n");
+    for (label, sha) in sources {
+        text.push_str(&format!("source {label} {sha}\n"));
+    }
+    for (pin, sha) in deps {
+        text.push_str(&format!("dep {pin} {sha}\n"));
+    }
+    pandora_common::hash::sha256_hex(text.as_bytes())
+}
+
+/// The cache key a package's own `provenance.acl` gives, if it has one Pandora can read.
+pub(crate) fn key_of_provenance(text: &str) -> Option<String> {
+    let doc = pandora_common::acl::parse_data(text, "provenance.acl").ok()?;
+    let p = doc.block("provenance")?;
+    let s = |b: &Block, name: &str| match b.field(name).map(|f| &f.value) {
+        Some(Value::Str(v)) => Some(v.clone()),
+        _ => None,
+    };
+    let label = |b: &Block| b.label.as_ref().map(|l| l.as_str().to_string());
+    let sources = p
+        .blocks()
+        .filter(|b| b.name.as_str() == "Source")
+        .map(|b| Some((label(b)?, s(b, "sha256")?)))
+        .collect::<Option<Vec<_>>>()?;
+    let deps = p
+        .blocks()
+        .filter(|b| b.name.as_str() == "BuildDependency")
+        .map(|b| {
+            Some((
+                format!("{}@{}", label(b)?, s(b, "version")?),
+                s(b, "sha256")?,
+            ))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(key(
+        &s(p, "builder")?,
+        &s(p, "recipe_sha256")?,
+        &s(p, "hooks_sha256").unwrap_or_default(),
+        sources.into_iter(),
+        deps.into_iter(),
+    ))
 }
 
 /// Builds the recipe in `req.dir`.

@@ -388,6 +388,9 @@ pub(crate) enum Error {
         want: String,
         found: String,
     },
+    /// A build cache export that fails its checks.
+    #[error("{} is not a build cache export Pandora can take: {what}; nothing was imported", file.display())]
+    BadCacheFile { file: PathBuf, what: String },
     /// `build --check`: the two builds differ.
     #[error("{pin} is not reproducible: two builds differ in {}", .files.join(", "))]
     NotReproducible { pin: Pin, files: Vec<String> },
@@ -434,7 +437,7 @@ impl Error {
             Error::NeedsSandbox { .. } => code::NEEDS_SANDBOX,
             Error::HookFailed { .. } => code::HOOK_FAILED,
             Error::BuildFailed { .. } => code::BUILD_FAILED,
-            Error::SourceMismatch { .. } => code::MISMATCH,
+            Error::SourceMismatch { .. } | Error::BadCacheFile { .. } => code::MISMATCH,
             Error::NotReproducible { .. } => code::NOT_REPRODUCIBLE,
             Error::WrongArch { .. } => code::WRONG_ARCH,
             Error::Conflict { .. } => code::CONFLICT,
@@ -499,6 +502,7 @@ impl Error {
             | Error::HookFailed { .. }
             | Error::BuildFailed { .. }
             | Error::SourceMismatch { .. }
+            | Error::BadCacheFile { .. }
             | Error::NotReproducible { .. }
             | Error::WrongArch { .. }
             | Error::StalePlan

@@ -254,6 +254,28 @@ impl Pandora for Service {
         }))
     }
 
+    type CacheExportStream = Stream;
+    async fn cache_export(
+        &self,
+        req: Request<CacheFileRequest>,
+    ) -> Result<Response<Stream>, Status> {
+        let file = std::path::PathBuf::from(req.into_inner().file);
+        Ok(self.mutate("cache export".into(), move |m| {
+            crate::build::export_cache(m.layout, &file, m.events)
+        }))
+    }
+
+    type CacheImportStream = Stream;
+    async fn cache_import(
+        &self,
+        req: Request<CacheFileRequest>,
+    ) -> Result<Response<Stream>, Status> {
+        let file = std::path::PathBuf::from(req.into_inner().file);
+        Ok(self.mutate("cache import".into(), move |m| {
+            crate::build::import_cache(m.layout, &file, m.events)
+        }))
+    }
+
     type RemoveStream = Stream;
     async fn remove(&self, req: Request<RemoveRequest>) -> Result<Response<Stream>, Status> {
         let req = req.into_inner();
