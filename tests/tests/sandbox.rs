@@ -1,4 +1,5 @@
-//! The sandbox (`pandorad sandbox`), as root and as an ordinary user made for the test:
+//! The sandbox (`pandora-sandbox`, the helper `pandorad` runs builds and hooks through), as
+//! root and as an ordinary user made for the test:
 //! escape attempts are refused and leave nothing outside the output directory, runaway jobs
 //! are killed by the limits, and a kernel that refuses user namespaces runs nothing.
 
@@ -66,11 +67,11 @@ fn runners() -> Vec<As> {
     out
 }
 
-/// A world-readable directory with its own copy of `pandorad`, owned by the runner.
+/// A world-readable directory with its own copy of `pandora-sandbox`, owned by the runner.
 struct Place {
     _ctx: Context,
     root: PathBuf,
-    pandorad: PathBuf,
+    helper: PathBuf,
     who: As,
 }
 
@@ -79,13 +80,13 @@ impl Place {
         let ctx = Context::new();
         let root = ctx.path().to_path_buf();
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let pandorad = root.join("pandorad");
-        std::fs::copy(bin("pandorad"), &pandorad).unwrap();
-        std::fs::set_permissions(&pandorad, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let helper = root.join("pandora-sandbox");
+        std::fs::copy(bin("pandora-sandbox"), &helper).unwrap();
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
         Place {
             _ctx: ctx,
             root,
-            pandorad,
+            helper,
             who,
         }
     }
@@ -110,7 +111,7 @@ impl Place {
         }
     }
 
-    /// `pandorad sandbox ARGS`, as the runner.
+    /// `pandora-sandbox ARGS`, as the runner.
     fn sandbox(&self, args: &[&str]) -> Output {
         let mut cmd = match (self.who, ordinary_user()) {
             (As::Ordinary, Some((uid, gid))) => {
@@ -120,12 +121,12 @@ impl Place {
                     format!("--regid={gid}"),
                     "--clear-groups".into(),
                 ])
-                .arg(&self.pandorad);
+                .arg(&self.helper);
                 c
             }
-            _ => Command::new(&self.pandorad),
+            _ => Command::new(&self.helper),
         };
-        cmd.arg("sandbox").args(args).current_dir(&self.root);
+        cmd.args(args).current_dir(&self.root);
         cmd.output().unwrap()
     }
 }
@@ -326,8 +327,8 @@ fn a_kernel_that_refuses_user_namespaces_runs_nothing() {
     let out = place.dir("out");
     // In a user namespace whose limit of nested namespaces is 0, the sandbox cannot start.
     let script = format!(
-        "echo 0 > /proc/sys/user/max_user_namespaces && exec {} sandbox --rw {}:/out -- /bin/touch /out/ran",
-        place.pandorad.display(),
+        "echo 0 > /proc/sys/user/max_user_namespaces && exec {} --rw {}:/out -- /bin/touch /out/ran",
+        place.helper.display(),
         out.display()
     );
     let r = Command::new("unshare")

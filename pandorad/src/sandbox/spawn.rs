@@ -8,6 +8,26 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use super::{Job, PREFIX, SETUP_FAILED, TIMED_OUT};
+
+/// The helper to run: `pandora-sandbox` beside this binary (small, so it starts fast), else
+/// this binary's own `sandbox` command. `None` when this program is not `pandorad` (a test
+/// harness embedding the daemon has no helper).
+fn helper() -> Result<Command, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    if exe.file_name() != Some(std::ffi::OsStr::new("pandorad")) {
+        return Err(format!(
+            "the sandbox helper is `pandora-sandbox` or `pandorad sandbox`, and this program is {}",
+            exe.display()
+        ));
+    }
+    let beside = exe.with_file_name("pandora-sandbox");
+    if beside.is_file() {
+        return Ok(Command::new(beside));
+    }
+    let mut cmd = Command::new("/proc/self/exe");
+    cmd.arg("sandbox");
+    Ok(cmd)
+}
 use crate::engine::Events;
 
 /// The most output (stdout and stderr together) a job may write before it is stopped.
@@ -31,16 +51,11 @@ pub(crate) enum Ended {
 
 /// Runs `job`, sending each line it prints to the client as `label: line`.
 pub(crate) fn run(job: &Job, label: &str, events: &Events) -> Ended {
-    // Only `pandorad` itself has the helper (a test harness embedding the daemon does not).
-    let exe = std::env::current_exe().ok();
-    if exe.as_deref().and_then(|e| e.file_name()) != Some(std::ffi::OsStr::new("pandorad")) {
-        return Ended::Unavailable(format!(
-            "the sandbox helper is `pandorad sandbox`, and this program is {}",
-            exe.map_or("unknown".into(), |e| e.display().to_string())
-        ));
-    }
-    let mut child = match Command::new("/proc/self/exe")
-        .arg("sandbox")
+    let mut cmd = match helper() {
+        Ok(c) => c,
+        Err(reason) => return Ended::Unavailable(reason),
+    };
+    let mut child = match cmd
         .args(job.to_args())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -11,7 +11,7 @@ use rustix::mount::{MountFlags, MountPropagationFlags, UnmountFlags};
 use rustix::process::{Resource, Rlimit, Signal};
 use rustix::thread::UnshareFlags;
 
-use super::{Bind, Limits, PREFIX, SETUP_FAILED, TIMED_OUT, parse_bind, seccomp};
+use crate::{Bind, Limits, PREFIX, SETUP_FAILED, TIMED_OUT, parse_bind, seccomp};
 
 /// `pandorad sandbox`: run a command in the sandbox, as builds and hooks do.
 #[derive(clap::Args, Debug)]
@@ -46,17 +46,18 @@ pub struct Args {
     /// Size of the writable /tmp, in bytes.
     #[arg(long, default_value_t = 1 << 30)]
     tmp_size: u64,
-    /// Internal: which stage this process is.
-    #[arg(long, hide = true)]
-    stage: Option<String>,
     /// The program and its arguments.
     #[arg(last = true, required = true)]
     command: Vec<String>,
 }
 
+/// Set (to `init`) in the environment of the re-executed helper that becomes pid 1.
+const STAGE: &str = "PANDORA_SANDBOX_STAGE";
+
 /// Runs the helper: the outer stage, or the init stage when re-executed as it.
 pub fn main(args: Args) -> ExitCode {
-    let result = match args.stage.as_deref() {
+    let stage = std::env::var(STAGE).ok();
+    let result = match stage.as_deref() {
         None => outer(&args),
         Some("init") => init(&args),
         Some(other) => Err(format!("unknown stage `{other}`")),
@@ -118,16 +119,8 @@ fn outer(args: &Args) -> Result<ExitCode, String> {
     // If the daemon goes, so does the job.
     let _ = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));
 
-    let mut argv = std::env::args_os().skip(1);
     let mut cmd = Command::new("/proc/self/exe");
-    for a in argv.by_ref() {
-        let at_sandbox = a == "sandbox";
-        cmd.arg(a);
-        if at_sandbox {
-            break;
-        }
-    }
-    cmd.args(["--stage", "init"]).args(argv);
+    cmd.args(std::env::args_os().skip(1)).env(STAGE, "init");
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot start the sandbox's init: {e}"))?;
