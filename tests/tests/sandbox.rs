@@ -344,3 +344,83 @@ fn a_kernel_that_refuses_user_namespaces_runs_nothing() {
     );
     assert!(!out.join("ran").exists(), "nothing ran unsandboxed");
 }
+
+/// Copies `from` (a tree) to `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn an_ordinary_users_daemon_builds_and_runs_hooks_in_the_sandbox() {
+    let Some((uid, gid)) = ordinary_user() else {
+        // Not root: the user running the tests is the ordinary user, and the other tests
+        // (build.rs, install/hooks.rs) already run everything as them.
+        return;
+    };
+    let place = Place::new(As::Ordinary);
+    // The binaries where that user can run them, side by side as `cargo install` puts them.
+    let bin_dir = place.dir("bin");
+    for b in ["pandora", "pandorad", "pandora-sandbox"] {
+        std::fs::copy(bin(b), bin_dir.join(b)).unwrap();
+        std::fs::set_permissions(bin_dir.join(b), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let recipe = place.root.join("greet-tools");
+    copy_tree(&repo_root().join("examples/greet-tools"), &recipe);
+    let home = place.dir("home");
+    place.own(&recipe);
+    let pandora = |args: &[&str]| {
+        let out = Command::new("setpriv")
+            .args([
+                format!("--reuid={uid}"),
+                format!("--regid={gid}"),
+                "--clear-groups".into(),
+            ])
+            .arg(bin_dir.join("pandora"))
+            .args(["--log", "plain"])
+            .args(args)
+            .current_dir(&home)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", &home)
+            .env("PANDORA_HOME", home.join("pandora"))
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out))
+    };
+    let (code, out) = pandora(&[
+        "build",
+        recipe.to_str().unwrap(),
+        "-o",
+        home.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    let pkg = home.join("greet-tools-1.0.0.pkg");
+    let (code, out) = pandora(&["install", pkg.to_str().unwrap()]);
+    let lock = home.join("pandora/run/lock");
+    let stop = || {
+        if let Ok(pid) = std::fs::read_to_string(&lock) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+    };
+    if code != Some(0) {
+        stop();
+    }
+    assert_eq!(code, Some(0), "{out}");
+    // The postinstall hook ran as that user, inside, writing only its state directory.
+    let greeting = home.join("pandora/state/greet-tools/first-greeting");
+    let written = std::fs::read_to_string(&greeting);
+    let owner = std::fs::metadata(&greeting).map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+    stop();
+    assert_eq!(written.unwrap(), "Greetings, installer!\n", "{out}");
+    assert_eq!(
+        owner.unwrap(),
+        uid,
+        "files the job writes belong to the user"
+    );
+}
