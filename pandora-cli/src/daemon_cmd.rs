@@ -770,6 +770,13 @@ async fn info(p: &Printer, c: &mut client::Client, package: String, refresh: boo
         ("deprecated", yes(i.deprecated).into()),
         ("build", i.build_meta.join("; ")),
     ];
+    let mut fields = fields;
+    for line in &i.provenance {
+        fields.push(("provenance", line.clone()));
+    }
+    if !i.sbom.is_empty() {
+        fields.push(("sbom", i.sbom.clone()));
+    }
     let text: String = if p.plain {
         fields
             .iter()

@@ -158,6 +158,7 @@ pub(crate) fn info(
                 found.manifest.deprecated,
             );
             r.registry = path.display().to_string();
+            add_build_record(&mut r, |name| pkgfile::member_text(&path, name));
             return Ok(r);
         }
     };
@@ -210,14 +211,16 @@ pub(crate) fn info(
             .map(|e| e.size)
             .sum();
         let in_store = store.get(&pin.name, &pin.version).is_some();
-        return Ok(reply(
+        let mut r = reply(
             &found.manifest,
             size,
             v.sha256.clone(),
             c.config.name.clone(),
             in_store,
             v.deprecated || found.manifest.deprecated,
-        ));
+        );
+        add_build_record(&mut r, |name| pkgfile::member_text(&fetched.path, name));
+        return Ok(r);
     }
     // No registry has it (or none answered): a bare name still shows the store's newest.
     if version.is_none()
@@ -268,14 +271,27 @@ fn stored(layout: &Layout, installed: &crate::store::Installed, refresh: bool) -
         })
     });
     let deprecated = remote.is_some_and(|e| e.deprecated) || m.deprecated;
-    reply(
+    let mut r = reply(
         m,
         installed.size,
         m.archive_sha256.clone().unwrap_or_default(),
         installed.origin.clone().unwrap_or_default(),
         true,
         deprecated,
-    )
+    );
+    let entry = layout.store_entry(&pin.name, &pin.version);
+    add_build_record(&mut r, |name| fs_err::read_to_string(entry.join(name)).ok());
+    r
+}
+
+/// The provenance and SBOM summary of a package, from `read(file name)`.
+fn add_build_record(r: &mut InfoReply, read: impl Fn(&str) -> Option<String>) {
+    if let Some(text) = read("provenance.acl") {
+        r.provenance = pkgfile::provenance_lines(&text);
+    }
+    if let Some(text) = read("sbom.spdx.json") {
+        r.sbom = pkgfile::sbom_summary(&text);
+    }
 }
 
 fn reply(
@@ -313,5 +329,7 @@ fn reply(
             })
             .collect(),
         notes: Vec::new(),
+        provenance: Vec::new(),
+        sbom: String::new(),
     }
 }

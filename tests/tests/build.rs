@@ -355,6 +355,19 @@ fn url_sources_are_verified_before_anything_runs_and_build_dependencies_are_on_p
         provenance.contains("BuildDependency \"helper\" {"),
         "{provenance}"
     );
+    // `info` shows how it was made.
+    let r = ctx.plain(&["info", pkg.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{r:?}");
+    for line in [
+        format!(
+            "provenance=\"source data: {}/data.txt sha256 {sha}\"",
+            server.url()
+        ),
+        "provenance=\"build dependency helper@1.0.0: sha256 ".to_string(),
+        "sbom=\"SPDX-2.3: 1 file, 4 packages, 5 relationships\"".to_string(),
+    ] {
+        assert!(r.stdout.contains(&line), "{line}: {r:?}");
+    }
     // A second build uses the cached source: the server is not asked again.
     let asked = server.requests("/data.txt").len();
     let r = ctx.plain(&[

@@ -170,7 +170,7 @@ pub(crate) fn import(layout: &Layout, file: &Path, events: &Events) -> Outcome {
                 ),
             ));
         }
-        let provenance = provenance_of(at)
+        let provenance = crate::pkgfile::member_text(at, "provenance.acl")
             .ok_or_else(|| bad(file, format!("{key}.pkg carries no provenance.acl")))?;
         let own = super::key_of_provenance(&provenance).ok_or_else(|| {
             bad(
@@ -207,20 +207,4 @@ pub(crate) fn import(layout: &Layout, file: &Path, events: &Events) -> Outcome {
             .collect(),
         ..Default::default()
     })
-}
-
-/// `provenance.acl` of the package at `pkg_path`, as text.
-fn provenance_of(pkg_path: &Path) -> Option<String> {
-    let file = fs_err::File::open(pkg_path).ok()?;
-    let decoder = zstd::stream::read::Decoder::new(file).ok()?;
-    let mut archive = tar::Archive::new(decoder);
-    for entry in archive.entries().ok()? {
-        let entry = entry.ok()?;
-        if entry.path().ok()?.as_os_str() == "provenance.acl" {
-            let mut text = String::new();
-            entry.take(32 << 20).read_to_string(&mut text).ok()?;
-            return Some(text);
-        }
-    }
-    None
 }
