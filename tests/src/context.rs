@@ -77,6 +77,27 @@ impl Run {
 /// collect goes into a transcript, and daemons, servers and background commands write to log
 /// files under `.test-logs/`. A passing test prints none of it; a failing one prints all of it
 /// when the context is dropped during the panic.
+/// A `pandora` waiting at a question (see [`Context::asking`]).
+pub struct Asking {
+    child: std::process::Child,
+    reader: std::thread::JoinHandle<()>,
+    seen: std::sync::Arc<Mutex<String>>,
+}
+
+impl Asking {
+    /// Types `answers`, then returns the exit code and everything on stderr.
+    pub fn answer(mut self, answers: &str) -> (Option<i32>, String) {
+        use std::io::Write;
+        if let Some(mut stdin) = self.child.stdin.take() {
+            let _ = stdin.write_all(answers.as_bytes());
+        }
+        let status = self.child.wait().expect("wait for pandora");
+        let _ = self.reader.join();
+        let seen = self.seen.lock().map(|s| s.clone()).unwrap_or_default();
+        (status.code(), seen)
+    }
+}
+
 pub struct Context {
     /// The temporary directory; `HOME` points here.
     pub home: tempfile::TempDir,
@@ -119,6 +140,72 @@ impl Context {
             .env("COLUMNS", "100")
             .env("LC_ALL", "C");
         cmd
+    }
+
+    /// `pandora ARGS` asked as at a terminal (`PANDORA_ASK=1`), reading `answers` as what
+    /// the user types.
+    pub fn answering(&self, args: &[&str], answers: &str) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .pandora()
+            .env("PANDORA_NO_AUTOSTART", "1")
+            .env("PANDORA_ASK", "1")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn pandora");
+        if let Some(mut stdin) = child.stdin.take() {
+            // A closed pipe means it asked less than expected; the output shows it.
+            let _ = stdin.write_all(answers.as_bytes());
+        }
+        let run = Run::from(child.wait_with_output().expect("wait for pandora"));
+        self.record(&format!("pandora {} <<< {answers:?}", args.join(" ")), &run);
+        run
+    }
+
+    /// `pandora ARGS` asked as at a terminal, left waiting at its first question: the test
+    /// changes the world, then [`Asking::answer`]s.
+    pub fn asking(&self, args: &[&str]) -> Asking {
+        use std::io::Read;
+        let mut child = self
+            .pandora()
+            .env("PANDORA_NO_AUTOSTART", "1")
+            .env("PANDORA_ASK", "1")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn pandora");
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let seen = std::sync::Arc::new(Mutex::new(String::new()));
+        let reader = {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 256];
+                while let Ok(n) = stderr.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    if let Ok(mut s) = seen.lock() {
+                        s.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    }
+                }
+            })
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !seen.lock().is_ok_and(|s| s.contains("[Y/n]"))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Asking {
+            child,
+            reader,
+            seen,
+        }
     }
 
     /// Runs `pandora ARGS` and collects its output.

@@ -11,7 +11,7 @@ pub mod http;
 mod packages;
 pub mod test_server;
 
-pub use context::{Context, Run, bin, dir_names, repo_root};
+pub use context::{Asking, Context, Run, bin, dir_names, repo_root};
 pub use daemon::Daemon;
 pub use packages::{
     PkgSpec, file_url, indexed_sha, noise, ranged_package, registry_tool, sha256_file,

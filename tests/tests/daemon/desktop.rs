@@ -262,28 +262,9 @@ fn issue10_item9_a_file_of_the_users_own_is_left_alone_and_reported() {
     assert_eq!(std::fs::read_link(&hicolor).unwrap(), elsewhere);
 }
 
-/// `pandora ARGS` with `PANDORA_ASK=1` (asked as at a terminal), answering `answer`.
+/// `pandora ARGS` asked as at a terminal, answering `answer`.
 fn answering(ctx: &Context, answer: &str, args: &[&str]) -> Run {
-    use std::io::Write;
-    let mut child = ctx
-        .pandora()
-        .env("PANDORA_NO_AUTOSTART", "1")
-        .env("PANDORA_ASK", "1")
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(answer.as_bytes())
-        .unwrap();
-    let run = Run::from(child.wait_with_output().unwrap());
-    ctx.record(&format!("pandora {} <<< {answer:?}", args.join(" ")), &run);
-    run
+    ctx.answering(args, answer)
 }
 
 const QUESTION: &str = "Put ~/pandora/vir/bin on your desktop session's PATH \

@@ -187,29 +187,12 @@ fn issue8_relative_paths_prompts_and_quiet_mode() {
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.contains("package=tool@1.0.0"), "{r:?}");
     // An answer that is neither yes nor no is asked again; then no.
-    let mut child = ctx
-        .pandora()
-        .env("PANDORA_NO_AUTOSTART", "1")
-        .env("PANDORA_ASK", "1")
-        .args(["install", pkg.to_str().unwrap()])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"maybe\nn\n")
-            .unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
-    assert!(stderr.contains("`maybe` is neither yes nor no"), "{stderr}");
+    let out = ctx.answering(&["install", pkg.to_str().unwrap()], "maybe\nn\n");
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("`maybe` is neither yes nor no"),
+        "{out:?}"
+    );
     assert!(ctx.store_entries().is_empty());
     // -q: the result, and nothing else.
     let r = ctx.client(&["-q", "--log", "plain", "install", pkg.to_str().unwrap()]);

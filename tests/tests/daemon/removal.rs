@@ -37,25 +37,9 @@ fn run_home(ctx: &Context, program: &str) -> Option<String> {
 
 /// `install` with questions answered from `answers`, as at a terminal.
 fn install_answering(ctx: &Context, args: &[&str], answers: &str) -> Run {
-    use std::io::Write;
-    let mut child = ctx
-        .pandora()
-        .env("PANDORA_NO_AUTOSTART", "1")
-        .env("PANDORA_ASK", "1")
-        .args(["--log", "plain", "install"])
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(answers.as_bytes())
-        .unwrap();
-    Run::from(child.wait_with_output().unwrap())
+    let mut all = vec!["--log", "plain", "install"];
+    all.extend(args);
+    ctx.answering(&all, answers)
 }
 
 #[test]
@@ -160,50 +144,16 @@ fn issue10_install_asks_once_whether_to_activate() {
 
 #[test]
 fn issue10_an_activation_planned_against_a_profile_that_changed_is_refused() {
-    use std::io::{Read, Write};
     let ctx = Context::new();
     let server = setup(&ctx);
     let _d = ctx.start_daemon(&[]);
     ctx.add_registry("main", &server.url(""), 0);
     assert_eq!(ctx.plain(&["install", "tool@1", "--no-activate"]).code, 0);
-
-    let mut child = ctx
-        .pandora()
-        .env("PANDORA_NO_AUTOSTART", "1")
-        .env("PANDORA_ASK", "1")
-        .args(["install", "app@1.0.0"])
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let reader = {
-        let seen = seen.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 256];
-            while let Ok(n) = stderr.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                seen.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        })
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !seen.lock().unwrap().contains("[Y/n]") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let asking = ctx.asking(&["install", "app@1.0.0"]);
     // While the user reads the plan, the profile gets a new generation.
     assert_eq!(ctx.plain(&["activate", "tool@1"]).code, 0);
-    child.stdin.take().unwrap().write_all(b"y\ny\n").unwrap();
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
-    let err = seen.lock().unwrap().clone();
-    assert_eq!(status.code(), Some(1), "{err}");
+    let (code, err) = asking.answer("y\ny\n");
+    assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("the plan changed after it was shown"), "{err}");
     assert_eq!(ctx.store_entries(), ["tool@1"], "nothing installed");
 }
@@ -226,26 +176,7 @@ fn issue10_remove_deactivates_and_deletes_only_what_no_generation_holds() {
     );
     assert_eq!(ctx.store_entries(), ["tool@1"]);
     // …at a terminal the answer decides (no is the default)…
-    let ask = |answer: &str| {
-        use std::io::Write;
-        let mut child = ctx
-            .pandora()
-            .env("PANDORA_NO_AUTOSTART", "1")
-            .env("PANDORA_ASK", "1")
-            .args(["--log", "plain", "remove", "tool@1"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(answer.as_bytes())
-            .unwrap();
-        Run::from(child.wait_with_output().unwrap())
-    };
+    let ask = |answer: &str| ctx.answering(&["--log", "plain", "remove", "tool@1"], answer);
     let r = ask("\n");
     assert!(
         r.stderr.contains("Also delete it from the store? [y/N]"),

@@ -15,7 +15,6 @@ mod offline;
 mod plan;
 
 use std::os::unix::fs::PermissionsExt;
-use std::time::{Duration, Instant};
 
 use pandora_common::files::{FileList, Index, Manifest};
 use pandora_tests::test_server::{Answer, TestServer, blob_path};

@@ -248,49 +248,16 @@ fn install_shows_the_plan_and_asks_at_a_terminal() {
 
 #[test]
 fn a_plan_that_changed_after_it_was_shown_is_refused() {
-    use std::io::{Read, Write};
     let ctx = Context::new();
     let reg = ctx.registry_of("main", &[PkgSpec::new("app", "1.0.0")]);
     let _d = ctx.start_daemon(&[]);
     ctx.client(&["registry", "add", "main", &file_url(&reg)]);
-    let mut child = ctx
-        .pandora()
-        .env("PANDORA_NO_AUTOSTART", "1")
-        .env("PANDORA_ASK", "1")
-        .args(["install", "app"])
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let reader = {
-        let seen = seen.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 256];
-            while let Ok(n) = stderr.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                seen.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        })
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !seen.lock().unwrap().contains("[Y/n]") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let asking = ctx.asking(&["install", "app"]);
     // While the user reads the plan, the registry publishes a newer app: `app` now means 2.0.0.
     let pkg = ctx.pack(&PkgSpec::new("app", "2.0.0"));
     registry_tool(&["add".as_ref(), reg.as_os_str(), pkg.as_os_str()]);
-    child.stdin.take().unwrap().write_all(b"y\n").unwrap();
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
-    let err = seen.lock().unwrap().clone();
-    assert_eq!(status.code(), Some(1), "{err}");
+    let (code, err) = asking.answer("y\n");
+    assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("the plan changed after it was shown"), "{err}");
     assert!(ctx.store_entries().is_empty(), "nothing installed");
 }
