@@ -27,6 +27,8 @@ pub struct PkgSpec<'a> {
     pub payload: &'a str,
     /// The text of one install hook, `hooks/install.acl`.
     pub hook: Option<&'a str>,
+    /// More files of the payload: paths below `files/`, and their text.
+    pub files: &'a [(&'a str, &'a str)],
 }
 
 impl<'a> PkgSpec<'a> {
@@ -40,6 +42,7 @@ impl<'a> PkgSpec<'a> {
             description: None,
             payload: "",
             hook: None,
+            files: &[],
         }
     }
 }
@@ -119,6 +122,11 @@ impl Context {
         .expect("write the script");
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        for (rel, text) in spec.files {
+            let path = src.join("files").join(rel);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+            std::fs::write(&path, text).expect("write a payload file");
+        }
         let hooks = match spec.hook {
             Some(text) => {
                 std::fs::create_dir_all(src.join("hooks")).expect("mkdir hooks");

@@ -9,8 +9,24 @@
 //! directory whose entries are planned the same way (unfolding).
 //! Two packages that put different content at one path conflict; identical content (same
 //! sha256 and executable bit, or the same link target) does not.
+//!
+//! Generations share links, never directories: a link that the generation before holds at
+//! the same path with the same target is made as a hard link of that link (`linkat` of a
+//! symlink links the symlink itself), so a switch writes a new inode only for what changed.
+//! The shared inode is immutable like the generations that hold it, and it resolves the same
+//! in each, because a relative target depends only on the depth of the path, which is the
+//! same. The directories stay each generation's own: the top-level ones must be (`bin/..`
+//! is the generation), and a directory cannot be hard-linked.
+//!
+//! ```text
+//! generations/7/bin/viewer  -> ../../../../store/viewer/2.1/files/bin/viewer   inode 812
+//! generations/8/bin/viewer  -> ../../../../store/viewer/2.1/files/bin/viewer   inode 812 (shared)
+//! generations/8/bin/tool    -> ../../../../store/tools/2/files/bin/tool        inode 977 (new)
+//! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use pandora_common::files::{ConflictStrategy, FileKind, FileList, PathOverride, Pin};
@@ -26,21 +42,30 @@ pub(crate) struct Member<'a> {
     pub(crate) newcomer: bool,
 }
 
-/// What is at one path in a package.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Kind {
+/// What is at one path in a package (borrowed from its file list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind<'a> {
     Dir,
-    File { sha256: String, exec: bool },
-    Link(String),
+    File { sha256: &'a str, exec: bool },
+    Link(&'a str),
 }
 
 #[derive(Default)]
-struct Trie {
-    children: BTreeMap<String, Trie>,
+struct Trie<'a> {
+    children: BTreeMap<&'a str, Trie<'a>>,
     /// Which members put something here, and what.
-    here: Vec<(usize, Kind)>,
-    /// Every member with something at or below this path.
-    below: BTreeSet<usize>,
+    here: Vec<(usize, Kind<'a>)>,
+    /// Every member with something at or below this path, ascending (members are laid in
+    /// order, so a member is new here only if it is not the last one).
+    below: Vec<usize>,
+}
+
+impl Trie<'_> {
+    fn mark(&mut self, i: usize) {
+        if self.below.last() != Some(&i) {
+            self.below.push(i);
+        }
+    }
 }
 
 /// A planned generation: directories and links.
@@ -77,16 +102,16 @@ pub(crate) fn plan(members: &[Member<'_>], rules: &Rules<'_>) -> Result<Node, Ve
             let kind = match &rec.kind {
                 FileKind::Dir => Kind::Dir,
                 FileKind::File { sha256, .. } => Kind::File {
-                    sha256: sha256.clone(),
+                    sha256,
                     exec: rec.mode & 0o111 != 0,
                 },
-                FileKind::Symlink { target } => Kind::Link(target.clone()),
+                FileKind::Symlink { target } => Kind::Link(target),
             };
             let mut node = &mut root;
-            node.below.insert(i);
+            node.mark(i);
             for part in rel.split('/') {
-                node = node.children.entry(part.to_string()).or_default();
-                node.below.insert(i);
+                node = node.children.entry(part).or_default();
+                node.mark(i);
             }
             node.here.push((i, kind));
         }
@@ -129,7 +154,7 @@ fn plan_node(
     // One package below here: fold the whole subtree into one link (a top-level directory
     // stays a directory).
     if t.below.len() == 1 && !(top && all_dirs) {
-        let only = *t.below.iter().next().expect("one member");
+        let only = t.below[0];
         out.insert(name, link(only));
         return;
     }
@@ -143,12 +168,12 @@ fn plan_node(
         return;
     }
     // Several packages, and not all of them directories: the same content is no conflict.
-    let first = &t.here[0].1;
-    if t.here.iter().all(|(_, k)| k == first) && *first != Kind::Dir {
+    let first = t.here[0].1;
+    if t.here.iter().all(|(_, k)| *k == first) && first != Kind::Dir {
         out.insert(name, link(t.here[0].0));
         return;
     }
-    let owners: Vec<usize> = t.below.iter().copied().collect();
+    let owners = &t.below;
     let newcomer = owners.iter().copied().find(|&i| members[i].newcomer);
     let existing = owners.iter().copied().find(|&i| !members[i].newcomer);
     if let Some(o) = rules.overrides.iter().find(|o| o.path == rel)
@@ -193,37 +218,163 @@ fn plan_node(
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Counts {
     pub(crate) dirs: u64,
+    /// Every link of the forest, new or shared.
     pub(crate) links: u64,
+    /// Links that are hard links of the previous generation's identical link (no new inode).
+    pub(crate) shared: u64,
+}
+
+/// The generation a new one follows, for sharing its links.
+pub(crate) struct Previous<'a> {
+    /// Its directory (in `generations/`).
+    pub(crate) dir: &'a Path,
+    /// Its plan, when known to be what is on disk; otherwise each link is read.
+    pub(crate) plan: Option<&'a Node>,
 }
 
 /// Creates the planned forest under `root` (an empty directory that will be renamed to
 /// `profiles/<p>/generations/<N>`): links are relative to that final place, so they resolve
-/// once it is there.
-pub(crate) fn build(node: &Node, root: &Path) -> std::io::Result<Counts> {
+/// once it is there. A link that `previous` holds at the same path with the same target
+/// becomes a hard link of that link: the same relative target from the same depth, without
+/// a new inode.
+pub(crate) fn build(
+    node: &Node,
+    root: &Path,
+    previous: Option<Previous<'_>>,
+) -> std::io::Result<Counts> {
     let mut counts = Counts::default();
     if let Node::Dir(children) = node {
-        for (name, child) in children {
-            emit(child, &root.join(name), 1, &mut counts)?;
-        }
+        let dir = open_dir(rustix::fs::CWD, root).map_err(named("open", root))?;
+        let (prev, plan) = match previous {
+            Some(p) => (
+                open_dir(rustix::fs::CWD, p.dir).ok(),
+                p.plan.and_then(|n| match n {
+                    Node::Dir(c) => Some(c),
+                    Node::Link { .. } => None,
+                }),
+            ),
+            None => (None, None),
+        };
+        let mut at = Place {
+            dir,
+            prev: prev.map(|fd| (fd, plan)),
+            path: root.to_path_buf(),
+        };
+        emit(children, &mut at, 1, &mut Vec::new(), &mut counts)?;
     }
     Ok(counts)
 }
 
-fn emit(node: &Node, at: &Path, depth: usize, counts: &mut Counts) -> std::io::Result<()> {
-    match node {
-        Node::Dir(children) => {
-            fs_err::create_dir(at)?;
-            counts.dirs += 1;
+/// Identity and change times of every real directory of a built forest, in plan order:
+/// any entry made, removed or replaced in one of them changes its times.
+pub(crate) fn stamps(node: &Node, root: &Path) -> Option<Vec<[i64; 5]>> {
+    fn walk(node: &Node, at: &Path, out: &mut Vec<[i64; 5]>) -> Option<()> {
+        use std::os::unix::fs::MetadataExt;
+        if let Node::Dir(children) = node {
+            let m = fs_err::symlink_metadata(at).ok()?;
+            if !m.is_dir() {
+                return None;
+            }
+            out.push([
+                i64::try_from(m.ino()).ok()?,
+                m.mtime(),
+                m.mtime_nsec(),
+                m.ctime(),
+                m.ctime_nsec(),
+            ]);
             for (name, child) in children {
-                emit(child, &at.join(name), depth + 1, counts)?;
+                walk(child, &at.join(name), out)?;
             }
         }
-        Node::Link { owner, rel } => {
-            fs_err::os::unix::fs::symlink(store_target(owner, rel, depth), at)?;
-            counts.links += 1;
+        Some(())
+    }
+    let mut out = Vec::new();
+    walk(node, root, &mut out)?;
+    Some(out)
+}
+
+/// A directory being filled, and the previous generation's directory at the same path with
+/// its planned entries when known.
+struct Place<'p> {
+    dir: OwnedFd,
+    prev: Option<(OwnedFd, Option<&'p BTreeMap<String, Node>>)>,
+    /// For errors.
+    path: PathBuf,
+}
+
+fn emit<'p>(
+    children: &BTreeMap<String, Node>,
+    at: &mut Place<'p>,
+    depth: usize,
+    buf: &mut Vec<u8>,
+    counts: &mut Counts,
+) -> std::io::Result<()> {
+    use rustix::fs::{AtFlags, Mode};
+    for (name, child) in children {
+        match child {
+            Node::Dir(sub) => {
+                let path = at.path.join(name);
+                rustix::fs::mkdirat(&at.dir, name.as_str(), Mode::from_raw_mode(0o755))
+                    .map_err(|e| named("create", &path)(e.into()))?;
+                counts.dirs += 1;
+                let dir = open_dir(&at.dir, name).map_err(named("open", &path))?;
+                let prev = at.prev.as_ref().and_then(|(fd, plan)| {
+                    let plan = match plan.map(|p| p.get(name)) {
+                        None => None,
+                        Some(Some(Node::Dir(c))) => Some(c),
+                        // Planned as something else: nothing to share below.
+                        Some(_) => return None,
+                    };
+                    Some((open_dir(fd, name).ok()?, plan))
+                });
+                emit(sub, &mut Place { dir, prev, path }, depth + 1, buf, counts)?;
+            }
+            Node::Link { owner, rel } => {
+                let target = store_target(owner, rel, depth);
+                counts.links += 1;
+                if let Some((prev, plan)) = &at.prev {
+                    let same = match plan {
+                        Some(plan) => plan.get(name) == Some(child),
+                        None => rustix::fs::readlinkat(prev, name.as_str(), std::mem::take(buf))
+                            .is_ok_and(|old| {
+                                let same = old.as_bytes() == target.as_os_str().as_bytes();
+                                *buf = old.into_bytes();
+                                same
+                            }),
+                    };
+                    // Any failure (too many links, an entry gone) falls back to a new link.
+                    if same
+                        && rustix::fs::linkat(
+                            prev,
+                            name.as_str(),
+                            &at.dir,
+                            name.as_str(),
+                            AtFlags::empty(),
+                        )
+                        .is_ok()
+                    {
+                        counts.shared += 1;
+                        continue;
+                    }
+                }
+                rustix::fs::symlinkat(&target, &at.dir, name.as_str())
+                    .map_err(|e| named("create", &at.path.join(name))(e.into()))?;
+            }
         }
     }
     Ok(())
+}
+
+/// Opens a directory of a forest (never through a link) for the `*at` calls.
+fn open_dir(base: impl AsFd, path: impl rustix::path::Arg) -> std::io::Result<OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(rustix::fs::openat(base, path, flags, Mode::empty())?)
+}
+
+fn named(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> std::io::Error {
+    let path = path.display().to_string();
+    move |e| std::io::Error::new(e.kind(), format!("cannot {what} {path}: {e}"))
 }
 
 /// The relative target of a link `depth` levels below a generation's root, to `rel` under
@@ -448,8 +599,15 @@ mod tests {
         .unwrap();
         let generation = home.join("profiles/default/generations/1");
         std::fs::create_dir_all(&generation).unwrap();
-        let counts = build(&node, &generation).unwrap();
-        assert_eq!(counts, Counts { dirs: 1, links: 2 });
+        let counts = build(&node, &generation, None).unwrap();
+        assert_eq!(
+            counts,
+            Counts {
+                dirs: 1,
+                links: 2,
+                shared: 0
+            }
+        );
         assert_eq!(
             std::fs::read_to_string(generation.join("bin/viewer")).unwrap(),
             "v"

@@ -5,6 +5,7 @@
 //! writer, which makes it the current generation by one rename. Nothing in the store
 //! changes; a failure before the switch leaves the profile as it was.
 
+mod cache;
 mod desktop;
 mod forest;
 mod home;
@@ -37,7 +38,7 @@ use pandora_proto::v1::{
 use crate::engine::{Events, Outcome};
 use crate::error::{Error, Result};
 use crate::journal;
-use crate::store::{StoreView, entry};
+use crate::store::StoreView;
 
 /// What to activate, and how.
 pub(crate) struct Request<'a> {
@@ -266,11 +267,17 @@ fn rebuild(
     events: &Events,
 ) -> Result<Rebuilt> {
     let members = closure(store, &state.request.packages)?;
-    let lists: Vec<FileList> = members
+    cache::retain(&layout.store(), |dir| {
+        let name = dir.parent().and_then(Path::file_name);
+        let version = dir.file_name();
+        matches!((name, version), (Some(n), Some(v))
+            if store.get(&n.to_string_lossy(), &v.to_string_lossy()).is_some())
+    });
+    let lists: Vec<std::sync::Arc<FileList>> = members
         .iter()
         .map(|p| {
             let dir = layout.store_entry(&p.name, &p.version);
-            entry::read_file_list(&dir).map_err(|e| Error::Damaged {
+            cache::file_list(&dir).map_err(|e| Error::Damaged {
                 pin: p.clone(),
                 reason: pandora_common::error_chain(&e, ": "),
             })
@@ -295,7 +302,14 @@ fn rebuild(
         .prefix("generation-")
         .tempdir_in(layout.tmp())
         .map_err(Error::io("create a directory in", layout.tmp()))?;
-    let counts = forest::build(&plan, staged.path()).map_err(Error::io("build", staged.path()))?;
+    let previous = state.generation.map(|n| layout.generation(&state.name, n));
+    let known = previous.as_deref().and_then(cache::plan_of);
+    let previous = previous.as_deref().map(|dir| forest::Previous {
+        dir,
+        plan: known.as_deref(),
+    });
+    let counts =
+        forest::build(&plan, staged.path(), previous).map_err(Error::io("build", staged.path()))?;
     let n = profile::next_generation(layout, &state.name);
     let lock = Lockfile {
         profile: state.name.clone(),
@@ -340,6 +354,7 @@ fn rebuild(
         &lock,
         &state.request,
     )?;
+    cache::keep_plan(&layout.generation(&state.name, n), plan);
     let mut shown = home::Shown {
         notes: Vec::new(),
         session_path_question: None,

@@ -14,6 +14,14 @@
 //! beside it; `manifests/<p>.lock` and `profile.acl` are rewritten from the current
 //! generation after the switch, and again at every start ([`repair`]), so a crash leaves
 //! the old state or the new one.
+//!
+//! What is synced, and why that is enough after a power loss: the `.lock` and `.profile`
+//! of a new generation (file data may reach the disk after later metadata); the directory
+//! holding `current` or `vir` after a switch (so a reported switch stays). Not the forest's
+//! directories and links one by one: they are metadata created before the rename that
+//! places the generation and the switch that names it, and journaling filesystems (ext4,
+//! xfs, btrfs) commit metadata in order. Not the copies: they are derived, and [`repair`]
+//! rewrites one that is stale, torn or missing.
 
 use std::path::Path;
 
@@ -144,19 +152,18 @@ pub(crate) fn commit(
 ) -> Result<()> {
     let gens = layout.generations(profile);
     fs_err::create_dir_all(&gens).map_err(Error::io("create", &gens))?;
-    write(&layout.generation_lock(profile, n), &lock.to_source())?;
-    write(&layout.generation_profile(profile, n), &request.to_source())?;
+    write_synced(&layout.generation_lock(profile, n), &lock.to_source())?;
+    write_synced(&layout.generation_profile(profile, n), &request.to_source())?;
     pandora_common::failpoint(FAILPOINT, "activate-before-generation");
     let target = layout.generation(profile, n);
     fs_err::rename(staged, &target).map_err(Error::io("move into place", &target))?;
-    let _ = pandora_common::sync_dir(&gens);
     pandora_common::failpoint(FAILPOINT, "activate-before-switch");
     switch_link(
         &layout.current(profile),
         Path::new(&format!("generations/{n}")),
     )?;
     pandora_common::failpoint(FAILPOINT, "activate-before-copies");
-    copies(layout, profile, n)?;
+    copies(layout, profile, n, false)?;
     if active(layout) == profile || fs_err::symlink_metadata(layout.vir()).is_err() {
         switch_link(
             &layout.vir(),
@@ -166,8 +173,12 @@ pub(crate) fn commit(
     Ok(())
 }
 
-/// Writes `manifests/<p>.lock` and `profile.acl` from generation `n`.
-fn copies(layout: &Layout, profile: &str, n: u64) -> Result<()> {
+/// Writes `manifests/<p>.lock` and `profile.acl` from generation `n`, each by a rename of a
+/// new file over the old one but not synced: they are derived from the generation, and
+/// [`repair`] rewrites one that a crash left old, torn or missing. With `keep_edits`, a
+/// `profile.acl` that parses stays as it is: the user's edits and `profile override`s live
+/// there until the next generation takes them in.
+fn copies(layout: &Layout, profile: &str, n: u64, keep_edits: bool) -> Result<()> {
     for (from, to) in [
         (layout.generation_lock(profile, n), layout.lockfile(profile)),
         (
@@ -175,12 +186,18 @@ fn copies(layout: &Layout, profile: &str, n: u64) -> Result<()> {
             layout.profile_config(profile),
         ),
     ] {
+        if keep_edits
+            && to == layout.profile_config(profile)
+            && read_profile(&to).is_ok_and(|p| p.is_some())
+        {
+            continue;
+        }
         let text = fs_err::read_to_string(&from).map_err(Error::io("read", &from))?;
         if fs_err::read_to_string(&to).ok().as_deref() != Some(text.as_str()) {
             if let Some(dir) = to.parent() {
                 fs_err::create_dir_all(dir).map_err(Error::io("create", dir))?;
             }
-            write(&to, &text)?;
+            write_unsynced(&to, &text)?;
         }
     }
     Ok(())
@@ -202,7 +219,7 @@ pub(crate) fn repair(layout: &Layout) -> Vec<String> {
             continue;
         };
         let before = fs_err::read_to_string(layout.lockfile(&profile)).ok();
-        if copies(layout, &profile, n).is_ok()
+        if copies(layout, &profile, n, true).is_ok()
             && before != fs_err::read_to_string(layout.lockfile(&profile)).ok()
         {
             done.push(format!(
@@ -276,7 +293,7 @@ pub(crate) fn switch_generation(layout: &Layout, profile: &str, n: u64) -> Resul
         Path::new(&format!("generations/{n}")),
     )?;
     pandora_common::failpoint(FAILPOINT, "rollback-before-copies");
-    copies(layout, profile, n)
+    copies(layout, profile, n, false)
 }
 
 /// Makes `profile` the active one: `vir` points to its `current`.
@@ -304,7 +321,8 @@ pub(crate) fn delete(layout: &Layout, profile: &str) -> Result<()> {
     }
 }
 
-/// Points the link `at` to `target` by renaming a new link over it.
+/// Points the link `at` to `target` by renaming a new link over it, then syncs the
+/// directory so the switch survives a power loss once it is reported.
 fn switch_link(at: &Path, target: &Path) -> Result<()> {
     let dir = at.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
@@ -318,6 +336,33 @@ fn switch_link(at: &Path, target: &Path) -> Result<()> {
     Ok(())
 }
 
-fn write(path: &Path, text: &str) -> Result<()> {
-    pandora_common::write_atomic(path, text.as_bytes()).map_err(Error::io("write", path))
+/// Writes a generation's own file (a name nothing refers to yet) and syncs its data: file
+/// data, unlike the metadata of the forest and the renames after it, may otherwise reach the
+/// disk after the switch that makes the generation current.
+fn write_synced(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut f = fs_err::File::create(path).map_err(Error::io("create", path))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_data())
+        .map_err(Error::io("write", path))
+}
+
+/// Replaces `path` by a rename of a new file (keeping its permissions), without syncing.
+fn write_unsynced(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".write-")
+        .tempfile_in(dir)
+        .map_err(Error::io("write next to", path))?;
+    tmp.write_all(text.as_bytes())
+        .map_err(Error::io("write", tmp.path()))?;
+    if let Ok(meta) = fs_err::metadata(path) {
+        tmp.as_file()
+            .set_permissions(meta.permissions())
+            .map_err(Error::io("set the permissions of", tmp.path()))?;
+    }
+    tmp.persist(path)
+        .map_err(|e| Error::io("rename onto", path)(e.error))?;
+    Ok(())
 }

@@ -154,6 +154,18 @@ struct Job {
     label: String,
     work: Work,
     tx: mpsc::Sender<Result<Event, Error>>,
+    store: StoreUse,
+}
+
+/// How a mutation uses the store, which says what runs around it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StoreUse {
+    /// It may change the store (install, remove, prune): `before`, then `after(true)`.
+    Changes,
+    /// It reads the store but leaves it as it is (activation): `before`, then `after(false)`.
+    Reads,
+    /// It neither reads nor changes the store (a rollback, an override): nothing around it.
+    Apart,
 }
 
 /// The queue's handle: cheap to clone.
@@ -174,12 +186,13 @@ fn mutation_timeout() -> Duration {
 }
 
 impl Engine {
-    /// Starts the worker. `before` runs before every mutation (it brings the read snapshot up
-    /// to date: someone may have changed the store by hand), `after` after it (the snapshot,
-    /// and whatever the mutation left to clean).
+    /// Starts the worker. `before` runs before every mutation that uses the store (it brings
+    /// the read snapshot up to date: someone may have changed the store by hand), `after`
+    /// after it (whatever the mutation left to clean, and the snapshot when its argument says
+    /// the store may have changed). See [`StoreUse`].
     pub(crate) fn start(
         before: impl Fn() + Send + Sync + 'static,
-        after: impl Fn() + Send + Sync + 'static,
+        after: impl Fn(bool) + Send + Sync + 'static,
     ) -> Engine {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
         let queue: Arc<Mutex<VecDeque<(String, bool)>>> = Arc::default();
@@ -205,13 +218,17 @@ impl Engine {
                     shutdown: stop.clone(),
                     deadline: Some(Instant::now() + timeout),
                 };
-                let work = job.work;
+                let (work, store) = (job.work, job.store);
                 let (before, after) = (before.clone(), after.clone());
                 let label = job.label.clone();
                 let result = tokio::task::spawn_blocking(move || {
-                    before();
+                    if store != StoreUse::Apart {
+                        before();
+                    }
                     let out = work(&events);
-                    after();
+                    if store != StoreUse::Apart {
+                        after(store == StoreUse::Changes);
+                    }
                     out
                 })
                 .await
@@ -235,12 +252,15 @@ impl Engine {
         self.shutdown.store(true, Ordering::Relaxed);
     }
 
-    /// Queues a mutation; its events arrive on the returned stream.
-    pub(crate) fn submit(
+    /// Queues a mutation that uses the store as `store` says; its events arrive on the
+    /// returned stream.
+    pub(crate) fn submit_using(
         &self,
         label: String,
+        store: StoreUse,
         work: impl FnOnce(&Events) -> Outcome + Send + 'static,
     ) -> EventStream {
+        let work: Work = Box::new(work);
         let (tx, rx) = mpsc::channel(256);
         self.queue
             .lock()
@@ -250,8 +270,9 @@ impl Engine {
             .tx
             .send(Job {
                 label,
-                work: Box::new(work),
+                work,
                 tx,
+                store,
             })
             .is_err()
         {
@@ -304,7 +325,7 @@ mod tests {
             move || {
                 r1.fetch_add(1, Ordering::SeqCst);
             },
-            move || {
+            move |_| {
                 r2.fetch_add(1, Ordering::SeqCst);
             },
         );
@@ -312,20 +333,24 @@ mod tests {
         let mut streams = Vec::new();
         for i in 0..4u64 {
             let (order, running) = (order.clone(), running.clone());
-            streams.push(engine.submit(format!("job {i}"), move |events| {
-                assert_eq!(running.fetch_add(1, Ordering::SeqCst), 0, "one at a time");
-                events.info(format!("job {i}"));
-                std::thread::sleep(std::time::Duration::from_millis(20));
-                order.lock().unwrap().push(i);
-                running.fetch_sub(1, Ordering::SeqCst);
-                if i == 2 {
-                    return Err(Error::Usage("job 2 fails".into()));
-                }
-                Ok(Summary {
-                    lines: vec![format!("done {i}")],
-                    ..Default::default()
-                })
-            }));
+            streams.push(engine.submit_using(
+                format!("job {i}"),
+                StoreUse::Changes,
+                move |events| {
+                    assert_eq!(running.fetch_add(1, Ordering::SeqCst), 0, "one at a time");
+                    events.info(format!("job {i}"));
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    order.lock().unwrap().push(i);
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    if i == 2 {
+                        return Err(Error::Usage("job 2 fails".into()));
+                    }
+                    Ok(Summary {
+                        lines: vec![format!("done {i}")],
+                        ..Default::default()
+                    })
+                },
+            ));
         }
         assert_eq!(engine.queue().len(), 4);
         let mut results = Vec::new();
@@ -354,13 +379,23 @@ mod tests {
             "the snapshot before and after each"
         );
         assert!(!engine.busy());
+        let apart = engine.submit_using("rollback".into(), StoreUse::Apart, |_| {
+            Ok(Summary::default())
+        });
+        assert!(matches!(last(apart).await.last(), Some(Ok(_))));
+        assert_eq!(
+            refreshed.load(Ordering::SeqCst),
+            8,
+            "no snapshot around a mutation apart from the store"
+        );
     }
 
     #[tokio::test]
     async fn a_crashing_mutation_is_an_internal_error_and_the_queue_goes_on() {
-        let engine = Engine::start(|| {}, || {});
-        let crash = engine.submit("crash".into(), |_| panic!("boom"));
-        let after = engine.submit("after".into(), |_| Ok(Summary::default()));
+        let engine = Engine::start(|| {}, |_| {});
+        let crash = engine.submit_using("crash".into(), StoreUse::Changes, |_| panic!("boom"));
+        let after =
+            engine.submit_using("after".into(), StoreUse::Reads, |_| Ok(Summary::default()));
         let crashed = last(crash).await;
         match crashed.last() {
             Some(Err(e)) => {

@@ -91,9 +91,11 @@ async fn serve(
     };
     let finish = {
         let (layout, refresh) = (layout.clone(), refresh.clone());
-        move || {
+        move |changed: bool| {
             crate::store::clean_staging(&layout);
-            refresh();
+            if changed {
+                refresh();
+            }
             release_memory();
         }
     };

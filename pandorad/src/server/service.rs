@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status};
 use super::Shared;
 use pandora_common::layout::Layout;
 
-use crate::engine::{EventStream, Events, Outcome};
+use crate::engine::{EventStream, Events, Outcome, StoreUse};
 use crate::error::{Error, Kind};
 use crate::registries;
 use crate::store::StoreView;
@@ -379,7 +379,14 @@ impl Pandora for Service {
             action.as_str_name().to_lowercase(),
             req.profile
         );
-        Ok(self.mutate(label, move |m| {
+        // A rollback or a deletion only switches or removes links of profiles.
+        let store = match action {
+            change_profile_request::Action::Rollback | change_profile_request::Action::Delete => {
+                StoreUse::Apart
+            }
+            _ => StoreUse::Reads,
+        };
+        Ok(self.mutate_using(label, store, move |m| {
             crate::activate::change_profile(
                 m.layout,
                 m.store,
@@ -396,7 +403,7 @@ impl Pandora for Service {
     async fn activate(&self, req: Request<ActivateRequest>) -> Result<Response<Stream>, Status> {
         let req = req.into_inner();
         let label = format!("activate {}", req.package);
-        Ok(self.mutate(label, move |m| {
+        Ok(self.mutate_using(label, StoreUse::Reads, move |m| {
             let request = crate::activate::Request {
                 package: &req.package,
                 profile: &req.profile,
@@ -413,7 +420,7 @@ impl Pandora for Service {
     ) -> Result<Response<Stream>, Status> {
         let req = req.into_inner();
         let label = format!("deactivate {}", req.name);
-        Ok(self.mutate(label, move |m| {
+        Ok(self.mutate_using(label, StoreUse::Reads, move |m| {
             crate::activate::deactivate(
                 m.layout,
                 m.store,
@@ -432,7 +439,7 @@ impl Pandora for Service {
     ) -> Result<Response<Stream>, Status> {
         let req = req.into_inner();
         let label = format!("profile override {}", req.path);
-        Ok(self.mutate(label, move |m| {
+        Ok(self.mutate_using(label, StoreUse::Apart, move |m| {
             crate::activate::set_override(m.layout, &req.path, &req.package, &req.profile)
         }))
     }
@@ -482,9 +489,20 @@ impl Service {
         label: String,
         work: impl FnOnce(&Mutation<'_>) -> Outcome + Send + 'static,
     ) -> Response<Stream> {
+        self.mutate_using(label, StoreUse::Changes, work)
+    }
+
+    /// [`Service::mutate`] for a mutation that uses the store only as `uses` says: the
+    /// snapshot is refreshed around it only as much as that needs.
+    fn mutate_using(
+        &self,
+        label: String,
+        uses: StoreUse,
+        work: impl FnOnce(&Mutation<'_>) -> Outcome + Send + 'static,
+    ) -> Response<Stream> {
         let guard = self.shared.activity.begin();
         let (layout, store) = (self.shared.layout.clone(), self.shared.store.clone());
-        stream(self.shared.engine.submit(label, move |events| {
+        let work = move |events: &Events| {
             let _guard = guard;
             let home = user_home();
             work(&Mutation {
@@ -493,7 +511,8 @@ impl Service {
                 home: home.as_deref(),
                 events,
             })
-        }))
+        };
+        stream(self.shared.engine.submit_using(label, uses, work))
     }
 }
 

@@ -370,3 +370,118 @@ fn issue10_a_lockfile_rebuilds_the_profile_link_for_link_elsewhere() {
     assert!(third.store_entries().is_empty());
     drop(d1);
 }
+
+#[test]
+fn issue10_torn_copies_of_the_lockfile_and_profile_are_rewritten_at_start() {
+    let ctx = Context::new();
+    let reg = setup(&ctx);
+    let d = ctx.start_daemon(&[]);
+    ctx.add_registry("main", &file_url(&reg), 0);
+    assert_eq!(ctx.plain(&["install", "app@1.0.0", "app@2.0.0"]).code, 0);
+    assert_eq!(ctx.plain(&["activate", "app@1.0.0"]).code, 0);
+    assert_eq!(ctx.plain(&["activate", "app@2.0.0"]).code, 0);
+    assert_eq!(ctx.plain(&["profile", "rollback"]).code, 0);
+    drop(d);
+    // The copies are renamed into place unsynced: a power loss may leave them empty, torn
+    // or missing. The generation's own files are what counts.
+    let home = ctx.pandora_home();
+    let lock = home.join("manifests/default.lock");
+    let config = home.join("profiles/default/profile.acl");
+    std::fs::write(&lock, "").unwrap();
+    std::fs::write(&config, "Profile \"default\" { string[] pack").unwrap();
+    let d = ctx.start_daemon(&[]);
+    let gens = home.join("profiles/default/generations");
+    assert_eq!(
+        std::fs::read_to_string(&lock).unwrap(),
+        std::fs::read_to_string(gens.join("1.lock")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        std::fs::read_to_string(gens.join("1.profile")).unwrap()
+    );
+    assert!(
+        d.log()
+            .contains("rewrote the lockfile of profile `default`"),
+        "{}",
+        d.log()
+    );
+    std::fs::remove_file(&lock).unwrap();
+    drop(d);
+    let _d = ctx.start_daemon(&[]);
+    assert_eq!(
+        std::fs::read_to_string(&lock).unwrap(),
+        std::fs::read_to_string(gens.join("1.lock")).unwrap()
+    );
+    assert!(
+        ctx.plain(&["list"])
+            .stdout
+            .contains("name=app version=1.0.0")
+    );
+    assert_eq!(ctx.plain(&["activate", "app@2.0.0"]).code, 0);
+    assert_eq!(run_from_home(&ctx, "app"), "app 2.0.0\n");
+}
+
+#[test]
+fn issue10_a_switch_shares_the_unchanged_links_of_the_generation_before() {
+    use std::os::unix::fs::MetadataExt;
+    let ctx = Context::new();
+    let reg = setup(&ctx);
+    let _d = ctx.start_daemon(&[]);
+    ctx.add_registry("main", &file_url(&reg), 0);
+    assert_eq!(ctx.plain(&["install", "app@1.0.0", "app@2.0.0"]).code, 0);
+    assert_eq!(ctx.plain(&["activate", "app@1.0.0"]).code, 0);
+    assert_eq!(ctx.plain(&["activate", "app@2.0.0"]).code, 0);
+    let gens = ctx.pandora_home().join("profiles/default/generations");
+    let inode = |n: u32, path: &str| {
+        std::fs::symlink_metadata(gens.join(n.to_string()).join(path))
+            .unwrap()
+            .ino()
+    };
+    // libgreet did not change: generation 2 holds the very link of generation 1.
+    assert_eq!(inode(1, "bin/libgreet"), inode(2, "bin/libgreet"));
+    assert_ne!(inode(1, "bin/app"), inode(2, "bin/app"));
+    assert_ne!(
+        inode(1, "bin"),
+        inode(2, "bin"),
+        "directories are each generation's"
+    );
+    assert_eq!(run_from_home(&ctx, "app"), "app 2.0.0\n");
+    assert_eq!(run_from_home(&ctx, "libgreet"), "libgreet 1\n");
+    // The shared forest is the one a fresh profile gets, link for link.
+    let fresh = forest(&ctx);
+    let r = ctx.plain(&["lock", "export"]);
+    let lock = ctx.path().join("now.lock");
+    std::fs::write(&lock, r.stdout).unwrap();
+    assert_eq!(ctx.plain(&["profile", "create", "other"]).code, 0);
+    let r = ctx.plain(&[
+        "lock",
+        "apply",
+        lock.to_str().unwrap(),
+        "--profile",
+        "other",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(ctx.plain(&["profile", "switch", "other"]).code, 0);
+    let other = ctx.pandora_home().join("profiles/other/current");
+    let mut built = Vec::new();
+    for e in std::fs::read_dir(other.join("bin")).unwrap() {
+        let e = e.unwrap();
+        built.push(format!(
+            "bin/{} -> {}",
+            e.file_name().to_string_lossy(),
+            std::fs::read_link(e.path()).unwrap().display()
+        ));
+    }
+    built.sort();
+    let shared: Vec<String> = fresh
+        .into_iter()
+        .filter(|l| l.starts_with("bin/") && l.contains(" -> "))
+        .collect();
+    assert_eq!(shared, built);
+    // Deleting a profile or rolling back leaves the other generations' links working.
+    assert_eq!(ctx.plain(&["profile", "switch", "default"]).code, 0);
+    assert_eq!(ctx.plain(&["profile", "delete", "other"]).code, 0);
+    assert_eq!(ctx.plain(&["profile", "rollback"]).code, 0);
+    assert_eq!(run_from_home(&ctx, "app"), "app 1.0.0\n");
+    assert_eq!(run_from_home(&ctx, "libgreet"), "libgreet 1\n");
+}

@@ -6,6 +6,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod activation;
+mod conflicts;
 mod desktop;
 mod first_hour;
 mod hostile;
