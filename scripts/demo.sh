@@ -2,14 +2,16 @@
 # Pandora's demo, on a fresh machine: builds Pandora, packs the example packages in
 # examples/, publishes them into a registry served by pandora-registry on 127.0.0.1, points a
 # temporary home at it, installs `hello` (which depends on `libgreet`), shows the store,
-# shows hello active and runs it from the temporary $HOME/bin. Everything it makes lives in one
-# temporary directory, removed at the end.
+# shows hello active and runs it from the temporary $HOME/bin; then builds examples/hello-c (a
+# C program) and examples/greet-tools (a script with a postinstall hook) from source in the
+# sandbox, installs them and runs them. Everything it makes lives in one temporary directory,
+# removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "build Pandora (release; the first build takes several minutes)"
-cargo build --release -p pandora-cli -p pandorad -p pandora-registry
+cargo build --release -p pandora-cli -p pandorad -p pandora-sandbox -p pandora-registry
 bin=${CARGO_TARGET_DIR:-$PWD/target}/release
 work=$(mktemp -d "${TMPDIR:-/tmp}/pandora-demo.XXXXXX")
 # A temporary HOME too: activation links $HOME/bin into the profile.
@@ -56,3 +58,14 @@ pandora list
 ls -l "$HOME/bin"
 echo "running $HOME/bin/hello"
 "$HOME/bin/hello"
+
+step "build from source in the sandbox: reproducible packages with provenance and an SBOM"
+pandora build examples/hello-c -o "$work"
+pandora build examples/greet-tools -o "$work" --check
+pandora info "$work/hello-c-1.0.0.pkg"
+pandora install "$work/hello-c-1.0.0.pkg" "$work/greet-tools-1.0.0.pkg" --yes
+echo "running $HOME/bin/hello-c and $HOME/bin/greet"
+"$HOME/bin/hello-c" demo
+"$HOME/bin/greet"
+echo "what greet-tools' postinstall hook wrote in its state directory:"
+cat "$PANDORA_HOME/state/greet-tools/first-greeting"
