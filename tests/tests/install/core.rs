@@ -190,22 +190,8 @@ fn issue7_plans_and_warnings_are_typed() {
     ctx.write_registry("main", &server.url(""), None);
     let _d = ctx.start_daemon(&[]);
     // Asked, and answered no: the plan is shown as key=value data and nothing is installed.
-    let out = ctx
-        .pandora()
-        .env("PANDORA_NO_AUTOSTART", "1")
-        .env("PANDORA_ASK", "1")
-        .args(["--log", "plain", "install", "app"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(b"n\n")?;
-            c.wait_with_output()
-        })
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let out = ctx.answering(&["--log", "plain", "install", "app"], "n\n");
+    let stdout = &out.stdout;
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{stdout}");
     // The activation that follows the install is part of the typed plan.

@@ -175,29 +175,9 @@ fn a_missing_dependency_installs_nothing() {
     assert!(ctx.tmp_entries().is_empty());
 }
 
-/// Runs `pandora ARGS` with `PANDORA_ASK=1` (ask as at a terminal), answering `answer`.
+/// Runs `pandora ARGS` asked as at a terminal, answering `answer`.
 fn with_answer(ctx: &Context, args: &[&str], answer: &str) -> Run {
-    use std::io::Write;
-    let mut child = ctx
-        .pandora()
-        .env("PANDORA_NO_AUTOSTART", "1")
-        .env("PANDORA_ASK", "1")
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(answer.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let run = Run::from(out);
-    ctx.record(&format!("pandora {} <<< {answer:?}", args.join(" ")), &run);
-    run
+    ctx.answering(args, answer)
 }
 
 #[test]
