@@ -8,8 +8,9 @@ use pandora_common::layout::Layout;
 use pandora_proto::v1::{
     ActivateRequest, AddRegistryRequest, BuildRequest, CacheFileRequest, DeactivateRequest,
     InfoRequest, InstallRequest, ListRegistriesRequest, ListRemoteRequest, ListStoreRequest,
-    PruneCacheRequest, PruneGenerationsRequest, PublishRequest, RemoveRegistryRequest,
-    RemoveRequest, SearchRequest, SetOverrideRequest, StatusRequest, VerifyRequest, WhichRequest,
+    PruneCacheRequest, PruneGenerationsRequest, PruneStoreRequest, PublishRequest,
+    RemoveRegistryRequest, RemoveRequest, SearchRequest, SetOverrideRequest, StatusRequest,
+    VerifyRequest, WhichRequest,
 };
 
 use crate::client::{self, status_failure};
@@ -22,6 +23,7 @@ pub(crate) enum Request {
     Verify(Vec<String>),
     Prune {
         cache: bool,
+        store: bool,
         generations: bool,
         keep: u32,
         dry_run: bool,
@@ -95,6 +97,7 @@ pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
             }
             Request::Prune {
                 cache,
+                store,
                 generations,
                 keep,
                 dry_run,
@@ -103,6 +106,10 @@ pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
                     let call = c
                         .prune_generations(PruneGenerationsRequest { dry_run, keep })
                         .await;
+                    printer.mutation(call).await?;
+                }
+                if store {
+                    let call = c.prune_store(PruneStoreRequest { dry_run }).await;
                     printer.mutation(call).await?;
                 }
                 if cache {

@@ -244,11 +244,16 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
-    /// Remove old generations and cached downloads (a bare `prune` does both).
+    /// Remove old generations, unreferenced store entries and cached downloads (a bare
+    /// `prune` does all three, in that order).
     Prune {
         /// Cached downloads no registry lists any more or older than their cache TTL.
         #[arg(long)]
         cache: bool,
+        /// Store entries that no kept generation of any profile links to, installed more
+        /// than a day ago.
+        #[arg(long)]
+        store: bool,
         /// Every profile's generations past the newest --keep (never the current one).
         #[arg(long)]
         generations: bool,
@@ -632,17 +637,19 @@ fn main() -> ExitCode {
         }
         Command::Prune {
             cache,
+            store,
             generations,
             keep,
             dry_run,
         } => {
-            // A bare `prune` does both.
-            let both = !cache && !generations;
+            // A bare `prune` does all three.
+            let all = !cache && !store && !generations;
             daemon_cmd::run(
                 printer,
                 daemon_cmd::Request::Prune {
-                    cache: cache || both,
-                    generations: generations || both,
+                    cache: cache || all,
+                    store: store || all,
+                    generations: generations || all,
                     keep,
                     dry_run,
                 },

@@ -23,7 +23,7 @@ pub(crate) use lock::{apply_lock, export_lock};
 pub(crate) use manage::{change_profile, list_profiles, set_override};
 pub(crate) use profile::repair;
 pub(crate) use remove::{
-    Holders, RemoveRequest, describe as describe_holders, prune_generations, remove,
+    Holders, RemoveRequest, describe as describe_holders, prune_generations, prune_store, remove,
 };
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};

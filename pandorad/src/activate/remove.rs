@@ -257,6 +257,67 @@ pub(crate) fn prune_generations(
     })
 }
 
+/// Store entries younger than this are kept by `prune --store`, so that a fresh
+/// `install --no-activate` is not swept away at once.
+const MIN_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Deletes the store entries that no kept generation of any profile links to and that were
+/// installed more than a day ago; `dry_run` only says which. Each goes as `remove --purge`
+/// does: renamed out of the store into `tmp/`, then deleted.
+pub(crate) fn prune_store(
+    layout: &Layout,
+    store: &StoreView,
+    dry_run: bool,
+    events: &Events,
+) -> Outcome {
+    let mut held = std::collections::HashSet::new();
+    for p in profile::names(layout) {
+        for n in profile::generations(layout, &p) {
+            if let Ok(lock) = profile::generation_lock(layout, &p, n) {
+                held.extend(lock.packages.into_iter().map(|l| l.pin));
+            }
+        }
+    }
+    let now = std::time::SystemTime::now();
+    let mut lines = Vec::new();
+    let (mut count, mut bytes) = (0u64, 0u64);
+    for installed in &store.entries {
+        let pin = installed.manifest.pin();
+        if held.contains(&pin) {
+            continue;
+        }
+        let entry = layout.store_entry(&pin.name, &pin.version);
+        let installed_at = fs_err::metadata(store::entry::manifest_path(&entry))
+            .and_then(|m| m.modified())
+            .unwrap_or(now);
+        if now.duration_since(installed_at).unwrap_or_default() < MIN_AGE {
+            continue;
+        }
+        events.check()?;
+        if dry_run {
+            lines.push(format!("would delete {pin} ({} bytes)", installed.size));
+        } else {
+            store::remove_then(layout, &pin, |_| {})?;
+            journal::record(layout, &format!("prune {pin}"));
+            lines.push(format!("deleted {pin} ({} bytes)", installed.size));
+        }
+        count += 1;
+        bytes += installed.size;
+    }
+    lines.push(format!(
+        "{} {count} store entr{} ({bytes} bytes) that no kept generation holds",
+        if dry_run { "would free" } else { "freed" },
+        if count == 1 { "y" } else { "ies" }
+    ));
+    Ok(Summary {
+        lines,
+        counts: [("entries".to_string(), count), ("bytes".to_string(), bytes)]
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    })
+}
+
 /// Deletes generation `n` (not the current one): its forest leaves `generations/` by one
 /// rename into `tmp/` (so it is there whole or gone), then its `.lock` and `.profile` go (a
 /// crash in between leaves files that the start-up repair removes), then the forest.

@@ -276,6 +276,17 @@ impl Pandora for Service {
         }))
     }
 
+    type PruneStoreStream = Stream;
+    async fn prune_store(
+        &self,
+        req: Request<PruneStoreRequest>,
+    ) -> Result<Response<Stream>, Status> {
+        let dry_run = req.into_inner().dry_run;
+        Ok(self.mutate("prune --store".into(), move |m| {
+            crate::activate::prune_store(m.layout, m.store, dry_run, m.events)
+        }))
+    }
+
     type RemoveStream = Stream;
     async fn remove(&self, req: Request<RemoveRequest>) -> Result<Response<Stream>, Status> {
         let req = req.into_inner();

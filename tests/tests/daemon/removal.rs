@@ -409,3 +409,67 @@ fn issue10_a_crash_at_every_step_of_deactivate_remove_switch_rollback_and_prune(
         );
     }
 }
+
+/// Makes a store entry look installed two days ago.
+fn backdate(ctx: &Context, pin: &str) {
+    let (name, version) = pin.split_once('@').unwrap();
+    let manifest = ctx
+        .pandora_home()
+        .join("store")
+        .join(name)
+        .join(version)
+        .join("manifest.acl");
+    let status = Command::new("touch")
+        .args(["-d", "2 days ago"])
+        .arg(&manifest)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn issue13_prune_store_deletes_only_old_entries_no_kept_generation_holds() {
+    let ctx = Context::new();
+    let reg = ctx.registry_of(
+        "main",
+        &[
+            PkgSpec::new("old", "1"),
+            PkgSpec::new("older", "1"),
+            PkgSpec::new("fresh", "1"),
+            PkgSpec::new("tool", "1"),
+        ],
+    );
+    let d = ctx.start_daemon(&[]);
+    ctx.add_registry("main", &file_url(&reg), 0);
+    let r = ctx.plain(&["install", "old@1", "older@1", "fresh@1", "--no-activate"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(ctx.plain(&["install", "tool@1"]).code, 0);
+    for pin in ["old@1", "older@1", "tool@1"] {
+        backdate(&ctx, pin);
+    }
+
+    let r = ctx.plain(&["prune", "--store", "--dry-run"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("would delete old@1"), "{r:?}");
+    assert!(r.stdout.contains("would delete older@1"), "{r:?}");
+    assert!(!r.stdout.contains("tool@1"), "held by a generation: {r:?}");
+    assert!(!r.stdout.contains("fresh@1"), "installed today: {r:?}");
+    assert_eq!(ctx.store_entries().len(), 4, "a dry run changes nothing");
+
+    // A crash once the first entry has left the store: after a restart it is gone whole.
+    drop(d);
+    let mut d = ctx.start_daemon(&[("PANDORA_FAILPOINT", "remove-after-rename")]);
+    let r = ctx.plain(&["prune", "--store"]);
+    assert_ne!(r.code, 0, "{r:?}");
+    let _ = d.child.wait();
+    let _d = ctx.start_daemon(&[]);
+    assert!(ctx.tmp_entries().is_empty(), "{:?}", ctx.tmp_entries());
+    let left = ctx.store_entries();
+    assert_eq!(left.len(), 3, "exactly one went before the crash: {left:?}");
+
+    let r = ctx.plain(&["prune", "--store"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("freed 1 store entry"), "{r:?}");
+    assert_eq!(ctx.store_entries(), ["fresh@1", "tool@1"]);
+    assert_eq!(run_home(&ctx, "tool").as_deref(), Some("tool 1\n"));
+}
