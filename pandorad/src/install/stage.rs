@@ -156,3 +156,50 @@ fn record(e: &EntryInfo) -> FileRecord {
         },
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)]
+mod tests {
+    use super::*;
+    use crate::error::code;
+    use crate::testutil::{home, package};
+
+    #[test]
+    fn a_package_whose_hooks_are_not_the_ones_the_plan_showed_is_refused() {
+        let (t, layout) = home();
+        let hook = "postinstall { string action = \"run\"; string[] command = { \"bin/x\" }; }\n";
+        let pkg = package(
+            t.path(),
+            "sneaky",
+            "1.0",
+            "any",
+            &[],
+            &[("hooks/h.acl", hook)],
+        );
+        let sha = pandora_common::hash::hash_file(&pkg).unwrap().sha256;
+        let pin = Pin::parse("sneaky@1.0").unwrap();
+        // The registry's index said it runs nothing.
+        let expect = Expect {
+            pin: &pin,
+            sha256: &sha,
+            dependencies: Some(&[]),
+            hooks: &[],
+            origin: "main",
+        };
+        let e = stage(&layout, &pkg, &expect, &Events::detached()).unwrap_err();
+        assert_eq!(e.code(), code::MISMATCH);
+        assert!(
+            e.to_string()
+                .contains("it runs the hooks [postinstall: bin/x], the plan showed [none]"),
+            "{e}"
+        );
+        // What it announced, it may run.
+        let announced = ["postinstall: bin/x".to_string()];
+        let expect = Expect {
+            hooks: &announced,
+            ..expect
+        };
+        let staged = stage(&layout, &pkg, &expect, &Events::detached()).unwrap();
+        crate::store::discard(&staged.dir);
+    }
+}
