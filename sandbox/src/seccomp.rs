@@ -113,9 +113,18 @@ fn denials() -> Result<BTreeMap<i64, Vec<SeccompRule>>, String> {
             cond(0, SeccompCmpOp::Ne, 0xffff_ffff)?,
         ])?],
     );
+    // The kernel reads an ioctl's request as 32 bits: compare only those, or
+    // `TIOCSTI | 1 << 32` would pass.
+    let dword = |value: u64| {
+        SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, value)
+            .map_err(|e| e.to_string())
+    };
     rules.insert(
         libc::SYS_ioctl,
-        vec![rule(vec![cond(1, SeccompCmpOp::Eq, libc::TIOCSTI)?])?],
+        vec![
+            rule(vec![dword(libc::TIOCSTI)?])?,
+            rule(vec![dword(libc::TIOCLINUX)?])?,
+        ],
     );
     Ok(rules)
 }
@@ -136,8 +145,32 @@ fn compile(
         .map_err(|e: seccompiler::BackendError| format!("cannot compile the seccomp filter: {e}"))
 }
 
-/// Installs both filters on this process (no-new-privs must be set).
+/// A filter that refuses (ENOSYS) every system call of the x32 ABI: their numbers carry bit
+/// 30, match none of the rules above (which name x86_64 numbers), and would pass them.
+#[cfg(target_arch = "x86_64")]
+fn no_x32() -> seccompiler::BpfProgram {
+    use seccompiler::sock_filter;
+    const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JGE_K: u16 = 0x35; // BPF_JMP | BPF_JGE | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    const X32_BIT: u32 = 0x4000_0000;
+    const RET_ERRNO: u32 = 0x0005_0000; // SECCOMP_RET_ERRNO
+    const RET_ALLOW: u32 = 0x7fff_0000; // SECCOMP_RET_ALLOW
+    let ins = |code, jt, jf, k| sock_filter { code, jt, jf, k };
+    vec![
+        // The syscall number is at offset 0 of `struct seccomp_data`.
+        ins(LD_W_ABS, 0, 0, 0),
+        ins(JGE_K, 0, 1, X32_BIT),
+        ins(RET_K, 0, 0, RET_ERRNO | libc::ENOSYS as u32),
+        ins(RET_K, 0, 0, RET_ALLOW),
+    ]
+}
+
+/// Installs the filters on this process (no-new-privs must be set).
 pub(super) fn apply() -> Result<(), String> {
+    #[cfg(target_arch = "x86_64")]
+    seccompiler::apply_filter(&no_x32())
+        .map_err(|e| format!("cannot apply the seccomp filter: {e}"))?;
     let eperm = compile(denials()?, libc::EPERM)?;
     let clone3 = compile(
         [(libc::SYS_clone3, Vec::new())].into_iter().collect(),

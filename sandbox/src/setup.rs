@@ -128,7 +128,9 @@ fn outer(args: &Args) -> Result<ExitCode, String> {
     let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
         .map_err(|e| format!("cannot watch the sandbox's init: {e}"))?;
     let timeout = limits(args).timeout;
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now()
+        .checked_add(timeout)
+        .ok_or_else(|| format!("a timeout of {} s is too long", timeout.as_secs()))?;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -173,6 +175,9 @@ fn write_proc(path: &str, text: &str) -> Result<(), String> {
 }
 
 /// The user's binds, checked.
+/// The user's binds, shallowest target first, so that a bind inside another one's target is
+/// mounted after it and shows (`--rw b:/build --ro a:/build/src` keeps `/build/src`
+/// read-only).
 fn binds(args: &Args) -> Result<Vec<Bind>, String> {
     let mut out = Vec::new();
     for (specs, writable) in [(&args.ro, false), (&args.rw, true)] {
@@ -180,6 +185,7 @@ fn binds(args: &Args) -> Result<Vec<Bind>, String> {
             out.push(parse_bind(spec, writable)?);
         }
     }
+    out.sort_by_key(|b| b.target.components().count());
     Ok(out)
 }
 
@@ -199,7 +205,7 @@ const SYSTEM: &[&str] = &[
 ];
 
 /// Device nodes the job may use.
-const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom"];
 
 /// Where the new root is assembled (a tmpfs over it, in this mount namespace only).
 const ROOT: &str = "/tmp";
@@ -218,7 +224,10 @@ struct Planned {
 fn plan(source: &Path, target: &Path, writable: bool, device: bool) -> Result<Planned, String> {
     let fd = rustix::fs::open(source, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| format!("cannot open {}: {e}", source.display()))?;
-    let meta = fs_err::metadata(source).map_err(|e| e.to_string())?;
+    let meta =
+        rustix::fs::fstat(&fd).map_err(|e| format!("cannot inspect {}: {e}", source.display()))?;
+    let is_dir =
+        rustix::fs::FileType::from_raw_mode(meta.st_mode) == rustix::fs::FileType::Directory;
     let vfs = rustix::fs::statvfs(source)
         .map_err(|e| format!("cannot inspect {}: {e}", source.display()))?;
     let mut locked = MountFlags::empty();
@@ -238,7 +247,7 @@ fn plan(source: &Path, target: &Path, writable: bool, device: bool) -> Result<Pl
     Ok(Planned {
         fd,
         target: target.to_path_buf(),
-        dir: meta.is_dir(),
+        dir: is_dir,
         writable,
         device,
         locked,
@@ -249,6 +258,10 @@ fn plan(source: &Path, target: &Path, writable: bool, device: bool) -> Result<Pl
 fn init(args: &Args) -> Result<ExitCode, String> {
     let _ = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));
     let limits = limits(args);
+    let last_cap: u32 = fs_err::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(40);
     let fail = |what: &str| {
         let what = what.to_string();
         move |e: rustix::io::Errno| format!("cannot {what}: {e}")
@@ -404,10 +417,13 @@ fn init(args: &Args) -> Result<ExitCode, String> {
             .map_err(|e| format!("cannot set the {resource:?} limit: {e}"))?;
     }
 
+    // A session of its own: no controlling terminal, so `/dev/tty` leads nowhere and nothing
+    // can be typed into the terminal of whoever started the daemon (TIOCSTI).
+    rustix::process::setsid().map_err(fail("start a session"))?;
     // Below the daemon and this helper, so that a job that eats the CPU (a fork bomb, a
     // busy loop) cannot keep them from killing it on time.
     rustix::process::setpriority_process(None, 10).map_err(fail("lower the job's priority"))?;
-    drop_capabilities()?;
+    drop_capabilities(last_cap)?;
     rustix::thread::set_no_new_privs(true).map_err(fail("set no-new-privs"))?;
     let writable: Vec<PathBuf> = binds(args)?
         .into_iter()
@@ -474,18 +490,17 @@ fn make_parent(at: &Path) -> Result<(), String> {
 
 /// Empties the bounding, ambient, effective, permitted and inheritable capability sets, so
 /// that nothing the job executes (even as root inside) gets a capability back.
-fn drop_capabilities() -> Result<(), String> {
-    for raw in 0..64 {
-        // Numbers past the kernel's last capability fail with EINVAL: the end of the list.
-        if rustix::thread::remove_capability_from_bounding_set(
-            rustix::thread::CapabilitySet::from_bits_retain(1 << raw),
-        )
-        .is_err()
-        {
-            break;
+fn drop_capabilities(last_cap: u32) -> Result<(), String> {
+    for raw in 0..=last_cap.min(63) {
+        let cap = rustix::thread::CapabilitySet::from_bits_retain(1 << raw);
+        rustix::thread::remove_capability_from_bounding_set(cap)
+            .map_err(|e| format!("cannot drop capability {raw} from the bounding set: {e}"))?;
+        if rustix::thread::capability_is_in_bounding_set(cap).unwrap_or(true) {
+            return Err(format!("capability {raw} stayed in the bounding set"));
         }
     }
-    let _ = rustix::thread::clear_ambient_capability_set();
+    rustix::thread::clear_ambient_capability_set()
+        .map_err(|e| format!("cannot clear the ambient capabilities: {e}"))?;
     rustix::thread::set_capabilities(
         None,
         rustix::thread::CapabilitySets {

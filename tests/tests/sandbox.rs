@@ -111,6 +111,18 @@ impl Place {
         }
     }
 
+    /// `pandora-sandbox ARGS` with secrets in the helper's own environment, which the job
+    /// must not see.
+    fn sandbox_with_env(&self, args: &[&str]) -> Output {
+        Command::new(&self.helper)
+            .args(args)
+            .current_dir(&self.root)
+            .env("SSH_AUTH_SOCK", "/run/user/1000/ssh-agent")
+            .env("PANDORA_HOME", "/home/someone/pandora")
+            .output()
+            .unwrap()
+    }
+
     /// `pandora-sandbox ARGS`, as the runner.
     fn sandbox(&self, args: &[&str]) -> Output {
         let mut cmd = match (self.who, ordinary_user()) {
@@ -211,7 +223,7 @@ fn escape_attempts_are_refused_as_root_and_as_an_ordinary_user() {
         let report = String::from_utf8_lossy(&r.stdout).into_owned();
         assert!(r.status.success(), "{who:?}: {}", text(&r));
         let lines: Vec<&str> = report.lines().collect();
-        assert_eq!(lines.len(), 20, "{who:?}: {report}");
+        assert_eq!(lines.len(), 23, "{who:?}: {report}");
         for line in &lines[..lines.len() - 1] {
             assert!(line.ends_with(" refused"), "{who:?}: {line}\n{report}");
         }
@@ -305,7 +317,7 @@ fn runaway_jobs_are_killed_by_the_limits() {
 #[test]
 fn a_job_sees_a_fixed_environment_and_its_exit_status_comes_back() {
     let place = Place::new(As::Me);
-    let r = place.sandbox(&[
+    let r = place.sandbox_with_env(&[
         "--setenv",
         "EXTRA=1",
         "--chdir",

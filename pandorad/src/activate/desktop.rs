@@ -56,6 +56,20 @@ const SHOWN: [&str; 6] = [
 /// copy would misdescribe the user's directory, so it is not linked.
 const NOT_LINKED: [&str; 3] = ["icon-theme.cache", "mimeinfo.cache", "index.db"];
 
+/// Whether `name` (a file under `rel`, the path below the data home) is linked. Under
+/// `applications/` only desktop entries and menu directories are: a package's
+/// `mimeapps.list` or `defaults.list` there would choose the user's default programs.
+fn linked(rel: &Path, name: &std::ffi::OsStr) -> bool {
+    if NOT_LINKED.iter().any(|n| name == *n) {
+        return false;
+    }
+    if rel.starts_with("applications") {
+        let n = name.to_string_lossy();
+        return n.ends_with(".desktop") || n.ends_with(".directory");
+    }
+    true
+}
+
 /// How deep a tree is followed; a link cycle inside a package ends here.
 const MAX_DEPTH: usize = 12;
 
@@ -224,7 +238,7 @@ impl Walk<'_> {
                 if depth < MAX_DEPTH {
                     self.link_tree(&src, &dst, depth + 1);
                 }
-            } else if !NOT_LINKED.iter().any(|n| name == *n) {
+            } else if linked(src.strip_prefix(self.share).unwrap_or(&src), &name) {
                 self.link(&src, &dst);
             }
         }
@@ -404,6 +418,22 @@ mod tests {
     use std::os::unix::fs::symlink;
 
     use super::*;
+
+    #[test]
+    fn under_applications_only_entries_and_menus_are_linked() {
+        let app = Path::new("applications");
+        assert!(linked(app, "org.x.App.desktop".as_ref()));
+        assert!(linked(&app.join("kde"), "x.desktop".as_ref()));
+        assert!(linked(app, "Games.directory".as_ref()));
+        assert!(!linked(app, "mimeapps.list".as_ref()));
+        assert!(!linked(app, "defaults.list".as_ref()));
+        assert!(!linked(app, "mimeinfo.cache".as_ref()));
+        assert!(linked(Path::new("man/man1"), "viewer.1".as_ref()));
+        assert!(!linked(
+            Path::new("icons/hicolor"),
+            "icon-theme.cache".as_ref()
+        ));
+    }
 
     #[test]
     fn sync_links_files_and_prunes_only_its_own_dangling_links() {

@@ -131,40 +131,7 @@ pub(crate) fn remove(
                 describe(&holders)
             ));
         } else if req.purge {
-            // preremove may refuse; postremove runs once the entry has left the store, and
-            // its failure is only a warning (the package is gone either way).
-            let entry = layout.store_entry(&pin.name, &pin.version);
-            let manifest = store::entry::read_manifest(&entry).map_err(|e| Error::Damaged {
-                pin: pin.clone(),
-                reason: pandora_common::error_chain(&e, ": "),
-            })?;
-            crate::hooks::run_phase(
-                layout,
-                &entry,
-                &manifest,
-                "preremove",
-                "it stays in the store",
-                events,
-            )?;
-            pandora_common::failpoint(FAILPOINT, "remove-before-store");
-            store::remove_then(layout, &pin, |moved| {
-                if let Err(e) = crate::hooks::run_phase(
-                    layout,
-                    moved,
-                    &manifest,
-                    "postremove",
-                    "it is deleted all the same",
-                    events,
-                ) {
-                    let subject = pin.to_string();
-                    events.warn(
-                        "hook-failed",
-                        &subject,
-                        e.to_string(),
-                        &[("package", &subject), ("phase", "postremove")],
-                    );
-                }
-            })?;
+            purge(layout, &pin, events)?;
             journal::record(layout, &format!("remove {pin}"));
             lines.push(format!("deleted {pin} from the store"));
         } else {
@@ -178,6 +145,44 @@ pub(crate) fn remove(
         lines,
         counts: [("deletable".to_string(), deletable)].into_iter().collect(),
         ..Default::default()
+    })
+}
+
+/// Deletes `pin` from the store with its remove hooks: `preremove` may refuse; `postremove`
+/// runs once the entry has left the store (it still sees the files in `tmp/`), and its
+/// failure is only a warning (the package is gone either way).
+fn purge(layout: &Layout, pin: &Pin, events: &Events) -> Result<()> {
+    let entry = layout.store_entry(&pin.name, &pin.version);
+    let manifest = store::entry::read_manifest(&entry).map_err(|e| Error::Damaged {
+        pin: pin.clone(),
+        reason: pandora_common::error_chain(&e, ": "),
+    })?;
+    crate::hooks::run_phase(
+        layout,
+        &entry,
+        &manifest,
+        "preremove",
+        "it stays in the store",
+        events,
+    )?;
+    pandora_common::failpoint(FAILPOINT, "remove-before-store");
+    store::remove_then(layout, pin, |moved| {
+        if let Err(e) = crate::hooks::run_phase(
+            layout,
+            moved,
+            &manifest,
+            "postremove",
+            "it is deleted all the same",
+            events,
+        ) {
+            let subject = pin.to_string();
+            events.warn(
+                "hook-failed",
+                &subject,
+                e.to_string(),
+                &[("package", &subject), ("phase", "postremove")],
+            );
+        }
     })
 }
 
@@ -270,12 +275,12 @@ pub(crate) fn prune_store(
     dry_run: bool,
     events: &Events,
 ) -> Outcome {
+    // A generation whose lockfile cannot be read may hold anything: then nothing goes.
     let mut held = std::collections::HashSet::new();
     for p in profile::names(layout) {
         for n in profile::generations(layout, &p) {
-            if let Ok(lock) = profile::generation_lock(layout, &p, n) {
-                held.extend(lock.packages.into_iter().map(|l| l.pin));
-            }
+            let lock = profile::generation_lock(layout, &p, n)?;
+            held.extend(lock.packages.into_iter().map(|l| l.pin));
         }
     }
     let now = std::time::SystemTime::now();
@@ -297,7 +302,7 @@ pub(crate) fn prune_store(
         if dry_run {
             lines.push(format!("would delete {pin} ({} bytes)", installed.size));
         } else {
-            store::remove_then(layout, &pin, |_| {})?;
+            purge(layout, &pin, events)?;
             journal::record(layout, &format!("prune {pin}"));
             lines.push(format!("deleted {pin} ({} bytes)", installed.size));
         }

@@ -147,7 +147,11 @@ pub(crate) fn build(
     let key = inputs.key();
     let cached = layout.build_cache().join(format!("{key}.pkg"));
     let mut lines = Vec::new();
-    if !req.no_cache && !req.check && cached.is_file() {
+    // A cache entry counts only if it holds this very package (an imported entry is trusted
+    // for its inputs, but not for its name).
+    let cached_fits = cached.is_file()
+        && pkg::inspect_file(&cached, &Limits::default()).is_ok_and(|i| i.manifest.pin() == pin);
+    if !req.no_cache && !req.check && cached_fits {
         copy_out(&cached, &out)?;
         let sha = pandora_common::hash::hash_file(&out)
             .map_err(Error::io("read", &out))?
@@ -365,7 +369,16 @@ fn pack_output(
     let pkg_dir = scratch.path().join("package");
     let files = pkg_dir.join("files");
     fs_err::create_dir_all(&pkg_dir).map_err(Error::io("create", &pkg_dir))?;
-    fs_err::rename(root.join("out"), &files).map_err(Error::io("move", &files))?;
+    // The steps may have replaced /build/out with a link (to `/`, say): only a directory is
+    // taken, and what is in it is read without following links.
+    let out = root.join("out");
+    if !fs_err::symlink_metadata(&out).is_ok_and(|m| m.is_dir()) {
+        return Err(Error::BuildFailed {
+            pin: pin.clone(),
+            what: "the steps left /build/out as something other than a directory".into(),
+        });
+    }
+    fs_err::rename(&out, &files).map_err(Error::io("move", &files))?;
     if !recipe.package.install_hooks.is_empty() {
         sources::copy_tree(&dir.join("hooks"), &pkg_dir.join("hooks"))
             .map_err(Error::io("copy", dir.join("hooks")))?;

@@ -33,11 +33,23 @@ pub(crate) fn payload_files(files_dir: &Path) -> std::io::Result<Vec<FileInfo>> 
             if meta.is_dir() {
                 stack.push((path, child));
             } else if meta.is_file() {
-                let bytes = fs_err::read(&path)?;
+                // Streamed: a large file costs a buffer, not its size.
+                let mut file = fs_err::File::open(&path)?;
+                let mut sha1 = sha1::Sha1::new();
+                let mut sha256 = pandora_common::hash::Hasher::new();
+                let mut buf = vec![0u8; 256 << 10];
+                loop {
+                    let n = std::io::Read::read(&mut file, &mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    sha1.update(&buf[..n]);
+                    sha256.update(&buf[..n]);
+                }
                 out.push(FileInfo {
                     path: child,
-                    sha1: hex::encode(sha1::Sha1::digest(&bytes)),
-                    sha256: pandora_common::hash::sha256_hex(&bytes),
+                    sha1: hex::encode(sha1.finalize()),
+                    sha256: sha256.finish().sha256,
                 });
             }
         }

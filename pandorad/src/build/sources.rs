@@ -36,13 +36,28 @@ pub(crate) fn prepare(
         let (path, sha256) = match &s.kind {
             SourceKind::Path(rel) => {
                 let path = dir.join(rel);
-                if fs_err::symlink_metadata(&path).is_err() {
+                // Resolved, it must stay inside the recipe's directory: a symlink on the way
+                // (`a -> $HOME`) must not carry the user's files into a package.
+                let inside = match (fs_err::canonicalize(dir), fs_err::canonicalize(&path)) {
+                    (Ok(d), Ok(p)) => p.starts_with(&d),
+                    _ => {
+                        return Err(Error::BuildFailed {
+                            pin: pin.clone(),
+                            what: format!(
+                                "source `{}` is {}, which does not exist",
+                                s.label,
+                                path.display()
+                            ),
+                        });
+                    }
+                };
+                if !inside {
                     return Err(Error::BuildFailed {
                         pin: pin.clone(),
                         what: format!(
-                            "source `{}` is {}, which does not exist",
+                            "source `{}` ({rel}) leads outside {} through a symbolic link",
                             s.label,
-                            path.display()
+                            dir.display()
                         ),
                     });
                 }

@@ -186,6 +186,21 @@ pub(crate) fn install(
                 )
             });
         if let Err(e) = ran {
+            if let Error::Cancelled(why) = e {
+                // The packages are in the store; the rest of the request stops here.
+                let rest: Vec<String> = fetched
+                    .staged
+                    .iter()
+                    .skip_while(|g| &g.staged.pin != pin)
+                    .map(|g| g.staged.pin.to_string())
+                    .collect();
+                lines.push(format!(
+                    "stopped because {why}: installed, but the postinstall hooks of {} did not run and nothing was activated",
+                    rest.join(", ")
+                ));
+                hook_failures.extend(fetched.staged.iter().map(|g| g.staged.pin.clone()));
+                break;
+            }
             let subject = pin.to_string();
             events.warn(
                 "hook-failed",

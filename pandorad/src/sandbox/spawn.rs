@@ -32,6 +32,10 @@ use crate::engine::Events;
 
 /// The most output (stdout and stderr together) a job may write before it is stopped.
 pub(crate) const MAX_OUTPUT: usize = 1 << 20;
+/// The longest line passed on; a longer one is cut into pieces of this size.
+const MAX_LINE: u64 = 16 << 10;
+/// What a reader sends when the output passed [`MAX_OUTPUT`] (no line holds a NUL).
+const OVERFLOW: &str = "\0overflow";
 
 /// How a job ended.
 #[derive(Debug)]
@@ -66,7 +70,10 @@ pub(crate) fn run(job: &Job, label: &str, events: &Events) -> Ended {
         Ok(c) => c,
         Err(e) => return Ended::Unavailable(format!("cannot start the sandbox helper: {e}")),
     };
-    let (tx, rx) = mpsc::channel::<(bool, String)>();
+    // Bounded everywhere: a line is cut at MAX_LINE bytes, the readers count every byte and
+    // stop at MAX_OUTPUT, and the channel holds a few hundred lines.
+    let (tx, rx) = mpsc::sync_channel::<(bool, String)>(256);
+    let total = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut readers = Vec::new();
     let streams: [(bool, Option<Box<dyn Read + Send>>); 2] = [
         (
@@ -87,9 +94,24 @@ pub(crate) fn run(job: &Job, label: &str, events: &Events) -> Ended {
     for (is_err, stream) in streams {
         let Some(stream) = stream else { continue };
         let tx = tx.clone();
+        let total = total.clone();
         readers.push(std::thread::spawn(move || {
-            for line in BufReader::new(stream).split(b'\n') {
-                let Ok(line) = line else { break };
+            let mut reader = BufReader::new(stream);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                let n = match (&mut reader).take(MAX_LINE).read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                let sofar = total.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+                if sofar > MAX_OUTPUT {
+                    let _ = tx.send((is_err, OVERFLOW.to_string()));
+                    break;
+                }
+                if line.last() == Some(&b'\n') {
+                    line.pop();
+                }
                 let text = String::from_utf8_lossy(&line).into_owned();
                 if tx.send((is_err, text)).is_err() {
                     break;
@@ -98,21 +120,21 @@ pub(crate) fn run(job: &Job, label: &str, events: &Events) -> Ended {
         }));
     }
     drop(tx);
-    let mut written = 0usize;
     let mut lines = 0usize;
     let mut own = Vec::new();
     let mut stopped: Option<Ended> = None;
     loop {
         match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok((_, line)) if line == OVERFLOW => {
+                stopped = Some(Ended::TooMuchOutput);
+                break;
+            }
             Ok((is_err, line)) => {
                 if is_err && let Some(rest) = line.strip_prefix(PREFIX) {
-                    own.push(rest.trim().to_string());
+                    if own.len() < 16 {
+                        own.push(rest.trim().to_string());
+                    }
                     continue;
-                }
-                written += line.len() + 1;
-                if written > MAX_OUTPUT {
-                    stopped = Some(Ended::TooMuchOutput);
-                    break;
                 }
                 events.info(format!("{label}: {line}"));
                 lines += 1;
