@@ -106,7 +106,7 @@ fn run_command(
     job.env.push(("PANDORA_PACKAGE".into(), pin.to_string()));
     job.env.push(("PANDORA_PHASE".into(), phase.into()));
     job.limits.timeout = Duration::from_secs(timeout);
-    let shown = command.join(" ");
+    let shown = pandora_common::files::shell_words(command);
     events.info(format!("{pin} ({phase}): running `{shown}` in the sandbox"));
     let ended = sandbox::run(&job, &format!("{pin} ({phase})"), events);
     let how = match &ended {

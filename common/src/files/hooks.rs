@@ -88,11 +88,30 @@ impl HookFile {
         self.hooks
             .iter()
             .filter_map(|h| match &h.action {
-                HookAction::Run(cmd, _) => Some(format!("{}: {}", h.phase, cmd.join(" "))),
+                HookAction::Run(cmd, _) => Some(format!("{}: {}", h.phase, shell_words(cmd))),
                 _ => None,
             })
             .collect()
     }
+}
+
+/// A command as a shell would read it back: arguments with anything but plain characters are
+/// single-quoted, so `["a b"]` and `["a", "b"]` never read the same.
+pub fn shell_words(command: &[String]) -> String {
+    command
+        .iter()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_./=:@%+,-".contains(c));
+            if plain {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn action(block: Block, origin: &str) -> Result<HookAction, FileError> {
@@ -119,5 +138,20 @@ fn action(block: Block, origin: &str) -> Result<HookAction, FileError> {
             Ok(HookAction::Run(command, timeout))
         }
         other => Err(r.field_error("action", format!("`{other}` is not one of warn, info, run"))),
+    }
+}
+
+#[cfg(test)]
+mod shell_words_tests {
+    use super::shell_words;
+
+    #[test]
+    fn arguments_with_spaces_or_quotes_are_quoted() {
+        let s = |v: &[&str]| shell_words(&v.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+        assert_eq!(s(&["bin/tool", "--init"]), "bin/tool --init");
+        assert_eq!(s(&["a b"]), "'a b'");
+        assert_eq!(s(&["a", "b"]), "a b");
+        assert_eq!(s(&["sh", "-c", "echo it's"]), "sh -c 'echo it'\\''s'");
+        assert_eq!(s(&[""]), "''");
     }
 }

@@ -25,7 +25,7 @@ mod snapshot;
 pub use filelist::{FileKind, FileList, FileRecord};
 pub use hooks::{
     DEFAULT_TIMEOUT as HOOK_DEFAULT_TIMEOUT, Hook, HookAction, HookFile,
-    MAX_TIMEOUT as HOOK_MAX_TIMEOUT,
+    MAX_TIMEOUT as HOOK_MAX_TIMEOUT, shell_words,
 };
 pub use index::{Index, PackageEntry, VersionEntry};
 pub use lock::{LockedPackage, Lockfile};

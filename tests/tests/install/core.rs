@@ -138,7 +138,7 @@ fn issue7_a_refused_package_keeps_its_verified_blob() {
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
         r.stderr
-            .contains("error[hook-failed]: hooked@1.0.0: its preinstall hook `/bin/sh -c exit 3` exited with status 3; nothing was installed"),
+            .contains("error[hook-failed]: hooked@1.0.0: its preinstall hook `/bin/sh -c 'exit 3'` exited with status 3; nothing was installed"),
         "{r:?}"
     );
     assert!(!r.stderr.contains("damaged"), "the blob was fine: {r:?}");

@@ -41,7 +41,7 @@ fn run_hooks_run_in_the_sandbox_at_each_phase() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&plan.stdout);
     assert!(
-        stdout.contains("hooks=\"preinstall: /bin/sh -c echo pre ran; touch /state/preinstall; postinstall: /bin/sh -c bin/hooked;"),
+        stdout.contains("hooks=\"preinstall: /bin/sh -c 'echo pre ran; touch /state/preinstall'; postinstall: /bin/sh -c 'bin/hooked;"),
         "{stdout}"
     );
     assert!(
@@ -119,7 +119,7 @@ fn a_failing_preinstall_installs_nothing_and_a_failing_postinstall_does_not_acti
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
         r.stderr.contains(
-            "error[hook-failed]: hooked@1.0.0: its preinstall hook `/bin/sh -c echo no; exit 3` exited with status 3; nothing was installed"
+            "error[hook-failed]: hooked@1.0.0: its preinstall hook `/bin/sh -c 'echo no; exit 3'` exited with status 3; nothing was installed"
         ),
         "{r:?}"
     );
@@ -163,7 +163,7 @@ fn a_hook_that_runs_too_long_is_killed_and_the_daemon_carries_on() {
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
         r.stderr
-            .contains("its preinstall hook `/bin/sh -c while :; do :; done` ran out of time (1 s) and was killed; nothing was installed"),
+            .contains("its preinstall hook `/bin/sh -c 'while :; do :; done'` ran out of time (1 s) and was killed; nothing was installed"),
         "{r:?}"
     );
     assert_eq!(ctx.plain(&["status"]).code, 0, "the daemon answers");
