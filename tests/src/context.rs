@@ -142,18 +142,25 @@ impl Context {
         cmd
     }
 
+    /// `pandora ARGS` that asks as at a terminal (`PANDORA_ASK=1`), its stdin and stderr
+    /// piped.
+    fn asked(&self, args: &[&str]) -> Command {
+        let mut cmd = self.pandora();
+        cmd.env("PANDORA_NO_AUTOSTART", "1")
+            .env("PANDORA_ASK", "1")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd
+    }
+
     /// `pandora ARGS` asked as at a terminal (`PANDORA_ASK=1`), reading `answers` as what
     /// the user types.
     pub fn answering(&self, args: &[&str], answers: &str) -> Run {
         use std::io::Write;
         let mut child = self
-            .pandora()
-            .env("PANDORA_NO_AUTOSTART", "1")
-            .env("PANDORA_ASK", "1")
-            .args(args)
-            .stdin(std::process::Stdio::piped())
+            .asked(args)
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("spawn pandora");
         if let Some(mut stdin) = child.stdin.take() {
@@ -170,12 +177,7 @@ impl Context {
     pub fn asking(&self, args: &[&str]) -> Asking {
         use std::io::Read;
         let mut child = self
-            .pandora()
-            .env("PANDORA_NO_AUTOSTART", "1")
-            .env("PANDORA_ASK", "1")
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
+            .asked(args)
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("spawn pandora");
