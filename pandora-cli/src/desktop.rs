@@ -1,7 +1,6 @@
 //! The desktop session's PATH: the one question after an activation, and
 //! `pandora env --session on|off` to change one's mind.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use pandora_proto::v1::{Event, SessionPathQuestion, SetSessionPathRequest};
@@ -43,12 +42,10 @@ async fn ask(
     yes: bool,
 ) -> Result<(), Failure> {
     let (bin, file) = (tilde(&q.bin), tilde(&q.file));
-    let at_terminal =
-        std::io::stdin().is_terminal() || std::env::var_os("PANDORA_ASK").is_some_and(|v| v == "1");
     let enable = if yes {
         true
-    } else if at_terminal {
-        crate::daemon_cmd::confirm(&format!(
+    } else if crate::install_cmd::asking(false) {
+        crate::install_cmd::confirm(&format!(
             "Put {bin} on your desktop session's PATH ({file})? [Y/n] "
         ))?
     } else {

@@ -4,6 +4,7 @@ mod acl_cmd;
 mod client;
 mod daemon_cmd;
 mod desktop;
+mod install_cmd;
 mod interrupt;
 mod output;
 mod pack_cmd;
@@ -570,7 +571,7 @@ fn main() -> ExitCode {
             strategy,
         } => daemon_cmd::run(
             printer,
-            daemon_cmd::Request::Install(daemon_cmd::InstallArgs {
+            daemon_cmd::Request::Install(install_cmd::InstallArgs {
                 packages,
                 yes: cli.global.yes,
                 refresh,

@@ -109,16 +109,7 @@ fn run_command(
     let shown = pandora_common::files::shell_words(command);
     events.info(format!("{pin} ({phase}): running `{shown}` in the sandbox"));
     let ended = sandbox::run(&job, &format!("{pin} ({phase})"), events);
-    let how = match &ended {
-        Ended::Exited(0) => None,
-        Ended::Exited(code) => Some(format!("exited with status {code}")),
-        Ended::TimedOut => Some(format!("ran out of time ({timeout} s) and was killed")),
-        Ended::TooMuchOutput => Some(format!(
-            "wrote more than {} MiB of output and was stopped",
-            sandbox::MAX_OUTPUT >> 20
-        )),
-        Ended::Unavailable(_) | Ended::Cancelled(_) => None,
-    };
+    let how = ended.failure(job.limits.timeout);
     journal::record(
         layout,
         &format!(

@@ -36,6 +36,24 @@ pub struct Manifest {
     pub extra: Vec<Item>,
 }
 
+/// The required `dependencies` field of a package called `name`: exact pins, none of the
+/// package itself, no name twice.
+pub(super) fn dependencies(r: &mut Reader<'_>, name: &str) -> Result<Vec<Pin>, FileError> {
+    let mut dependencies: Vec<Pin> = Vec::new();
+    for d in r.req_strs("dependencies")? {
+        let pin = Pin::parse(&d).map_err(|e| r.field_error("dependencies", e))?;
+        if pin.name == name {
+            return Err(r.field_error("dependencies", format!("`{pin}` is the package itself")));
+        }
+        if let Some(other) = dependencies.iter().find(|p| p.name == pin.name) {
+            let what = format!("`{pin}` and `{other}` pin the same package twice");
+            return Err(r.field_error("dependencies", what));
+        }
+        dependencies.push(pin);
+    }
+    Ok(dependencies)
+}
+
 impl Manifest {
     /// Parses and validates `text`; `origin` names the file in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Manifest, FileError> {
@@ -63,18 +81,7 @@ impl Manifest {
         let arch = r.req_str("arch")?;
         let authors = r.req_strs("authors")?;
         let license = r.req_str("license")?;
-        let mut dependencies: Vec<Pin> = Vec::new();
-        for d in r.req_strs("dependencies")? {
-            let pin = Pin::parse(&d).map_err(|e| r.field_error("dependencies", e))?;
-            if pin.name == name {
-                return Err(r.field_error("dependencies", format!("`{pin}` is the package itself")));
-            }
-            if let Some(other) = dependencies.iter().find(|p| p.name == pin.name) {
-                let what = format!("`{pin}` and `{other}` pin the same package twice");
-                return Err(r.field_error("dependencies", what));
-            }
-            dependencies.push(pin);
-        }
+        let dependencies = dependencies(&mut r, &name)?;
         let install_hooks = r.req_strs("install_hooks")?;
         for h in &install_hooks {
             let ok = h.len() > "hooks/".len()

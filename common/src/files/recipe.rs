@@ -114,10 +114,7 @@ fn package_manifest(block: Block, origin: &str) -> Result<Manifest, FileError> {
     let arch = r.req_str("arch")?;
     let authors = r.req_strs("authors")?;
     let license = r.req_str("license")?;
-    let mut dependencies = Vec::new();
-    for d in r.req_strs("dependencies")? {
-        dependencies.push(Pin::parse(&d).map_err(|e| r.field_error("dependencies", e))?);
-    }
+    let dependencies = super::manifest::dependencies(&mut r, &name)?;
     let install_hooks = r.opt_strs("install_hooks")?.unwrap_or_default();
     let description = r.opt_str("description")?;
     let tags = r.opt_strs("tags")?.unwrap_or_default();

@@ -96,7 +96,7 @@ pub(crate) fn apply_lock(
                 .filter(|l| l.starts_with("installed ")),
         );
     }
-    let store = StoreView::load(layout);
+    let store = store.refresh(layout);
     for l in &lock.packages {
         let stored = store
             .get(&l.pin.name, &l.pin.version)

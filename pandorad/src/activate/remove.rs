@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use pandora_common::files::{PackageArg, Pin};
+use pandora_common::files::{Lockfile, PackageArg, Pin};
 use pandora_common::layout::Layout;
 use pandora_proto::v1::Summary;
 
@@ -189,16 +189,22 @@ fn purge(layout: &Layout, pin: &Pin, events: &Events) -> Result<()> {
 /// Every kept generation of every profile whose lockfile lists `pin`.
 pub(crate) fn holders(layout: &Layout, pin: &Pin) -> Holders {
     let mut out = Holders::new();
-    for p in profile::names(layout) {
-        for n in profile::generations(layout, &p) {
-            if profile::generation_lock(layout, &p, n)
-                .is_ok_and(|l| l.packages.iter().any(|l| &l.pin == pin))
-            {
-                out.entry(p.clone()).or_default().push(n);
-            }
+    for (p, n, lock) in kept_generations(layout) {
+        if lock.is_ok_and(|l| l.packages.iter().any(|l| &l.pin == pin)) {
+            out.entry(p).or_default().push(n);
         }
     }
     out
+}
+
+/// Every kept generation of every profile, with its lockfile as read.
+fn kept_generations(layout: &Layout) -> impl Iterator<Item = (String, u64, Result<Lockfile>)> + '_ {
+    profile::names(layout).into_iter().flat_map(move |p| {
+        profile::generations(layout, &p)
+            .into_iter()
+            .map(move |n| (p.clone(), n, profile::generation_lock(layout, &p, n)))
+            .collect::<Vec<_>>()
+    })
 }
 
 /// `generations 1, 2 of profile `default`` and so on.
@@ -277,11 +283,8 @@ pub(crate) fn prune_store(
 ) -> Outcome {
     // A generation whose lockfile cannot be read may hold anything: then nothing goes.
     let mut held = std::collections::HashSet::new();
-    for p in profile::names(layout) {
-        for n in profile::generations(layout, &p) {
-            let lock = profile::generation_lock(layout, &p, n)?;
-            held.extend(lock.packages.into_iter().map(|l| l.pin));
-        }
+    for (_, _, lock) in kept_generations(layout) {
+        held.extend(lock?.packages.into_iter().map(|l| l.pin));
     }
     let now = std::time::SystemTime::now();
     let mut lines = Vec::new();

@@ -149,9 +149,12 @@ pub(crate) fn build(
     let mut lines = Vec::new();
     // A cache entry counts only if it holds this very package (an imported entry is trusted
     // for its inputs, but not for its name).
-    let cached_fits = cached.is_file()
-        && pkg::inspect_file(&cached, &Limits::default()).is_ok_and(|i| i.manifest.pin() == pin);
-    if !req.no_cache && !req.check && cached_fits {
+    let cached_fits = || {
+        crate::pkgfile::member_text(&cached, "manifest.acl")
+            .and_then(|text| Manifest::parse(&text, "manifest.acl").ok())
+            .is_some_and(|m| m.pin() == pin)
+    };
+    if !req.no_cache && !req.check && cached_fits() {
         copy_out(&cached, &out)?;
         let sha = pandora_common::hash::hash_file(&out)
             .map_err(Error::io("read", &out))?
@@ -340,14 +343,9 @@ fn run_once(layout: &Layout, dir: &Path, inputs: &Inputs, events: &Events) -> Re
         events.info(format!("{pin}: step {}/{n}: {step}", i + 1));
         let how = match sandbox::run(&job, &format!("{pin} step {}", i + 1), events) {
             Ended::Exited(0) => continue,
-            Ended::Exited(code) => format!("exited with status {code}"),
-            Ended::TimedOut => format!("ran out of time ({} s) and was killed", recipe.timeout),
-            Ended::TooMuchOutput => format!(
-                "wrote more than {} MiB of output and was stopped",
-                sandbox::MAX_OUTPUT >> 20
-            ),
             Ended::Unavailable(reason) => format!("could not run in the sandbox: {reason}"),
             Ended::Cancelled(e) => return Err(e),
+            failed => failed.failure(job.limits.timeout).unwrap_or_default(),
         };
         return Err(Error::BuildFailed {
             pin,

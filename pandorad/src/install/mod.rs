@@ -164,27 +164,32 @@ pub(crate) fn install(
         lines.push(format!("installed {pin} (from {})", f.origin));
     }
     let installed = fetched.staged.len() as u64;
+    // The store as it is now (only the new entries are read), for the hooks and the
+    // activation.
+    let store = store.refresh(layout);
     // postinstall hooks, now that the packages are in the store: a failure leaves its
     // package there, but nothing of this request is activated.
     let mut hook_failures = Vec::new();
     for f in &fetched.staged {
         let pin = &f.staged.pin;
         let entry = layout.store_entry(&pin.name, &pin.version);
-        let ran = store::entry::read_manifest(&entry)
-            .map_err(|e| Error::Damaged {
+        let ran = match store.get(&pin.name, &pin.version) {
+            Some(i) => crate::hooks::run_phase(
+                layout,
+                &entry,
+                &i.manifest,
+                "postinstall",
+                "it stays in the store, not activated",
+                events,
+            ),
+            None => Err(Error::Damaged {
                 pin: pin.clone(),
-                reason: pandora_common::error_chain(&e, ": "),
-            })
-            .and_then(|m| {
-                crate::hooks::run_phase(
-                    layout,
-                    &entry,
-                    &m,
-                    "postinstall",
-                    "it stays in the store, not activated",
-                    events,
-                )
-            });
+                reason: store
+                    .damage(&pin.name, &pin.version)
+                    .unwrap_or("it is not in the store after its install")
+                    .to_string(),
+            }),
+        };
         if let Err(e) = ran {
             if let Error::Cancelled(why) = e {
                 // The packages are in the store; the rest of the request stops here.
@@ -242,7 +247,6 @@ pub(crate) fn install(
         (Some(a), Some(planned)) => {
             // The packages are in the store now: a failed activation leaves them there and
             // says so before its own explanation.
-            let store = StoreView::load(layout);
             let pins: Vec<Pin> = requested
                 .iter()
                 .filter(|p| planned.packages.contains(&p.to_string()))

@@ -4,4 +4,4 @@
 mod spawn;
 
 pub use pandora_sandbox::{Args, Bind, Job, Limits, PREFIX, SETUP_FAILED, TIMED_OUT, main};
-pub(crate) use spawn::{Ended, MAX_OUTPUT, run};
+pub(crate) use spawn::{Ended, run};

@@ -53,6 +53,25 @@ pub(crate) enum Ended {
     Cancelled(crate::error::Error),
 }
 
+impl Ended {
+    /// How a job that ran failed, as the end of a sentence (`exited with status 3`, `ran out
+    /// of time (60 s) and was killed`); `None` when it succeeded or did not run.
+    pub(crate) fn failure(&self, timeout: Duration) -> Option<String> {
+        match self {
+            Ended::Exited(0) | Ended::Unavailable(_) | Ended::Cancelled(_) => None,
+            Ended::Exited(code) => Some(format!("exited with status {code}")),
+            Ended::TimedOut => Some(format!(
+                "ran out of time ({} s) and was killed",
+                timeout.as_secs()
+            )),
+            Ended::TooMuchOutput => Some(format!(
+                "wrote more than {} MiB of output and was stopped",
+                MAX_OUTPUT >> 20
+            )),
+        }
+    }
+}
+
 /// Runs `job`, sending each line it prints to the client as `label: line`.
 pub(crate) fn run(job: &Job, label: &str, events: &Events) -> Ended {
     let mut cmd = match helper() {
