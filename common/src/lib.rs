@@ -11,6 +11,7 @@ pub mod files;
 pub mod hash;
 pub mod layout;
 pub mod pkg;
+pub mod sign;
 
 pub use atomic::{sync_dir, write_atomic};
 pub use failpoint::failpoint;

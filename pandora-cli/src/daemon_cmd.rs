@@ -27,7 +27,7 @@ pub(crate) enum Request {
         keep: u32,
         dry_run: bool,
     },
-    Publish(String, String),
+    Publish(String, String, Option<String>),
     Search(String, bool),
     Info(String, bool),
     Install(crate::install_cmd::InstallArgs),
@@ -105,12 +105,20 @@ pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
                 }
                 Ok(ExitCode::SUCCESS)
             }
-            Request::Publish(file, registry) => {
+            Request::Publish(file, registry, sig) => {
                 let file = std::path::absolute(&file)
                     .map_err(|e| Failure::new(format!("cannot resolve {file}: {e}")))?;
+                let beside = std::path::PathBuf::from(format!("{}.minisig", file.display()));
+                let signature = match sig {
+                    Some(sig) => std::path::absolute(&sig)
+                        .map_err(|e| Failure::new(format!("cannot resolve {sig}: {e}")))?,
+                    None if beside.is_file() => beside,
+                    None => std::path::PathBuf::new(),
+                };
                 let req = PublishRequest {
                     file: file.display().to_string(),
                     registry,
+                    signature: signature.display().to_string(),
                 };
                 printer.mutation(c.publish(req).await).await
             }
@@ -378,11 +386,23 @@ async fn registry(p: &Printer, c: &mut client::Client, cmd: RegistryCommand) -> 
             name,
             url,
             priority,
+            keys,
+            optional_signatures,
         } => {
+            // A key may be given as the path of a minisign.pub file.
+            let keys = keys
+                .into_iter()
+                .map(|k| match fs_err::read_to_string(&k) {
+                    Ok(text) if !k.starts_with("RW") => text,
+                    _ => k,
+                })
+                .collect();
             let req = AddRegistryRequest {
                 name,
                 url,
                 priority,
+                keys,
+                optional_signatures,
             };
             return p.mutation(c.add_registry(req).await).await;
         }
@@ -402,12 +422,13 @@ async fn registry(p: &Printer, c: &mut client::Client, cmd: RegistryCommand) -> 
                     .iter()
                     .map(|r| {
                         format!(
-                            "name={} url={} priority={} publish={} signatures={}\n",
+                            "name={} url={} priority={} publish={} signatures={} keys={}\n",
                             r.name,
                             quote(&r.url),
                             r.priority,
                             r.allow_publish,
-                            r.require_signatures
+                            r.require_signatures,
+                            r.trusted_keys.len()
                         )
                     })
                     .collect();
@@ -427,14 +448,27 @@ async fn registry(p: &Printer, c: &mut client::Client, cmd: RegistryCommand) -> 
                             } else {
                                 "no".into()
                             },
+                            match (r.require_signatures, r.trusted_keys.len()) {
+                                (_, 0) => "none".into(),
+                                (true, n) => format!("required ({n} key{})", plural(n)),
+                                (false, n) => format!("checked ({n} key{})", plural(n)),
+                            },
                         ]
                     })
                     .collect();
-                print_out(&table(p, &["NAME", "PRIORITY", "URL", "PUBLISH"], &rows));
+                print_out(&table(
+                    p,
+                    &["NAME", "PRIORITY", "URL", "PUBLISH", "SIGNATURES"],
+                    &rows,
+                ));
             }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// Local package paths are made absolute: the daemon does not share our working directory.
@@ -608,6 +642,9 @@ async fn info(p: &Printer, c: &mut client::Client, package: String, refresh: boo
     }
     if !i.sbom.is_empty() {
         fields.push(("sbom", i.sbom.clone()));
+    }
+    for line in &i.trust {
+        fields.push(("trust", line.clone()));
     }
     let text: String = if p.plain {
         fields

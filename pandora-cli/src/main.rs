@@ -266,12 +266,18 @@ enum Command {
         dry_run: bool,
     },
     /// Upload a package to a registry whose entry allows publishing (allow_publish, token_file).
+    ///
+    /// A detached minisign signature is uploaded with it: --sig FILE, or FILE.pkg.minisig
+    /// when that file exists. The registry accepts it only if one of its keys made it.
     Publish {
         /// The .pkg file.
         file: String,
         /// The registry, by its name in registries.acl.
         #[arg(long)]
         registry: String,
+        /// The package's detached signature [default: FILE.minisig, when it exists].
+        #[arg(long, value_name = "FILE.minisig")]
+        sig: Option<String>,
     },
     /// Manage the registries packages come from (registries.acl).
     #[command(subcommand)]
@@ -375,6 +381,15 @@ pub(crate) struct ListArgs {
 #[derive(Subcommand)]
 pub(crate) enum RegistryCommand {
     /// Add a registry, or change its URL and priority.
+    ///
+    /// --key pins the registry's minisign public key (as `pandora-registry keygen` prints it):
+    /// from then on its snapshot must be signed by that key (or by a key it rotated to,
+    /// signing the rotation), and package signatures are checked. Trust comes only from
+    /// here, never from the registry.
+    #[command(
+        after_help = "Example:\n  pandora registry add main https://example.org/registry \
+                            --key RWQ…"
+    )]
     Add {
         /// Its local name.
         name: String,
@@ -383,6 +398,13 @@ pub(crate) enum RegistryCommand {
         /// Higher is asked first.
         #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
         priority: i64,
+        /// A minisign public key (`RW…`, or a minisign.pub file's path) to pin; repeat for
+        /// several. Replaces the pinned keys and turns require_signatures on.
+        #[arg(long = "key", value_name = "RW…")]
+        keys: Vec<String>,
+        /// With --key: check signatures that are there, but do not require them.
+        #[arg(long, requires = "keys")]
+        optional_signatures: bool,
     },
     /// Remove a registry.
     Remove {
@@ -656,9 +678,11 @@ fn main() -> ExitCode {
                 },
             )
         }
-        Command::Publish { file, registry } => {
-            daemon_cmd::run(printer, daemon_cmd::Request::Publish(file, registry))
-        }
+        Command::Publish {
+            file,
+            registry,
+            sig,
+        } => daemon_cmd::run(printer, daemon_cmd::Request::Publish(file, registry, sig)),
         Command::Search { query, refresh } => {
             daemon_cmd::run(printer, daemon_cmd::Request::Search(query, refresh))
         }

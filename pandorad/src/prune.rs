@@ -53,6 +53,13 @@ pub(crate) fn prune_cache(layout: &Layout, dry_run: bool, events: &Events) -> Ou
         let Ok(entry) = entry else { continue };
         let Ok(meta) = entry.metadata() else { continue };
         let name = entry.file_name().to_string_lossy().into_owned();
+        // A blob's signature goes with its blob.
+        if let Some(blob) = name.strip_suffix(".minisig") {
+            if !dry_run && !dir.join(blob).exists() {
+                let _ = fs_err::remove_file(entry.path());
+            }
+            continue;
+        }
         let age = meta
             .modified()
             .ok()
@@ -68,6 +75,9 @@ pub(crate) fn prune_cache(layout: &Layout, dry_run: bool, events: &Events) -> Ou
         bytes += meta.len();
         let verb = if dry_run { "would remove" } else { "removed" };
         lines.push(format!("{verb} {name} ({} bytes): {reason}", meta.len()));
+        if !dry_run {
+            let _ = fs_err::remove_file(dir.join(format!("{name}.minisig")));
+        }
         if !dry_run && let Err(e) = fs_err::remove_file(entry.path()) {
             let path = entry.path().display().to_string();
             events.warn(

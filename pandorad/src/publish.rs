@@ -32,7 +32,13 @@ fn token_path(layout: &Layout, token_file: &str) -> PathBuf {
     }
 }
 
-pub(crate) fn publish(layout: &Layout, file: &Path, registry: &str, events: &Events) -> Outcome {
+pub(crate) fn publish(
+    layout: &Layout,
+    file: &Path,
+    signature: Option<&Path>,
+    registry: &str,
+    events: &Events,
+) -> Outcome {
     let list = registries::load(layout)?;
     let Some(reg) = list.registries.iter().find(|r| r.name == registry) else {
         return Err(Error::NoSuchRegistry(registry.to_string()));
@@ -66,13 +72,26 @@ pub(crate) fn publish(layout: &Layout, file: &Path, registry: &str, events: &Eve
     // Check the package here first: a bad one fails fast, with the same words as install.
     let found = pkgfile::inspect_file(file)?;
     let pin = found.manifest.pin();
+    // The signature travels in a header: the .minisig text, base64.
+    let signature = match signature {
+        Some(path) => {
+            let text = fs_err::read_to_string(path).map_err(Error::io("read", path))?;
+            pandora_common::sign::Detached::parse(&text)
+                .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+            Some(pandora_common::sign::base64_encode(text.as_bytes()))
+        }
+        None => None,
+    };
     // Streamed from the file: a package may be as large as the registry allows.
     let upload = fs_err::File::open(file).map_err(Error::io("read", file))?;
     let url = format!("{}/api/v1/publish", reg.url.trim_end_matches('/'));
     let task = events.task("upload", &pin.to_string(), found.compressed_size);
     let client = crate::fetch::http_client().map_err(Error::Internal)?;
-    let resp = client
-        .post(&url)
+    let mut post = client.post(&url);
+    if let Some(sig) = &signature {
+        post = post.header("x-pandora-signature", sig);
+    }
+    let resp = post
         .bearer_auth(&token)
         .header("content-type", "application/octet-stream")
         // The upload and the registry's checks may take a while; a stall still ends.
@@ -120,6 +139,11 @@ pub(crate) fn publish(layout: &Layout, file: &Path, registry: &str, events: &Eve
     let line = if outcome == "unchanged" {
         format!(
             "{pin} was already published to `{registry}` with these exact bytes; nothing changed"
+        )
+    } else if signature.is_some() {
+        format!(
+            "published {pin} to `{registry}` with its signature (sha256 {})",
+            found.sha256
         )
     } else {
         format!("published {pin} to `{registry}` (sha256 {})", found.sha256)

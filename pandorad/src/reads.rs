@@ -220,6 +220,7 @@ pub(crate) fn info(
             v.deprecated || found.manifest.deprecated,
         );
         add_build_record(&mut r, |name| pkgfile::member_text(&fetched.path, name));
+        r.trust = trust_lines(&fetched.trust, &c.config.name, "checked now");
         return Ok(r);
     }
     // No registry has it (or none answered): a bare name still shows the store's newest.
@@ -281,7 +282,33 @@ fn stored(layout: &Layout, installed: &crate::store::Installed, refresh: bool) -
     );
     let entry = layout.store_entry(&pin.name, &pin.version);
     add_build_record(&mut r, |name| fs_err::read_to_string(entry.join(name)).ok());
+    r.trust = trust_lines(
+        &crate::store::entry::trust(m),
+        installed.origin.as_deref().unwrap_or("local"),
+        "verified at install",
+    );
     r
+}
+
+/// What `info` says about the signatures behind a package.
+fn trust_lines(trust: &crate::fetch::Trust, origin: &str, when: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(k) = &trust.snapshot_key {
+        lines.push(format!(
+            "index: registry `{origin}`'s snapshot signed by key {k} ({when})"
+        ));
+    }
+    if let Some(k) = &trust.package_key {
+        lines.push(format!("package: signed by key {k} ({when})"));
+    }
+    if lines.is_empty() {
+        lines.push(if origin == "local" {
+            "no signature: installed from a local file".to_string()
+        } else {
+            format!("no signature was verified: registry `{origin}` has no pinned key")
+        });
+    }
+    lines
 }
 
 /// The provenance and SBOM summary of a package, from `read(file name)`.
@@ -331,5 +358,6 @@ fn reply(
         notes: Vec::new(),
         provenance: Vec::new(),
         sbom: String::new(),
+        trust: Vec::new(),
     }
 }

@@ -71,6 +71,24 @@ impl<'a> Lazy<'a> {
     }
 }
 
+/// Keys to pin for a registry, and whether its signatures become required.
+pub(crate) struct Pinned {
+    pub(crate) keys: Vec<String>,
+    pub(crate) required: bool,
+}
+
+/// Refuses a key that is not a minisign public key before the mutation is queued; returns
+/// the keys as `RW…` lines (a whole `minisign.pub` file is accepted too).
+pub(crate) fn check_keys(keys: &[String]) -> Result<Vec<String>> {
+    keys.iter()
+        .map(|k| {
+            pandora_common::sign::TrustedKey::parse(k)
+                .map(|k| k.text)
+                .map_err(Error::BadKey)
+        })
+        .collect()
+}
+
 /// Refuses a name or URL before the mutation is queued.
 pub(crate) fn check_new(name: &str, url: &str) -> Result<()> {
     if validate_name(name).is_err() {
@@ -117,16 +135,18 @@ fn summary(line: String) -> Summary {
     }
 }
 
-/// Adds `name`, or replaces its URL and priority (keeping its trust settings).
+/// Adds `name`, or replaces its URL and priority (keeping its trust settings unless keys
+/// are pinned now: they replace the trusted keys, and set `require_signatures`).
 pub(crate) fn add(
     layout: &Layout,
     name: &str,
     url: &str,
     priority: i64,
+    pinned: Option<Pinned>,
     events: &Events,
 ) -> Outcome {
     let mut list = load(layout)?;
-    let line = match list.registries.iter_mut().find(|r| r.name == name) {
+    let mut line = match list.registries.iter_mut().find(|r| r.name == name) {
         Some(r) => {
             r.url = url.to_string();
             r.priority = priority;
@@ -150,6 +170,28 @@ pub(crate) fn add(
             format!("added registry {name} {url} (priority {priority})")
         }
     };
+    if let Some(pinned) = pinned
+        && let Some(r) = list.registries.iter_mut().find(|r| r.name == name)
+    {
+        let ids: Vec<String> = pinned
+            .keys
+            .iter()
+            .filter_map(|k| pandora_common::sign::TrustedKey::parse(k).ok())
+            .map(|k| k.id.to_string())
+            .collect();
+        r.trusted_keys = pinned.keys;
+        r.require_signatures = pinned.required;
+        line.push_str(&format!(
+            "; pinned key{} {}; signatures {}",
+            if ids.len() == 1 { "" } else { "s" },
+            ids.join(", "),
+            if pinned.required {
+                "required"
+            } else {
+                "checked when present"
+            }
+        ));
+    }
     save(layout, &list)?;
     // A cache left by a registry of the same name (or the old URL) is not this registry's.
     remove_cache(layout, name)?;
@@ -217,11 +259,11 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let layout = Layout::new(t.path());
         let events = Events::detached();
-        add(&layout, "main", "http://127.0.0.1:1", 0, &events).unwrap();
+        add(&layout, "main", "http://127.0.0.1:1", 0, None, &events).unwrap();
         let cache = layout.index_cache("main");
         std::fs::create_dir_all(&cache).unwrap();
         std::fs::write(cache.join("snapshot.acl"), "old").unwrap();
-        let s = add(&layout, "main", "http://127.0.0.1:2", 5, &events).unwrap();
+        let s = add(&layout, "main", "http://127.0.0.1:2", 5, None, &events).unwrap();
         assert_eq!(
             s.lines,
             ["updated registry main http://127.0.0.1:2 (priority 5)"]

@@ -159,6 +159,71 @@ fn targets(store: &StoreView, args: &[String]) -> Result<Vec<Pin>, Error> {
     Ok(targets)
 }
 
+/// When the entry's archive is still in the blob cache: its sha256 against the one recorded
+/// at install, and its detached signature (kept beside it) against the keys pinned for the
+/// registry it came from. Adds what it checked to `ran`, what is wrong to `problems`.
+fn archive_checks(
+    layout: &Layout,
+    installed: &crate::store::Installed,
+    ran: &mut Vec<String>,
+    problems: &mut Vec<String>,
+) {
+    let Some(sha) = &installed.manifest.archive_sha256 else {
+        return;
+    };
+    let blob = layout.blob_cache().join(sha);
+    if !blob.is_file() {
+        return;
+    }
+    match pandora_common::hash::hash_file(&blob) {
+        Ok(d) if d.sha256 == *sha => ran.push("cached archive sha256".into()),
+        Ok(d) => {
+            problems.push(format!(
+                "the cached archive {} has sha256 {}, not the {sha} installed; drop it: pandora prune --cache",
+                blob.display(),
+                d.sha256
+            ));
+            return;
+        }
+        Err(e) => {
+            problems.push(format!(
+                "cannot read the cached archive {}: {e}",
+                blob.display()
+            ));
+            return;
+        }
+    }
+    let sig_path = layout.blob_cache().join(format!("{sha}.minisig"));
+    let Ok(text) = fs_err::read_to_string(&sig_path) else {
+        return;
+    };
+    let origin = installed.origin.as_deref().unwrap_or("local");
+    let keys = crate::registries::load(layout)
+        .ok()
+        .and_then(|l| l.registries.into_iter().find(|r| r.name == origin))
+        .and_then(|r| pandora_common::sign::TrustedKey::parse_all(&r.trusted_keys).ok())
+        .unwrap_or_default();
+    if keys.is_empty() {
+        ran.push(format!(
+            "archive signature not checked (registry `{origin}` has no pinned key)"
+        ));
+        return;
+    }
+    let verdict = pandora_common::sign::Detached::parse(&text).and_then(|sig| {
+        let file = fs_err::File::open(&blob)
+            .map_err(|e| pandora_common::sign::SignError::Read(e.to_string()))?;
+        sig.verify_reader(&keys, std::io::BufReader::new(file))
+            .map(|k| k.id)
+    });
+    match verdict {
+        Ok(id) => ran.push(format!("archive signature by key {id}")),
+        Err(e) => problems.push(format!(
+            "the cached archive's signature {}: {e}",
+            sig_path.display()
+        )),
+    }
+}
+
 /// Verifies the store entries `args` name (every entry when empty).
 pub(crate) fn verify(
     layout: &Layout,
@@ -173,14 +238,21 @@ pub(crate) fn verify(
         events.check()?;
         let _task = events.task("verify", &pin.to_string(), 0);
         let dir = layout.store_entry(&pin.name, &pin.version);
+        let mut ran = vec!["files".to_string()];
         let problems = match store.damage(&pin.name, &pin.version) {
             Some(reason) => vec![format!(
                 "damaged: {reason}; replace it: pandora install --repair {pin}"
             )],
-            None => problems(&dir),
+            None => {
+                let mut found = problems(&dir);
+                if let Some(installed) = store.get(&pin.name, &pin.version) {
+                    archive_checks(layout, installed, &mut ran, &mut found);
+                }
+                found
+            }
         };
         if problems.is_empty() {
-            lines.push(format!("ok {pin}"));
+            lines.push(format!("ok {pin} (checked: {})", ran.join(", ")));
         } else {
             let subject = pin.to_string();
             for p in &problems {

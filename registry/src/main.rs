@@ -1,12 +1,14 @@
 //! `pandora-registry`: create, update, check and serve a Pandora registry directory.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use pandora_common::files::Pin;
-use pandora_registry::{AddOutcome, Repo, RepoError, ServeOptions};
+use pandora_registry::{
+    AddOutcome, PackageFile, Repo, RepoError, ServeOptions, default_secret_key_path, read_password,
+};
 
 /// Create, update, check and serve a Pandora registry: a directory of static files that any
 /// web server can host.
@@ -23,6 +25,11 @@ use pandora_registry::{AddOutcome, Repo, RepoError, ServeOptions};
                   Results go to stdout; warnings, problems and errors to stderr."
 )]
 struct Cli {
+    /// File whose first line is the password of the registry's secret key, for registries
+    /// whose key has one (every command that updates a signed registry needs it).
+    /// [env: PANDORA_REGISTRY_PASSWORD_FILE]
+    #[arg(long, global = true, value_name = "FILE")]
+    password_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -55,6 +62,51 @@ enum Command {
         /// The .pkg files.
         #[arg(required = true, value_name = "FILE.pkg")]
         files: Vec<PathBuf>,
+        /// The package's detached minisign signature (one FILE.pkg only). It must verify with
+        /// a key of the registry's config.acl. Without it a registry with a secret key signs
+        /// the package itself.
+        #[arg(long, value_name = "FILE.minisig")]
+        sig: Option<PathBuf>,
+    },
+    /// Give the registry a signing key (minisign, Ed25519) and sign it.
+    ///
+    /// Writes a new secret key outside the registry directory (or, with --import, uses a
+    /// minisign secret key already there), lists its public key in config.acl with
+    /// `signed_packages = true`, signs every package not yet signed and, from this update
+    /// on, every snapshot.acl (snapshot.acl.minisig). Prints the public key: give it to your
+    /// users, who pin it with `pandora registry add NAME URL --key RW…`. The global
+    /// --password-file encrypts the new key (and is then needed by every update).
+    #[command(after_help = "Example:\n  pandora-registry keygen ./registry\n  \
+                            pandora registry add main https://example.org/registry --key RW…")]
+    Keygen {
+        /// The registry directory.
+        dir: PathBuf,
+        /// Where the secret key goes [default: ~/.config/pandora-registry/NAME.key].
+        #[arg(long, value_name = "PATH")]
+        secret_key: Option<PathBuf>,
+        /// Use the minisign secret key already at --secret-key (from `minisign -G`, say)
+        /// instead of making one.
+        #[arg(long, requires = "secret_key")]
+        import: bool,
+    },
+    /// Replace the signing key: the new key list is signed by the old key (keys/N.acl), so
+    /// clients that pinned the old key follow the rotation.
+    ///
+    /// Every package is signed again with the new key. The old key stays listed in
+    /// config.acl (so signatures it made elsewhere still verify) unless --drop-old.
+    /// --password-file unlocks the old key; --new-password-file protects the new one.
+    RotateKey {
+        /// The registry directory.
+        dir: PathBuf,
+        /// Where the new secret key goes [default: ~/.config/pandora-registry/NAME-N.key].
+        #[arg(long, value_name = "PATH")]
+        secret_key: Option<PathBuf>,
+        /// File whose first line is the new key's password.
+        #[arg(long, value_name = "FILE")]
+        new_password_file: Option<PathBuf>,
+        /// List only the new key from now on.
+        #[arg(long)]
+        drop_old: bool,
     },
     /// Mark NAME@VERSION deprecated (or, with --undo, not): the only change ever made to a
     /// published version.
@@ -71,7 +123,8 @@ enum Command {
         #[arg(long)]
         undo: bool,
     },
-    /// Verify every blob against the index and the snapshot against every index file.
+    /// Verify every blob against the index, the snapshot against every index file, and
+    /// every signature present against the keys of config.acl.
     ///
     /// Problems and warnings go to stderr, the summary to stdout; the exit code is 1 when a
     /// problem was found. An update interrupted by a crash is completed first.
@@ -107,7 +160,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli.command) {
+    let password_file = cli.password_file.or_else(|| {
+        std::env::var_os("PANDORA_REGISTRY_PASSWORD_FILE")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    match run(cli.command, password_file.as_deref()) {
         Ok(code) => code,
         Err(e) => {
             let mut err = std::io::stderr().lock();
@@ -138,19 +196,45 @@ fn hint(e: &anyhow::Error) -> Option<String> {
         RepoError::NotFound { .. } => {
             Some("pandora-registry check DIR lists what the registry holds".into())
         }
+        RepoError::Unsigned { .. } => Some(
+            "sign it (minisign -S -s KEY -m FILE.pkg) and add it with --sig FILE.pkg.minisig"
+                .into(),
+        ),
+        RepoError::AlreadySigned { .. } => {
+            Some("pandora-registry rotate-key DIR replaces the key".into())
+        }
+        RepoError::NoSigningKey(_) => Some("pandora-registry keygen DIR makes one".into()),
         _ => None,
     }
 }
 
-fn run(command: Command) -> anyhow::Result<ExitCode> {
+fn run(command: Command, password_file: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let password = password_file.map(read_password).transpose()?;
+    let open = |dir: &Path| Repo::open(dir).map(|r| r.with_password(password.clone()));
     match command {
         Command::Init { dir, name } => {
             let repo = Repo::init(&dir, &name)?;
             println!("created registry `{}` in {}", repo.name(), dir.display());
         }
-        Command::Add { dir, files } => {
-            let repo = Repo::open(&dir)?;
-            let outcomes = repo.add(&files)?;
+        Command::Add { dir, files, sig } => {
+            let repo = open(&dir)?;
+            let signature = match &sig {
+                Some(_) if files.len() != 1 => {
+                    anyhow::bail!(
+                        "--sig goes with exactly one FILE.pkg; add signed packages one by one"
+                    )
+                }
+                Some(path) => Some(fs_err::read_to_string(path)?),
+                None => None,
+            };
+            let files: Vec<PackageFile> = files
+                .into_iter()
+                .map(|path| PackageFile {
+                    path,
+                    signature: signature.clone(),
+                })
+                .collect();
+            let outcomes = repo.add_packages(&files)?;
             for outcome in &outcomes {
                 match outcome {
                     AddOutcome::Added { pin, sha256, size } => {
@@ -170,7 +254,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Deprecate { dir, pin, undo } => {
             let pin = Pin::parse(&pin)?;
-            let repo = Repo::open(&dir)?;
+            let repo = open(&dir)?;
             let changed = repo.deprecate(&pin, undo)?;
             let state = if undo { "not deprecated" } else { "deprecated" };
             if changed {
@@ -189,9 +273,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 eprintln!("problem: {p}");
             }
             println!(
-                "checked {} index files and {} blobs: {} problem{}",
+                "checked {} index files, {} blobs and {} signatures: {} problem{}",
                 report.index_files,
                 report.blobs,
+                report.signatures,
                 report.problems.len(),
                 if report.problems.len() == 1 { "" } else { "s" }
             );
@@ -210,10 +295,60 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 listen,
                 token_file,
                 max_body,
+                password,
             })?;
+        }
+        Command::Keygen {
+            dir,
+            secret_key,
+            import,
+        } => {
+            let repo = open(&dir)?;
+            let secret = secret_path(secret_key, repo.name())?;
+            let key = repo.keygen(&secret, import)?;
+            println!("registry `{}` now signs with key {}", repo.name(), key.id);
+            println!("secret key: {}", key.secret.display());
+            println!("public key: {}", key.public);
+            println!(
+                "users pin it with: pandora registry add {} URL --key {}",
+                repo.name(),
+                key.public
+            );
+        }
+        Command::RotateKey {
+            dir,
+            secret_key,
+            new_password_file,
+            drop_old,
+        } => {
+            let repo = open(&dir)?;
+            let n = repo.rotations() + 1;
+            let secret = secret_path(secret_key, &format!("{}-{}", repo.name(), n + 1))?;
+            let new_password = new_password_file
+                .as_deref()
+                .map(read_password)
+                .transpose()?;
+            let key = repo.rotate_key(&secret, new_password, drop_old)?;
+            println!(
+                "registry `{}` now signs with key {} (rotation {n}, signed by the old key)",
+                repo.name(),
+                key.id
+            );
+            println!("secret key: {}", key.secret.display());
+            println!("public key: {}", key.public);
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The secret key path the user gave, or the default for `name`.
+fn secret_path(given: Option<PathBuf>, name: &str) -> anyhow::Result<PathBuf> {
+    match given {
+        Some(p) => Ok(p),
+        None => default_secret_key_path(name).ok_or_else(|| {
+            anyhow::anyhow!("neither XDG_CONFIG_HOME nor HOME is set: pass --secret-key PATH")
+        }),
+    }
 }
 
 /// Warns, on stderr, about each dependency of an added package that the registry does not

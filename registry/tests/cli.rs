@@ -24,7 +24,16 @@ fn help_lists_the_commands() {
         .collect();
     assert_eq!(
         commands,
-        ["init", "add", "deprecate", "check", "serve", "help"]
+        [
+            "init",
+            "add",
+            "keygen",
+            "rotate-key",
+            "deprecate",
+            "check",
+            "serve",
+            "help"
+        ]
     );
 }
 

@@ -55,6 +55,9 @@ pub struct VersionEntry {
     /// The package's `run` hooks, `phase: command` (what installing it will execute in the
     /// sandbox, shown in the install plan; the daemon refuses a package whose hooks differ).
     pub hooks: Vec<String>,
+    /// Where the blob's detached minisign signature is (`blobs/sha256/<hex>.minisig`), when
+    /// the publisher signed it; may be relative to the index.
+    pub signature: Option<String>,
     /// Unknown fields, kept for newer tools.
     pub extra: Vec<Item>,
 }
@@ -241,6 +244,7 @@ impl VersionEntry {
         let manifest_url = r.opt_str("manifest_url")?;
         let deprecated = r.opt_bool("deprecated")?.unwrap_or(false);
         let hooks = r.opt_strs("hooks")?.unwrap_or_default();
+        let signature = r.opt_str("signature")?;
         Ok(VersionEntry {
             version,
             sha256,
@@ -250,6 +254,7 @@ impl VersionEntry {
             size,
             deprecated,
             hooks,
+            signature,
             extra: r.rest(),
         })
     }
@@ -272,6 +277,9 @@ impl VersionEntry {
         b.push_field("deprecated", Value::Bool(self.deprecated));
         if !self.hooks.is_empty() {
             b.push_field("hooks", Value::StrArray(self.hooks.clone()));
+        }
+        if let Some(sig) = &self.signature {
+            b.push_field("signature", Value::Str(sig.clone()));
         }
         b.items.extend(self.extra.iter().cloned());
         b

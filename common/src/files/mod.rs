@@ -37,7 +37,7 @@ pub use registries::{RegistryConfig, RegistryList};
 pub use request::PackageArg;
 pub use search::{SearchHit, SearchRank};
 pub use snapshot::{
-    DEFAULT_MAX_PACKAGE_SIZE, REGISTRY_FORMAT, RegistryMeta, Snapshot, SnapshotFile,
+    DEFAULT_MAX_PACKAGE_SIZE, KeyRotation, REGISTRY_FORMAT, RegistryMeta, Snapshot, SnapshotFile,
 };
 
 use crate::acl;

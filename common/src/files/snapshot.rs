@@ -30,8 +30,12 @@ pub struct RegistryMeta {
     pub name: String,
     /// Format version, [`REGISTRY_FORMAT`].
     pub format: i64,
-    /// Ids of the keys that sign `snapshot.acl`.
+    /// The minisign public keys (`RW…`) that sign `snapshot.acl` and packages. Clients never
+    /// trust these on their own word: a user pins keys in `registries.acl`.
     pub keys: Vec<String>,
+    /// Whether every package carries a detached signature; clients that pinned a key then
+    /// refuse a package without one.
+    pub signed_packages: bool,
     /// Largest package the registry accepts, in bytes.
     pub max_package_size: u64,
     /// Unknown fields, kept for newer tools.
@@ -64,6 +68,10 @@ impl RegistryMeta {
             ));
         }
         let keys = r.opt_strs("keys")?.unwrap_or_default();
+        for k in &keys {
+            crate::sign::TrustedKey::parse(k).map_err(|e| r.field_error("keys", e))?;
+        }
+        let signed_packages = r.opt_bool("signed_packages")?.unwrap_or(false);
         let max_package_size = match r.opt_int("max_package_size")? {
             None => DEFAULT_MAX_PACKAGE_SIZE,
             Some(n) => u64::try_from(n)
@@ -75,6 +83,7 @@ impl RegistryMeta {
             name,
             format,
             keys,
+            signed_packages,
             max_package_size,
             extra: r.rest(),
         })
@@ -85,6 +94,7 @@ impl RegistryMeta {
         let mut b = Block::new("Registry", Some(self.name.clone()))
             .with("format", Value::Int(self.format))
             .with("keys", Value::StrArray(self.keys.clone()))
+            .with("signed_packages", Value::Bool(self.signed_packages))
             .with(
                 "max_package_size",
                 Value::Int(i64::try_from(self.max_package_size).unwrap_or(i64::MAX)),
@@ -187,6 +197,60 @@ impl Snapshot {
                     .with("size", n(f.size)),
             );
         }
+        Document::new(vec![b]).to_source()
+    }
+}
+
+/// `keys/<n>.acl`: the registry's key list after its `n`-th key rotation, signed
+/// (`keys/<n>.acl.minisig`) by a key of the list before it, so a client that pinned an older
+/// key can follow the chain.
+///
+/// ```text
+/// KeyRotation "main" { int serial = 1; string[] keys = { "RW…" }; }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyRotation {
+    /// The registry's name.
+    pub registry: String,
+    /// Which rotation this is, from 1.
+    pub serial: u64,
+    /// The keys from this rotation on.
+    pub keys: Vec<String>,
+}
+
+impl KeyRotation {
+    /// Parses `keys/<n>.acl`.
+    pub fn parse(text: &str, origin: &str) -> Result<KeyRotation, FileError> {
+        let doc = acl::parse_data(text, origin)?;
+        let mut r = Reader::new(origin, top_block(doc, origin, &["KeyRotation"])?);
+        let Some(registry) = r.label().map(str::to_string) else {
+            return Err(r.block_error("needs the registry's name as a label"));
+        };
+        let serial = match r.opt_int("serial")? {
+            Some(n) => {
+                u64::try_from(n).map_err(|_| r.field_error("serial", "must not be negative"))?
+            }
+            None => return Err(r.block_error("missing required field `serial` (int)")),
+        };
+        let keys = r.req_strs("keys")?;
+        for k in &keys {
+            crate::sign::TrustedKey::parse(k).map_err(|e| r.field_error("keys", e))?;
+        }
+        Ok(KeyRotation {
+            registry,
+            serial,
+            keys,
+        })
+    }
+
+    /// `keys/<n>.acl` as canonical ACL.
+    pub fn to_source(&self) -> String {
+        let b = Block::new("KeyRotation", Some(self.registry.clone()))
+            .with(
+                "serial",
+                Value::Int(i64::try_from(self.serial).unwrap_or(i64::MAX)),
+            )
+            .with("keys", Value::StrArray(self.keys.clone()));
         Document::new(vec![b]).to_source()
     }
 }

@@ -81,6 +81,10 @@ pub(crate) mod code {
     pub(crate) const CANCELLED: &str = "cancelled";
     /// Not enough free disk space.
     pub(crate) const NO_SPACE: &str = "no-space";
+    /// A signature check failed: missing, malformed, an unpinned key, other bytes.
+    pub(crate) const UNTRUSTED: &str = "untrusted";
+    /// A public key that is not a minisign key.
+    pub(crate) const BAD_KEY: &str = "bad-key";
     /// Kept generations still link to a store entry.
     pub(crate) const HELD: &str = "held";
     /// Something inside the daemon failed.
@@ -235,6 +239,9 @@ pub(crate) enum Error {
     /// A registry URL is not valid.
     #[error("`{url}` is not a registry URL: {reason}")]
     BadUrl { url: String, reason: String },
+    /// A key given to pin is not a minisign public key.
+    #[error("--key: {0}")]
+    BadKey(pandora_common::sign::SignError),
     /// No registry has that name.
     #[error("no registry is called `{0}`")]
     NoSuchRegistry(String),
@@ -446,9 +453,11 @@ impl Error {
             Error::Io { .. } | Error::Unpack { .. } => code::IO,
             Error::NoRegistries => code::NO_REGISTRIES,
             Error::Fetch(FetchError::NoSpace { .. }) => code::NO_SPACE,
+            Error::Fetch(FetchError::Untrusted { .. }) => code::UNTRUSTED,
             Error::Fetch(_) | Error::Unreachable { .. } => code::FETCH,
             Error::BadConfig { .. } => code::BAD_CONFIG,
             Error::BadRegistryName(_) => code::BAD_NAME,
+            Error::BadKey(_) => code::BAD_KEY,
             Error::BadUrl { .. } | Error::PublishNeedsServer { .. } => code::BAD_URL,
             Error::PublishDisabled { .. } => code::PUBLISH_DISABLED,
             Error::NoToken { .. } | Error::TokenUnreadable { .. } => code::NO_TOKEN,
@@ -486,6 +495,7 @@ impl Error {
             | Error::BadPackage { .. }
             | Error::InvalidFile { .. }
             | Error::BadRegistryName(_)
+            | Error::BadKey(_)
             | Error::BadUrl { .. } => Kind::InvalidArgument,
             Error::CannotOpen { .. }
             | Error::NoSuchRegistry(_)
@@ -513,6 +523,7 @@ impl Error {
             | Error::TokenUnreadable { .. }
             | Error::PublishNeedsServer { .. } => Kind::FailedPrecondition,
             Error::Fetch(FetchError::NoSpace { .. }) => Kind::ResourceExhausted,
+            Error::Fetch(FetchError::Untrusted { .. }) => Kind::PermissionDenied,
             Error::Fetch(_) | Error::Unreachable { .. } => Kind::Unavailable,
             Error::PublishRefused { status, .. } => match status {
                 401 => Kind::Unauthenticated,
@@ -636,6 +647,7 @@ impl Error {
                 "free some space on the disk of {}, e.g. pandora prune --cache, then retry",
                 dir.display()
             )),
+            Error::Fetch(FetchError::Untrusted { hint, .. }) => Some(hint.clone()),
             Error::Fetch(FetchError::NoSpace { path, .. }) => Some(format!(
                 "free some space on the disk of {}, e.g. pandora prune --cache",
                 path.display()

@@ -40,6 +40,8 @@ pub(crate) fn client() -> Result<&'static Client, String> {
 pub(crate) enum GetError {
     /// The body is larger than the cap.
     TooLarge(u64),
+    /// The server answered 404: it does not have the file.
+    NotFound,
     /// The network or server failed, even after retries.
     Failed(String),
 }
@@ -48,6 +50,7 @@ impl std::fmt::Display for GetError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             GetError::TooLarge(cap) => write!(f, "larger than {cap} bytes"),
+            GetError::NotFound => f.write_str("HTTP 404 Not Found"),
             GetError::Failed(reason) => f.write_str(reason),
         }
     }
@@ -82,6 +85,9 @@ pub(crate) fn get_conditional(
     .map_err(GetError::Failed)?;
     if resp.status() == StatusCode::NOT_MODIFIED {
         return Ok(Conditional::NotModified);
+    }
+    if resp.status() == StatusCode::NOT_FOUND {
+        return Err(GetError::NotFound);
     }
     if !resp.status().is_success() {
         return Err(GetError::Failed(format!("HTTP {}", resp.status())));

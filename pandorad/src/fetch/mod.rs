@@ -11,7 +11,7 @@ pub(crate) mod http;
 mod registry;
 
 pub(crate) use http::client as http_client;
-pub(crate) use registry::RegistryClient;
+pub(crate) use registry::{RegistryClient, Trust};
 
 use std::path::PathBuf;
 
@@ -100,6 +100,16 @@ pub(crate) enum FetchError {
         path: PathBuf,
         need: u64,
         have: u64,
+    },
+    /// A signature is missing, malformed, by a key the user did not pin, or over other
+    /// bytes; or the registry's signed metadata contradicts itself.
+    #[error("registry `{registry}`: {what}: {reason}")]
+    Untrusted {
+        registry: String,
+        what: String,
+        reason: String,
+        /// What the user can do.
+        hint: String,
     },
     /// A local file operation failed.
     #[error("cannot {action} {}", path.display())]

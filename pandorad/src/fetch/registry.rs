@@ -7,10 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use pandora_common::acl::{self, Block, Document, Value};
 use pandora_common::files::{
-    Index, PackageEntry, Pin, RegistryConfig, RegistryMeta, Snapshot, VersionEntry,
+    Index, KeyRotation, PackageEntry, Pin, RegistryConfig, RegistryList, RegistryMeta, Snapshot,
+    VersionEntry,
 };
 use pandora_common::hash::sha256_hex;
 use pandora_common::layout::Layout;
+use pandora_common::sign::{self, Detached, KeyId, SignError, TrustedKey};
 
 use super::http::{self, Conditional, DownloadError, GetError};
 use super::{FetchError, io_err, now};
@@ -20,6 +22,10 @@ use crate::engine::Events;
 const MAX_METADATA: u64 = 256 << 20;
 /// Cap for blobs whose index entry declares no size.
 const MAX_BLOB: u64 = 8 << 30;
+/// Largest `.minisig` file accepted.
+const MAX_SIGNATURE: u64 = 4096;
+/// Most key rotations followed.
+const MAX_ROTATIONS: u64 = 64;
 
 /// A registry and its local cache.
 pub(crate) struct RegistryClient {
@@ -37,6 +43,25 @@ pub(crate) struct RegistryClient {
     /// The registry's `max_package_size` from its `config.acl`, read once when a blob is
     /// first downloaded.
     max_package_size: OnceLock<u64>,
+    /// The keys this registry's signatures must come from: `trusted_keys` of
+    /// `registries.acl`, plus keys learned through a key rotation signed by one of them.
+    keys: Vec<TrustedKey>,
+    /// The key that signed the snapshot in use, when one did.
+    snapshot_key: Option<KeyId>,
+    /// Whether the registry's `config.acl`, as its signed snapshot vouches for it, says
+    /// every package is signed.
+    signed_packages: bool,
+    /// `registries.acl`, where learned keys are written.
+    registries_file: PathBuf,
+}
+
+/// What a signature check of a package found.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Trust {
+    /// The key that signed the snapshot whose index named the package.
+    pub(crate) snapshot_key: Option<String>,
+    /// The key that signed the package itself.
+    pub(crate) package_key: Option<String>,
 }
 
 /// Where a blob is now.
@@ -45,6 +70,8 @@ pub(crate) struct Fetched {
     pub(crate) path: PathBuf,
     /// Whether it came over the network in this call.
     pub(crate) downloaded: bool,
+    /// Which signatures vouch for it.
+    pub(crate) trust: Trust,
 }
 
 enum Base {
@@ -56,9 +83,18 @@ impl RegistryClient {
     /// A client of `config`'s registry; `refresh` revalidates its snapshot before the first
     /// use whatever the cache TTL says.
     pub(crate) fn new(layout: &Layout, config: RegistryConfig, refresh: bool) -> RegistryClient {
-        let broken = crate::registries::check_url(&config.url)
+        let mut broken = crate::registries::check_url(&config.url)
             .err()
             .map(|e| format!("{e}; fix it: pandora registry add {} URL", config.name));
+        let keys = TrustedKey::parse_all(&config.trusted_keys).unwrap_or_else(|e| {
+            broken.get_or_insert(format!(
+                "{}: trusted_keys of `{}`: {e}; fix it: pandora registry add {} URL --key RW…",
+                layout.registries().display(),
+                config.name,
+                config.name
+            ));
+            Vec::new()
+        });
         RegistryClient {
             cache: layout.index_cache(&config.name),
             config,
@@ -67,6 +103,24 @@ impl RegistryClient {
             refresh,
             broken,
             max_package_size: OnceLock::new(),
+            keys,
+            snapshot_key: None,
+            signed_packages: false,
+            registries_file: layout.registries(),
+        }
+    }
+
+    /// Whether signatures are checked at all: they are required, or a key is pinned.
+    fn checks_signatures(&self) -> bool {
+        self.config.require_signatures || !self.keys.is_empty()
+    }
+
+    fn untrusted(&self, what: &str, reason: impl std::fmt::Display, hint: String) -> FetchError {
+        FetchError::Untrusted {
+            registry: self.name().to_string(),
+            what: what.to_string(),
+            reason: reason.to_string(),
+            hint,
         }
     }
 
@@ -181,26 +235,272 @@ impl RegistryClient {
 
     /// Loads the snapshot (from the registry, ignoring the TTL, when `force`) and keeps it.
     fn set_snapshot(&mut self, force: bool) -> Result<(), FetchError> {
-        let (s, checked) = self.load_snapshot(force)?;
+        let (s, checked, key) = self.load_snapshot(force)?;
         if s.expires < now() {
             return Err(FetchError::Expired {
                 registry: self.name().to_string(),
             });
         }
+        let lists_config = s.file("config.acl").is_some();
         self.snapshot = Some(s);
         self.snapshot_checked = checked;
+        self.snapshot_key = key;
+        // The config's promise to sign every package counts only when a signature the user
+        // trusts vouches for it.
+        self.signed_packages = false;
+        if key.is_some() && lists_config {
+            let text = self.verified_once("config.acl")?.unwrap_or_default();
+            let meta = RegistryMeta::parse(&text, &format!("{}/config.acl", self.name()))
+                .map_err(|e| self.invalid(e))?;
+            self.signed_packages = meta.signed_packages;
+        }
         Ok(())
     }
 
-    /// The snapshot, and whether it was read from the registry now (rather than from the
-    /// cache while its TTL lasts).
-    fn load_snapshot(&self, force: bool) -> Result<(Snapshot, bool), FetchError> {
+    /// Reads `rel` from the registry (at most `cap` bytes); `None` when it is not there.
+    fn fetch_optional(&self, rel: &str, cap: u64) -> Result<Option<Vec<u8>>, FetchError> {
+        match self.locate(rel)? {
+            Base::File(path) => match read_regular(&path, cap) {
+                Ok(b) => Ok(Some(b)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(self.unavailable(rel, format!("{}: {e}", path.display()))),
+            },
+            Base::Http(url) => match http::get_conditional(&url, None, cap) {
+                Ok(Conditional::Fresh { body, .. }) => Ok(Some(body)),
+                Ok(Conditional::NotModified) => Err(self.unavailable(rel, "unexpected 304")),
+                Err(GetError::NotFound) => Ok(None),
+                Err(e) => Err(self.unavailable(rel, e)),
+            },
+        }
+    }
+
+    /// Checks the snapshot `text` against its detached signature `sig` under this registry's
+    /// trust settings; returns the key that signed it (`None` when nothing was checked: no
+    /// signature required and none to check, or no key pinned).
+    fn check_snapshot(
+        &mut self,
+        snap: &Snapshot,
+        text: &str,
+        sig: Option<&str>,
+    ) -> Result<Option<KeyId>, FetchError> {
+        let name = self.name().to_string();
+        let what = "snapshot.acl.minisig";
+        if !self.checks_signatures() {
+            return Ok(None);
+        }
+        if self.keys.is_empty() {
+            return Err(self.untrusted(
+                what,
+                "registries.acl says require_signatures = true but pins no key (trusted_keys)",
+                format!("pin the registry's public key: pandora registry add {name} URL --key RW…"),
+            ));
+        }
+        let Some(sig) = sig else {
+            if !self.config.require_signatures {
+                return Ok(None);
+            }
+            return Err(self.untrusted(
+                what,
+                "missing: the registry serves no signature for its snapshot, and you require one",
+                format!(
+                    "ask the registry's operator to sign it (pandora-registry keygen); to use it unsigned anyway: pandora registry add {name} URL (without --key)"
+                ),
+            ));
+        };
+        let sig = Detached::parse(sig).map_err(|e| {
+            self.untrusted(
+                what,
+                format!("malformed ({e})"),
+                "the registry serves a damaged signature; tell its operator".into(),
+            )
+        })?;
+        let key = match sig.verify(&self.keys, text.as_bytes()) {
+            Ok(k) => k.id,
+            Err(SignError::UnknownKey { key, .. }) => {
+                self.follow_rotations(snap, key)?;
+                sig.verify(&self.keys, text.as_bytes())
+                    .map_err(|e| self.snapshot_refused(e))?
+                    .id
+            }
+            Err(e) => return Err(self.snapshot_refused(e)),
+        };
+        let want = sign::snapshot_comment(&snap.registry, snap.serial, snap.expires);
+        if sig.trusted_comment() != want {
+            return Err(self.untrusted(
+                what,
+                format!(
+                    "its signed comment says `{}`, but the snapshot says `{want}`",
+                    sig.trusted_comment()
+                ),
+                "the registry serves a signature made for another snapshot; tell its operator"
+                    .into(),
+            ));
+        }
+        Ok(Some(key))
+    }
+
+    fn snapshot_refused(&self, e: SignError) -> FetchError {
+        let name = self.name();
+        let hint = match &e {
+            SignError::UnknownKey { .. } => format!(
+                "if the registry really changed its key, get the new public key from its operator and pin it: pandora registry add {name} URL --key RW…"
+            ),
+            _ => "the snapshot was altered or the signature made for other bytes; do not use this registry until its operator fixes it"
+                .into(),
+        };
+        self.untrusted("snapshot.acl", format!("refused: {e}"), hint)
+    }
+
+    /// Follows the registry's signed key rotations (`keys/<n>.acl`, each signed by a key
+    /// trusted before it) looking for `wanted`. When found, the keys of the last rotation the
+    /// chain reaches become this registry's trusted keys, in `registries.acl` too.
+    fn follow_rotations(&mut self, snap: &Snapshot, wanted: KeyId) -> Result<(), FetchError> {
+        let mut trusted = self.keys.clone();
+        let mut followed = Vec::new();
+        for n in 1..=MAX_ROTATIONS {
+            let rel = format!("keys/{n}.acl");
+            let Some(text) = self.fetch_optional(&rel, MAX_METADATA)? else {
+                break;
+            };
+            let Some(sig) = self.fetch_optional(&format!("{rel}.minisig"), MAX_SIGNATURE)? else {
+                continue;
+            };
+            let (Ok(text), Ok(sig)) = (String::from_utf8(text), String::from_utf8(sig)) else {
+                continue;
+            };
+            // A rotation no trusted key signed is one this client is past, or a forgery:
+            // either way it changes nothing.
+            let Ok(sig) = Detached::parse(&sig) else {
+                continue;
+            };
+            if sig.verify(&trusted, text.as_bytes()).is_err() {
+                continue;
+            }
+            let rotation = KeyRotation::parse(&text, &format!("{}/{rel}", self.name()))
+                .map_err(|e| self.invalid(e))?;
+            if rotation.registry != snap.registry || rotation.serial != n {
+                return Err(self.untrusted(
+                    &rel,
+                    format!(
+                        "it names rotation {} of registry `{}`",
+                        rotation.serial, rotation.registry
+                    ),
+                    "the registry serves a signed file in the wrong place; tell its operator"
+                        .into(),
+                ));
+            }
+            trusted = TrustedKey::parse_all(&rotation.keys)
+                .map_err(|e| self.untrusted(&rel, e, "tell the registry's operator".into()))?;
+            followed.push(n);
+        }
+        if !trusted.iter().any(|k| k.id == wanted) {
+            return Ok(());
+        }
+        let texts: Vec<String> = trusted.iter().map(|k| k.text.clone()).collect();
+        tracing::warn!(
+            "registry `{}` rotated its signing key (rotations {followed:?}, each signed by a key trusted before it); now trusting {}",
+            self.name(),
+            trusted
+                .iter()
+                .map(|k| k.id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        self.keys = trusted;
+        self.config.trusted_keys = texts.clone();
+        self.remember_keys(&texts)
+    }
+
+    /// Writes `keys` as the registry's `trusted_keys` in `registries.acl`.
+    fn remember_keys(&self, keys: &[String]) -> Result<(), FetchError> {
+        let path = &self.registries_file;
+        let text = fs_err::read_to_string(path).map_err(io_err("read", path))?;
+        let mut list =
+            RegistryList::parse(&text, &path.display().to_string()).map_err(|e| self.invalid(e))?;
+        if let Some(r) = list.registries.iter_mut().find(|r| r.name == self.name()) {
+            r.trusted_keys = keys.to_vec();
+        }
+        pandora_common::write_atomic(path, list.to_source().as_bytes())
+            .map_err(io_err("write", path))
+    }
+
+    /// Checks the signature of the blob at `path` when the registry has one for it (or must
+    /// have one); returns the key that made it.
+    fn check_package(
+        &self,
+        layout: &Layout,
+        pin: &Pin,
+        v: &VersionEntry,
+        path: &Path,
+    ) -> Result<Option<KeyId>, FetchError> {
+        let what = format!("the signature of {pin}");
+        if self.keys.is_empty() {
+            return Ok(None);
+        }
+        let name = self.name();
+        let Some(rel) = &v.signature else {
+            if self.signed_packages {
+                return Err(self.untrusted(
+                    &what,
+                    "missing, though the registry's signed config says every package is signed",
+                    "the registry's index was altered or is damaged; tell its operator".into(),
+                ));
+            }
+            return Ok(None);
+        };
+        let text = self
+            .fetch_optional(rel, MAX_SIGNATURE)?
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| {
+                self.untrusted(
+                    &what,
+                    format!("the index names {rel}, but the registry does not serve it"),
+                    "tell the registry's operator".into(),
+                )
+            })?;
+        let sig = Detached::parse(&text).map_err(|e| {
+            self.untrusted(
+                &what,
+                format!("malformed ({e})"),
+                "tell the registry's operator".into(),
+            )
+        })?;
+        let blob = fs_err::File::open(path).map_err(io_err("read", path))?;
+        let key = sig
+            .verify_reader(&self.keys, std::io::BufReader::with_capacity(256 << 10, blob))
+            .map_err(|e| {
+                self.untrusted(
+                    &what,
+                    format!("refused: {e}"),
+                    match e {
+                        SignError::UnknownKey { .. } => format!(
+                            "only keys pinned for `{name}` count; a package signed by another registry's key is refused"
+                        ),
+                        _ => "the package was altered; do not install it".into(),
+                    },
+                )
+            })?
+            .id;
+        // Kept beside the cached blob, for `pandora verify`.
+        let cached = layout.blob_cache().join(format!("{}.minisig", v.sha256));
+        let _ = pandora_common::write_atomic(&cached, text.as_bytes());
+        Ok(Some(key))
+    }
+
+    /// The snapshot, whether it was read from the registry now (rather than from the cache
+    /// while its TTL lasts), and the key that signed it when signatures were checked.
+    fn load_snapshot(
+        &mut self,
+        force: bool,
+    ) -> Result<(Snapshot, bool, Option<KeyId>), FetchError> {
         self.usable()?;
         let cached_path = self.cache.join("snapshot.acl");
         let meta_path = self.cache.join("validators.acl");
-        let cached = fs_err::read_to_string(&cached_path)
-            .ok()
-            .and_then(|t| Snapshot::parse(&t, "snapshot.acl").ok());
+        let cached_text = fs_err::read_to_string(&cached_path).ok();
+        let cached_sig = fs_err::read_to_string(self.cache.join(SIGNATURE)).ok();
+        let cached = cached_text
+            .as_deref()
+            .and_then(|t| Snapshot::parse(t, "snapshot.acl").ok());
         let meta = Validators::load(&meta_path);
         let url = match self.locate("snapshot.acl")? {
             Base::File(path) => {
@@ -213,15 +513,18 @@ impl RegistryClient {
                     })?;
                 let fresh = Snapshot::parse(&text, &path.display().to_string())
                     .map_err(|e| self.invalid(e))?;
-                return Ok((self.accept(fresh, cached.as_ref(), &text, None)?, true));
+                return self.accept(fresh, cached.as_ref(), &text, None);
             }
             Base::Http(url) => url,
         };
-        if let (Some(c), Some(m)) = (&cached, &meta)
+        if let (Some(c), Some(m), Some(text)) = (&cached, &meta, &cached_text)
             && !force
             && now() < m.fetched + self.config.cache_ttl.as_secs()
         {
-            return Ok((c.clone(), false));
+            // Checked again: trust settings may have changed since it was cached.
+            if let Ok(key) = self.check_snapshot(c, text, cached_sig.as_deref()) {
+                return Ok((c.clone(), false, key));
+            }
         }
         let etag = cached
             .as_ref()
@@ -231,42 +534,73 @@ impl RegistryClient {
             .map_err(|e| self.unavailable("snapshot.acl", e))?
         {
             Conditional::NotModified => {
-                let c = cached
+                let (c, text) = cached
+                    .zip(cached_text)
                     .ok_or_else(|| self.unavailable("snapshot.acl", "304 without a cached copy"))?;
+                let key = self.check_snapshot(&c, &text, cached_sig.as_deref())?;
                 Validators {
                     etag: meta.and_then(|m| m.etag),
                     fetched: now(),
                 }
                 .save(&meta_path)?;
-                Ok((c, true))
+                Ok((c, true, key))
             }
             Conditional::Fresh { body, etag } => {
                 let text = String::from_utf8(body)
                     .map_err(|_| self.unavailable("snapshot.acl", "not UTF-8"))?;
                 let fresh = Snapshot::parse(&text, &url).map_err(|e| self.invalid(e))?;
-                Ok((self.accept(fresh, cached.as_ref(), &text, etag)?, true))
+                self.accept(fresh, cached.as_ref(), &text, etag)
             }
         }
     }
 
-    /// Refuses a rollback, then caches the new snapshot.
+    /// Checks a snapshot just read from the registry: its signature, no rollback, the same
+    /// registry name as before; then caches it with its signature.
     fn accept(
-        &self,
+        &mut self,
         fresh: Snapshot,
         cached: Option<&Snapshot>,
         text: &str,
         etag: Option<String>,
-    ) -> Result<Snapshot, FetchError> {
-        if let Some(c) = cached
-            && fresh.serial < c.serial
-        {
-            return Err(FetchError::Rollback {
-                registry: self.name().to_string(),
-                got: fresh.serial,
-                seen: c.serial,
-            });
+    ) -> Result<(Snapshot, bool, Option<KeyId>), FetchError> {
+        let sig = if self.checks_signatures() {
+            self.fetch_optional(SIGNATURE, MAX_SIGNATURE)?
+                .map(|b| String::from_utf8(b).unwrap_or_default())
+        } else {
+            None
+        };
+        let key = self.check_snapshot(&fresh, text, sig.as_deref())?;
+        if let Some(c) = cached {
+            if fresh.serial < c.serial {
+                return Err(FetchError::Rollback {
+                    registry: self.name().to_string(),
+                    got: fresh.serial,
+                    seen: c.serial,
+                });
+            }
+            if fresh.registry != c.registry {
+                let name = self.name();
+                return Err(self.untrusted(
+                    "snapshot.acl",
+                    format!(
+                        "it names registry `{}`, but until now this URL served registry `{}`",
+                        fresh.registry, c.registry
+                    ),
+                    format!(
+                        "if that change is expected, forget the old one: pandora registry add {name} URL"
+                    ),
+                ));
+            }
         }
         fs_err::create_dir_all(&self.cache).map_err(io_err("create", &self.cache))?;
+        let sig_path = self.cache.join(SIGNATURE);
+        match &sig {
+            Some(sig) => pandora_common::write_atomic(&sig_path, sig.as_bytes())
+                .map_err(io_err("write", &sig_path))?,
+            None => {
+                let _ = fs_err::remove_file(&sig_path);
+            }
+        }
         pandora_common::write_atomic(&self.cache.join("snapshot.acl"), text.as_bytes())
             .map_err(io_err("write", self.cache.join("snapshot.acl")))?;
         Validators {
@@ -274,7 +608,7 @@ impl RegistryClient {
             fetched: now(),
         }
         .save(&self.cache.join("validators.acl"))?;
-        Ok(fresh)
+        Ok((fresh, true, key))
     }
 
     /// The package `name` from `index/<name>.acl`, or `None` if the registry does not have it
@@ -394,11 +728,37 @@ impl RegistryClient {
         events: &Events,
     ) -> Result<Fetched, FetchError> {
         self.usable()?;
+        let mut fetched = self.blob_unchecked(layout, pin, v, events)?;
+        let package_key = match self.check_package(layout, pin, v, &fetched.path) {
+            Ok(k) => k,
+            Err(e) => {
+                // A blob whose signature fails does not stay in the cache.
+                if fetched.path.starts_with(layout.blob_cache()) {
+                    let _ = fs_err::remove_file(&fetched.path);
+                }
+                return Err(e);
+            }
+        };
+        fetched.trust = Trust {
+            snapshot_key: self.snapshot_key.map(|k| k.to_string()),
+            package_key: package_key.map(|k| k.to_string()),
+        };
+        Ok(fetched)
+    }
+
+    fn blob_unchecked(
+        &self,
+        layout: &Layout,
+        pin: &Pin,
+        v: &VersionEntry,
+        events: &Events,
+    ) -> Result<Fetched, FetchError> {
         let target = layout.blob_cache().join(&v.sha256);
         if target.is_file() {
             return Ok(Fetched {
                 path: target,
                 downloaded: false,
+                trust: Trust::default(),
             });
         }
         match self.locate(&v.pkg_url)? {
@@ -408,6 +768,7 @@ impl RegistryClient {
                 Ok(m) if m.is_file() => Ok(Fetched {
                     path,
                     downloaded: false,
+                    trust: Trust::default(),
                 }),
                 Ok(_) => Err(self.unavailable(
                     &format!("{pin} ({})", v.pkg_url),
@@ -480,11 +841,15 @@ impl RegistryClient {
                 Ok(Fetched {
                     path: target,
                     downloaded: true,
+                    trust: Trust::default(),
                 })
             }
         }
     }
 }
+
+/// The snapshot's detached signature, on the registry and in the cache.
+const SIGNATURE: &str = "snapshot.acl.minisig";
 
 /// Room to leave on the disk beyond a download, for its unpacked files and everything else.
 const SPACE_MARGIN: u64 = 64 << 20;

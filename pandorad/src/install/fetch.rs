@@ -36,6 +36,7 @@ struct Blob {
     path: PathBuf,
     sha256: String,
     origin: String,
+    trust: crate::fetch::Trust,
 }
 
 /// Downloads and stages every package of `todo` (none of them `Source::Store`). All or
@@ -95,6 +96,7 @@ pub(crate) fn fetch_and_stage(
                                     dependencies,
                                     hooks: node.hooks(),
                                     origin: &blob.origin,
+                                    trust: &blob.trust,
                                 };
                                 let staged = events
                                     .check()
@@ -165,12 +167,14 @@ fn get_blob(
                 path: fetched.path,
                 sha256: v.sha256.clone(),
                 origin: client.config.name.clone(),
+                trust: fetched.trust,
             })
         }
         Source::File(path, sha, ..) => Ok(Blob {
             path: path.clone(),
             sha256: sha.clone(),
             origin: "local".to_string(),
+            trust: crate::fetch::Trust::default(),
         }),
         Source::Store => Err(Error::Internal(format!(
             "{pin} is in the store and has nothing to fetch"

@@ -107,6 +107,7 @@ mod tests {
             size: Some(size),
             deprecated: false,
             hooks: vec![],
+            signature: None,
             extra: vec![],
         }
     }

@@ -25,6 +25,8 @@ pub(crate) struct Expect<'a> {
     pub(crate) hooks: &'a [String],
     /// Where it came from: a registry's name, or `local`.
     pub(crate) origin: &'a str,
+    /// Which signatures were verified on the way.
+    pub(crate) trust: &'a crate::fetch::Trust,
 }
 
 /// Unpacks `blob` into a staging directory and checks it against `expect`.
@@ -132,6 +134,7 @@ pub(crate) fn stage(
         ..m.clone()
     };
     entry::set_origin(&mut stored, expect.origin);
+    entry::set_trust(&mut stored, expect.trust);
     entry::write_metadata(unpacked.path(), &stored, &files)?;
     store::make_read_only(unpacked.path()).map_err(Error::io("protect", unpacked.path()))?;
     Ok(Staged {
@@ -185,6 +188,7 @@ mod tests {
             dependencies: Some(&[]),
             hooks: &[],
             origin: "main",
+            trust: &crate::fetch::Trust::default(),
         };
         let e = stage(&layout, &pkg, &expect, &Events::detached()).unwrap_err();
         assert_eq!(e.code(), code::MISMATCH);

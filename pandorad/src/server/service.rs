@@ -163,6 +163,7 @@ impl Pandora for Service {
                 require_signatures: r.require_signatures,
                 allow_publish: r.allow_publish,
                 cache_ttl_secs: r.cache_ttl.as_secs(),
+                trusted_keys: r.trusted_keys.clone(),
             })
             .collect();
         Ok(Response::new(ListRegistriesReply { registries }))
@@ -308,9 +309,14 @@ impl Pandora for Service {
     ) -> Result<Response<Stream>, Status> {
         let req = req.into_inner();
         registries::check_new(&req.name, &req.url).map_err(to_status)?;
+        let keys = registries::check_keys(&req.keys).map_err(to_status)?;
         let label = format!("registry add {}", req.name);
         Ok(self.mutate(label, move |m| {
-            registries::add(m.layout, &req.name, &req.url, req.priority, m.events)
+            let trust = (!keys.is_empty()).then_some(registries::Pinned {
+                keys,
+                required: !req.optional_signatures,
+            });
+            registries::add(m.layout, &req.name, &req.url, req.priority, trust, m.events)
         }))
     }
 
@@ -472,9 +478,12 @@ impl Pandora for Service {
         let req = req.into_inner();
         let label = format!("publish {} to {}", req.file, req.registry);
         Ok(self.mutate(label, move |m| {
+            let signature =
+                (!req.signature.is_empty()).then(|| std::path::Path::new(&req.signature));
             crate::publish::publish(
                 m.layout,
                 std::path::Path::new(&req.file),
+                signature,
                 &req.registry,
                 m.events,
             )

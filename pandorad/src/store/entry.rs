@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use pandora_common::files::{FileList, Manifest};
 
 use crate::error::{Error, Result};
+use crate::fetch::Trust;
 
 /// The entry's manifest.
 pub(crate) const MANIFEST: &str = "manifest.acl";
@@ -56,6 +57,42 @@ pub(crate) fn origin(m: &Manifest) -> Option<String> {
         Item::Field(f) if f.name == ORIGIN => f.value.as_str().map(str::to_string),
         _ => None,
     })
+}
+
+/// The fields of the store's manifest that record which keys vouched for the package at
+/// install: the one that signed the registry snapshot naming it, the one that signed it.
+const SNAPSHOT_KEY: &str = "verified_snapshot_key";
+const PACKAGE_KEY: &str = "verified_package_key";
+
+/// Records in the store's copy of a manifest which signatures were verified at install.
+pub(crate) fn set_trust(m: &mut Manifest, trust: &Trust) {
+    use pandora_common::acl::{Item, Value};
+    m.extra.retain(
+        |i| !matches!(i, Item::Field(f) if f.name == SNAPSHOT_KEY || f.name == PACKAGE_KEY),
+    );
+    let mut b = pandora_common::acl::Block::new("trust", None);
+    if let Some(k) = &trust.snapshot_key {
+        b.push_field(SNAPSHOT_KEY, Value::Str(k.clone()));
+    }
+    if let Some(k) = &trust.package_key {
+        b.push_field(PACKAGE_KEY, Value::Str(k.clone()));
+    }
+    m.extra.extend(b.items);
+}
+
+/// Which signatures were verified when the entry was installed.
+pub(crate) fn trust(m: &Manifest) -> Trust {
+    use pandora_common::acl::Item;
+    let field = |name: &str| {
+        m.extra.iter().find_map(|i| match i {
+            Item::Field(f) if f.name == name => f.value.as_str().map(str::to_string),
+            _ => None,
+        })
+    };
+    Trust {
+        snapshot_key: field(SNAPSHOT_KEY),
+        package_key: field(PACKAGE_KEY),
+    }
 }
 
 /// Why an entry cannot be read.

@@ -14,6 +14,7 @@
 //! leaves the previous one intact. Every update holds an exclusive `flock` on
 //! `.pandora-registry/lock`, so concurrent `add`s and publishes are serialized across processes.
 
+pub(crate) mod keys;
 mod write;
 
 use std::io;
@@ -27,6 +28,8 @@ use pandora_common::files::{
 use pandora_common::hash::{hash_file, sha256_hex};
 use pandora_common::pkg::{self, Limits, UnpackError};
 
+use keys::Signer;
+use pandora_common::sign::{Detached, TrustedKey};
 use write::{Update, recover};
 
 /// The private directory: lock, temp files and server state. Never served.
@@ -109,6 +112,43 @@ pub enum RepoError {
         /// The package.
         pin: Pin,
     },
+    /// The secret key cannot be made, read or used.
+    #[error("signing key {}: {reason}", path.display())]
+    Key {
+        /// The secret key file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A package's signature was refused.
+    #[error("{file}: signature refused: {reason}")]
+    Signature {
+        /// The package as the user named it.
+        file: String,
+        /// Why.
+        reason: String,
+    },
+    /// The registry wants signed packages and cannot sign this one itself.
+    #[error(
+        "{file} has no signature, and registry `{registry}` takes only signed packages (its config.acl says signed_packages = true) and holds no secret key to sign it"
+    )]
+    Unsigned {
+        /// The package as the user named it.
+        file: String,
+        /// The registry.
+        registry: String,
+    },
+    /// `rotate-key` on a registry without a signing key.
+    #[error("registry `{0}` has no signing key to rotate")]
+    NoSigningKey(String),
+    /// `keygen` on a registry that already signs.
+    #[error("registry `{registry}` already signs with key {id}")]
+    AlreadySigned {
+        /// The registry.
+        registry: String,
+        /// Its current key id.
+        id: String,
+    },
 }
 
 impl RepoError {
@@ -119,6 +159,7 @@ impl RepoError {
             RepoError::TooLarge { .. } => 413,
             RepoError::InvalidPackage { .. } | RepoError::Duplicate { .. } => 422,
             RepoError::NotFound { .. } => 404,
+            RepoError::Signature { .. } | RepoError::Unsigned { .. } => 422,
             _ => 500,
         }
     }
@@ -136,6 +177,11 @@ impl RepoError {
             RepoError::Conflict { .. } => "conflict",
             RepoError::Duplicate { .. } => "duplicate",
             RepoError::NotFound { .. } => "not-found",
+            RepoError::Key { .. } => "key",
+            RepoError::Signature { .. } => "bad-signature",
+            RepoError::Unsigned { .. } => "unsigned",
+            RepoError::NoSigningKey(_) => "no-signing-key",
+            RepoError::AlreadySigned { .. } => "already-signed",
         }
     }
 }
@@ -179,6 +225,8 @@ pub struct CheckReport {
     pub blobs: usize,
     /// Index files verified against the snapshot.
     pub index_files: usize,
+    /// Signatures verified with the registry's keys (snapshot, packages, key rotations).
+    pub signatures: usize,
     /// Everything wrong, one sentence each.
     pub problems: Vec<String>,
     /// Harmless findings, such as blobs no version references.
@@ -190,6 +238,30 @@ pub struct CheckReport {
 pub struct Repo {
     dir: PathBuf,
     meta: RegistryMeta,
+    /// The secret key's password, for registries whose key has one.
+    password: Option<String>,
+}
+
+/// What `keygen` and `rotate-key` made.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    /// The public key, `RW…`, for clients to pin.
+    pub public: String,
+    /// Its key id.
+    pub id: String,
+    /// Where the secret key is.
+    pub secret: PathBuf,
+    /// The snapshot serial that the new key signed.
+    pub serial: u64,
+}
+
+/// A package to add and, when it has one, its detached signature's text.
+#[derive(Debug, Clone)]
+pub struct PackageFile {
+    /// The .pkg file.
+    pub path: PathBuf,
+    /// The `.minisig` text.
+    pub signature: Option<String>,
 }
 
 /// An exclusive hold on the registry: every update runs under one.
@@ -226,19 +298,22 @@ impl Repo {
             name: name.to_string(),
             format: pandora_common::files::REGISTRY_FORMAT,
             keys: Vec::new(),
+            signed_packages: false,
             max_package_size: pandora_common::files::DEFAULT_MAX_PACKAGE_SIZE,
             extra: Vec::new(),
         };
         let repo = Repo {
             dir: dir.to_path_buf(),
             meta,
+            password: None,
         };
         fs_err::create_dir_all(repo.tmp_dir()).map_err(io_err("cannot create", &repo.tmp_dir()))?;
         let _lock = repo.lock()?;
         let mut update = repo.update();
-        update.stage("config.acl", repo.meta.to_source().as_bytes())?;
+        let config = repo.meta.to_source();
+        update.stage("config.acl", config.as_bytes())?;
         let index = Index::from_entries(Some(name.to_string()), Vec::new());
-        repo.stage_state(&mut update, &index, &[], None)?;
+        repo.stage_state(&mut update, &index, &[], None, None, Some(&config))?;
         update.commit()?;
         Ok(repo)
     }
@@ -260,11 +335,41 @@ impl Repo {
         let repo = Repo {
             dir: dir.to_path_buf(),
             meta,
+            password: None,
         };
         for d in [repo.tmp_dir(), repo.state_dir().join(write::STAGE)] {
             fs_err::create_dir_all(&d).map_err(io_err("cannot create", &d))?;
         }
         Ok(repo)
+    }
+
+    /// The same registry, whose secret key is decrypted with `password`.
+    pub fn with_password(mut self, password: Option<String>) -> Repo {
+        self.password = password;
+        self
+    }
+
+    /// The registry's public keys, from `config.acl`.
+    pub fn keys(&self) -> &[String] {
+        &self.meta.keys
+    }
+
+    /// The registry's signing key, loaded, when it has one. A registry that has one but
+    /// cannot load it (a missing file, a wrong password) fails: it never publishes an
+    /// unsigned update.
+    pub fn signer(&self) -> Result<Option<Signer>, RepoError> {
+        match keys::recorded_path(&self.state_dir())? {
+            None => Ok(None),
+            Some(path) => Signer::load(&path, self.password.clone()).map(Some),
+        }
+    }
+
+    /// The registry's public keys, parsed.
+    fn trusted(&self) -> Result<Vec<TrustedKey>, RepoError> {
+        TrustedKey::parse_all(&self.meta.keys).map_err(|e| RepoError::Key {
+            path: self.dir.join("config.acl"),
+            reason: e.to_string(),
+        })
     }
 
     /// The registry's directory.
@@ -327,11 +432,31 @@ impl Repo {
     /// Verifies every package in `files` and adds those not yet published, as one update: all
     /// of them or, on any error, none.
     pub fn add(&self, files: &[PathBuf]) -> Result<Vec<AddOutcome>, RepoError> {
+        let files: Vec<PackageFile> = files
+            .iter()
+            .map(|f| PackageFile {
+                path: f.clone(),
+                signature: None,
+            })
+            .collect();
+        self.add_packages(&files)
+    }
+
+    /// [`Repo::add`] for packages that may carry a detached signature. A signature must verify
+    /// with one of the registry's keys; a package without one is signed by the registry's own
+    /// key when it has one, and refused when `config.acl` says `signed_packages = true` and
+    /// there is no key to sign it with.
+    pub fn add_packages(&self, files: &[PackageFile]) -> Result<Vec<AddOutcome>, RepoError> {
         let _lock = self.lock()?;
+        let signer = self.signer()?;
         let mut index = self.index()?;
         let mut outcomes = Vec::new();
-        let mut new: Vec<(PathBuf, pkg::Inspection)> = Vec::new();
-        for file in files {
+        let mut new: Vec<(PathBuf, pkg::Inspection, Option<String>)> = Vec::new();
+        for PackageFile {
+            path: file,
+            signature,
+        } in files
+        {
             let shown = file.display().to_string();
             let size = fs_err::metadata(file)
                 .map_err(io_err("cannot read", file))?
@@ -354,7 +479,7 @@ impl Repo {
             let published = index
                 .package(&pin.name)
                 .and_then(|p| p.version(&pin.version));
-            let earlier = new.iter().find(|(_, f)| f.manifest.pin() == pin);
+            let earlier = new.iter().find(|(_, f, _)| f.manifest.pin() == pin);
             match (published, earlier) {
                 (Some(v), _) if v.sha256 == found.sha256 => {
                     outcomes.push(AddOutcome::Unchanged {
@@ -369,15 +494,23 @@ impl Repo {
                         new: found.sha256,
                     });
                 }
-                (None, Some((_, f))) if f.sha256 == found.sha256 => {}
+                (None, Some((_, f, _))) if f.sha256 == found.sha256 => {}
                 (None, Some(_)) => return Err(RepoError::Duplicate { pin }),
                 (None, None) => {
+                    let sig = self.package_signature(
+                        file,
+                        &shown,
+                        &pin,
+                        &found.sha256,
+                        signature.as_deref(),
+                        signer.as_ref(),
+                    )?;
                     outcomes.push(AddOutcome::Added {
                         pin,
                         sha256: found.sha256.clone(),
                         size: found.compressed_size,
                     });
-                    new.push((file.clone(), found));
+                    new.push((file.clone(), found, sig));
                 }
             }
         }
@@ -386,12 +519,15 @@ impl Repo {
         }
         // Blobs first: a reader that sees the new index always finds them.
         let mut update = self.update();
-        for (file, found) in &new {
+        for (file, found, sig) in &new {
             self.stage_blob(&mut update, file, &found.sha256)?;
+            if let Some(sig) = sig {
+                update.stage(&signature_rel(&found.sha256), sig.as_bytes())?;
+            }
         }
         let mut changed: Vec<String> = Vec::new();
         let mut entries = std::mem::take(&mut index.packages);
-        for (_, found) in new {
+        for (_, found, sig) in new {
             let m = found.manifest;
             let version = VersionEntry {
                 version: m.version.clone(),
@@ -402,6 +538,7 @@ impl Repo {
                 size: Some(found.compressed_size),
                 deprecated: m.deprecated,
                 hooks: found.run_hooks.clone(),
+                signature: sig.map(|_| signature_rel(&found.sha256)),
                 extra: Vec::new(),
             };
             let entry = match entries.iter_mut().find(|p| p.name == m.name) {
@@ -434,9 +571,71 @@ impl Repo {
         }
         let old = self.snapshot()?;
         let index = Index::from_entries(index.registry, entries);
-        self.stage_state(&mut update, &index, &changed, Some(&old))?;
+        self.stage_state(
+            &mut update,
+            &index,
+            &changed,
+            Some(&old),
+            signer.as_ref(),
+            None,
+        )?;
         update.commit()?;
         Ok(outcomes)
+    }
+
+    /// The `.minisig` text a new package is stored with: the one it came with, checked
+    /// against the registry's keys, or one made with the registry's key.
+    fn package_signature(
+        &self,
+        file: &Path,
+        shown: &str,
+        pin: &Pin,
+        sha256: &str,
+        given: Option<&str>,
+        signer: Option<&Signer>,
+    ) -> Result<Option<String>, RepoError> {
+        let refuse = |reason: String| RepoError::Signature {
+            file: shown.to_string(),
+            reason,
+        };
+        if let Some(text) = given {
+            let sig = Detached::parse(text).map_err(|e| refuse(e.to_string()))?;
+            let keys = self.trusted()?;
+            if keys.is_empty() {
+                return Err(refuse(format!(
+                    "registry `{}` has no key to check it with; give it one with `pandora-registry keygen DIR`",
+                    self.meta.name
+                )));
+            }
+            let data = fs_err::File::open(file).map_err(io_err("cannot read", file))?;
+            sig.verify_reader(&keys, std::io::BufReader::new(data))
+                .map_err(|e| {
+                    refuse(format!(
+                        "{e}; the registry's keys are those in its config.acl"
+                    ))
+                })?;
+            let mut text = text.to_string();
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            return Ok(Some(text));
+        }
+        match signer {
+            Some(signer) => {
+                let data = fs_err::File::open(file).map_err(io_err("cannot read", file))?;
+                signer
+                    .sign(
+                        std::io::BufReader::new(data),
+                        &keys::package_comment(pin, sha256),
+                    )
+                    .map(Some)
+            }
+            None if self.meta.signed_packages => Err(RepoError::Unsigned {
+                file: shown.to_string(),
+                registry: self.meta.name.clone(),
+            }),
+            None => Ok(None),
+        }
     }
 
     /// Sets or clears `deprecated` on `name@version`: the only change ever made to a published
@@ -461,15 +660,195 @@ impl Repo {
         entry.latest = latest_of(entry);
         let old = self.snapshot()?;
         let index = Index::from_entries(index.registry, entries);
+        let signer = self.signer()?;
         let mut update = self.update();
         self.stage_state(
             &mut update,
             &index,
             std::slice::from_ref(&pin.name),
             Some(&old),
+            signer.as_ref(),
+            None,
         )?;
         update.commit()?;
         Ok(true)
+    }
+
+    /// Gives the registry a signing key: a new one at `secret` (encrypted with the
+    /// registry's password when one was given), or with `import` the minisign secret key
+    /// already there (from `minisign -G`, say). `config.acl` then lists its public key and
+    /// says `signed_packages = true`; every package without a signature is signed, and the
+    /// snapshot is signed from this update on.
+    pub fn keygen(&self, secret: &Path, import: bool) -> Result<NewKey, RepoError> {
+        let _lock = self.lock()?;
+        if let Some(current) = keys::recorded_path(&self.state_dir())? {
+            let signer = Signer::load(&current, self.password.clone())?;
+            if self.meta.keys.contains(&signer.public_text) {
+                return Err(RepoError::AlreadySigned {
+                    registry: self.meta.name.clone(),
+                    id: signer.id.to_string(),
+                });
+            }
+        }
+        self.refuse_inside(secret)?;
+        let signer = if import {
+            Signer::load(secret, self.password.clone())?
+        } else {
+            Signer::generate(secret, self.password.clone())?
+        };
+        let mut meta = self.meta.clone();
+        meta.keys = vec![signer.public_text.clone()];
+        meta.signed_packages = true;
+        self.rekey(meta, &signer, None, false)
+    }
+
+    /// Replaces the signing key with a new one at `secret` (encrypted with `password`):
+    /// `keys/<n>.acl` lists the keys from now on (the new one first, the old ones after it
+    /// unless `drop_old`) and is signed by the old key, so clients that pinned it follow.
+    /// Every package is signed again with the new key, so a client that pins only the new
+    /// key can check them all.
+    pub fn rotate_key(
+        &self,
+        secret: &Path,
+        password: Option<String>,
+        drop_old: bool,
+    ) -> Result<NewKey, RepoError> {
+        let _lock = self.lock()?;
+        let old = self
+            .signer()?
+            .ok_or_else(|| RepoError::NoSigningKey(self.meta.name.clone()))?;
+        self.refuse_inside(secret)?;
+        let new = Signer::generate(secret, password)?;
+        let mut meta = self.meta.clone();
+        let mut keys = vec![new.public_text.clone()];
+        if !drop_old {
+            keys.extend(meta.keys.iter().filter(|k| **k != new.public_text).cloned());
+        }
+        meta.keys = keys;
+        self.rekey(meta, &new, Some(&old), true)
+    }
+
+    /// Writes `meta` as the new `config.acl`, signed by `signer` from now on: a rotation
+    /// file signed by `previous` when there is one, package signatures where missing (or all
+    /// of them, with `resign`), and a new signed snapshot; all in one update.
+    fn rekey(
+        &self,
+        meta: RegistryMeta,
+        signer: &Signer,
+        previous: Option<&Signer>,
+        resign: bool,
+    ) -> Result<NewKey, RepoError> {
+        let mut update = self.update();
+        if let Some(previous) = previous {
+            let serial = self.rotations() + 1;
+            let rotation = pandora_common::files::KeyRotation {
+                registry: meta.name.clone(),
+                serial,
+                keys: meta.keys.clone(),
+            };
+            let text = rotation.to_source();
+            let comment = pandora_common::sign::rotation_comment(&meta.name, serial);
+            let sig = previous.sign(text.as_bytes(), &comment)?;
+            let dir = self.dir.join("keys");
+            fs_err::create_dir_all(&dir).map_err(io_err("cannot create", &dir))?;
+            update.stage(&format!("keys/{serial}.acl"), text.as_bytes())?;
+            update.stage(&format!("keys/{serial}.acl.minisig"), sig.as_bytes())?;
+        }
+        let config = meta.to_source();
+        update.stage("config.acl", config.as_bytes())?;
+        let mut index = self.index()?;
+        let mut changed = Vec::new();
+        for p in &mut index.packages {
+            for v in &mut p.versions {
+                if v.signature.is_some() && !resign {
+                    continue;
+                }
+                let blob = self.dir.join("blobs/sha256").join(&v.sha256);
+                let data = fs_err::File::open(&blob).map_err(io_err("cannot read", &blob))?;
+                let pin = Pin {
+                    name: p.name.clone(),
+                    version: v.version.clone(),
+                };
+                let sig = signer.sign(
+                    std::io::BufReader::new(data),
+                    &keys::package_comment(&pin, &v.sha256),
+                )?;
+                update.stage(&signature_rel(&v.sha256), sig.as_bytes())?;
+                v.signature = Some(signature_rel(&v.sha256));
+                if !changed.contains(&p.name) {
+                    changed.push(p.name.clone());
+                }
+            }
+        }
+        let old = self.snapshot()?;
+        let next = Repo {
+            dir: self.dir.clone(),
+            meta,
+            password: None,
+        };
+        next.stage_state(
+            &mut update,
+            &index,
+            &changed,
+            Some(&old),
+            Some(signer),
+            Some(&config),
+        )?;
+        // Recorded before the commit: a crash in between leaves a registry that signs with
+        // the new key, never one that publishes unsigned updates.
+        keys::record_path(&self.state_dir(), &signer.path)?;
+        update.commit()?;
+        Ok(NewKey {
+            public: signer.public_text.clone(),
+            id: signer.id.to_string(),
+            secret: signer.path.clone(),
+            serial: old.serial + 1,
+        })
+    }
+
+    /// How many key rotations the registry has made (`keys/1.acl`, `keys/2.acl`, …).
+    pub fn rotations(&self) -> u64 {
+        let mut n = 0;
+        while self.dir.join(format!("keys/{}.acl", n + 1)).exists() {
+            n += 1;
+        }
+        n
+    }
+
+    /// Refuses a secret key path inside the served directory.
+    fn refuse_inside(&self, secret: &Path) -> Result<(), RepoError> {
+        let absolute = |p: &Path| -> PathBuf {
+            let p = if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                std::env::current_dir().unwrap_or_default().join(p)
+            };
+            // The deepest existing ancestor, resolved, with the rest appended.
+            let mut existing = p.as_path();
+            let mut rest = Vec::new();
+            while !existing.exists() {
+                let Some(parent) = existing.parent() else {
+                    break;
+                };
+                rest.push(existing.file_name().map(|n| n.to_os_string()));
+                existing = parent;
+            }
+            let mut out = fs_err::canonicalize(existing).unwrap_or_else(|_| existing.to_path_buf());
+            for part in rest.into_iter().rev().flatten() {
+                out.push(part);
+            }
+            out
+        };
+        if absolute(secret).starts_with(absolute(&self.dir)) {
+            return Err(RepoError::Key {
+                path: secret.to_path_buf(),
+                reason: format!(
+                    "it is inside the registry directory {}, which is served to everyone; keep the secret key elsewhere (the default is ~/.config/pandora-registry/)",
+                    self.dir.display()
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Copies a verified package into `blobs/sha256/<hex>`, hashing the copy and refusing it if
@@ -494,15 +873,33 @@ impl Repo {
 
     /// Stages `index/<name>.acl` for every changed package, then `index.acl`, then the
     /// snapshot with the next serial, in that order.
+    ///
+    /// The snapshot also lists `config.acl` (`config`, when this update writes a new one,
+    /// else the file as it is), so its `signed_packages` is covered by the signature that a
+    /// registry with a `signer` puts on the snapshot (`snapshot.acl.minisig`).
     fn stage_state(
         &self,
         update: &mut Update,
         index: &Index,
         changed: &[String],
         old: Option<&Snapshot>,
+        signer: Option<&Signer>,
+        config: Option<&str>,
     ) -> Result<(), RepoError> {
         let old_serial = old.map_or(0, |s| s.serial);
         let mut files: Vec<SnapshotFile> = Vec::new();
+        let config = match config {
+            Some(text) => text.as_bytes().to_vec(),
+            None => {
+                let path = self.dir.join("config.acl");
+                fs_err::read(&path).map_err(io_err("cannot read", &path))?
+            }
+        };
+        files.push(SnapshotFile {
+            path: "config.acl".to_string(),
+            sha256: sha256_hex(&config),
+            size: config.len() as u64,
+        });
         let mut sorted: Vec<&PackageEntry> = index.packages.iter().collect();
         sorted.sort_by(|a, b| a.name.cmp(&b.name));
         for p in &sorted {
@@ -531,7 +928,7 @@ impl Repo {
         .to_source();
         update.stage("index.acl", whole.as_bytes())?;
         files.insert(
-            0,
+            1,
             SnapshotFile {
                 path: "index.acl".to_string(),
                 sha256: sha256_hex(whole.as_bytes()),
@@ -546,7 +943,18 @@ impl Repo {
             expires: generated + SNAPSHOT_LIFETIME,
             files,
         };
-        update.stage("snapshot.acl", snapshot.to_source().as_bytes())
+        let text = snapshot.to_source();
+        update.stage("snapshot.acl", text.as_bytes())?;
+        if let Some(signer) = signer {
+            let comment = pandora_common::sign::snapshot_comment(
+                &snapshot.registry,
+                snapshot.serial,
+                snapshot.expires,
+            );
+            let sig = signer.sign(text.as_bytes(), &comment)?;
+            update.stage("snapshot.acl.minisig", sig.as_bytes())?;
+        }
+        Ok(())
     }
 
     /// Verifies every blob against the index and every index file against the snapshot.
@@ -639,14 +1047,142 @@ impl Repo {
                 .file_name()
                 .to_string_lossy()
                 .into_owned();
-            if !referenced.contains(&name) {
+            let referenced_sig = name
+                .strip_suffix(".minisig")
+                .is_some_and(|hex| referenced.contains(hex));
+            if !referenced.contains(&name) && !referenced_sig {
                 report
                     .warnings
                     .push(format!("blobs/sha256/{name}: no version references it"));
             }
         }
+        self.check_signatures(&snapshot, &index, &mut report)?;
         Ok(report)
     }
+
+    /// Checks every signature present with the keys of `config.acl`, and that nothing the
+    /// config promises to sign is unsigned.
+    fn check_signatures(
+        &self,
+        snapshot: &Snapshot,
+        index: &Index,
+        report: &mut CheckReport,
+    ) -> Result<(), RepoError> {
+        let keys = self.trusted()?;
+        let read = |rel: &str| fs_err::read_to_string(self.dir.join(rel)).ok();
+        let snapshot_text = read("snapshot.acl").unwrap_or_default();
+        match (keys.is_empty(), read("snapshot.acl.minisig")) {
+            (true, None) => {}
+            (true, Some(_)) => report.warnings.push(
+                "snapshot.acl.minisig: present, but config.acl lists no keys to check it".into(),
+            ),
+            (false, None) => report.problems.push(
+                "snapshot.acl.minisig: missing, though config.acl lists keys: clients that pinned them refuse this registry; any update (pandora-registry add) signs it"
+                    .into(),
+            ),
+            (false, Some(text)) => {
+                match Detached::parse(&text)
+                    .and_then(|sig| sig.verify(&keys, snapshot_text.as_bytes()).map(|_| sig))
+                {
+                    Err(e) => report
+                        .problems
+                        .push(format!("snapshot.acl.minisig: {e}")),
+                    Ok(sig) => {
+                        let want = pandora_common::sign::snapshot_comment(
+                            &snapshot.registry,
+                            snapshot.serial,
+                            snapshot.expires,
+                        );
+                        if sig.trusted_comment() != want {
+                            report.problems.push(format!(
+                                "snapshot.acl.minisig: its trusted comment says `{}`, the snapshot `{want}`",
+                                sig.trusted_comment()
+                            ));
+                        } else {
+                            report.signatures += 1;
+                        }
+                    }
+                }
+            }
+        }
+        for p in &index.packages {
+            for v in &p.versions {
+                let Some(rel) = &v.signature else {
+                    if self.meta.signed_packages {
+                        report.problems.push(format!(
+                            "{}@{}: unsigned, though config.acl says signed_packages = true",
+                            p.name, v.version
+                        ));
+                    }
+                    continue;
+                };
+                let blob = self.dir.join("blobs/sha256").join(&v.sha256);
+                let verdict = read(rel)
+                    .ok_or_else(|| format!("{rel} cannot be read"))
+                    .and_then(|t| Detached::parse(&t).map_err(|e| format!("{rel}: {e}")))
+                    .and_then(|sig| {
+                        let data = fs_err::File::open(&blob).map_err(|e| e.to_string())?;
+                        sig.verify_reader(&keys, std::io::BufReader::new(data))
+                            .map(|_| ())
+                            .map_err(|e| format!("{rel}: {e}"))
+                    });
+                match verdict {
+                    Ok(()) => report.signatures += 1,
+                    Err(e) => report
+                        .problems
+                        .push(format!("{}@{}: {e}", p.name, v.version)),
+                }
+            }
+        }
+        let mut previous: Option<Vec<TrustedKey>> = None;
+        let rotations = self.rotations();
+        for n in 1..=rotations {
+            let rel = format!("keys/{n}.acl");
+            let step = read(&rel)
+                .ok_or_else(|| "cannot be read".to_string())
+                .and_then(|t| {
+                    let rotation = pandora_common::files::KeyRotation::parse(&t, &rel)
+                        .map_err(|e| e.to_string())?;
+                    let sig = read(&format!("{rel}.minisig"))
+                        .ok_or_else(|| format!("{rel}.minisig is missing"))
+                        .and_then(|s| Detached::parse(&s).map_err(|e| e.to_string()))?;
+                    if let Some(prev) = &previous {
+                        sig.verify(prev, t.as_bytes())
+                            .map_err(|e| format!("{rel}.minisig: {e}"))?;
+                    }
+                    if rotation.serial != n || rotation.registry != self.meta.name {
+                        return Err(format!(
+                            "names rotation {} of registry `{}`",
+                            rotation.serial, rotation.registry
+                        ));
+                    }
+                    Ok(rotation)
+                });
+            match step {
+                Ok(rotation) => {
+                    if previous.is_some() {
+                        report.signatures += 1;
+                    }
+                    if n == rotations && rotation.keys != self.meta.keys {
+                        report.problems.push(format!(
+                            "{rel}: the last key rotation lists other keys than config.acl"
+                        ));
+                    }
+                    previous = TrustedKey::parse_all(&rotation.keys).ok();
+                }
+                Err(e) => {
+                    report.problems.push(format!("{rel}: {e}"));
+                    previous = None;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a package's detached signature is, relative to the registry root.
+fn signature_rel(sha256: &str) -> String {
+    format!("blobs/sha256/{sha256}.minisig")
 }
 
 /// The version a bare `install NAME` gets: the greatest version not deprecated, or the

@@ -65,6 +65,8 @@ pub struct ServeOptions {
     pub token_file: Option<PathBuf>,
     /// The largest publish body in bytes; by default the registry's `max_package_size`.
     pub max_body: Option<u64>,
+    /// The password of the registry's secret key, when it has one.
+    pub password: Option<String>,
 }
 
 /// What every request handler shares.
@@ -120,7 +122,9 @@ fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
 }
 
 async fn run(opts: ServeOptions) -> anyhow::Result<()> {
-    let repo = Repo::open(&opts.dir)?;
+    let repo = Repo::open(&opts.dir)?.with_password(opts.password.clone());
+    // A registry that signs must be able to: find out now, not at the first publish.
+    repo.signer()?;
     let token = opts.token_file.as_deref().map(read_token).transpose()?;
     publish::remove_stale_uploads(&repo.tmp_dir());
     let root = fs_err::canonicalize(repo.dir())?;

@@ -36,8 +36,12 @@ pub(crate) enum Kind {
     Config,
     /// `snapshot.acl`.
     Snapshot,
-    /// `snapshot.acl.minisig`.
+    /// `snapshot.acl.minisig`, `keys/<n>.acl.minisig`.
     Signature,
+    /// `keys/<n>.acl`, the key list after the n-th key rotation (never changes).
+    Rotation,
+    /// `blobs/sha256/<hex>.minisig`, a package's detached signature (never changes).
+    BlobSignature,
     /// `index.acl` and `index/<name>.acl`.
     Index,
     /// `blobs/sha256/<hex>`, named by its content.
@@ -53,6 +57,7 @@ impl Kind {
         match self {
             Kind::Config | Kind::Snapshot | Kind::Signature => "no-cache",
             Kind::Index => "max-age=60",
+            Kind::Rotation | Kind::BlobSignature => "public, max-age=31536000, immutable",
             Kind::Blob { .. } => "public, max-age=31536000, immutable",
         }
     }
@@ -60,8 +65,10 @@ impl Kind {
     /// The `Content-Type` value.
     pub(crate) fn content_type(&self) -> &'static str {
         match self {
-            Kind::Config | Kind::Snapshot | Kind::Index => "text/plain; charset=utf-8",
-            Kind::Signature | Kind::Blob { .. } => "application/octet-stream",
+            Kind::Config | Kind::Snapshot | Kind::Index | Kind::Rotation => {
+                "text/plain; charset=utf-8"
+            }
+            Kind::Signature | Kind::BlobSignature | Kind::Blob { .. } => "application/octet-stream",
         }
     }
 }
@@ -83,6 +90,16 @@ pub(crate) fn route(raw: &str) -> Result<Route, BadPath> {
             Some(name) if validate_name(name).is_ok() => static_file(&decoded, Kind::Index),
             _ => Route::NotFound,
         },
+        ["keys", file] => match file.strip_suffix(".acl.minisig") {
+            Some(n) if is_serial(n) => static_file(&decoded, Kind::Signature),
+            _ => match file.strip_suffix(".acl") {
+                Some(n) if is_serial(n) => static_file(&decoded, Kind::Rotation),
+                _ => Route::NotFound,
+            },
+        },
+        ["blobs", "sha256", file] if file.strip_suffix(".minisig").is_some_and(is_sha256_hex) => {
+            static_file(&decoded, Kind::BlobSignature)
+        }
         ["blobs", "sha256", hex] if is_sha256_hex(hex) => static_file(
             &decoded,
             Kind::Blob {
@@ -101,6 +118,11 @@ fn static_file(decoded: &str, kind: Kind) -> Route {
         rel: decoded[1..].to_string(),
         kind,
     })
+}
+
+/// A rotation number as the registry writes it: decimal, no leading zero.
+fn is_serial(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 19 && !s.starts_with('0') && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn is_sha256_hex(s: &str) -> bool {
@@ -207,6 +229,12 @@ mod tests {
             ("/config.acl", Some(Kind::Config)),
             ("/snapshot.acl", Some(Kind::Snapshot)),
             ("/snapshot.acl.minisig", Some(Kind::Signature)),
+            ("/keys/1.acl", Some(Kind::Rotation)),
+            ("/keys/12.acl.minisig", Some(Kind::Signature)),
+            (
+                &format!("/blobs/sha256/{hex}.minisig"),
+                Some(Kind::BlobSignature),
+            ),
             ("/index.acl", Some(Kind::Index)),
             ("/index/hello.acl", Some(Kind::Index)),
             ("/index/lib%2b%2b.acl", Some(Kind::Index)),
@@ -222,6 +250,14 @@ mod tests {
                 Ok(Route::Static(f)) => assert_eq!(Some(f.kind), kind, "{raw}"),
                 other => panic!("{raw}: {other:?}"),
             }
+        }
+        for raw in [
+            "/keys/01.acl",
+            "/keys/x.acl",
+            "/keys/1.minisig",
+            "/blobs/sha256/ab.minisig",
+        ] {
+            assert_eq!(route(raw), Ok(Route::NotFound), "{raw}");
         }
         assert_eq!(
             route("/index/lib%2b%2b.acl"),

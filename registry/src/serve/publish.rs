@@ -24,7 +24,7 @@ use tokio::io::AsyncWriteExt;
 use super::State;
 use super::body::Body;
 use super::response::{acl, chain, error, internal, set};
-use crate::repo::AddOutcome;
+use crate::repo::{AddOutcome, PackageFile};
 
 /// After a body passed the limit, how much more is read (and dropped) so the client, still
 /// sending, gets the 413 instead of a reset connection.
@@ -114,6 +114,25 @@ fn same_digest(a: &str, b: &str) -> bool {
     std::hint::black_box(diff) == 0
 }
 
+/// The header that carries a publish's detached signature: the `.minisig` file, base64.
+pub(crate) const SIGNATURE_HEADER: &str = "x-pandora-signature";
+
+/// The `.minisig` text a publish carries in [`SIGNATURE_HEADER`], if any.
+fn signature_header(headers: &HeaderMap) -> Result<Option<String>, String> {
+    let Some(value) = headers.get(SIGNATURE_HEADER) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(pandora_common::sign::base64_decode_text)
+        .and_then(|b| String::from_utf8(b).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            format!("the {SIGNATURE_HEADER} header must be the .minisig file's text in base64")
+        })
+}
+
 /// The bearer token of an `Authorization` header, if the header is well-formed.
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
@@ -157,6 +176,10 @@ pub(crate) async fn publish(state: &Arc<State>, req: Request<Incoming>) -> Respo
 
 /// Receives an authorized upload and adds it to the registry.
 async fn receive_and_add(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    let signature = match signature_header(req.headers()) {
+        Ok(sig) => sig,
+        Err(why) => return error(StatusCode::BAD_REQUEST, "bad-signature", &why),
+    };
     let tmp_dir = state.repo.tmp_dir();
     let made = tokio::task::spawn_blocking(move || new_upload(&tmp_dir)).await;
     let tmp = match made {
@@ -193,7 +216,10 @@ async fn receive_and_add(state: &Arc<State>, req: Request<Incoming>) -> Response
     let shown = tmp.path().display().to_string();
     let st = Arc::clone(state);
     let added = tokio::task::spawn_blocking(move || {
-        let result = st.repo.add(&[tmp.path().to_path_buf()]);
+        let result = st.repo.add_packages(&[PackageFile {
+            path: tmp.path().to_path_buf(),
+            signature,
+        }]);
         drop(tmp);
         drop(turn);
         if let Ok([AddOutcome::Added { pin, .. }]) = result.as_deref() {

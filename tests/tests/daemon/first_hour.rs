@@ -97,7 +97,7 @@ fn issue8_bare_names_store_origins_and_a_registry_that_is_down() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(
         r.stdout,
-        "result=\"ok app@1.0.0\"\nresult=\"ok app@2.0.0\"\n"
+        "result=\"ok app@1.0.0 (checked: files, cached archive sha256)\"\nresult=\"ok app@2.0.0 (checked: files, cached archive sha256)\"\n"
     );
     let r = ctx.plain(&["verify", "nothere"]);
     assert!(

@@ -25,7 +25,7 @@ fn verify_detects_modified_deleted_and_added_files() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(
         r.stdout,
-        "result=\"ok app@1.0.0\"\nresult=\"ok lib@1.0.0\"\nresult=\"ok ok@1.0.0\"\n"
+        "result=\"ok app@1.0.0 (checked: files, cached archive sha256)\"\nresult=\"ok lib@1.0.0 (checked: files, cached archive sha256)\"\nresult=\"ok ok@1.0.0 (checked: files, cached archive sha256)\"\n"
     );
 
     // Modify app's script (same size, other bytes), add a file next to it, delete lib's.
@@ -42,7 +42,7 @@ fn verify_detects_modified_deleted_and_added_files() {
     assert_eq!(r.code, 1, "{r:?}");
     assert_eq!(
         r.stdout,
-        "result=\"app@1.0.0: 2 problems\"\nresult=\"lib@1.0.0: 1 problem\"\nresult=\"ok ok@1.0.0\"\n"
+        "result=\"app@1.0.0: 2 problems\"\nresult=\"lib@1.0.0: 1 problem\"\nresult=\"ok ok@1.0.0 (checked: files, cached archive sha256)\"\n"
     );
     for want in [
         "event=warning code=verify-problem subject=app@1.0.0 message=\"app@1.0.0: changed: files/bin/app (content differs)\"",
