@@ -9,7 +9,7 @@ use pandora_common::layout::Layout;
 
 use crate::engine::Events;
 use crate::error::{Error, Result};
-use crate::fetch::RegistryClient;
+use crate::fetch::{FetchError, RegistryClient};
 use crate::pkgfile;
 use crate::registries::Lazy;
 use crate::store::StoreView;
@@ -206,6 +206,8 @@ fn find_package(
                 return Ok((i, p));
             }
             Ok(None) => {}
+            // A registry caught lying is not skipped for the next one: the user must know.
+            Err(e @ FetchError::Untrusted { .. }) => return Err(e.into()),
             Err(e) => problems.push(pandora_common::error_chain(&e, ": ")),
         }
     }
@@ -240,6 +242,8 @@ fn find_version(
                 return Ok((i, v));
             }
             Ok(None) => {}
+            // A registry caught lying is not skipped for the next one: the user must know.
+            Err(e @ FetchError::Untrusted { .. }) => return Err(e.into()),
             Err(e) => problems.push(pandora_common::error_chain(&e, ": ")),
         }
     }

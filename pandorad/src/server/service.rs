@@ -45,7 +45,10 @@ pub(crate) fn to_status(e: Error) -> Status {
     if let Ok(v) = e.code().parse() {
         status.metadata_mut().insert(pandora_proto::CODE_KEY, v);
     }
-    if let Some(h) = e.hint()
+    // Metadata values are visible ASCII: a hint that is not stays readable.
+    if let Some(h) = e
+        .hint()
+        .map(|h| h.replace('…', "...").replace(|c: char| !c.is_ascii(), "?"))
         && let Ok(v) = h.parse()
     {
         status.metadata_mut().insert(pandora_proto::HINT_KEY, v);

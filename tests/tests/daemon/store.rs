@@ -54,7 +54,11 @@ fn verify_detects_modified_deleted_and_added_files() {
     let r = ctx.client(&["verify", "lib@1.0.0"]);
     assert_eq!(r.code, 1, "{r:?}");
     let r = ctx.client(&["--log", "human", "verify", "ok@1.0.0"]);
-    assert_eq!((r.code, r.stdout.as_str()), (0, "ok ok@1.0.0\n"), "{r:?}");
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "ok ok@1.0.0 (checked: files, cached archive sha256)\n"),
+        "{r:?}"
+    );
     let r = ctx.client(&["--log", "human", "verify", "app@1.0.0"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
