@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Pandora's demo, on a fresh machine: builds Pandora, packs the example packages in
-# examples/, publishes them into a registry served by pandora-registry on 127.0.0.1, points a
-# temporary home at it, installs `hello` (which depends on `libgreet`), shows the store,
+# examples/, publishes them into a registry served by pandora-registry on 127.0.0.1 and signs
+# it with a new minisign key, points a temporary home at it with that key pinned, installs `hello` (which depends on `libgreet`), shows the store,
 # shows hello active and runs it from the temporary $HOME/bin; then builds examples/hello-c (a
 # C program) and examples/greet-tools (a script with a postinstall hook) from source in the
 # sandbox, installs them and runs them. Everything it makes lives in one temporary directory,
@@ -31,20 +31,26 @@ step "pack the example packages (deterministic: same tree, same bytes)"
 "$bin/pandora" pack examples/libgreet -o "$work"
 "$bin/pandora" pack examples/hello -o "$work"
 
-step "make a registry of them and serve it on 127.0.0.1"
+step "make a registry of them, sign it, and serve it on 127.0.0.1"
 "$bin/pandora-registry" init "$work/registry" --name examples
 "$bin/pandora-registry" add "$work/registry" "$work"/*.pkg
+# The secret key stays outside the served directory.
+keygen=$("$bin/pandora-registry" keygen "$work/registry" --secret-key "$work/keys/examples.key")
+echo "$keygen"
+key=$(sed -n 's/^public key: //p' <<<"$keygen")
+"$bin/pandora-registry" check "$work/registry"
 "$bin/pandora-registry" serve "$work/registry" --listen 127.0.0.1:0 > "$work/serve.out" 2> "$work/serve.log" &
 server=$!
 for _ in $(seq 100); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.05; done
 url=$(sed -n 's/^listening on //p' "$work/serve.out")
 echo "serving $url"
 
-step "a fresh Pandora home uses it (pandorad starts on demand)"
-pandora registry add examples "$url"
+step "a fresh Pandora home uses it, pinning its key (pandorad starts on demand)"
+pandora registry add examples "$url" --key "$key"
+pandora registry list
 pandora search greet
 
-step "install hello: its dependency comes too, verified by sha256, and both are activated"
+step "install hello: its dependency comes too, verified by sha256 and the pinned key, and both are activated"
 pandora install hello --yes
 
 step "the store"
