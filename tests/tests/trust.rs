@@ -474,11 +474,12 @@ fn rollbacks_and_frozen_snapshots_are_refused() {
     ] {
         std::fs::copy(old.join(f), served.join(f)).unwrap();
     }
-    refused(
+    let r = refused(
         &ctx,
         &["install", "app@1.0.0", "--yes", "--refresh"],
         "older than the",
     );
+    assert!(r.stderr.starts_with("error[untrusted]"), "{r:?}");
 
     // A frozen snapshot: validly signed with the registry's own key, but expired. A new
     // client, which has seen no serial, still refuses it.
@@ -511,6 +512,7 @@ fn rollbacks_and_frozen_snapshots_are_refused() {
     let r = ctx2.client(&["install", "app@1.0.0", "--yes"]);
     assert_ne!(r.code, 0, "{r:?}");
     assert!(r.stderr.contains("its snapshot expired"), "{r:?}");
+    assert!(r.stderr.starts_with("error[untrusted]"), "{r:?}");
     assert!(ctx2.store_entries().is_empty());
 
     // A signature whose trusted comment does not match the snapshot it signs.

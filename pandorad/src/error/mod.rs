@@ -453,7 +453,11 @@ impl Error {
             Error::Io { .. } | Error::Unpack { .. } => code::IO,
             Error::NoRegistries => code::NO_REGISTRIES,
             Error::Fetch(FetchError::NoSpace { .. }) => code::NO_SPACE,
-            Error::Fetch(FetchError::Untrusted { .. }) => code::UNTRUSTED,
+            Error::Fetch(
+                FetchError::Untrusted { .. }
+                | FetchError::Rollback { .. }
+                | FetchError::Expired { .. },
+            ) => code::UNTRUSTED,
             Error::Fetch(_) | Error::Unreachable { .. } => code::FETCH,
             Error::BadConfig { .. } => code::BAD_CONFIG,
             Error::BadRegistryName(_) => code::BAD_NAME,
@@ -523,7 +527,11 @@ impl Error {
             | Error::TokenUnreadable { .. }
             | Error::PublishNeedsServer { .. } => Kind::FailedPrecondition,
             Error::Fetch(FetchError::NoSpace { .. }) => Kind::ResourceExhausted,
-            Error::Fetch(FetchError::Untrusted { .. }) => Kind::PermissionDenied,
+            Error::Fetch(
+                FetchError::Untrusted { .. }
+                | FetchError::Rollback { .. }
+                | FetchError::Expired { .. },
+            ) => Kind::PermissionDenied,
             Error::Fetch(_) | Error::Unreachable { .. } => Kind::Unavailable,
             Error::PublishRefused { status, .. } => match status {
                 401 => Kind::Unauthenticated,
@@ -648,6 +656,12 @@ impl Error {
                 dir.display()
             )),
             Error::Fetch(FetchError::Untrusted { hint, .. }) => Some(hint.clone()),
+            Error::Fetch(FetchError::Rollback { .. }) => Some(
+                "the registry, or something between you and it, serves an older state than you have seen; do not use it until its operator explains".into(),
+            ),
+            Error::Fetch(FetchError::Expired { .. }) => Some(
+                "the registry must publish a fresh snapshot (any update renews it): tell its operator".into(),
+            ),
             Error::Fetch(FetchError::NoSpace { path, .. }) => Some(format!(
                 "free some space on the disk of {}, e.g. pandora prune --cache",
                 path.display()

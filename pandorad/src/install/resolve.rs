@@ -207,7 +207,11 @@ fn find_package(
             }
             Ok(None) => {}
             // A registry caught lying is not skipped for the next one: the user must know.
-            Err(e @ FetchError::Untrusted { .. }) => return Err(e.into()),
+            Err(
+                e @ (FetchError::Untrusted { .. }
+                | FetchError::Rollback { .. }
+                | FetchError::Expired { .. }),
+            ) => return Err(e.into()),
             Err(e) => problems.push(pandora_common::error_chain(&e, ": ")),
         }
     }
@@ -243,7 +247,11 @@ fn find_version(
             }
             Ok(None) => {}
             // A registry caught lying is not skipped for the next one: the user must know.
-            Err(e @ FetchError::Untrusted { .. }) => return Err(e.into()),
+            Err(
+                e @ (FetchError::Untrusted { .. }
+                | FetchError::Rollback { .. }
+                | FetchError::Expired { .. }),
+            ) => return Err(e.into()),
             Err(e) => problems.push(pandora_common::error_chain(&e, ": ")),
         }
     }
