@@ -6,7 +6,9 @@
 #       vs `pacman -U` of the corpus's pacman packages in one transaction into a temp root
 #       (--nodeps --noscriptlet, signatures off), vs one `tar -x` of the already-decompressed
 #       archives;
-#       plus, for reference, the same install from the registry directory as file://
+#       plus, for reference, the same install from the registry directory as file://, and
+#       from a copy of the registry signed with a minisign key that the client pins (every
+#       snapshot and package signature checked)
 #   (b) warm: the same install again, everything in the store, the registry server stopped
 #   (c) `pandora list --store`, whole process, daemon warm
 #   (d) the daemon's memory: VmRSS idle, and peak (VmHWM, and VmRSS sampled every 10 ms)
@@ -59,8 +61,12 @@ echo "registry: pandora-registry add of $N packages" >&2
 # shellcheck disable=SC2086
 "$R" add "$REG" $PKGS >/dev/null
 for p in $PKGS; do b=${p##*/}; zstd -dcq "$p" > "$OUT/tars/${b%.pkg}.tar"; done
+# The same registry, signed (snapshot and every package), its secret key outside it.
+cp -r "$REG" "$OUT/registry-signed"
+"$R" keygen "$OUT/registry-signed" --secret-key "$OUT/keys/bench.key" >/dev/null
+KEY=$(grep -o 'RW[A-Za-z0-9+/=]*' "$OUT/registry-signed/config.acl" | head -1)
 
-SERVER_PID=
+SERVER_PID= SIGNED_PID=
 DAEMON_PIDFILE=$OUT/daemon.pid
 stop_daemon() {
   [[ -f $DAEMON_PIDFILE ]] || return 0
@@ -71,6 +77,7 @@ stop_daemon() {
 cleanup() {
   stop_daemon
   [[ -z $SERVER_PID ]] || kill "$SERVER_PID" 2>/dev/null || true
+  [[ -z $SIGNED_PID ]] || kill "$SIGNED_PID" 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -79,6 +86,11 @@ SERVER_PID=$!
 for _ in $(seq 500); do [[ -s $OUT/serve.out ]] && break; sleep 0.01; done
 URL=$(sed -n '1s/^listening on //p' "$OUT/serve.out")
 [[ $URL == http://* ]] || { echo "bench: the registry server did not start: $(cat "$OUT/serve.log")" >&2; exit 1; }
+"$R" serve "$OUT/registry-signed" --listen 127.0.0.1:0 > "$OUT/serve-signed.out" 2> "$OUT/serve-signed.log" < /dev/null &
+SIGNED_PID=$!
+for _ in $(seq 500); do [[ -s $OUT/serve-signed.out ]] && break; sleep 0.01; done
+SIGNED_URL=$(sed -n '1s/^listening on //p' "$OUT/serve-signed.out")
+[[ $SIGNED_URL == http://* ]] || { echo "bench: the signed registry server did not start" >&2; exit 1; }
 
 # fresh DIR...: each DIR becomes a new empty directory (the old one renamed into the trash),
 # then sync, so the previous run's writeback does not overlap the next measured run.
@@ -90,8 +102,9 @@ for d; do
 done
 sync
 SH
-# home-up URL: stop the daemon, rename its home aside, make a fresh home whose registries.acl
-# names the registry at URL, start pandorad on it and wait for its socket.
+# home-up URL [KEY]: stop the daemon, rename its home aside, make a fresh home whose
+# registries.acl names the registry at URL (with KEY pinned and signatures required, when
+# given), start pandorad on it and wait for its socket.
 cat > "$BIN/home-up" <<SH
 #!/bin/sh
 set -e
@@ -100,7 +113,11 @@ if [ -f "$DAEMON_PIDFILE" ]; then
   if kill "\$pid" 2>/dev/null; then while [ -e /proc/\$pid ]; do sleep 0.01; done; fi
 fi
 "$BIN/fresh" "$HOMEDIR"
-printf 'Registry "bench" {\n    string url = "%s";\n    int priority = 0;\n}\n' "\$1" > "$HOMEDIR/registries.acl"
+if [ -n "\${2:-}" ]; then
+  printf 'Registry "bench" {\n    string url = "%s";\n    int priority = 0;\n    bool require_signatures = true;\n    string[] trusted_keys = {"%s"};\n}\n' "\$1" "\$2" > "$HOMEDIR/registries.acl"
+else
+  printf 'Registry "bench" {\n    string url = "%s";\n    int priority = 0;\n}\n' "\$1" > "$HOMEDIR/registries.acl"
+fi
 PANDORA_HOME="$HOMEDIR" "$D" < /dev/null >> "$OUT/pandorad.log" 2>&1 &
 echo \$! > "$DAEMON_PIDFILE"
 i=0
@@ -133,12 +150,14 @@ bench() {
   hyperfine --style basic --export-json "$RES/$id.json" --prepare "$prep" -n "$id" "$@" "$cmd" >&2
 }
 # Everything read is in the page cache before the first measured run.
-cat "$REG"/blobs/sha256/* "$CORPUS"/pacman/*.pkg.tar.zst "$OUT"/tars/*.tar > /dev/null
+cat "$REG"/blobs/sha256/* "$OUT"/registry-signed/blobs/sha256/* "$CORPUS"/pacman/*.pkg.tar.zst "$OUT"/tars/*.tar > /dev/null
 
 # (a) cold installs.
 bench a-pandora-http "$BIN/home-up $URL" "$P install $PINS" --runs "$RUNS" --warmup 1
 [[ $(store_count) == "$N" ]] || { echo "bench: the cold install left $(store_count) of $N in the store" >&2; exit 1; }
 bench a-pandora-file "$BIN/home-up file://$REG" "$P install $PINS" --runs "$RUNS" --warmup 1
+bench a-pandora-signed "$BIN/home-up $SIGNED_URL $KEY" "$P install $PINS" --runs "$RUNS" --warmup 1
+[[ $(store_count) == "$N" ]] || { echo "bench: the signed install left $(store_count) of $N in the store" >&2; exit 1; }
 if ((HAVE_PACMAN)); then
   PR=$OUT/pacroot
   bench a-pacman "$BIN/fresh $PR/root $PR/db $PR/hooks $PR/cache" "$BIN/pac $PR $PACS" --runs "$RUNS" --warmup 1
@@ -188,6 +207,7 @@ def t(s):
 rows = [
     ("a-pandora-http", "(a) `pandora install` %d pins, cold, HTTP registry on 127.0.0.1" % n),
     ("a-pandora-file", "(a) same, registry as file:// (no HTTP)"),
+    ("a-pandora-signed", "(a) same over HTTP, registry signed and its key pinned"),
     ("a-pacman", "(a) `pacman -U` %d packages, one transaction" % n),
     ("a-tar", "(a) one `tar -x` of the %d pre-decompressed tars" % n),
     ("b-pandora-warm", "(b) `pandora install` %d pins, all in the store, server stopped" % n),
@@ -207,6 +227,9 @@ for i, label in rows:
     cold = i.startswith("a-pandora")
     print("| %s | %s | %s–%s | %s | %s | %s |" % (label, t(m), t(lo), t(hi), rate,
           ratio(m, pac) if cold else "–", ratio(m, tar) if cold else "–"))
+signed, http = load("a-pandora-signed"), load("a-pandora-http")
+if signed and http:
+    print("\nSigned registry, key pinned (snapshot and %d package signatures checked): %.2f× the unsigned HTTP install" % (n, signed[0] / http[0]))
 warm = load("b-pandora-warm")
 if warm:
     print("\n(b) goal < 50 ms: %s (%s)" % ("met" if warm[0] < 0.05 else "NOT met", t(warm[0])))

@@ -6,7 +6,7 @@ use pandora_common::layout::Layout;
 use pandora_proto::v1::{InfoReply, ListRemoteReply, RemoteEntry, SearchHit, SearchReply};
 
 use crate::error::{Error, Result};
-use crate::fetch::RegistryClient;
+use crate::fetch::{FetchError, RegistryClient};
 use crate::pkgfile;
 use crate::registries::clients;
 use crate::store::StoreView;
@@ -180,6 +180,12 @@ pub(crate) fn info(
         let entry = match c.package(&name) {
             Ok(Some(p)) => p,
             Ok(None) => continue,
+            // A registry caught lying is reported, not skipped for the next one.
+            Err(
+                e @ (FetchError::Untrusted { .. }
+                | FetchError::Rollback { .. }
+                | FetchError::Expired { .. }),
+            ) => return Err(e.into()),
             Err(e) => {
                 problems.push(chain(&e));
                 continue;
@@ -305,7 +311,9 @@ fn trust_lines(trust: &crate::fetch::Trust, origin: &str, when: &str) -> Vec<Str
         lines.push(if origin == "local" {
             "no signature: installed from a local file".to_string()
         } else {
-            format!("no signature was verified: registry `{origin}` has no pinned key")
+            format!(
+                "no signature was verified: registry `{origin}` has no pinned key, or served no signature"
+            )
         });
     }
     lines

@@ -217,6 +217,11 @@ fn archive_checks(
     });
     match verdict {
         Ok(id) => ran.push(format!("archive signature by key {id}")),
+        // Signed by a key trusted once (a rotation since, or another registry's copy of the
+        // same blob): nothing to check it with, which is not damage.
+        Err(pandora_common::sign::SignError::UnknownKey { key, .. }) => ran.push(format!(
+            "archive signature not checked (key {key} is not pinned for `{origin}` now)"
+        )),
         Err(e) => problems.push(format!(
             "the cached archive's signature {}: {e}",
             sig_path.display()

@@ -97,9 +97,19 @@ fn pin(ctx: &Context, name: &str, url: &str, keys: &[&str], extra: &[&str]) {
 /// An install that must be refused with `error[untrusted]` and a message containing `says`;
 /// nothing reaches the store.
 fn refused(ctx: &Context, args: &[&str], says: &str) -> Run {
+    refused_as(ctx, args, "untrusted", says)
+}
+
+/// An install that must be refused with `error[CODE]` and a message containing `says`;
+/// nothing reaches the store.
+fn refused_as(ctx: &Context, args: &[&str], code: &str, says: &str) -> Run {
     let before = ctx.store_entries();
     let r = ctx.client(args);
     assert_ne!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!("error[{code}]: ")),
+        "expected error[{code}] in {r:?}"
+    );
     assert!(r.stderr.contains(says), "expected `{says}` in {r:?}");
     assert_eq!(ctx.store_entries(), before, "nothing is installed");
     r
@@ -474,12 +484,11 @@ fn rollbacks_and_frozen_snapshots_are_refused() {
     ] {
         std::fs::copy(old.join(f), served.join(f)).unwrap();
     }
-    let r = refused(
+    refused(
         &ctx,
         &["install", "app@1.0.0", "--yes", "--refresh"],
         "older than the",
     );
-    assert!(r.stderr.starts_with("error[untrusted]"), "{r:?}");
 
     // A frozen snapshot: validly signed with the registry's own key, but expired. A new
     // client, which has seen no serial, still refuses it.
@@ -557,9 +566,10 @@ fn an_index_file_that_does_not_match_the_signed_snapshot_is_refused() {
         app.replace(&app_sha, &evil_sha),
     )
     .unwrap();
-    refused(
+    refused_as(
         &ctx,
         &["install", "app@1.0.0", "--yes"],
+        "unavailable",
         "index/app.acl does not match its snapshot",
     );
 }
@@ -815,4 +825,125 @@ fn bad_keys_and_locked_secret_keys_get_clear_errors() {
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("which is served to everyone"), "{r:?}");
     assert!(!inside.exists());
+}
+
+#[test]
+fn a_registry_sharing_a_key_cannot_pass_off_its_snapshot_as_another() {
+    let ctx = Context::new();
+    // One operator, one key, two registries.
+    let shared = ctx.path().join("keys/shared.key");
+    let main = ctx.registry_of("main", &[PkgSpec::new("app", "1.0.0")]);
+    let beta = ctx.registry_of(
+        "beta",
+        &[PkgSpec::new("app", "1.0.0"), PkgSpec::new("app", "9.9.9")],
+    );
+    registry_tool(&[
+        "keygen".as_ref(),
+        main.as_os_str(),
+        "--secret-key".as_ref(),
+        shared.as_os_str(),
+    ]);
+    registry_tool(&[
+        "keygen".as_ref(),
+        beta.as_os_str(),
+        "--import".as_ref(),
+        "--secret-key".as_ref(),
+        shared.as_os_str(),
+    ]);
+    let key = keys_of(&main).remove(0);
+    assert_eq!(keys_of(&beta), std::slice::from_ref(&key));
+    // The server for `main` serves beta's signed files.
+    let served = ctx.path().join("served");
+    copy_served(&beta, &served);
+    let server = lying_server(&served);
+    let _d = ctx.start_daemon(&[]);
+    pin(&ctx, "main", &server.url(), &[&key], &[]);
+    let r = refused(
+        &ctx,
+        &["install", "app@9.9.9", "--yes"],
+        "it is registry `beta`'s snapshot, but you added this URL as `main`",
+    );
+    assert!(r.stderr.contains("pandora registry add beta URL"), "{r:?}");
+    // `info` refuses it too, rather than moving on.
+    let r = ctx.client(&["info", "app@9.9.9"]);
+    assert!(r.stderr.starts_with("error[untrusted]"), "{r:?}");
+    // The real one, and a signed file:// registry, are fine.
+    copy_served(&main, &served);
+    let r = ctx.client(&["install", "app@1.0.0", "--yes", "--refresh"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    pin(&ctx, "beta", &pandora_tests::file_url(&beta), &[&key], &[]);
+    let r = ctx.client(&["install", "app@9.9.9", "--yes", "--no-activate"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        info_trust(&ctx, "app@9.9.9"),
+        [
+            format!(
+                "index: registry `beta`'s snapshot signed by key {} (verified at install)",
+                key_id(&key)
+            ),
+            format!(
+                "package: signed by key {} (verified at install)",
+                key_id(&key)
+            ),
+        ]
+    );
+}
+
+#[test]
+fn cached_signatures_serve_offline_and_a_key_pinned_by_hand_is_honoured_at_once() {
+    let ctx = Context::new();
+    let (reg, key) = signed_registry(&ctx, "main", &[PkgSpec::new("app", "1.0.0")]);
+    let server = ctx.serve_registry(&reg, &[]);
+    let _d = ctx.start_daemon(&[]);
+    // First without a key: nothing is checked, the snapshot is cached without its signature.
+    ctx.add_registry("main", &server.url(""), 0);
+    let r = ctx.client(&["install", "app@1.0.0", "--yes", "--no-activate"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        info_trust(&ctx, "app@1.0.0"),
+        ["no signature was verified: registry `main` has no pinned key, or served no signature"]
+    );
+    // The user pins the key by editing registries.acl. The cached snapshot has no signature
+    // to show, and the registry answers 304 to its ETag: Pandora fetches it all again.
+    let path = ctx.pandora_home().join("registries.acl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text
+        .replace(
+            "bool require_signatures = false;",
+            "bool require_signatures = true;",
+        )
+        .replace(
+            "string[] trusted_keys = {};",
+            &format!("string[] trusted_keys = {{\"{key}\"}};"),
+        );
+    assert!(text.contains(&key), "{text}");
+    std::fs::write(&path, text).unwrap();
+    let r = ctx.client(&["remove", "app@1.0.0", "--purge"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = ctx.client(&[
+        "install",
+        "app@1.0.0",
+        "--yes",
+        "--no-activate",
+        "--refresh",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let id = key_id(&key);
+    assert_eq!(
+        info_trust(&ctx, "app@1.0.0"),
+        [
+            format!("index: registry `main`'s snapshot signed by key {id} (verified at install)"),
+            format!("package: signed by key {id} (verified at install)"),
+        ]
+    );
+    // Offline: the registry is gone, the cached blob and its cached signature are enough.
+    drop(server);
+    let r = ctx.client(&["remove", "app@1.0.0", "--purge"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = ctx.client(&["install", "app@1.0.0", "--yes", "--no-activate"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        info_trust(&ctx, "app@1.0.0")[1],
+        format!("package: signed by key {id} (verified at install)")
+    );
 }

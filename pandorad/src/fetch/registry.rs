@@ -53,6 +53,9 @@ pub(crate) struct RegistryClient {
     signed_packages: bool,
     /// `registries.acl`, where learned keys are written.
     registries_file: PathBuf,
+    /// Keys learned through a signed key rotation, written to `registries.acl` once the
+    /// snapshot that led to them is accepted.
+    learned: Option<Vec<String>>,
 }
 
 /// What a signature check of a package found.
@@ -107,6 +110,7 @@ impl RegistryClient {
             snapshot_key: None,
             signed_packages: false,
             registries_file: layout.registries(),
+            learned: None,
         }
     }
 
@@ -235,7 +239,16 @@ impl RegistryClient {
 
     /// Loads the snapshot (from the registry, ignoring the TTL, when `force`) and keeps it.
     fn set_snapshot(&mut self, force: bool) -> Result<(), FetchError> {
-        let (s, checked, key) = self.load_snapshot(force)?;
+        let loaded = match self.load_snapshot(force) {
+            // The registry renames its snapshot and then its signature into place: a reader
+            // in between sees a pair that does not match. Once more, before refusing.
+            Err(FetchError::Untrusted { .. }) => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                self.load_snapshot(true)
+            }
+            other => other,
+        };
+        let (s, checked, key) = loaded?;
         if s.expires < now() {
             return Err(FetchError::Expired {
                 registry: self.name().to_string(),
@@ -249,10 +262,20 @@ impl RegistryClient {
         // trusts vouches for it.
         self.signed_packages = false;
         if key.is_some() && lists_config {
-            let text = self.verified_once("config.acl")?.unwrap_or_default();
-            let meta = RegistryMeta::parse(&text, &format!("{}/config.acl", self.name()))
-                .map_err(|e| self.invalid(e))?;
-            self.signed_packages = meta.signed_packages;
+            let signed = self.verified_once("config.acl").and_then(|text| {
+                RegistryMeta::parse(
+                    &text.unwrap_or_default(),
+                    &format!("{}/config.acl", self.name()),
+                )
+                .map_err(|e| self.invalid(e))
+            });
+            match signed {
+                Ok(meta) => self.signed_packages = meta.signed_packages,
+                Err(e) => {
+                    self.snapshot = None;
+                    return Err(e);
+                }
+            }
         }
         Ok(())
     }
@@ -303,7 +326,7 @@ impl RegistryClient {
                 what,
                 "missing: the registry serves no signature for its snapshot, and you require one",
                 format!(
-                    "ask the registry's operator to sign it (pandora-registry keygen); to use it unsigned anyway: pandora registry add {name} URL (without --key)"
+                    "ask the registry's operator to sign it (pandora-registry keygen); to use it unsigned anyway, set `bool require_signatures = false;` for `{name}` in registries.acl"
                 ),
             ));
         };
@@ -314,13 +337,32 @@ impl RegistryClient {
                 "the registry serves a damaged signature; tell its operator".into(),
             )
         })?;
+        // A signed snapshot says which registry it is: the one the user named, so a registry
+        // that shares a key with another cannot be passed off as it.
+        if snap.registry != name {
+            return Err(self.untrusted(
+                "snapshot.acl",
+                format!(
+                    "it is registry `{}`'s snapshot, but you added this URL as `{name}`",
+                    snap.registry
+                ),
+                format!(
+                    "if that is the registry you mean, add it under its own name: pandora registry add {} URL --key RW…",
+                    snap.registry
+                ),
+            ));
+        }
         let key = match sig.verify(&self.keys, text.as_bytes()) {
             Ok(k) => k.id,
             Err(SignError::UnknownKey { key, .. }) => {
-                self.follow_rotations(snap, key)?;
-                sig.verify(&self.keys, text.as_bytes())
+                let keys = self.follow_rotations(snap, key)?;
+                let id = sig
+                    .verify(&keys, text.as_bytes())
                     .map_err(|e| self.snapshot_refused(e))?
-                    .id
+                    .id;
+                self.learned = Some(keys.iter().map(|k| k.text.clone()).collect());
+                self.keys = keys;
+                id
             }
             Err(e) => return Err(self.snapshot_refused(e)),
         };
@@ -352,9 +394,14 @@ impl RegistryClient {
     }
 
     /// Follows the registry's signed key rotations (`keys/<n>.acl`, each signed by a key
-    /// trusted before it) looking for `wanted`. When found, the keys of the last rotation the
-    /// chain reaches become this registry's trusted keys, in `registries.acl` too.
-    fn follow_rotations(&mut self, snap: &Snapshot, wanted: KeyId) -> Result<(), FetchError> {
+    /// trusted before it) looking for `wanted`; returns the keys of the last rotation the
+    /// chain reaches (the caller keeps them only if they include `wanted` and the snapshot is
+    /// accepted).
+    fn follow_rotations(
+        &self,
+        snap: &Snapshot,
+        wanted: KeyId,
+    ) -> Result<Vec<TrustedKey>, FetchError> {
         let mut trusted = self.keys.clone();
         let mut followed = Vec::new();
         for n in 1..=MAX_ROTATIONS {
@@ -378,7 +425,10 @@ impl RegistryClient {
             }
             let rotation = KeyRotation::parse(&text, &format!("{}/{rel}", self.name()))
                 .map_err(|e| self.invalid(e))?;
-            if rotation.registry != snap.registry || rotation.serial != n {
+            if rotation.registry != self.name()
+                || rotation.registry != snap.registry
+                || rotation.serial != n
+            {
                 return Err(self.untrusted(
                     &rel,
                     format!(
@@ -393,35 +443,42 @@ impl RegistryClient {
                 .map_err(|e| self.untrusted(&rel, e, "tell the registry's operator".into()))?;
             followed.push(n);
         }
-        if !trusted.iter().any(|k| k.id == wanted) {
-            return Ok(());
+        if trusted.iter().any(|k| k.id == wanted) {
+            tracing::warn!(
+                "registry `{}` rotated its signing key (rotations {followed:?}, each signed by a key trusted before it); now trusting {}",
+                self.name(),
+                trusted
+                    .iter()
+                    .map(|k| k.id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
         }
-        let texts: Vec<String> = trusted.iter().map(|k| k.text.clone()).collect();
-        tracing::warn!(
-            "registry `{}` rotated its signing key (rotations {followed:?}, each signed by a key trusted before it); now trusting {}",
-            self.name(),
-            trusted
-                .iter()
-                .map(|k| k.id.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        self.keys = trusted;
-        self.config.trusted_keys = texts.clone();
-        self.remember_keys(&texts)
+        Ok(trusted)
     }
 
-    /// Writes `keys` as the registry's `trusted_keys` in `registries.acl`.
-    fn remember_keys(&self, keys: &[String]) -> Result<(), FetchError> {
+    /// Writes keys learned through a rotation as the registry's `trusted_keys` in
+    /// `registries.acl`, unless the user changed that registry's entry meanwhile.
+    fn remember_learned(&mut self) -> Result<(), FetchError> {
+        let Some(keys) = self.learned.take() else {
+            return Ok(());
+        };
         let path = &self.registries_file;
         let text = fs_err::read_to_string(path).map_err(io_err("read", path))?;
         let mut list =
             RegistryList::parse(&text, &path.display().to_string()).map_err(|e| self.invalid(e))?;
-        if let Some(r) = list.registries.iter_mut().find(|r| r.name == self.name()) {
-            r.trusted_keys = keys.to_vec();
-        }
+        let Some(r) = list.registries.iter_mut().find(|r| {
+            r.name == self.config.name
+                && r.url == self.config.url
+                && r.trusted_keys == self.config.trusted_keys
+        }) else {
+            return Ok(());
+        };
+        r.trusted_keys = keys.clone();
         pandora_common::write_atomic(path, list.to_source().as_bytes())
-            .map_err(io_err("write", path))
+            .map_err(io_err("write", path))?;
+        self.config.trusted_keys = keys;
+        Ok(())
     }
 
     /// Checks the signature of the blob at `path` when the registry has one for it (or must
@@ -448,6 +505,18 @@ impl RegistryClient {
             }
             return Ok(None);
         };
+        // The signature kept beside the cached blob, when it still verifies: no network.
+        let cached = layout.blob_cache().join(format!("{}.minisig", v.sha256));
+        if let Ok(text) = fs_err::read_to_string(&cached)
+            && let Ok(sig) = Detached::parse(&text)
+            && let Ok(blob) = fs_err::File::open(path)
+            && let Ok(key) = sig.verify_reader(
+                &self.keys,
+                std::io::BufReader::with_capacity(256 << 10, blob),
+            )
+        {
+            return Ok(Some(key.id));
+        }
         let text = self
             .fetch_optional(rel, MAX_SIGNATURE)?
             .and_then(|b| String::from_utf8(b).ok())
@@ -473,6 +542,9 @@ impl RegistryClient {
                     &what,
                     format!("refused: {e}"),
                     match e {
+                        SignError::UnknownKey { .. } if !self.snapshot_checked => format!(
+                            "the registry may have rotated its key since the snapshot cached here: retry with --refresh; only keys pinned for `{name}` count"
+                        ),
                         SignError::UnknownKey { .. } => format!(
                             "only keys pinned for `{name}` count; a package signed by another registry's key is refused"
                         ),
@@ -481,8 +553,7 @@ impl RegistryClient {
                 )
             })?
             .id;
-        // Kept beside the cached blob, for `pandora verify`.
-        let cached = layout.blob_cache().join(format!("{}.minisig", v.sha256));
+        // Kept beside the cached blob, for `pandora verify` and offline reinstalls.
         let _ = pandora_common::write_atomic(&cached, text.as_bytes());
         Ok(Some(key))
     }
@@ -537,13 +608,31 @@ impl RegistryClient {
                 let (c, text) = cached
                     .zip(cached_text)
                     .ok_or_else(|| self.unavailable("snapshot.acl", "304 without a cached copy"))?;
-                let key = self.check_snapshot(&c, &text, cached_sig.as_deref())?;
-                Validators {
-                    etag: meta.and_then(|m| m.etag),
-                    fetched: now(),
+                match self.check_snapshot(&c, &text, cached_sig.as_deref()) {
+                    Ok(key) => {
+                        Validators {
+                            etag: meta.and_then(|m| m.etag),
+                            fetched: now(),
+                        }
+                        .save(&meta_path)?;
+                        Ok((c, true, key))
+                    }
+                    // The cached signature does not satisfy today's settings: fetch it all.
+                    Err(_) => match http::get_conditional(&url, None, MAX_METADATA)
+                        .map_err(|e| self.unavailable("snapshot.acl", e))?
+                    {
+                        Conditional::Fresh { body, etag } => {
+                            let text = String::from_utf8(body)
+                                .map_err(|_| self.unavailable("snapshot.acl", "not UTF-8"))?;
+                            let fresh =
+                                Snapshot::parse(&text, &url).map_err(|e| self.invalid(e))?;
+                            self.accept(fresh, Some(&c), &text, etag)
+                        }
+                        Conditional::NotModified => {
+                            Err(self.unavailable("snapshot.acl", "304 to an unconditional request"))
+                        }
+                    },
                 }
-                .save(&meta_path)?;
-                Ok((c, true, key))
             }
             Conditional::Fresh { body, etag } => {
                 let text = String::from_utf8(body)
@@ -608,6 +697,7 @@ impl RegistryClient {
             fetched: now(),
         }
         .save(&self.cache.join("validators.acl"))?;
+        self.remember_learned()?;
         Ok((fresh, true, key))
     }
 
@@ -732,8 +822,9 @@ impl RegistryClient {
         let package_key = match self.check_package(layout, pin, v, &fetched.path) {
             Ok(k) => k,
             Err(e) => {
-                // A blob whose signature fails does not stay in the cache.
-                if fetched.path.starts_with(layout.blob_cache()) {
+                // A blob whose signature fails does not stay in the cache (one downloaded
+                // earlier may be another registry's, and in use).
+                if fetched.downloaded {
                     let _ = fs_err::remove_file(&fetched.path);
                 }
                 return Err(e);

@@ -92,8 +92,8 @@ impl Signer {
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::AlreadyExists => key_error(
                     path,
-                    "a file is already there; choose another path with --secret-key, or pass \
-                     --import to use that key",
+                    "a file is already there (a key from an earlier, interrupted run?); choose \
+                     another path with --secret-key (keygen can also use that key: --import)",
                 ),
                 _ => io_err("cannot create", path)(e),
             })?;
@@ -193,13 +193,31 @@ pub(crate) fn recorded_path(state: &Path) -> Result<Option<PathBuf>, RepoError> 
     Ok(Some(PathBuf::from(key)))
 }
 
-/// Records `secret` as the registry's secret key.
-pub(crate) fn record_path(state: &Path, secret: &Path) -> Result<(), RepoError> {
-    let path = state.join(SIGNING);
+/// The text of `signing.acl` naming `secret` as the registry's secret key.
+pub(crate) fn signing_text(secret: &Path) -> String {
     let b =
         Block::new("Signing", None).with("secret_key", Value::Str(secret.display().to_string()));
-    pandora_common::write_atomic(&path, Document::new(vec![b]).to_source().as_bytes())
-        .map_err(io_err("cannot write", &path))
+    Document::new(vec![b]).to_source()
+}
+
+/// Refuses a secret key file that others may read.
+pub(crate) fn check_private(path: &Path) -> Result<(), RepoError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs_err::metadata(path)
+        .map_err(|e| key_error(path, e))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(key_error(
+            path,
+            format!(
+                "others may read it (mode {:o}); make it private first: chmod 600 {}",
+                mode & 0o777,
+                path.display()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Reads the password file: its first line.

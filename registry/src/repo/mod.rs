@@ -364,9 +364,17 @@ impl Repo {
         }
     }
 
-    /// The registry's public keys, parsed.
-    fn trusted(&self) -> Result<Vec<TrustedKey>, RepoError> {
-        TrustedKey::parse_all(&self.meta.keys).map_err(|e| RepoError::Key {
+    /// `config.acl` as it is now: another process (`keygen`, `rotate-key`) may have changed
+    /// it since this `Repo` was opened, so updates read it under their lock.
+    fn current_meta(&self) -> Result<RegistryMeta, RepoError> {
+        let path = self.dir.join("config.acl");
+        let text = fs_err::read_to_string(&path).map_err(io_err("cannot read", &path))?;
+        RegistryMeta::parse(&text, &path.display().to_string()).map_err(RepoError::Damaged)
+    }
+
+    /// The public keys of `meta`, parsed.
+    fn trusted(&self, meta: &RegistryMeta) -> Result<Vec<TrustedKey>, RepoError> {
+        TrustedKey::parse_all(&meta.keys).map_err(|e| RepoError::Key {
             path: self.dir.join("config.acl"),
             reason: e.to_string(),
         })
@@ -449,6 +457,7 @@ impl Repo {
     pub fn add_packages(&self, files: &[PackageFile]) -> Result<Vec<AddOutcome>, RepoError> {
         let _lock = self.lock()?;
         let signer = self.signer()?;
+        let meta = self.current_meta()?;
         let mut index = self.index()?;
         let mut outcomes = Vec::new();
         let mut new: Vec<(PathBuf, pkg::Inspection, Option<String>)> = Vec::new();
@@ -498,6 +507,7 @@ impl Repo {
                 (None, Some(_)) => return Err(RepoError::Duplicate { pin }),
                 (None, None) => {
                     let sig = self.package_signature(
+                        &meta,
                         file,
                         &shown,
                         &pin,
@@ -585,8 +595,10 @@ impl Repo {
 
     /// The `.minisig` text a new package is stored with: the one it came with, checked
     /// against the registry's keys, or one made with the registry's key.
+    #[allow(clippy::too_many_arguments)]
     fn package_signature(
         &self,
+        meta: &RegistryMeta,
         file: &Path,
         shown: &str,
         pin: &Pin,
@@ -600,11 +612,11 @@ impl Repo {
         };
         if let Some(text) = given {
             let sig = Detached::parse(text).map_err(|e| refuse(e.to_string()))?;
-            let keys = self.trusted()?;
+            let keys = self.trusted(meta)?;
             if keys.is_empty() {
                 return Err(refuse(format!(
                     "registry `{}` has no key to check it with; give it one with `pandora-registry keygen DIR`",
-                    self.meta.name
+                    meta.name
                 )));
             }
             let data = fs_err::File::open(file).map_err(io_err("cannot read", file))?;
@@ -630,9 +642,9 @@ impl Repo {
                     )
                     .map(Some)
             }
-            None if self.meta.signed_packages => Err(RepoError::Unsigned {
+            None if meta.signed_packages => Err(RepoError::Unsigned {
                 file: shown.to_string(),
-                registry: self.meta.name.clone(),
+                registry: meta.name.clone(),
             }),
             None => Ok(None),
         }
@@ -681,9 +693,10 @@ impl Repo {
     /// snapshot is signed from this update on.
     pub fn keygen(&self, secret: &Path, import: bool) -> Result<NewKey, RepoError> {
         let _lock = self.lock()?;
+        let meta = self.current_meta()?;
         if let Some(current) = keys::recorded_path(&self.state_dir())? {
             let signer = Signer::load(&current, self.password.clone())?;
-            if self.meta.keys.contains(&signer.public_text) {
+            if meta.keys.contains(&signer.public_text) {
                 return Err(RepoError::AlreadySigned {
                     registry: self.meta.name.clone(),
                     id: signer.id.to_string(),
@@ -692,11 +705,12 @@ impl Repo {
         }
         self.refuse_inside(secret)?;
         let signer = if import {
+            keys::check_private(secret)?;
             Signer::load(secret, self.password.clone())?
         } else {
             Signer::generate(secret, self.password.clone())?
         };
-        let mut meta = self.meta.clone();
+        let mut meta = meta;
         meta.keys = vec![signer.public_text.clone()];
         meta.signed_packages = true;
         self.rekey(meta, &signer, None, false)
@@ -719,7 +733,7 @@ impl Repo {
             .ok_or_else(|| RepoError::NoSigningKey(self.meta.name.clone()))?;
         self.refuse_inside(secret)?;
         let new = Signer::generate(secret, password)?;
-        let mut meta = self.meta.clone();
+        let mut meta = self.current_meta()?;
         let mut keys = vec![new.public_text.clone()];
         if !drop_old {
             keys.extend(meta.keys.iter().filter(|k| **k != new.public_text).cloned());
@@ -794,9 +808,12 @@ impl Repo {
             Some(signer),
             Some(&config),
         )?;
-        // Recorded before the commit: a crash in between leaves a registry that signs with
-        // the new key, never one that publishes unsigned updates.
-        keys::record_path(&self.state_dir(), &signer.path)?;
+        // In the same update as the config that lists its key: a crash leaves the old key
+        // and the old config, or the new ones, never a key no client trusts.
+        update.stage(
+            &format!("{STATE}/{}", keys::SIGNING),
+            keys::signing_text(&signer.path).as_bytes(),
+        )?;
         update.commit()?;
         Ok(NewKey {
             public: signer.public_text.clone(),
@@ -1068,7 +1085,8 @@ impl Repo {
         index: &Index,
         report: &mut CheckReport,
     ) -> Result<(), RepoError> {
-        let keys = self.trusted()?;
+        let meta = self.current_meta()?;
+        let keys = self.trusted(&meta)?;
         let read = |rel: &str| fs_err::read_to_string(self.dir.join(rel)).ok();
         let snapshot_text = read("snapshot.acl").unwrap_or_default();
         match (keys.is_empty(), read("snapshot.acl.minisig")) {
@@ -1108,7 +1126,7 @@ impl Repo {
         for p in &index.packages {
             for v in &p.versions {
                 let Some(rel) = &v.signature else {
-                    if self.meta.signed_packages {
+                    if meta.signed_packages {
                         report.problems.push(format!(
                             "{}@{}: unsigned, though config.acl says signed_packages = true",
                             p.name, v.version
@@ -1150,7 +1168,7 @@ impl Repo {
                         sig.verify(prev, t.as_bytes())
                             .map_err(|e| format!("{rel}.minisig: {e}"))?;
                     }
-                    if rotation.serial != n || rotation.registry != self.meta.name {
+                    if rotation.serial != n || rotation.registry != meta.name {
                         return Err(format!(
                             "names rotation {} of registry `{}`",
                             rotation.serial, rotation.registry
@@ -1163,7 +1181,7 @@ impl Repo {
                     if previous.is_some() {
                         report.signatures += 1;
                     }
-                    if n == rotations && rotation.keys != self.meta.keys {
+                    if n == rotations && rotation.keys != meta.keys {
                         report.problems.push(format!(
                             "{rel}: the last key rotation lists other keys than config.acl"
                         ));

@@ -57,7 +57,9 @@ impl Kind {
         match self {
             Kind::Config | Kind::Snapshot | Kind::Signature => "no-cache",
             Kind::Index => "max-age=60",
-            Kind::Rotation | Kind::BlobSignature => "public, max-age=31536000, immutable",
+            Kind::Rotation => "public, max-age=31536000, immutable",
+            // Signed again when the registry rotates its key.
+            Kind::BlobSignature => "no-cache",
             Kind::Blob { .. } => "public, max-age=31536000, immutable",
         }
     }
