@@ -30,6 +30,32 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync_dir(dir).map_err(|e| named("sync the directory of", e))
 }
 
+/// Replaces `path` with `bytes` by a rename, like [`write_atomic`] but without syncing: for
+/// files that can be made again (caches, derived copies), where a crash may lose the new
+/// content but never leaves a mix.
+pub fn replace_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let named = |what: &str, e: io::Error| {
+        io::Error::new(e.kind(), format!("cannot {what} {}: {e}", path.display()))
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".write-")
+        .tempfile_in(dir)
+        .map_err(|e| named("write next to", e))?;
+    tmp.write_all(bytes).map_err(|e| named("write", e))?;
+    if let Ok(meta) = fs_err::metadata(path) {
+        tmp.as_file()
+            .set_permissions(meta.permissions())
+            .map_err(|e| named("set the permissions of", e))?;
+    }
+    tmp.persist(path)
+        .map_err(|e| named("rename onto", e.error))?;
+    Ok(())
+}
+
 /// Syncs the directory `dir` itself, so that renames and removals in it reach the disk.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     fs_err::File::open(dir).and_then(|d| d.sync_all())

@@ -13,7 +13,7 @@ pub mod layout;
 pub mod pkg;
 pub mod sign;
 
-pub use atomic::{sync_dir, write_atomic};
+pub use atomic::{replace_unsynced, sync_dir, write_atomic};
 pub use failpoint::failpoint;
 
 /// `error` and its chain of causes, joined by `separator` (`": "` for one line, `"\ncause: "`

@@ -20,6 +20,7 @@
 //! When the kernel refuses user namespaces, the helper says so and runs nothing: there is no
 //! unsandboxed fallback.
 
+mod cgroup;
 mod seccomp;
 mod setup;
 

@@ -11,6 +11,7 @@ use rustix::mount::{MountFlags, MountPropagationFlags, UnmountFlags};
 use rustix::process::{Resource, Rlimit, Signal};
 use rustix::thread::UnshareFlags;
 
+use crate::cgroup::PidsCgroup;
 use crate::{Bind, Limits, PREFIX, SETUP_FAILED, TIMED_OUT, parse_bind, seccomp};
 
 /// `pandorad sandbox`: run a command in the sandbox, as builds and hooks do.
@@ -95,6 +96,20 @@ fn outer(args: &Args) -> Result<ExitCode, String> {
     }
     let uid = rustix::process::getuid().as_raw();
     let gid = rustix::process::getgid().as_raw();
+    // Root is exempt from RLIMIT_NPROC: its jobs get a pids cgroup (see cgroup.rs).
+    let cgroup = if uid == 0 {
+        match PidsCgroup::enter(limits(args).processes.saturating_add(1)) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!(
+                    "{PREFIX} warning: run as root, the job's process limit needs a pids cgroup, and none could be made ({e}); only the timeout bounds its processes"
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
     let flags = UnshareFlags::NEWUSER
         | UnshareFlags::NEWNS
         | UnshareFlags::NEWPID
@@ -124,6 +139,9 @@ fn outer(args: &Args) -> Result<ExitCode, String> {
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot start the sandbox's init: {e}"))?;
+    if let Some(c) = &cgroup {
+        c.leave();
+    }
     let pid = rustix::process::Pid::from_child(&child);
     let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
         .map_err(|e| format!("cannot watch the sandbox's init: {e}"))?;

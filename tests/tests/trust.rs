@@ -14,7 +14,7 @@ use std::process::Command;
 use pandora_common::files::{RegistryMeta, Snapshot};
 use pandora_common::sign::TrustedKey;
 use pandora_tests::test_server::{Answer, TestServer};
-use pandora_tests::{Context, PkgSpec, Run, registry_tool, sha256_file};
+use pandora_tests::{Context, Daemon, PkgSpec, Run, registry_tool, sha256_file};
 
 /// The `minisign` tool (Debian's `minisign` package; `.ci/run` installs it).
 fn minisign() -> Command {
@@ -92,6 +92,32 @@ fn pin(ctx: &Context, name: &str, url: &str, keys: &[&str], extra: &[&str]) {
     args.extend(extra);
     let r = ctx.client(&args);
     assert_eq!(r.code, 0, "{r:?}");
+}
+
+/// A signed registry `main` holding `specs`, a lying server over a copy of it, and a daemon
+/// whose registry `main` is that server, with the registry's key pinned.
+struct Lying {
+    reg: PathBuf,
+    key: String,
+    served: PathBuf,
+    server: TestServer,
+    _daemon: Daemon,
+}
+
+fn lying_signed(ctx: &Context, specs: &[PkgSpec<'_>]) -> Lying {
+    let (reg, key) = signed_registry(ctx, "main", specs);
+    let served = ctx.path().join("served");
+    copy_served(&reg, &served);
+    let server = lying_server(&served);
+    let daemon = ctx.start_daemon(&[]);
+    pin(ctx, "main", &server.url(), &[&key], &[]);
+    Lying {
+        reg,
+        key,
+        served,
+        server,
+        _daemon: daemon,
+    }
 }
 
 /// An install that must be refused with `error[untrusted]` and a message containing `says`;
@@ -379,16 +405,16 @@ fn a_snapshot_signed_by_an_unpinned_key_or_over_other_bytes_is_refused() {
 #[test]
 fn missing_signatures_are_refused_when_required_and_bad_ones_always() {
     let ctx = Context::new();
-    let (reg, key) = signed_registry(
+    let Lying {
+        reg,
+        key,
+        served,
+        server,
+        _daemon,
+    } = lying_signed(
         &ctx,
-        "main",
         &[PkgSpec::new("app", "1.0.0"), PkgSpec::new("lib", "1.0.0")],
     );
-    let served = ctx.path().join("served");
-    copy_served(&reg, &served);
-    let server = lying_server(&served);
-    let _d = ctx.start_daemon(&[]);
-    pin(&ctx, "main", &server.url(), &[&key], &[]);
 
     // No snapshot signature, signatures required.
     std::fs::rename(
@@ -460,14 +486,15 @@ fn missing_signatures_are_refused_when_required_and_bad_ones_always() {
 #[test]
 fn rollbacks_and_frozen_snapshots_are_refused() {
     let ctx = Context::new();
-    let (reg, key) = signed_registry(&ctx, "main", &[PkgSpec::new("app", "1.0.0")]);
-    let served = ctx.path().join("served");
-    copy_served(&reg, &served);
+    let Lying {
+        reg,
+        key,
+        served,
+        server: _server,
+        _daemon,
+    } = lying_signed(&ctx, &[PkgSpec::new("app", "1.0.0")]);
     let old = ctx.path().join("old");
     copy_served(&reg, &old);
-    let server = lying_server(&served);
-    let _d = ctx.start_daemon(&[]);
-    pin(&ctx, "main", &server.url(), &[&key], &[]);
 
     // The client sees serial N+1 ...
     let pkg = ctx.pack(&PkgSpec::new("app", "2.0.0"));
@@ -547,16 +574,16 @@ fn rollbacks_and_frozen_snapshots_are_refused() {
 #[test]
 fn an_index_file_that_does_not_match_the_signed_snapshot_is_refused() {
     let ctx = Context::new();
-    let (reg, key) = signed_registry(
+    let Lying {
+        reg,
+        served,
+        server: _server,
+        _daemon,
+        ..
+    } = lying_signed(
         &ctx,
-        "main",
         &[PkgSpec::new("app", "1.0.0"), PkgSpec::new("evil", "6.6.6")],
     );
-    let served = ctx.path().join("served");
-    copy_served(&reg, &served);
-    let server = lying_server(&served);
-    let _d = ctx.start_daemon(&[]);
-    pin(&ctx, "main", &server.url(), &[&key], &[]);
     // Mix and match: app's index entry now points at evil's blob.
     let app = std::fs::read_to_string(served.join("index/app.acl")).unwrap();
     let app_sha = pandora_tests::indexed_sha(&reg, "app", "1.0.0");

@@ -349,20 +349,5 @@ fn write_synced(path: &Path, text: &str) -> Result<()> {
 
 /// Replaces `path` by a rename of a new file (keeping its permissions), without syncing.
 fn write_unsynced(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".write-")
-        .tempfile_in(dir)
-        .map_err(Error::io("write next to", path))?;
-    tmp.write_all(text.as_bytes())
-        .map_err(Error::io("write", tmp.path()))?;
-    if let Ok(meta) = fs_err::metadata(path) {
-        tmp.as_file()
-            .set_permissions(meta.permissions())
-            .map_err(Error::io("set the permissions of", tmp.path()))?;
-    }
-    tmp.persist(path)
-        .map_err(|e| Error::io("rename onto", path)(e.error))?;
-    Ok(())
+    pandora_common::replace_unsynced(path, text.as_bytes()).map_err(Error::io("write", path))
 }

@@ -554,7 +554,7 @@ impl RegistryClient {
             })?
             .id;
         // Kept beside the cached blob, for `pandora verify` and offline reinstalls.
-        let _ = pandora_common::write_atomic(&cached, text.as_bytes());
+        let _ = pandora_common::replace_unsynced(&cached, text.as_bytes());
         Ok(Some(key))
     }
 
