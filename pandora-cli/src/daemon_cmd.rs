@@ -30,6 +30,7 @@ pub(crate) enum Request {
     Publish(String, String, Option<String>),
     Search(String, bool),
     Info(String, bool),
+    Graph(crate::graph_cmd::GraphArgs),
     Install(crate::install_cmd::InstallArgs),
     Cache(crate::CacheCommand),
     Build {
@@ -129,6 +130,7 @@ pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
                 info(&printer, &mut c, p, refresh).await
             }
             Request::Install(args) => crate::install_cmd::install(&printer, &mut c, args).await,
+            Request::Graph(args) => crate::graph_cmd::graph(&printer, &mut c, args).await,
             Request::Cache(cmd) => {
                 let (export, file) = match cmd {
                     crate::CacheCommand::Export { file } => (true, file),

@@ -4,6 +4,7 @@ mod acl_cmd;
 mod client;
 mod daemon_cmd;
 mod desktop;
+mod graph_cmd;
 mod install_cmd;
 mod interrupt;
 mod output;
@@ -233,6 +234,28 @@ enum Command {
         package: String,
         /// Revalidate the registries' snapshots first, whatever their cache TTL (a missing
         /// name or version is revalidated once anyway before it is reported missing).
+        #[arg(long)]
+        refresh: bool,
+    },
+    /// Show a package's dependency tree for a profile, its problems and the commands that fix
+    /// them.
+    ///
+    /// Each dependency is active, in the store, missing or clashing (another version of its
+    /// name is wanted in the same profile); each problem comes with the chain that requires
+    /// each side.
+    /// A dependency shared by several packages is drawn once, then referred to. Exits 1 when
+    /// there is a problem to fix. --dot prints Graphviz (`pandora graph app --dot | dot -Tsvg
+    /// > app.svg`).
+    Graph {
+        /// `name@version`, or `name` (the store's newest, else the registries' latest).
+        package: String,
+        /// The profile (default: the active one).
+        #[arg(long)]
+        profile: Option<String>,
+        /// Print Graphviz instead of a tree.
+        #[arg(long)]
+        dot: bool,
+        /// Revalidate the registries' snapshots first.
         #[arg(long)]
         refresh: bool,
     },
@@ -686,6 +709,20 @@ fn main() -> ExitCode {
         Command::Search { query, refresh } => {
             daemon_cmd::run(printer, daemon_cmd::Request::Search(query, refresh))
         }
+        Command::Graph {
+            package,
+            profile,
+            dot,
+            refresh,
+        } => daemon_cmd::run(
+            printer,
+            daemon_cmd::Request::Graph(graph_cmd::GraphArgs {
+                package,
+                profile: profile.unwrap_or_default(),
+                refresh,
+                dot,
+            }),
+        ),
         Command::Info { package, refresh } => {
             daemon_cmd::run(printer, daemon_cmd::Request::Info(package, refresh))
         }

@@ -39,6 +39,7 @@ fn help_lists_only_built_commands() {
             "env",
             "search",
             "info",
+            "graph",
             "verify",
             "prune",
             "publish",

@@ -11,6 +11,7 @@ mod build;
 mod engine;
 mod error;
 mod fetch;
+mod graph;
 mod hooks;
 mod install;
 mod journal;

@@ -19,7 +19,7 @@ fn chain(e: &dyn std::error::Error) -> String {
 fn all_failed(asked: Vec<String>, problems: Vec<String>, what: &str) -> Error {
     Error::Missing {
         what: what.to_string(),
-        needed_by: None,
+        needed_by: Vec::new(),
         asked,
         problems,
         in_store: Vec::new(),
@@ -255,7 +255,7 @@ pub(crate) fn info(
     let what = version.map_or(name.clone(), |v| format!("{name}@{v}"));
     Err(Error::Missing {
         what,
-        needed_by: None,
+        needed_by: Vec::new(),
         asked,
         problems,
         close,

@@ -11,7 +11,7 @@ mod forest;
 mod home;
 mod lock;
 mod manage;
-mod profile;
+pub(crate) mod profile;
 mod remove;
 #[cfg(test)]
 #[allow(clippy::disallowed_methods)]
@@ -26,7 +26,7 @@ pub(crate) use remove::{
     Holders, RemoveRequest, describe as describe_holders, prune_generations, prune_store, remove,
 };
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::Path;
 
 use pandora_common::files::{ConflictStrategy, FileList, LockedPackage, Lockfile, PackageArg, Pin};
@@ -50,7 +50,7 @@ pub(crate) struct Request<'a> {
     pub(crate) strategy: &'a str,
 }
 
-fn profile_name(layout: &Layout, asked: &str) -> Result<String> {
+pub(crate) fn profile_name(layout: &Layout, asked: &str) -> Result<String> {
     if asked.is_empty() {
         return Ok(profile::active(layout));
     }
@@ -266,7 +266,7 @@ fn rebuild(
     home: Option<&Path>,
     events: &Events,
 ) -> Result<Rebuilt> {
-    let members = closure(store, &state.request.packages)?;
+    let members = closure(store, &state.request.packages, newcomers)?;
     cache::retain(&layout.store(), |dir| {
         let name = dir.parent().and_then(Path::file_name);
         let version = dir.file_name();
@@ -374,30 +374,48 @@ fn rebuild(
 }
 
 /// `requested` and every dependency, each in the store, one version per name.
-fn closure(store: &StoreView, requested: &[Pin]) -> Result<Vec<Pin>> {
+/// A clash names first the side that `newcomers` (what this change brings) wants.
+fn closure(store: &StoreView, requested: &[Pin], newcomers: &[Pin]) -> Result<Vec<Pin>> {
     let mut chosen: BTreeMap<String, Pin> = BTreeMap::new();
-    let mut missing: BTreeSet<(Pin, Pin)> = BTreeSet::new();
+    let mut missing: BTreeMap<Pin, Vec<Pin>> = BTreeMap::new();
+    // Who first needed each package (none for what was asked for): the chains that
+    // explain a clash or a missing dependency.
+    let mut parent: HashMap<Pin, Pin> = HashMap::new();
+    let chain = |parent: &HashMap<Pin, Pin>, pin: &Pin| {
+        let mut c = vec![pin.clone()];
+        while let Some(p) = parent.get(c.last().expect("not empty")) {
+            if c.contains(p) {
+                break;
+            }
+            c.push(p.clone());
+        }
+        c
+    };
     let mut queue: VecDeque<(Pin, Option<Pin>)> =
         requested.iter().map(|p| (p.clone(), None)).collect();
     while let Some((pin, needed_by)) = queue.pop_front() {
+        if let Some(by) = &needed_by {
+            parent.entry(pin.clone()).or_insert_with(|| by.clone());
+        }
         if let Some(have) = chosen.get(&pin.name) {
             if have.version != pin.version {
-                return Err(Error::VersionClash {
-                    active: have.clone(),
-                    wanted: pin,
-                    needed_by,
-                });
+                let (mut active, mut wanted) = (chain(&parent, have), chain(&parent, &pin));
+                let new = |c: &Vec<Pin>| c.last().is_some_and(|root| newcomers.contains(root));
+                if new(&active) && !new(&wanted) {
+                    std::mem::swap(&mut active, &mut wanted);
+                }
+                return Err(Error::VersionClash { active, wanted });
             }
             continue;
         }
         let Some(installed) = store.get(&pin.name, &pin.version) else {
-            match needed_by {
-                Some(by) => {
-                    missing.insert((pin, by));
-                    continue;
-                }
-                None => return Err(Error::NotInStore(pin)),
+            if needed_by.is_none() {
+                return Err(Error::NotInStore(pin));
             }
+            let mut c = chain(&parent, &pin);
+            c.remove(0);
+            missing.entry(pin).or_insert(c);
+            continue;
         };
         for d in &installed.manifest.dependencies {
             queue.push_back((d.clone(), Some(pin.clone())));

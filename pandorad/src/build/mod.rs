@@ -234,7 +234,7 @@ fn inputs(layout: &Layout, store: &StoreView, dir: &Path, events: &Events) -> Re
                 d.clone(),
                 i.manifest.archive_sha256.clone().unwrap_or_default(),
             )),
-            None => missing.push((d.clone(), pin.clone())),
+            None => missing.push((d.clone(), vec![pin.clone()])),
         }
     }
     if !missing.is_empty() {

@@ -259,8 +259,9 @@ pub(crate) enum Error {
     Missing {
         /// `name` or `name@version`.
         what: String,
-        /// The package that depends on it, if any.
-        needed_by: Option<Pin>,
+        /// Who needs it, nearest first (`app@1`, then what needs `app@1`, …); empty when
+        /// it was asked for.
+        needed_by: Vec<Pin>,
         /// The registries asked, by name.
         asked: Vec<String>,
         /// Why registries could not answer, one sentence each.
@@ -323,22 +324,21 @@ pub(crate) enum Error {
     /// Packages to activate want one path with different content.
     #[error("{}", conflicts_text(.0))]
     PathConflicts(Vec<crate::activate::Conflict>),
-    /// Two versions of one name would be active.
+    /// Two versions of one name would be active. Each side is a chain: the version, then
+    /// who needs it, up to what was asked for.
     #[error(
-        "{wanted}{} would replace {active}, which is active: a profile holds one version per name",
-        needed_by.as_ref().map(|p| format!(", needed by {p},")).unwrap_or_default()
+        "{} would replace {}: a profile holds one version per name; nothing was activated",
+        crate::graph::chain_text(wanted),
+        crate::graph::chain_text(active)
     )]
-    VersionClash {
-        active: Pin,
-        wanted: Pin,
-        needed_by: Option<Pin>,
-    },
-    /// Dependencies of packages to activate are not in the store.
+    VersionClash { active: Vec<Pin>, wanted: Vec<Pin> },
+    /// Dependencies of packages to activate are not in the store: each with who needs it,
+    /// nearest first.
     #[error(
         "missing from the store: {}; nothing was activated",
-        .0.iter().map(|(p, by)| format!("{p} (needed by {by})")).collect::<Vec<_>>().join(", ")
+        .0.iter().map(|(p, by)| format!("{p} (needed by {})", crate::graph::chain_text(by))).collect::<Vec<_>>().join(", ")
     )]
-    MissingDependencies(Vec<(Pin, Pin)>),
+    MissingDependencies(Vec<(Pin, Vec<Pin>)>),
     /// A profile has no generation yet.
     #[error("nothing has been activated in profile `{0}` yet")]
     NothingActive(String),
@@ -639,18 +639,24 @@ impl Error {
                     p = c.path
                 )
             }),
-            Error::VersionClash { wanted, .. } => Some(format!("pandora activate {wanted}")),
+            Error::VersionClash { wanted, .. } => wanted.last().map(|root| {
+                format!(
+                    "see the whole tree: pandora graph {root}; to keep both, give it a profile of its own: pandora profile create {n} && pandora activate {root} --profile {n}",
+                    n = root.name
+                )
+            }),
             Error::NothingActive(_) => Some("pandora activate NAME".into()),
             Error::NoSuchProfile(_) | Error::NoSuchGeneration { .. } => {
                 Some("pandora profile list".into())
             }
             Error::ActiveProfile(_) => Some("switch to another first: pandora profile switch NAME".into()),
-            Error::MissingDependencies(m) => Some(
+            Error::MissingDependencies(m) => Some(format!(
+                "pandora install {}",
                 m.iter()
-                    .map(|(p, _)| format!("pandora install {p}"))
+                    .map(|(p, _)| p.to_string())
                     .collect::<Vec<_>>()
-                    .join("; "),
-            ),
+                    .join(" ")
+            )),
             Error::Unpack { source, dir, .. } if disk_full(source) => Some(format!(
                 "free some space on the disk of {}, e.g. pandora prune --cache, then retry",
                 dir.display()
@@ -758,10 +764,11 @@ fn missing_text(e: &Error) -> String {
         .map(|a| format!("`{a}`"))
         .collect::<Vec<_>>()
         .join(", ");
-    let who = needed_by
-        .as_ref()
-        .map(|p| format!(", needed by {p},"))
-        .unwrap_or_default();
+    let who = if needed_by.is_empty() {
+        String::new()
+    } else {
+        format!(", needed by {},", crate::graph::chain_text(needed_by))
+    };
     if all_failed && problems.len() == 1 {
         // One registry, and it failed: its failure is the headline.
         return format!("cannot find {what}{who}: {}", problems[0]);

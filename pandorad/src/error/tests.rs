@@ -10,7 +10,7 @@ fn pin(s: &str) -> Pin {
 fn missing_says_what_was_asked_and_why() {
     let e = Error::Missing {
         what: "tool".into(),
-        needed_by: None,
+        needed_by: Vec::new(),
         asked: vec!["main".into()],
         problems: vec![],
         in_store: vec![],
@@ -27,7 +27,7 @@ fn missing_says_what_was_asked_and_why() {
 
     let e = Error::Missing {
         what: "lib@1.0".into(),
-        needed_by: Some(pin("app@2")),
+        needed_by: vec![pin("app@2")],
         asked: vec!["a".into(), "b".into()],
         problems: vec!["registry `a`: cannot get index: refused".into()],
         in_store: vec![],
@@ -51,7 +51,7 @@ fn missing_says_what_was_asked_and_why() {
 fn unreachable_registries_headline_the_cause() {
     let e = Error::Missing {
         what: "tool".into(),
-        needed_by: None,
+        needed_by: Vec::new(),
         asked: vec!["main".into()],
         problems: vec!["registry `main`: connection refused".into()],
         in_store: vec![],
@@ -64,7 +64,7 @@ fn unreachable_registries_headline_the_cause() {
     );
     let e = Error::Missing {
         what: "tool".into(),
-        needed_by: None,
+        needed_by: Vec::new(),
         asked: vec!["a".into(), "b".into()],
         problems: vec![
             "registry `a`: refused".into(),

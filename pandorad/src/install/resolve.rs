@@ -134,7 +134,14 @@ pub(crate) fn resolve(
             });
         }
         let clients = registries.get()?;
-        let (i, version) = find_version(clients, &pin, needed_by.as_ref(), events)?;
+        // Who needs it, up to what was asked for.
+        let mut chain: Vec<Pin> = Vec::new();
+        let mut at = needed_by.clone();
+        while let Some(p) = at.filter(|p| !chain.contains(p)) {
+            at = closure.get(&p).and_then(|n| n.needed_by.clone());
+            chain.push(p);
+        }
+        let (i, version) = find_version(clients, &pin, &chain, events)?;
         for d in &version.dependencies {
             queue.push_back((d.clone(), Some(pin.clone())));
         }
@@ -222,7 +229,7 @@ fn find_package(
     };
     Err(Error::Missing {
         what: name.to_string(),
-        needed_by: None,
+        needed_by: Vec::new(),
         asked: asked(clients),
         problems,
         in_store: Vec::new(),
@@ -235,7 +242,7 @@ fn find_package(
 fn find_version(
     clients: &mut [RegistryClient],
     pin: &Pin,
-    needed_by: Option<&Pin>,
+    needed_by: &[Pin],
     events: &Events,
 ) -> Result<(usize, VersionEntry)> {
     let mut problems = Vec::new();
@@ -257,7 +264,7 @@ fn find_version(
     }
     Err(Error::Missing {
         what: pin.to_string(),
-        needed_by: needed_by.cloned(),
+        needed_by: needed_by.to_vec(),
         asked: asked(clients),
         problems,
         in_store: Vec::new(),

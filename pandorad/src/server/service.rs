@@ -343,6 +343,17 @@ impl Pandora for Service {
         blocking(move || crate::activate::list_installed(&layout, &profile)).await
     }
 
+    async fn graph(&self, req: Request<GraphRequest>) -> Result<Response<GraphReply>, Status> {
+        let _g = self.shared.activity.begin();
+        let layout = self.shared.layout.clone();
+        let store = self.shared.store.load_full();
+        let req = req.into_inner();
+        blocking(move || {
+            crate::graph::graph(&layout, &store, &req.package, &req.profile, req.refresh)
+        })
+        .await
+    }
+
     async fn which(&self, req: Request<WhichRequest>) -> Result<Response<WhichReply>, Status> {
         let _g = self.shared.activity.begin();
         let layout = self.shared.layout.clone();

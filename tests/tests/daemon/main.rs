@@ -9,6 +9,7 @@ mod activation;
 mod conflicts;
 mod desktop;
 mod first_hour;
+mod graph;
 mod hostile;
 mod lifecycle;
 mod publish;
