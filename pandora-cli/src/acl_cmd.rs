@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use pandora_common::acl::{self, Value};
 use pandora_common::files;
 
-use crate::{AclCommand, Failure, Outcome, print_out};
+use crate::args::AclCommand;
+use crate::{Failure, Outcome, print_out};
 
 pub(crate) fn run(cmd: AclCommand) -> Outcome {
     match cmd {
@@ -38,30 +39,7 @@ fn load(file: &Path) -> Result<acl::Document, Failure> {
     acl::parse(&text, &file.display().to_string()).map_err(|e| Failure::new(e.to_string()))
 }
 
-/// A kind of file Pandora reads, for `acl check --as`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum Kind {
-    /// A package's `manifest.acl`.
-    Manifest,
-    /// A registry's whole `index.acl`.
-    Index,
-    /// A registry's `index/<name>.acl`.
-    PackageIndex,
-    /// A registry's `snapshot.acl`.
-    Snapshot,
-    /// A registry's `config.acl`.
-    Config,
-    /// The user's `registries.acl`.
-    Registries,
-    /// A profile's `profile.acl`.
-    Profile,
-    /// A store entry's `files.acl`.
-    Files,
-    /// A lockfile, `manifests/<profile>.lock`.
-    Lockfile,
-    /// An install hook file.
-    Hooks,
-}
+pub(crate) use crate::args::Kind;
 
 impl Kind {
     /// The kind a file's name says, if Pandora knows it.

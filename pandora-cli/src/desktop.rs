@@ -9,14 +9,7 @@ use crate::client::{self, status_failure};
 use crate::output::Printer;
 use crate::{Failure, Outcome};
 
-/// `env --session`.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum Session {
-    /// Write `~/.config/environment.d/pandora.conf`.
-    On,
-    /// Remove Pandora's `environment.d/pandora.conf`.
-    Off,
-}
+pub(crate) use crate::args::Session;
 
 /// Follows an activation to its summary; when the daemon says the user never decided about
 /// the session PATH, asks (`--yes` answers yes) and passes the answer on. Without a terminal

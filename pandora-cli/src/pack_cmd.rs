@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use pandora_common::pkg::{self, EntryKind, Limits, PackOptions};
 
+use crate::args::PackArgs;
 use crate::output::human_size;
-use crate::{Failure, Outcome, PackArgs, print_out, with_causes};
+use crate::{Failure, Outcome, print_out, with_causes};
 
 pub(crate) fn run(args: PackArgs, quiet: bool) -> Outcome {
     match (args.inspect, args.dir) {

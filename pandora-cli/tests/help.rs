@@ -44,6 +44,8 @@ fn help_lists_only_built_commands() {
             "prune",
             "publish",
             "registry",
+            "completions",
+            "man",
             "help"
         ]
     );

@@ -392,3 +392,96 @@ fn issue9_acl_fmt_write_keeps_a_symbolic_link() {
         "A {\n    x = 1;\n}\n"
     );
 }
+
+/// Runs `script` in `bash` after loading `pandora completions bash`, with the test's
+/// `pandora` first on PATH; returns its stdout and stderr.
+fn in_bash_with_completions(ctx: &Context, script: &str) -> (String, String) {
+    let completions = ctx.run(&["completions", "bash"]);
+    assert_eq!(completions.code, 0, "{completions:?}");
+    let file = ctx.write("pandora.bash", &completions.stdout);
+    let bin_dir = pandora_tests::bin("pandora")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("source {}\n{script}", file.display()))
+        .env("PATH", path)
+        .env("HOME", ctx.path())
+        .env("PANDORA_HOME", ctx.pandora_home())
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bash_loads_the_completions_and_they_offer_commands_options_and_package_names() {
+    let ctx = Context::new();
+    // A store with one entry and a registry index cached for another name; no daemon runs.
+    std::fs::create_dir_all(ctx.pandora_home().join("store/hello/1.0.0")).unwrap();
+    std::fs::create_dir_all(ctx.pandora_home().join("cache/index/main/index")).unwrap();
+    std::fs::write(
+        ctx.pandora_home().join("cache/index/main/index/helix.acl"),
+        "Package \"helix\" {}\n",
+    )
+    .unwrap();
+    let complete = |words: &str| {
+        let n = words.split(' ').count() - 1;
+        let (out, err) = in_bash_with_completions(
+            &ctx,
+            &format!(
+                "COMP_WORDS=({words}); COMP_CWORD={n}; COMP_LINE=\"{words}\"; COMP_POINT=${{#COMP_LINE}}\n\
+                 _pandora_with_packages pandora \"${{COMP_WORDS[$COMP_CWORD]}}\" \"${{COMP_WORDS[$COMP_CWORD-1]}}\"\n\
+                 printf '%s\\n' \"${{COMPREPLY[@]}}\""
+            ),
+        );
+        assert_eq!(err, "", "bash printed errors for `{words}`");
+        let mut got: Vec<String> = out.lines().map(str::to_string).collect();
+        got.sort();
+        got
+    };
+    assert_eq!(
+        complete("pandora install hel"),
+        ["helix", "hello", "hello@1.0.0"]
+    );
+    assert_eq!(complete("pandora activate hello@"), ["hello@1.0.0"]);
+    assert!(complete("pandora gra").contains(&"graph".to_string()));
+    assert!(complete("pandora install --ref").contains(&"--refresh".to_string()));
+    // The package names come from disk, without a daemon.
+    assert!(!ctx.pandora_home().join("run/sock").exists());
+}
+
+#[test]
+fn man_pages_are_written_for_every_command() {
+    let ctx = Context::new();
+    let dir = ctx.path().join("man1");
+    let r = ctx.run(&["man", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{r:?}");
+    for page in [
+        "pandora.1",
+        "pandora-install.1",
+        "pandora-graph.1",
+        "pandora-registry-add.1",
+    ] {
+        let text =
+            std::fs::read_to_string(dir.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(
+            text.starts_with(".ie \\n(.g .ds Aq") || text.contains(".TH"),
+            "{page}: {text}"
+        );
+    }
+    let install = std::fs::read_to_string(dir.join("pandora-install.1")).unwrap();
+    assert!(install.contains("refresh"), "{install}");
+    assert!(
+        !dir.join("pandora-complete-packages.1").exists(),
+        "hidden commands get no page"
+    );
+}
