@@ -648,6 +648,14 @@ async fn info(p: &Printer, c: &mut client::Client, package: String, refresh: boo
     for line in &i.trust {
         fields.push(("trust", line.clone()));
     }
+    if i.in_store {
+        let active = if i.active_in.is_empty() {
+            "no profile".to_string()
+        } else {
+            i.active_in.join(", ")
+        };
+        fields.push(("active in", active));
+    }
     let text: String = if p.plain {
         fields
             .iter()

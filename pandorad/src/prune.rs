@@ -1,6 +1,6 @@
 //! `prune --cache`: remove cached blobs that no configured registry lists any more (all of
-//! them when no registry is configured), or that are older than the cache TTL of every
-//! registry that lists them.
+//! them when no registry is configured), that are older than the cache TTL of every registry
+//! that lists them, or whose version is not in the store (never installed, or removed since).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -12,7 +12,18 @@ use crate::engine::{Events, Outcome};
 use crate::error::Error;
 use crate::registries::clients;
 
-pub(crate) fn prune_cache(layout: &Layout, dry_run: bool, events: &Events) -> Outcome {
+pub(crate) fn prune_cache(
+    layout: &Layout,
+    store: &crate::store::StoreView,
+    dry_run: bool,
+    events: &Events,
+) -> Outcome {
+    // The archives of what the store holds.
+    let stored: std::collections::HashSet<String> = store
+        .entries
+        .iter()
+        .filter_map(|i| i.manifest.archive_sha256.clone())
+        .collect();
     // sha256 -> the longest TTL among registries that list it.
     let mut listed: HashMap<String, Duration> = HashMap::new();
     let mut complete = true;
@@ -67,9 +78,9 @@ pub(crate) fn prune_cache(layout: &Layout, dry_run: bool, events: &Events) -> Ou
             .unwrap_or_default();
         let reason = match listed.get(&name) {
             None if complete => "no registry lists it".to_string(),
-            None => continue,
             Some(ttl) if age > *ttl => format!("older than its cache TTL ({}s)", ttl.as_secs()),
-            Some(_) => continue,
+            _ if !stored.contains(&name) => "its version is not in the store".to_string(),
+            _ => continue,
         };
         count += 1;
         bytes += meta.len();
@@ -115,11 +126,12 @@ mod tests {
         std::fs::create_dir_all(layout.blob_cache()).unwrap();
         std::fs::write(layout.blob_cache().join("ab".repeat(32)), b"blob").unwrap();
         let events = Events::detached();
-        let dry = prune_cache(&layout, true, &events).unwrap();
+        let store = crate::store::StoreView::default();
+        let dry = prune_cache(&layout, &store, true, &events).unwrap();
         assert_eq!(dry.counts["blobs"], 1);
         assert!(dry.lines[0].starts_with("would remove"), "{:?}", dry.lines);
         assert_eq!(std::fs::read_dir(layout.blob_cache()).unwrap().count(), 1);
-        let done = prune_cache(&layout, false, &events).unwrap();
+        let done = prune_cache(&layout, &store, false, &events).unwrap();
         assert_eq!((done.counts["blobs"], done.counts["bytes"]), (1, 4));
         assert_eq!(std::fs::read_dir(layout.blob_cache()).unwrap().count(), 0);
     }

@@ -227,6 +227,9 @@ pub(crate) fn info(
         );
         add_build_record(&mut r, |name| pkgfile::member_text(&fetched.path, name));
         r.trust = trust_lines(&fetched.trust, &c.config.name, "checked now");
+        if in_store {
+            r.active_in = active_in(layout, &pin);
+        }
         return Ok(r);
     }
     // No registry has it (or none answered): a bare name still shows the store's newest.
@@ -288,12 +291,24 @@ fn stored(layout: &Layout, installed: &crate::store::Installed, refresh: bool) -
     );
     let entry = layout.store_entry(&pin.name, &pin.version);
     add_build_record(&mut r, |name| fs_err::read_to_string(entry.join(name)).ok());
+    r.active_in = active_in(layout, &pin);
     r.trust = trust_lines(
         &crate::store::entry::trust(m),
         installed.origin.as_deref().unwrap_or("local"),
         "verified at install",
     );
     r
+}
+
+/// The profiles whose current generation holds exactly `pin`.
+fn active_in(layout: &Layout, pin: &Pin) -> Vec<String> {
+    crate::activate::profile::names(layout)
+        .into_iter()
+        .filter(|name| {
+            crate::activate::profile::state(layout, name)
+                .is_ok_and(|s| s.lock.packages.iter().any(|l| l.pin == *pin))
+        })
+        .collect()
 }
 
 /// What `info` says about the signatures behind a package.
@@ -367,5 +382,6 @@ fn reply(
         provenance: Vec::new(),
         sbom: String::new(),
         trust: Vec::new(),
+        active_in: Vec::new(),
     }
 }

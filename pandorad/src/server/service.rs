@@ -221,7 +221,7 @@ impl Pandora for Service {
     ) -> Result<Response<Stream>, Status> {
         let dry_run = req.into_inner().dry_run;
         Ok(self.mutate("prune --cache".into(), move |m| {
-            crate::prune::prune_cache(m.layout, dry_run, m.events)
+            crate::prune::prune_cache(m.layout, m.store, dry_run, m.events)
         }))
     }
 

@@ -123,6 +123,12 @@ to fix:
         "{r:?}"
     );
 
+    // info says where a version is active.
+    let r = ctx.plain(&["info", "other@1.0.0"]);
+    assert!(r.stdout.contains("\nactive_in=default\n"), "{r:?}");
+    let r = ctx.plain(&["info", "a@1.0.0"]);
+    assert!(r.stdout.contains("\nactive_in=\"no profile\"\n"), "{r:?}");
+
     // Plain lines for scripts.
     let r = ctx.plain(&["graph", "b@1.0.0"]);
     assert_eq!(r.code, 0, "{r:?}");

@@ -80,7 +80,11 @@ fn prune_cache_removes_blobs_no_registry_lists_or_past_their_ttl() {
     let ctx = Context::new();
     let main = ctx.registry_of(
         "main",
-        &[PkgSpec::new("app", "1.0.0"), PkgSpec::new("old", "1.0.0")],
+        &[
+            PkgSpec::new("app", "1.0.0"),
+            PkgSpec::new("old", "1.0.0"),
+            PkgSpec::new("spare", "1.0.0"),
+        ],
     );
     let gone = ctx.registry_of("gone", &[PkgSpec::new("tool", "1.0.0")]);
     let (s1, s2) = (
@@ -92,12 +96,18 @@ fn prune_cache_removes_blobs_no_registry_lists_or_past_their_ttl() {
     ctx.add_registry("gone", &s2.url(""), 0);
     let r = ctx.client(&["install", "app@1.0.0", "old@1.0.0", "tool@1.0.0"]);
     assert_eq!(r.code, 0, "{r:?}");
-    let (app, old, tool) = (
+    let r = ctx.client(&["install", "spare@1.0.0", "--no-activate"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    // spare leaves the store: its blob, though listed and fresh, goes with it.
+    let r = ctx.client(&["remove", "spare@1.0.0", "--purge"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let (app, old, tool, spare) = (
         indexed_sha(&main, "app", "1.0.0"),
         indexed_sha(&main, "old", "1.0.0"),
         indexed_sha(&gone, "tool", "1.0.0"),
+        indexed_sha(&main, "spare", "1.0.0"),
     );
-    let mut all = vec![app.clone(), old.clone(), tool.clone()];
+    let mut all = vec![app.clone(), old.clone(), tool.clone(), spare.clone()];
     all.sort();
     assert_eq!(ctx.cached_blobs(), all);
     let blobs = ctx.pandora_home().join("cache/blobs/sha256");
@@ -110,7 +120,7 @@ fn prune_cache_removes_blobs_no_registry_lists_or_past_their_ttl() {
     assert!(st.success());
     assert_eq!(ctx.client(&["registry", "remove", "gone"]).code, 0);
     let size = |sha: &str| std::fs::metadata(blobs.join(sha)).unwrap().len();
-    let (old_size, tool_size) = (size(&old), size(&tool));
+    let (old_size, tool_size, spare_size) = (size(&old), size(&tool), size(&spare));
 
     let r = ctx.client(&["--log", "human", "prune", "--cache", "--dry-run"]);
     assert_eq!(r.code, 0, "{r:?}");
@@ -120,20 +130,19 @@ fn prune_cache_removes_blobs_no_registry_lists_or_past_their_ttl() {
     let mut want = vec![
         format!("would remove {old} ({old_size} bytes): older than its cache TTL (3600s)"),
         format!("would remove {tool} ({tool_size} bytes): no registry lists it"),
+        format!("would remove {spare} ({spare_size} bytes): its version is not in the store"),
     ];
     want.sort();
     assert_eq!(lines, want, "{r:?}");
-    assert_eq!(
-        last,
-        format!("would free {} bytes in 2 blobs", old_size + tool_size)
-    );
+    let freed = old_size + tool_size + spare_size;
+    assert_eq!(last, format!("would free {freed} bytes in 3 blobs"));
     assert_eq!(ctx.cached_blobs(), all, "a dry run removes nothing");
 
     let r = ctx.client(&["--log", "human", "prune", "--cache"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(
         r.stdout
-            .contains(&format!("freed {} bytes in 2 blobs", old_size + tool_size)),
+            .contains(&format!("freed {freed} bytes in 3 blobs")),
         "{r:?}"
     );
     assert_eq!(ctx.cached_blobs(), vec![app], "listed and fresh: kept");
