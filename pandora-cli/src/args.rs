@@ -207,6 +207,19 @@ pub(crate) enum Command {
         #[arg(long, value_enum, conflicts_with_all = ["profile", "shell"])]
         session: Option<Session>,
     },
+    /// Show what this machine installed, activated, removed and published (per package and
+    /// month), the store's size and growth, and the registries' public counts.
+    ///
+    /// Registries count downloads, publishes, and installs that clients reported: Pandora
+    /// reports an install (the name@version, nothing else) only to registries whose entry in
+    /// registries.acl says `bool report_installs = true;`.
+    Metrics {
+        /// Only this package.
+        name: Option<String>,
+        /// Fetch the registries' counts again, whatever their cache TTL.
+        #[arg(long)]
+        refresh: bool,
+    },
     /// Search the registries by name, description and tag.
     Search {
         /// Text to look for.

@@ -31,6 +31,7 @@ pub(crate) enum Request {
     Search(String, bool),
     Info(String, bool),
     Graph(crate::graph_cmd::GraphArgs),
+    Metrics(String, bool),
     Install(crate::install_cmd::InstallArgs),
     Cache(crate::CacheCommand),
     Build {
@@ -131,6 +132,9 @@ pub(crate) fn run(printer: Printer, request: Request) -> Outcome {
             }
             Request::Install(args) => crate::install_cmd::install(&printer, &mut c, args).await,
             Request::Graph(args) => crate::graph_cmd::graph(&printer, &mut c, args).await,
+            Request::Metrics(name, refresh) => {
+                crate::metrics_cmd::metrics(&printer, &mut c, name, refresh).await
+            }
             Request::Cache(cmd) => {
                 let (export, file) = match cmd {
                     crate::CacheCommand::Export { file } => (true, file),

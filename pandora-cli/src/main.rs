@@ -9,6 +9,7 @@ mod desktop;
 mod graph_cmd;
 mod install_cmd;
 mod interrupt;
+mod metrics_cmd;
 mod output;
 mod pack_cmd;
 mod profile_cmd;
@@ -247,6 +248,10 @@ fn main() -> ExitCode {
                 refresh,
                 dot,
             }),
+        ),
+        Command::Metrics { name, refresh } => daemon_cmd::run(
+            printer,
+            daemon_cmd::Request::Metrics(name.unwrap_or_default(), refresh),
         ),
         Command::Info { package, refresh } => {
             daemon_cmd::run(printer, daemon_cmd::Request::Info(package, refresh))

@@ -37,6 +37,7 @@ fn help_lists_only_built_commands() {
             "profile",
             "lock",
             "env",
+            "metrics",
             "search",
             "info",
             "graph",

@@ -15,6 +15,7 @@ mod graph;
 mod hooks;
 mod install;
 mod journal;
+mod metrics;
 mod pkgfile;
 mod prune;
 mod publish;

@@ -164,6 +164,7 @@ pub(crate) fn add(
                 allow_publish: false,
                 cache_ttl: Duration::from_secs(3600),
                 trusted_keys: Vec::new(),
+                report_installs: false,
                 token_file: None,
                 extra: Vec::new(),
             });

@@ -9,6 +9,7 @@ mod context;
 mod daemon;
 pub mod http;
 mod packages;
+mod python;
 pub mod test_server;
 
 pub use context::{Asking, Context, Run, bin, dir_names, repo_root};
@@ -16,3 +17,4 @@ pub use daemon::Daemon;
 pub use packages::{
     PkgSpec, file_url, indexed_sha, noise, ranged_package, registry_tool, sha256_file,
 };
+pub use python::python_venv;

@@ -28,25 +28,7 @@ fn pyspdxtools() -> PathBuf {
     {
         return p;
     }
-    let venv = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"))
-        .join("spdx-tools");
-    let tool = venv.join("bin/pyspdxtools");
-    if !tool.is_file() {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .unwrap();
-        assert!(made.success(), "python3 -m venv {}", venv.display());
-        let pip = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "spdx-tools"])
-            .status()
-            .unwrap();
-        assert!(pip.success(), "pip install spdx-tools");
-    }
-    tool
+    pandora_tests::python_venv("spdx-tools", "spdx-tools").join("bin/pyspdxtools")
 }
 
 /// Unpacks one file of a `.pkg` (zstd tar) as text.

@@ -30,8 +30,11 @@ pub struct RegistryConfig {
     pub allow_publish: bool,
     /// How long a fetched snapshot stays fresh.
     pub cache_ttl: Duration,
-    /// Trusted minisign key ids or file names under `keys/`.
+    /// Pinned minisign public keys (`RW…`).
     pub trusted_keys: Vec<String>,
+    /// Tell the registry about each install from it (`POST /api/v1/installed`, the
+    /// `name@version` and nothing else). Off unless the user turns it on.
+    pub report_installs: bool,
     /// File holding the publish token.
     pub token_file: Option<String>,
     /// Unknown fields, kept for newer tools.
@@ -83,6 +86,7 @@ impl RegistryList {
             let allow_publish = r.opt_bool("allow_publish")?.unwrap_or(false);
             let trusted_keys = r.opt_strs("trusted_keys")?.unwrap_or_default();
             let token_file = r.opt_str("token_file")?;
+            let report_installs = r.opt_bool("report_installs")?.unwrap_or(false);
             registries.push(RegistryConfig {
                 name,
                 url,
@@ -92,6 +96,7 @@ impl RegistryList {
                 cache_ttl,
                 trusted_keys,
                 token_file,
+                report_installs,
                 extra: r.rest(),
             });
         }
@@ -123,6 +128,9 @@ impl RegistryList {
                     .with("trusted_keys", Value::StrArray(r.trusted_keys.clone()));
                 if let Some(t) = &r.token_file {
                     b.push_field("token_file", Value::Str(t.clone()));
+                }
+                if r.report_installs {
+                    b.push_field("report_installs", Value::Bool(true));
                 }
                 b.items.extend(r.extra.iter().cloned());
                 b

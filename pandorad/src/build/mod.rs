@@ -12,7 +12,7 @@
 //! same bytes; `--check` builds twice and compares.
 
 mod cache;
-mod sbom;
+pub(crate) mod sbom;
 mod sources;
 
 pub(crate) use cache::{export as export_cache, import as import_cache};

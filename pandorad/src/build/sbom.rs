@@ -73,7 +73,7 @@ fn spdx_id(kind: &str, name: &str) -> String {
 }
 
 /// RFC 3339 UTC of `epoch` seconds.
-fn timestamp(epoch: u64) -> String {
+pub(crate) fn timestamp(epoch: u64) -> String {
     let days = epoch / 86_400;
     let secs = epoch % 86_400;
     // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).

@@ -701,6 +701,53 @@ impl RegistryClient {
         Ok((fresh, true, key))
     }
 
+    /// The registry's public counts, `/metrics.acl` (downloads, installs, publishes per
+    /// version), through the cache like the snapshot: the cached copy while the TTL lasts
+    /// (unless `refresh`), else revalidated with its ETag. `None` for a registry that serves
+    /// none (a `file://` registry, or a static web server).
+    pub(crate) fn public_metrics(&self, refresh: bool) -> Result<Option<String>, FetchError> {
+        self.usable()?;
+        let Base::Http(url) = self.locate("metrics.acl")? else {
+            return Ok(None);
+        };
+        let cached_path = self.cache.join("metrics.acl");
+        let meta_path = self.cache.join("metrics-validators.acl");
+        let cached = fs_err::read_to_string(&cached_path).ok();
+        let meta = Validators::load(&meta_path);
+        if let (Some(c), Some(m)) = (&cached, &meta)
+            && !refresh
+            && now() < m.fetched + self.config.cache_ttl.as_secs()
+        {
+            return Ok(Some(c.clone()));
+        }
+        let etag = cached
+            .as_ref()
+            .and(meta.as_ref())
+            .and_then(|m| m.etag.as_deref());
+        let (text, etag) = match http::get_conditional(&url, etag, MAX_METADATA) {
+            Ok(Conditional::NotModified) => match cached {
+                Some(c) => (c, meta.and_then(|m| m.etag)),
+                None => return Err(self.unavailable("metrics.acl", "304 without a cached copy")),
+            },
+            Ok(Conditional::Fresh { body, etag }) => (
+                String::from_utf8(body)
+                    .map_err(|_| self.unavailable("metrics.acl", "not UTF-8"))?,
+                etag,
+            ),
+            Err(GetError::NotFound) => return Ok(None),
+            Err(e) => return Err(self.unavailable("metrics.acl", e)),
+        };
+        fs_err::create_dir_all(&self.cache).map_err(io_err("create", &self.cache))?;
+        pandora_common::replace_unsynced(&cached_path, text.as_bytes())
+            .map_err(io_err("write", &cached_path))?;
+        Validators {
+            etag,
+            fetched: now(),
+        }
+        .save(&meta_path)?;
+        Ok(Some(text))
+    }
+
     /// The package `name` from `index/<name>.acl`, or `None` if the registry does not have it
     /// (after revalidating a cached snapshot that does not list it).
     pub(crate) fn package(&mut self, name: &str) -> Result<Option<PackageEntry>, FetchError> {

@@ -163,6 +163,7 @@ pub(crate) fn install(
         );
         lines.push(format!("installed {pin} (from {})", f.origin));
     }
+    report_installs(clients, &fetched.staged);
     let installed = fetched.staged.len() as u64;
     // The store as it is now (only the new entries are read), for the hooks and the
     // activation.
@@ -293,6 +294,34 @@ pub(crate) fn install(
         session_path_question,
         ..Default::default()
     })
+}
+
+/// Tells each registry that asked for it (`report_installs = true` in `registries.acl`, off by
+/// default) about the installs from it: `POST /api/v1/installed` with `name@version`, nothing
+/// else. Best effort: a registry that does not answer within two seconds is not asked again,
+/// and the install has succeeded either way.
+fn report_installs(clients: &[crate::fetch::RegistryClient], staged: &[fetch::Fetched]) {
+    let Ok(http) = crate::fetch::http_client() else {
+        return;
+    };
+    for c in clients.iter().filter(|c| c.config.report_installs) {
+        let url = &c.config.url;
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            continue;
+        }
+        let endpoint = format!("{}/api/v1/installed", url.trim_end_matches('/'));
+        for f in staged.iter().filter(|f| f.origin == c.config.name) {
+            let sent = http
+                .post(&endpoint)
+                .timeout(std::time::Duration::from_secs(2))
+                .body(f.staged.pin.to_string())
+                .send();
+            if let Err(e) = sent {
+                tracing::info!(registry = %c.config.name, error = %e, "install report not sent");
+                break;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -354,6 +354,17 @@ impl Pandora for Service {
         .await
     }
 
+    async fn metrics(
+        &self,
+        req: Request<MetricsRequest>,
+    ) -> Result<Response<MetricsReply>, Status> {
+        let _g = self.shared.activity.begin();
+        let layout = self.shared.layout.clone();
+        let store = self.shared.store.load_full();
+        let req = req.into_inner();
+        blocking(move || crate::metrics::metrics(&layout, &store, &req.name, req.refresh)).await
+    }
+
     async fn which(&self, req: Request<WhichRequest>) -> Result<Response<WhichReply>, Status> {
         let _g = self.shared.activity.begin();
         let layout = self.shared.layout.clone();

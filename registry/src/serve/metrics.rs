@@ -1,9 +1,12 @@
-//! Download and publish counts per `name@version`, kept in memory and persisted to
+//! Download, install and publish counts per `name@version`, kept in memory and persisted to
 //! `.pandora-registry/metrics.acl` (temp file, fsync, rename) when they changed, so they
-//! survive restarts:
+//! survive restarts, and served as `/metrics.acl`. Installs are what clients that opted in
+//! (`report_installs`) reported. Also the server's own counters for Prometheus, `/metrics`
+//! ([`Telemetry`]): requests by status, bytes, publishes, downloads, reported installs and a
+//! latency histogram.
 //!
 //! ```text
-//! Metrics { Package "name" { Version "1.0.0" { int downloads = 3; int publishes = 1; } } }
+//! Metrics { Package "name" { Version "1.0.0" { int downloads = 3; int installs = 1; int publishes = 1; } } }
 //! ```
 
 use std::collections::BTreeMap;
@@ -17,6 +20,7 @@ use pandora_common::files::Pin;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Counts {
     downloads: u64,
+    installs: u64,
     publishes: u64,
 }
 
@@ -87,6 +91,22 @@ impl Metrics {
         self.bump(pin, |c| c.publishes += 1);
     }
 
+    /// Counts one install of `pin` that a client reported.
+    pub(crate) fn install(&self, pin: &Pin) {
+        self.bump(pin, |c| c.installs += 1);
+    }
+
+    /// The totals over every version: downloads, installs, publishes.
+    pub(crate) fn totals(&self) -> (u64, u64, u64) {
+        self.lock()
+            .packages
+            .values()
+            .flat_map(|v| v.values())
+            .fold((0, 0, 0), |(d, i, p), c| {
+                (d + c.downloads, i + c.installs, p + c.publishes)
+            })
+    }
+
     /// The counts as ACL.
     pub(crate) fn to_source(&self) -> String {
         render(&self.lock().packages)
@@ -119,6 +139,7 @@ fn render(packages: &BTreeMap<String, BTreeMap<String, Counts>>) -> String {
             package.push_block(
                 Block::new("Version", Some(version.clone()))
                     .with("downloads", Value::Int(saturating_i64(c.downloads)))
+                    .with("installs", Value::Int(saturating_i64(c.installs)))
                     .with("publishes", Value::Int(saturating_i64(c.publishes))),
             );
         }
@@ -160,12 +181,103 @@ fn parse(text: &str, path: &Path) -> Result<BTreeMap<String, BTreeMap<String, Co
                 version.as_str().to_string(),
                 Counts {
                     downloads: count("downloads"),
+                    installs: count("installs"),
                     publishes: count("publishes"),
                 },
             );
         }
     }
     Ok(packages)
+}
+
+/// Upper bounds of the latency histogram's buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+/// The server's own counters since it started, for Prometheus.
+#[derive(Default)]
+pub(crate) struct Telemetry {
+    inner: Mutex<TelemetryInner>,
+}
+
+#[derive(Default)]
+struct TelemetryInner {
+    by_status: BTreeMap<u16, u64>,
+    bytes: u64,
+    buckets: [u64; BUCKETS.len()],
+    seconds: f64,
+    count: u64,
+}
+
+impl Telemetry {
+    /// Counts one answered request.
+    pub(crate) fn request(&self, status: u16, bytes: u64, seconds: f64) {
+        let mut t = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        *t.by_status.entry(status).or_default() += 1;
+        t.bytes += bytes;
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if seconds <= *le {
+                t.buckets[i] += 1;
+            }
+        }
+        t.seconds += seconds;
+        t.count += 1;
+    }
+
+    /// The text exposition format (version 0.0.4), with `metrics`' totals.
+    pub(crate) fn render(&self, metrics: &Metrics) -> String {
+        use std::fmt::Write as _;
+        let t = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let (downloads, installs, publishes) = metrics.totals();
+        let mut out = String::new();
+        let mut counter = |name: &str, help: &str, value: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
+        };
+        counter(
+            "pandora_registry_response_bytes_total",
+            "Bytes of response bodies sent.",
+            t.bytes,
+        );
+        counter(
+            "pandora_registry_downloads_total",
+            "Package downloads, all versions, since the counts began.",
+            downloads,
+        );
+        counter(
+            "pandora_registry_installs_reported_total",
+            "Installs reported by clients that opted in, since the counts began.",
+            installs,
+        );
+        counter(
+            "pandora_registry_publishes_total",
+            "Packages published, since the counts began.",
+            publishes,
+        );
+        let name = "pandora_registry_requests_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} HTTP requests answered, by status code.\n# TYPE {name} counter"
+        );
+        for (status, n) in &t.by_status {
+            let _ = writeln!(out, "{name}{{code=\"{status}\"}} {n}");
+        }
+        let name = "pandora_registry_request_duration_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time to answer a request, until its body starts.\n# TYPE {name} histogram"
+        );
+        for (le, n) in BUCKETS.iter().zip(t.buckets) {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {n}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", t.count);
+        let _ = writeln!(out, "{name}_sum {}", t.seconds);
+        let _ = writeln!(out, "{name}_count {}", t.count);
+        out
+    }
 }
 
 #[cfg(test)]
@@ -184,7 +296,7 @@ mod tests {
         let text = fs_err::read_to_string(dir.path().join("metrics.acl")).unwrap();
         assert_eq!(
             text,
-            "Metrics {\n    Package \"hello\" {\n        Version \"1.0.0\" {\n            int downloads = 2;\n            int publishes = 1;\n        }\n    }\n}\n"
+            "Metrics {\n    Package \"hello\" {\n        Version \"1.0.0\" {\n            int downloads = 2;\n            int installs = 0;\n            int publishes = 1;\n        }\n    }\n}\n"
         );
         let again = Metrics::load(dir.path());
         assert_eq!(again.to_source(), text);

@@ -6,7 +6,9 @@
 //! GET|HEAD  /blobs/sha256/<hex>                                               static, ranges
 //! POST      /api/v1/publish        Authorization: Bearer TOKEN, body: the .pkg
 //! GET       /api/v1/search?q=WORDS
-//! GET       /metrics.acl           downloads and publishes per name@version
+//! GET       /metrics.acl           downloads, reported installs and publishes per name@version
+//! GET       /metrics               the server's counters, Prometheus text format
+//! POST      /api/v1/installed      body: name@version (an opted-in client's install report)
 //! ```
 //!
 //! Invariants: only those paths are answered, after the request path was decoded once and
@@ -43,7 +45,7 @@ use tokio::task::JoinSet;
 use self::body::Body;
 use self::files::FileCache;
 use self::index::IndexCache;
-use self::metrics::Metrics;
+use self::metrics::{Metrics, Telemetry};
 use self::path::Route;
 use self::response::{acl, error, internal, not_allowed, not_found, set};
 use crate::repo::Repo;
@@ -82,6 +84,7 @@ pub(crate) struct State {
     files: FileCache,
     index: IndexCache,
     metrics: Metrics,
+    telemetry: Telemetry,
     /// Held for each `Repo::add` of a publish, so they run one at a time.
     publishing: Arc<tokio::sync::Mutex<()>>,
 }
@@ -132,6 +135,7 @@ async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     let state = Arc::new(State {
         max_body: opts.max_body.unwrap_or_else(|| repo.max_package_size()),
         metrics: Metrics::load(&repo.state_dir()),
+        telemetry: Telemetry::default(),
         repo,
         root,
         private,
@@ -254,6 +258,11 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_string();
     let resp = dispatch(&state, req).await;
     let bytes = resp.body().size_hint().exact().unwrap_or(0);
+    state.telemetry.request(
+        resp.status().as_u16(),
+        bytes,
+        started.elapsed().as_secs_f64(),
+    );
     tracing::info!(
         method = %method,
         path = ?path,
@@ -278,13 +287,72 @@ async fn dispatch(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> 
             set(&mut resp, header::CACHE_CONTROL, "no-cache");
             resp
         }
+        Route::Prometheus if read => {
+            let text = state.telemetry.render(&state.metrics);
+            let mut resp = Response::new(Body::bytes(text));
+            set(
+                &mut resp,
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            );
+            set(&mut resp, header::CACHE_CONTROL, "no-cache");
+            resp
+        }
+        Route::Installed if req.method() == Method::POST => installed(state, req).await,
+        Route::Installed => not_allowed("POST"),
         Route::Search if read => search(state, &req).await,
         Route::Publish if req.method() == Method::POST => publish::publish(state, req).await,
         Route::Publish => not_allowed("POST"),
         Route::NotFound if read || req.method() == Method::POST => not_found(),
-        Route::Static(_) | Route::Metrics | Route::Search | Route::NotFound => {
+        Route::Static(_) | Route::Metrics | Route::Prometheus | Route::Search | Route::NotFound => {
             not_allowed("GET, HEAD")
         }
+    }
+}
+
+/// `POST /api/v1/installed` with the body `name@version` and nothing else: one install a
+/// client reported (clients send it only with `report_installs = true`). Counted only for a
+/// version the index holds; nothing about the sender is kept.
+async fn installed(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    use http_body_util::BodyExt;
+    let limited = http_body_util::Limited::new(req.into_body(), 512);
+    let Ok(body) = limited.collect().await else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad-report",
+            "the body must be `name@version`, at most 512 bytes",
+        );
+    };
+    let text = String::from_utf8_lossy(&body.to_bytes()).trim().to_string();
+    let Ok(pin) = pandora_common::files::Pin::parse(&text) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad-report",
+            "the body must be `name@version`",
+        );
+    };
+    let st = Arc::clone(state);
+    let known = tokio::task::spawn_blocking(move || {
+        st.index.get(&st.repo).map(|parsed| {
+            parsed
+                .index
+                .package(&pin.name)
+                .and_then(|p| p.version(&pin.version))
+                .is_some()
+                .then(|| st.metrics.install(&pin))
+                .is_some()
+        })
+    })
+    .await;
+    match known {
+        Ok(Ok(true)) => {
+            let mut resp = Response::new(Body::bytes(String::new()));
+            *resp.status_mut() = StatusCode::NO_CONTENT;
+            resp
+        }
+        Ok(Ok(false)) => not_found(),
+        Ok(Err(e)) => internal(&response::chain(&e)),
+        Err(e) => internal(&e),
     }
 }
 

@@ -16,6 +16,10 @@ pub(crate) enum Route {
     Search,
     /// `GET /metrics.acl`.
     Metrics,
+    /// `GET /metrics`: the server's counters for Prometheus.
+    Prometheus,
+    /// `POST /api/v1/installed`: an anonymous install report.
+    Installed,
     /// Nothing the server serves.
     NotFound,
 }
@@ -111,6 +115,8 @@ pub(crate) fn route(raw: &str) -> Result<Route, BadPath> {
         ["api", "v1", "publish"] => Route::Publish,
         ["api", "v1", "search"] => Route::Search,
         ["metrics.acl"] => Route::Metrics,
+        ["metrics"] => Route::Prometheus,
+        ["api", "v1", "installed"] => Route::Installed,
         _ => Route::NotFound,
     })
 }

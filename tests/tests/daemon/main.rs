@@ -12,6 +12,7 @@ mod first_hour;
 mod graph;
 mod hostile;
 mod lifecycle;
+mod metrics;
 mod publish;
 mod queue;
 mod reads;

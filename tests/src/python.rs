@@ -1,0 +1,32 @@
+//! Python tools from PyPI that tests use as references (the SPDX validator, Prometheus'
+//! text parser), each installed once into its own virtual environment under `target/`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::context::repo_root;
+
+/// The virtual environment `target/<name>` with `package` installed from PyPI (made on first
+/// use); returns its directory.
+pub fn python_venv(name: &str, package: &str) -> PathBuf {
+    let venv = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+        .join(name);
+    let done = venv.join(".installed");
+    if !done.is_file() {
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3");
+        assert!(made.success(), "python3 -m venv {}", venv.display());
+        let pip = Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", package])
+            .status()
+            .expect("pip");
+        assert!(pip.success(), "pip install {package}");
+        std::fs::write(&done, package).expect("mark the environment done");
+    }
+    venv
+}
