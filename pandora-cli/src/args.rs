@@ -272,7 +272,8 @@ pub(crate) enum Command {
     /// Remove old generations, unreferenced store entries and cached downloads (a bare
     /// `prune` does all three, in that order).
     Prune {
-        /// Cached downloads no registry lists any more or older than their cache TTL.
+        /// Cached downloads no registry lists any more, older than their cache TTL, or whose
+        /// version is not in the store.
         #[arg(long)]
         cache: bool,
         /// Store entries that no kept generation of any profile links to, installed more

@@ -12,6 +12,9 @@ use pandora_common::layout::Layout;
 use crate::args::{Cli, CompletionShell};
 use crate::{Failure, Outcome};
 
+/// Largest cached `index.acl` scanned for names on a key press.
+const MAX_SCANNED: u64 = 8 << 20;
+
 /// The commands whose arguments are package names.
 const TAKES_PACKAGES: &str = "install activate remove info graph";
 
@@ -33,19 +36,27 @@ pub(crate) fn script(shell: CompletionShell) -> String {
     text.push_str(&match shell {
         CompletionShell::Bash => format!(
             r#"
-# Package names (the store's and the cached indices') for {TAKES_PACKAGES}.
+# Package names (the store's and the cached indices') for {TAKES_PACKAGES}. The names are
+# compared as plain text, never expanded by the shell.
 _pandora_with_packages() {{
-    local cur="${{COMP_WORDS[COMP_CWORD]}}" i sub=""
+    local cur="${{COMP_WORDS[COMP_CWORD]}}" prev="${{COMP_WORDS[COMP_CWORD-1]}}" i sub="" word
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "${{COMP_WORDS[i]}}" in
+            --color|--log|--profile|--strategy) ((i++)) ;;
             -*) ;;
             *) sub="${{COMP_WORDS[i]}}"; break ;;
         esac
     done
+    case "$prev" in
+        --color|--log|--profile|--strategy|--registry|--sig|--keep|-o|--out) sub="" ;;
+    esac
     case "$sub" in
         {alternatives})
-            if [[ $cur != -* ]]; then
-                COMPREPLY=($(compgen -W "$(pandora complete-packages 2>/dev/null)" -- "$cur"))
+            if [[ $cur != -* && $cur != */* ]]; then
+                COMPREPLY=()
+                while IFS= read -r word; do
+                    [[ $word == "$cur"* ]] && COMPREPLY+=("$word")
+                done < <(pandora complete-packages 2>/dev/null)
                 [[ ${{#COMPREPLY[@]}} -gt 0 ]] && return 0
             fi
             ;;
@@ -72,7 +83,7 @@ compdef _pandora_with_packages pandora
         CompletionShell::Fish => format!(
             r#"
 # Package names (the store's and the cached indices') for {TAKES_PACKAGES}.
-complete -c pandora -n "__fish_seen_subcommand_from {TAKES_PACKAGES}" -f -a "(pandora complete-packages 2>/dev/null)"
+complete -c pandora -n "__fish_seen_subcommand_from {TAKES_PACKAGES}; and not __fish_seen_subcommand_from registry" -a "(pandora complete-packages 2>/dev/null)"
 "#
         ),
     });
@@ -98,8 +109,12 @@ pub(crate) fn package_names() -> String {
                 names.insert(name.to_string());
             }
         }
-        // The whole index, when a search cached it: its `Package "name"` lines.
-        if let Ok(text) = fs_err::read_to_string(cache.join("index.acl")) {
+        // The whole index, when a search cached it and it is not huge: its `Package "name"`
+        // lines.
+        let whole = cache.join("index.acl");
+        if fs_err::metadata(&whole).is_ok_and(|m| m.len() <= MAX_SCANNED)
+            && let Ok(text) = fs_err::read_to_string(&whole)
+        {
             for line in text.lines() {
                 if let Some(rest) = line.trim_start().strip_prefix("Package \"")
                     && let Some((name, _)) = rest.split_once('"')
@@ -109,9 +124,14 @@ pub(crate) fn package_names() -> String {
             }
         }
     }
+    // Only names and pins as Pandora spells them: anything a registry wrote that is not
+    // one never reaches a shell.
     names
         .into_iter()
-        .filter(|n| !n.starts_with('.') && !n.chars().any(char::is_whitespace))
+        .filter(|n| match n.split_once('@') {
+            Some(_) => pandora_common::files::Pin::parse(n).is_ok(),
+            None => pandora_common::files::validate_name(n).is_ok(),
+        })
         .map(|n| n + "\n")
         .collect()
 }

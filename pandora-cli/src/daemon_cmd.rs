@@ -653,7 +653,7 @@ async fn info(p: &Printer, c: &mut client::Client, package: String, refresh: boo
         fields.push(("trust", line.clone()));
     }
     if i.in_store {
-        let active = if i.active_in.is_empty() {
+        let active = if i.active_in.is_empty() && !p.plain {
             "no profile".to_string()
         } else {
             i.active_in.join(", ")

@@ -47,6 +47,9 @@ struct Node {
     known: bool,
     /// The node that first required this one (none for the root).
     parent: Option<usize>,
+    /// Not in the store: `Some(registry)` that offers it, or `None`; kept apart from `state`,
+    /// which a clash may override.
+    missing: Option<Option<String>>,
 }
 
 /// `pin` and who requires it, up to what was asked for: `lib@2 ← app@1`.
@@ -68,6 +71,9 @@ pub(crate) fn graph(
     refresh: bool,
 ) -> Result<GraphReply> {
     let profile_name = crate::activate::profile_name(layout, profile_asked)?;
+    if !profile_asked.is_empty() && !profile::names(layout).contains(&profile_name) {
+        return Err(Error::NoSuchProfile(profile_name));
+    }
     let mut registries = Lazy::new(layout, refresh);
     let root = match PackageArg::parse(package).map_err(|source| Error::BadPackage {
         arg: package.to_string(),
@@ -101,7 +107,9 @@ pub(crate) fn graph(
         deps: Vec::new(),
         known: false,
         parent: None,
+        missing: None,
     });
+    let mut asked_problems: Vec<String> = Vec::new();
     index.insert(root.clone(), 0);
     queue.push_back(0);
     while let Some(i) = queue.pop_front() {
@@ -115,7 +123,7 @@ pub(crate) fn graph(
                 };
                 (state, Some(installed.manifest.dependencies.clone()))
             }
-            None => match offered(&mut registries, &pin) {
+            None => match offered(&mut registries, &pin, &mut asked_problems) {
                 Some((registry, deps)) => (
                     State::Missing {
                         offered: Some(registry),
@@ -125,6 +133,9 @@ pub(crate) fn graph(
                 None => (State::Missing { offered: None }, None),
             },
         };
+        if let State::Missing { offered } = &state {
+            nodes[i].missing = Some(offered.clone());
+        }
         nodes[i].state = state;
         nodes[i].known = deps.is_some();
         for d in deps.unwrap_or_default() {
@@ -137,6 +148,7 @@ pub(crate) fn graph(
                         deps: Vec::new(),
                         known: false,
                         parent: Some(i),
+                        missing: None,
                     });
                     index.insert(d, nodes.len() - 1);
                     queue.push_back(nodes.len() - 1);
@@ -156,7 +168,7 @@ pub(crate) fn graph(
                 .iter()
                 .map(|c| c.config.name.clone())
                 .collect(),
-            problems: Vec::new(),
+            problems: asked_problems,
             close: Vec::new(),
             verb: "graph",
             in_store: store
@@ -174,7 +186,7 @@ pub(crate) fn graph(
         }
         c
     };
-    let mut problems: Vec<String> = Vec::new();
+    let mut problems: Vec<String> = asked_problems;
     let mut fixes: Vec<String> = Vec::new();
     let profile_flag = if profile_asked.is_empty() {
         String::new()
@@ -221,12 +233,9 @@ pub(crate) fn graph(
             continue;
         };
         let held = holders(&have);
-        // Activating a new version of the root replaces what was asked for by that name;
-        // only packages that need the old version stand in the way.
-        let blocking: Vec<&Pin> = held
-            .iter()
-            .filter(|h| i != 0 || h.name != root.name)
-            .collect();
+        // Activating a new version of the root replaces what was asked for by that name (and
+        // with it what only that needed); only other requested packages stand in the way.
+        let blocking: Vec<&Pin> = held.iter().filter(|h| h.name != root.name).collect();
         if blocking.is_empty() {
             continue;
         }
@@ -256,9 +265,9 @@ pub(crate) fn graph(
     // What is missing, and who offers it.
     let mut install: Vec<String> = Vec::new();
     for (i, n) in nodes.iter().enumerate() {
-        match &n.state {
-            State::Missing { offered: Some(_) } => install.push(n.pin.to_string()),
-            State::Missing { offered: None } => {
+        match &n.missing {
+            Some(Some(_)) => install.push(n.pin.to_string()),
+            Some(None) => {
                 problems.push(format!(
                     "{} is not in the store and no registry offers it",
                     chain_text(&chain(&nodes, i))
@@ -275,7 +284,7 @@ pub(crate) fn graph(
         let needed: Vec<String> = nodes
             .iter()
             .enumerate()
-            .filter(|(_, n)| matches!(n.state, State::Missing { offered: Some(_) }))
+            .filter(|(_, n)| matches!(n.missing, Some(Some(_))))
             .map(|(i, _)| chain_text(&chain(&nodes, i)))
             .collect();
         problems.push(format!("not in the store: {}", needed.join("; ")));
@@ -285,10 +294,9 @@ pub(crate) fn graph(
         ));
     }
     if !deactivate.is_empty() {
-        fixes.push(format!(
-            "pandora deactivate {}{profile_flag}",
-            deactivate.into_iter().collect::<Vec<_>>().join(" ")
-        ));
+        for name in deactivate {
+            fixes.push(format!("pandora deactivate {name}{profile_flag}"));
+        }
         fixes.push(format!(
             "or keep them and use a profile of its own: pandora profile create {n} && pandora activate {root} --profile {n}",
             n = root.name
@@ -342,13 +350,41 @@ fn newest(store: &StoreView, registries: &mut Lazy<'_>, name: &str) -> Result<Pi
     Err(Error::NameNotInStore(name.to_string()))
 }
 
-/// The first registry (by priority) that offers `pin`, and its dependencies there.
-fn offered(registries: &mut Lazy<'_>, pin: &Pin) -> Option<(String, Vec<Pin>)> {
-    let clients = registries.get().ok()?;
-    clients.iter_mut().find_map(|c| {
-        let v = c.version(pin).ok()??;
-        Some((c.config.name.clone(), v.dependencies))
-    })
+/// The first registry (by priority) that offers `pin`, and its dependencies there; a
+/// registry that cannot be asked adds to `problems` (once).
+fn offered(
+    registries: &mut Lazy<'_>,
+    pin: &Pin,
+    problems: &mut Vec<String>,
+) -> Option<(String, Vec<Pin>)> {
+    let clients = match registries.get() {
+        Ok(c) => c,
+        Err(Error::NoRegistries) => return None,
+        Err(e) => {
+            let text = pandora_common::error_chain(&e, ": ");
+            if !problems.contains(&text) {
+                problems.push(text);
+            }
+            return None;
+        }
+    };
+    for c in clients.iter_mut() {
+        match c.version(pin) {
+            Ok(Some(v)) => return Some((c.config.name.clone(), v.dependencies)),
+            Ok(None) => {}
+            Err(e) => {
+                let text = format!(
+                    "registry `{}` could not be asked: {}",
+                    c.config.name,
+                    pandora_common::error_chain(&e, ": ")
+                );
+                if !problems.contains(&text) {
+                    problems.push(text);
+                }
+            }
+        }
+    }
+    None
 }
 
 /// The requested packages of the profile that need `have` (directly or through other

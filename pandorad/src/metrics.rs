@@ -31,12 +31,20 @@ pub(crate) fn metrics(
     // The events log: `<seconds> <verb> <name@version> ...`.
     let mut local: BTreeMap<(String, String), LocalCount> = BTreeMap::new();
     let log = layout.events_log();
-    let text = match fs_err::read_to_string(&log) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+    // Line by line: the log grows for good, and a torn line must not spoil the rest.
+    let file = match fs_err::File::open(&log) {
+        Ok(f) => Some(f),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(Error::io("read", &log)(e)),
     };
-    for line in text.lines() {
+    let lines = file.into_iter().flat_map(|f| {
+        use std::io::BufRead;
+        std::io::BufReader::new(f)
+            .split(b'\n')
+            .map_while(std::result::Result::ok)
+            .map(|l| String::from_utf8_lossy(&l).into_owned())
+    });
+    for line in lines {
         let mut words = line.split_whitespace();
         let (Some(when), Some(verb), Some(what)) = (words.next(), words.next(), words.next())
         else {

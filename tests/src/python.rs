@@ -30,3 +30,21 @@ pub fn python_venv(name: &str, package: &str) -> PathBuf {
     }
     venv
 }
+
+/// Runs `cmd` with `input` on its stdin; its stdout and stderr are captured.
+pub fn run_with_input(cmd: &mut Command, input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the command");
+    child
+        .stdin
+        .take()
+        .expect("a stdin")
+        .write_all(input.as_bytes())
+        .expect("write its input");
+    child.wait_with_output().expect("wait for the command")
+}

@@ -409,6 +409,7 @@ fn in_bash_with_completions(ctx: &Context, script: &str) -> (String, String) {
         std::env::var("PATH").unwrap_or_default()
     );
     let out = std::process::Command::new("bash")
+        .current_dir(ctx.path())
         .arg("-c")
         .arg(format!("source {}\n{script}", file.display()))
         .env("PATH", path)
@@ -455,6 +456,25 @@ fn bash_loads_the_completions_and_they_offer_commands_options_and_package_names(
     assert_eq!(complete("pandora activate hello@"), ["hello@1.0.0"]);
     assert!(complete("pandora gra").contains(&"graph".to_string()));
     assert!(complete("pandora install --ref").contains(&"--refresh".to_string()));
+    // A name a registry made up to run a command is never offered, nor run.
+    std::fs::write(
+        ctx.pandora_home().join("cache/index/main/index.acl"),
+        "Registry \"main\" {\n    Package \"$(touch${IFS}PWNED)\" {}\n    Package \"hexa\" {}\n}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        complete("pandora install he"),
+        ["helix", "hello", "hello@1.0.0", "hexa"]
+    );
+    assert!(
+        !complete("pandora install $")
+            .iter()
+            .any(|w| w.contains("touch")),
+        "a made-up name is not offered"
+    );
+    assert!(!ctx.path().join("PWNED").exists());
+    // After an option that takes a value, no package names.
+    assert!(!complete("pandora activate --profile he").contains(&"hello".to_string()));
     // The package names come from disk, without a daemon.
     assert!(!ctx.pandora_home().join("run/sock").exists());
 }

@@ -57,7 +57,10 @@ fn activate_switch_versions_and_deactivate() {
     std::fs::rename(&libdir, t.path().join("aside")).unwrap();
     let e = activate_in(&layout, "viewer@1.0", "").unwrap_err();
     assert_eq!(e.code(), code::MISSING_DEPENDENCIES);
-    assert_eq!(e.hint().as_deref(), Some("pandora install libv@1"));
+    assert_eq!(
+        e.hint().as_deref(),
+        Some("pandora install libv@1 --no-activate, then run the activation again")
+    );
     assert!(profile::current(&layout, "default").is_none());
     std::fs::rename(t.path().join("aside"), &libdir).unwrap();
 

@@ -651,7 +651,7 @@ impl Error {
             }
             Error::ActiveProfile(_) => Some("switch to another first: pandora profile switch NAME".into()),
             Error::MissingDependencies(m) => Some(format!(
-                "pandora install {}",
+                "pandora install {} --no-activate, then run the activation again",
                 m.iter()
                     .map(|(p, _)| p.to_string())
                     .collect::<Vec<_>>()
@@ -753,10 +753,16 @@ fn missing_text(e: &Error) -> String {
         asked,
         problems,
         in_store,
+        verb,
         ..
     } = e
     else {
         return String::new();
+    };
+    let nothing = if *verb == "install" {
+        "; nothing was installed"
+    } else {
+        ""
     };
     let all_failed = !problems.is_empty() && problems.len() >= asked.len();
     let asked = asked
@@ -776,7 +782,7 @@ fn missing_text(e: &Error) -> String {
     let mut text = if all_failed {
         format!("cannot find {what}{who}: no registry could answer (asked {asked})")
     } else if what.contains('@') {
-        format!("{what}{who} is in no registry (asked {asked}); nothing was installed")
+        format!("{what}{who} is in no registry (asked {asked}){nothing}")
     } else {
         format!("no registry has a package called `{what}` (asked {asked})")
     };

@@ -23,6 +23,8 @@ pub(crate) struct Fetched {
     pub(crate) staged: Staged,
     pub(crate) sha256: String,
     pub(crate) origin: String,
+    /// Whether it came from a registry (not a local file).
+    pub(crate) from_registry: bool,
 }
 
 /// What fetching a list of packages did.
@@ -109,6 +111,7 @@ pub(crate) fn fetch_and_stage(
                                         staged,
                                         sha256: blob.sha256,
                                         origin: blob.origin,
+                                        from_registry: matches!(node.source, Source::Registry(..)),
                                     }),
                                 )
                             }

@@ -310,7 +310,10 @@ fn report_installs(clients: &[crate::fetch::RegistryClient], staged: &[fetch::Fe
             continue;
         }
         let endpoint = format!("{}/api/v1/installed", url.trim_end_matches('/'));
-        for f in staged.iter().filter(|f| f.origin == c.config.name) {
+        for f in staged
+            .iter()
+            .filter(|f| f.from_registry && f.origin == c.config.name)
+        {
             let sent = http
                 .post(&endpoint)
                 .timeout(std::time::Duration::from_secs(2))

@@ -41,6 +41,21 @@ fn graph_registry(ctx: &Context) -> PathBuf {
                 deps: &["x@1.0.0", "y@1.0.0"],
                 ..PkgSpec::new("torn", "1.0.0")
             },
+            // An upgrade of what the profile holds: it replaces other@1.0.0's need of lib@1.
+            PkgSpec {
+                deps: &["lib@2.0.0"],
+                ..PkgSpec::new("other", "2.0.0")
+            },
+            // A dependency both missing and clashing.
+            PkgSpec {
+                deps: &["lib@3.0.0"],
+                ..PkgSpec::new("c", "1.0.0")
+            },
+            PkgSpec::new("lib", "3.0.0"),
+            PkgSpec {
+                deps: &["lib@1.0.0"],
+                ..PkgSpec::new("second", "1.0.0")
+            },
             PkgSpec {
                 deps: &["lib@1.0.0"],
                 ..PkgSpec::new("x", "1.0.0")
@@ -127,7 +142,7 @@ to fix:
     let r = ctx.plain(&["info", "other@1.0.0"]);
     assert!(r.stdout.contains("\nactive_in=default\n"), "{r:?}");
     let r = ctx.plain(&["info", "a@1.0.0"]);
-    assert!(r.stdout.contains("\nactive_in=\"no profile\"\n"), "{r:?}");
+    assert!(r.stdout.contains("\nactive_in=\"\"\n"), "{r:?}");
 
     // Plain lines for scripts.
     let r = ctx.plain(&["graph", "b@1.0.0"]);
@@ -151,14 +166,7 @@ to fix:
     assert!(r.stdout.contains("no problems"), "{r:?}");
 
     // A package whose dependencies need two versions of one name.
-    let r = ctx.client(&[
-        "--log",
-        "human",
-        "graph",
-        "torn@1.0.0",
-        "--profile",
-        "fresh",
-    ]);
+    let r = ctx.client(&["--log", "human", "graph", "torn@1.0.0"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
         r.stdout.contains(
@@ -171,6 +179,35 @@ to fix:
             .contains("ask the publisher of torn@1.0.0 for versions whose dependencies agree"),
         "{r:?}"
     );
+
+    // An upgrade is no clash: other@2.0.0 replaces other@1.0.0, the only one needing lib@1.
+    let r = ctx.plain(&["graph", "other@2.0.0"]);
+    assert!(r.stdout.contains("node=lib@2.0.0 state=in-store"), "{r:?}");
+    assert!(!r.stdout.contains("clashing"), "{r:?}");
+    // Missing and clashing at once: still installed by the fix.
+    let r = ctx.plain(&["graph", "c@1.0.0"]);
+    assert!(r.stdout.contains("node=lib@3.0.0 state=clashing"), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("fix=\"pandora install c@1.0.0 lib@3.0.0 --no-activate\""),
+        "{r:?}"
+    );
+    // Two packages in the way: one deactivate each.
+    let r = ctx.client(&["install", "second@1.0.0", "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = ctx.plain(&["graph", "a@1.0.0"]);
+    assert!(
+        r.stdout.contains("fix=\"pandora deactivate other\""),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout.contains("fix=\"pandora deactivate second\""),
+        "{r:?}"
+    );
+    // A profile that does not exist is said so.
+    let r = ctx.client(&["graph", "a@1.0.0", "--profile", "nope"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("nope"), "{r:?}");
 
     // A package nobody has is an error, not a tree.
     let r = ctx.client(&["graph", "nothere@1.0.0"]);
@@ -188,21 +225,10 @@ to fix:
     );
     let svg = ctx.path().join("app.svg");
     let dot = dot_binary();
-    let mut child = Command::new(&dot)
-        .args(["-Tsvg", "-o"])
-        .arg(&svg)
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(r.stdout.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = pandora_tests::run_with_input(
+        Command::new(&dot).args(["-Tsvg", "-o"]).arg(&svg),
+        &r.stdout,
+    );
     assert!(
         out.status.success(),
         "dot refused it: {out:?}\n{}",

@@ -124,24 +124,15 @@ fn installs_reach_the_registry_only_with_opt_in_and_metrics_shows_both_sides() {
         count = [s.value for s in lat.samples if s.name.endswith('_count')][0]\n\
         inf = [s.value for s in lat.samples if s.labels.get('le') == '+Inf'][0]\n\
         assert count == inf and count > 0, (count, inf)\n\
+        buckets = [s.value for s in lat.samples if s.name.endswith('_bucket')]\n\
+        assert buckets == sorted(buckets), buckets\n\
         inst = fams['pandora_registry_installs_reported']\n\
         assert [s.value for s in inst.samples if s.name.endswith('_total')] == [1.0]\n\
         print(len(fams))\n";
-    let mut child = Command::new(venv.join("bin/python"))
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = pandora_tests::run_with_input(
+        Command::new(venv.join("bin/python")).args(["-c", script]),
+        &text,
+    );
     assert!(
         out.status.success(),
         "the parser refused it: {}\n{text}",
