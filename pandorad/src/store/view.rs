@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use pandora_common::files::Manifest;
 use pandora_common::layout::Layout;
@@ -55,7 +56,8 @@ pub(crate) struct Damaged {
 /// Everything in the store, sorted by name then version.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct StoreView {
-    pub(crate) entries: Vec<Installed>,
+    /// Shared between views: a refresh copies pointers, not manifests.
+    pub(crate) entries: Vec<Arc<Installed>>,
     /// Entries whose directory or metadata is damaged, sorted by name then version.
     pub(crate) damaged: Vec<Damaged>,
     /// `name` -> `version` -> index in `entries`.
@@ -72,35 +74,62 @@ impl StoreView {
     /// changed since this view read them (Pandora never changes an entry, but a person may:
     /// a deleted version disappears, an edited or deleted manifest makes the entry damaged).
     pub(crate) fn refresh(&self, layout: &Layout) -> StoreView {
-        let mut entries = Vec::new();
-        let mut damaged = Vec::new();
         let Ok(names) = fs_err::read_dir(layout.store()) else {
             return StoreView::default();
         };
+        let mut found: Vec<(String, String, std::path::PathBuf)> = Vec::new();
         for name in names.flatten() {
             let Ok(versions) = fs_err::read_dir(name.path()) else {
                 continue;
             };
+            let n = name.file_name().to_string_lossy().into_owned();
             for version in versions.flatten() {
-                let (n, v) = (name.file_name(), version.file_name());
-                if let Some(known) = self.get(&n.to_string_lossy(), &v.to_string_lossy())
-                    && Stamp::of(&version.path()).as_ref() == Some(&known.stamp)
-                {
-                    entries.push(known.clone());
-                    continue;
+                let v = version.file_name().to_string_lossy().into_owned();
+                found.push((n.clone(), v, version.path()));
+            }
+        }
+        // Each entry is a few stats, or a read of its manifest and file list: spread over
+        // the cores (a thread that cannot be started leaves its share to this one).
+        let one = |(n, v, path): &(String, String, std::path::PathBuf)| {
+            if let Some(known) = self.get(n, v)
+                && Stamp::of(path).as_ref() == Some(&known.stamp)
+            {
+                return Ok(self.entries[self.by_pin[n.as_str()][v.as_str()]].clone());
+            }
+            read_entry(path, n, v).map(Arc::new).map_err(|reason| {
+                tracing::warn!(path = %path.display(), %reason, "damaged store entry");
+                Damaged {
+                    name: n.clone(),
+                    version: v.clone(),
+                    reason,
                 }
-                let (n, v) = (n.to_string_lossy(), v.to_string_lossy());
-                match read_entry(&version.path(), &n, &v) {
-                    Ok(e) => entries.push(e),
-                    Err(reason) => {
-                        tracing::warn!(path = %version.path().display(), %reason, "damaged store entry");
-                        damaged.push(Damaged {
-                            name: n.into_owned(),
-                            version: v.into_owned(),
-                            reason,
-                        });
-                    }
-                }
+            })
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let chunk = found.len().div_ceil(threads).max(64);
+        let results: Vec<Result<Arc<Installed>, Damaged>> = std::thread::scope(|s| {
+            let handles: Vec<_> = found
+                .chunks(chunk)
+                .map(|part| {
+                    std::thread::Builder::new()
+                        .spawn_scoped(s, move || part.iter().map(one).collect::<Vec<_>>())
+                        .map_err(|_| part)
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| match h {
+                    Ok(h) => h.join().unwrap_or_default(),
+                    Err(part) => part.iter().map(one).collect(),
+                })
+                .collect()
+        });
+        let mut entries = Vec::with_capacity(results.len());
+        let mut damaged = Vec::new();
+        for r in results {
+            match r {
+                Ok(e) => entries.push(e),
+                Err(d) => damaged.push(d),
             }
         }
         entries.sort_by(|a, b| {
@@ -140,7 +169,7 @@ impl StoreView {
         self.by_pin
             .get(name)?
             .get(version)
-            .map(|&i| &self.entries[i])
+            .map(|&i| &*self.entries[i])
     }
 
     /// Every stored version of `name`, oldest first.
@@ -148,7 +177,7 @@ impl StoreView {
         let mut v: Vec<&Installed> = self
             .by_pin
             .get(name)
-            .map(|m| m.values().map(|&i| &self.entries[i]).collect())
+            .map(|m| m.values().map(|&i| &*self.entries[i]).collect())
             .unwrap_or_default();
         v.sort_by(|a, b| {
             pandora_common::files::compare_versions(&a.manifest.version, &b.manifest.version)
