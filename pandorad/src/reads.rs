@@ -6,7 +6,7 @@ use pandora_common::layout::Layout;
 use pandora_proto::v1::{InfoReply, ListRemoteReply, RemoteEntry, SearchHit, SearchReply};
 
 use crate::error::{Error, Result};
-use crate::fetch::{FetchError, RegistryClient};
+use crate::fetch::RegistryClient;
 use crate::pkgfile;
 use crate::registries::clients;
 use crate::store::StoreView;
@@ -181,11 +181,7 @@ pub(crate) fn info(
             Ok(Some(p)) => p,
             Ok(None) => continue,
             // A registry caught lying is reported, not skipped for the next one.
-            Err(
-                e @ (FetchError::Untrusted { .. }
-                | FetchError::Rollback { .. }
-                | FetchError::Expired { .. }),
-            ) => return Err(e.into()),
+            Err(e) if e.is_untrusted() => return Err(e.into()),
             Err(e) => {
                 problems.push(chain(&e));
                 continue;

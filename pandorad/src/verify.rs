@@ -159,11 +159,15 @@ fn targets(store: &StoreView, args: &[String]) -> Result<Vec<Pin>, Error> {
     Ok(targets)
 }
 
+/// Each registry's pinned keys, by its name.
+type PinnedKeys = std::collections::HashMap<String, Vec<pandora_common::sign::TrustedKey>>;
+
 /// When the entry's archive is still in the blob cache: its sha256 against the one recorded
 /// at install, and its detached signature (kept beside it) against the keys pinned for the
 /// registry it came from. Adds what it checked to `ran`, what is wrong to `problems`.
 fn archive_checks(
     layout: &Layout,
+    pinned: &PinnedKeys,
     installed: &crate::store::Installed,
     ran: &mut Vec<String>,
     problems: &mut Vec<String>,
@@ -198,11 +202,7 @@ fn archive_checks(
         return;
     };
     let origin = installed.origin.as_deref().unwrap_or("local");
-    let keys = crate::registries::load(layout)
-        .ok()
-        .and_then(|l| l.registries.into_iter().find(|r| r.name == origin))
-        .and_then(|r| pandora_common::sign::TrustedKey::parse_all(&r.trusted_keys).ok())
-        .unwrap_or_default();
+    let keys = pinned.get(origin).map(Vec::as_slice).unwrap_or_default();
     if keys.is_empty() {
         ran.push(format!(
             "archive signature not checked (registry `{origin}` has no pinned key)"
@@ -212,7 +212,7 @@ fn archive_checks(
     let verdict = pandora_common::sign::Detached::parse(&text).and_then(|sig| {
         let file = fs_err::File::open(&blob)
             .map_err(|e| pandora_common::sign::SignError::Read(e.to_string()))?;
-        sig.verify_reader(&keys, std::io::BufReader::new(file))
+        sig.verify_reader(keys, std::io::BufReader::new(file))
             .map(|k| k.id)
     });
     match verdict {
@@ -237,6 +237,18 @@ pub(crate) fn verify(
     events: &Events,
 ) -> Outcome {
     let targets = targets(store, args)?;
+    // Read once for every entry: the keys pinned per registry.
+    let pinned: PinnedKeys = crate::registries::load(layout)
+        .map(|l| {
+            l.registries
+                .into_iter()
+                .filter_map(|r| {
+                    let keys = pandora_common::sign::TrustedKey::parse_all(&r.trusted_keys).ok()?;
+                    Some((r.name, keys))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let mut lines = Vec::new();
     let mut total_problems = 0u64;
     for pin in &targets {
@@ -251,7 +263,7 @@ pub(crate) fn verify(
             None => {
                 let mut found = problems(&dir);
                 if let Some(installed) = store.get(&pin.name, &pin.version) {
-                    archive_checks(layout, installed, &mut ran, &mut found);
+                    archive_checks(layout, &pinned, installed, &mut ran, &mut found);
                 }
                 found
             }

@@ -17,4 +17,4 @@ pub use daemon::Daemon;
 pub use packages::{
     PkgSpec, file_url, indexed_sha, noise, ranged_package, registry_tool, sha256_file,
 };
-pub use python::{python_venv, run_with_input};
+pub use python::{python_venv, run_with_input, tool};

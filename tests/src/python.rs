@@ -1,5 +1,6 @@
-//! Python tools from PyPI that tests use as references (the SPDX validator, Prometheus'
-//! text parser), each installed once into its own virtual environment under `target/`.
+//! The outside tools tests use as references: programs on PATH (minisign, Graphviz) and
+//! Python tools from PyPI (the SPDX validator, Prometheus' text parser), each installed once
+//! into its own virtual environment under `target/`.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -29,6 +30,15 @@ pub fn python_venv(name: &str, package: &str) -> PathBuf {
         std::fs::write(&done, package).expect("mark the environment done");
     }
     venv
+}
+
+/// The program `name` on PATH; a missing one fails the test with the Debian package to
+/// install.
+pub fn tool(name: &str, debian_package: &str) -> PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("`{name}` is needed: apt-get install {debian_package}"))
 }
 
 /// Runs `cmd` with `input` on its stdin; its stdout and stderr are captured.

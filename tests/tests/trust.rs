@@ -18,11 +18,18 @@ use pandora_tests::{Context, Daemon, PkgSpec, Run, registry_tool, sha256_file};
 
 /// The `minisign` tool (Debian's `minisign` package; `.ci/run` installs it).
 fn minisign() -> Command {
-    let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join("minisign"))
-        .find(|p| p.is_file())
-        .expect("the `minisign` tool is needed: apt-get install minisign");
-    Command::new(found)
+    Command::new(pandora_tests::tool("minisign", "minisign"))
+}
+
+/// `minisign -S`: signs `file` with the secret key `secret` into `FILE.minisig`, with
+/// `comment` as the trusted comment when given.
+fn minisign_sign(file: &Path, secret: &Path, comment: Option<&str>) {
+    let mut cmd = minisign();
+    cmd.arg("-S").arg("-s").arg(secret).arg("-m").arg(file);
+    if let Some(c) = comment {
+        cmd.args(["-t", c]);
+    }
+    ok(&mut cmd);
 }
 
 /// Runs `cmd`, which must succeed.
@@ -272,13 +279,7 @@ fn minisign_checks_what_pandora_signs_and_pandora_checks_what_minisign_signs() {
     ]);
     assert_eq!(keys_of(&two), std::slice::from_ref(&ms_public));
     let pkg = ctx.pack(&PkgSpec::new("tool", "2.0.0"));
-    ok(minisign()
-        .arg("-S")
-        .arg("-s")
-        .arg(&ms_key)
-        .arg("-m")
-        .arg(&pkg)
-        .args(["-t", "signed with minisign"]));
+    minisign_sign(&pkg, &ms_key, Some("signed with minisign"));
     let sig = PathBuf::from(format!("{}.minisig", pkg.display()));
     registry_tool(&[
         "add".as_ref(),
@@ -303,12 +304,7 @@ fn minisign_checks_what_pandora_signs_and_pandora_checks_what_minisign_signs() {
         .arg("-s")
         .arg(&other_key));
     let pkg3 = ctx.pack(&PkgSpec::new("tool", "3.0.0"));
-    ok(minisign()
-        .arg("-S")
-        .arg("-s")
-        .arg(&other_key)
-        .arg("-m")
-        .arg(&pkg3));
+    minisign_sign(&pkg3, &other_key, None);
     let r = Run::of(
         Command::new(pandora_tests::bin("pandora-registry"))
             .arg("add")
@@ -334,17 +330,15 @@ fn minisign_checks_what_pandora_signs_and_pandora_checks_what_minisign_signs() {
     .unwrap();
     snap.serial += 10;
     std::fs::write(served.join("snapshot.acl"), snap.to_source()).unwrap();
-    ok(minisign()
-        .arg("-S")
-        .arg("-s")
-        .arg(&ms_key)
-        .arg("-m")
-        .arg(served.join("snapshot.acl"))
-        .arg("-t")
-        .arg(format!(
-            "registry=two serial={} expires={}",
-            snap.serial, snap.expires
-        )));
+    minisign_sign(
+        &served.join("snapshot.acl"),
+        &ms_key,
+        Some(&pandora_common::sign::snapshot_comment(
+            "two",
+            snap.serial,
+            snap.expires,
+        )),
+    );
     let server = lying_server(&served);
     let _d = ctx.start_daemon(&[]);
     pin(&ctx, "two", &server.url(), &[&ms_public], &[]);
@@ -531,17 +525,15 @@ fn rollbacks_and_frozen_snapshots_are_refused() {
     snap.expires = snap.generated + 90 * 86400;
     std::fs::write(frozen.join("snapshot.acl"), snap.to_source()).unwrap();
     std::fs::remove_file(frozen.join("snapshot.acl.minisig")).unwrap();
-    ok(minisign()
-        .arg("-S")
-        .arg("-s")
-        .arg(ctx.path().join("keys/main.key"))
-        .arg("-m")
-        .arg(frozen.join("snapshot.acl"))
-        .arg("-t")
-        .arg(format!(
-            "registry=main serial={} expires={}",
-            snap.serial, snap.expires
-        )));
+    minisign_sign(
+        &frozen.join("snapshot.acl"),
+        &ctx.path().join("keys/main.key"),
+        Some(&pandora_common::sign::snapshot_comment(
+            "main",
+            snap.serial,
+            snap.expires,
+        )),
+    );
     let server2 = lying_server(&frozen);
     let _d2 = ctx2.start_daemon(&[]);
     pin(&ctx2, "main", &server2.url(), &[&key], &[]);
@@ -556,14 +548,11 @@ fn rollbacks_and_frozen_snapshots_are_refused() {
     let mut fresh = snap.clone();
     fresh.expires = fresh.generated + 400 * 86400;
     std::fs::write(frozen.join("snapshot.acl"), fresh.to_source()).unwrap();
-    ok(minisign()
-        .arg("-S")
-        .arg("-s")
-        .arg(ctx.path().join("keys/main.key"))
-        .arg("-m")
-        .arg(frozen.join("snapshot.acl"))
-        .arg("-t")
-        .arg(format!("registry=main serial={} expires=1", fresh.serial)));
+    minisign_sign(
+        &frozen.join("snapshot.acl"),
+        &ctx.path().join("keys/main.key"),
+        Some(&format!("registry=main serial={} expires=1", fresh.serial)),
+    );
     refused(
         &ctx2,
         &["install", "app@1.0.0", "--yes", "--refresh"],
@@ -733,13 +722,7 @@ fn publish_uploads_the_signature_and_the_registry_checks_it() {
 
     // FILE.pkg.minisig beside the package is uploaded with it.
     let pkg = ctx.pack(&PkgSpec::new("app", "1.0.0"));
-    ok(minisign()
-        .arg("-S")
-        .arg("-s")
-        .arg(&ms_key)
-        .arg("-m")
-        .arg(&pkg)
-        .args(["-t", "by the publisher"]));
+    minisign_sign(&pkg, &ms_key, Some("by the publisher"));
     let r = ctx.client(&["publish", pkg.to_str().unwrap(), "--registry", "main"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.contains("with its signature"), "{r:?}");

@@ -453,11 +453,7 @@ impl Error {
             Error::Io { .. } | Error::Unpack { .. } => code::IO,
             Error::NoRegistries => code::NO_REGISTRIES,
             Error::Fetch(FetchError::NoSpace { .. }) => code::NO_SPACE,
-            Error::Fetch(
-                FetchError::Untrusted { .. }
-                | FetchError::Rollback { .. }
-                | FetchError::Expired { .. },
-            ) => code::UNTRUSTED,
+            Error::Fetch(e) if e.is_untrusted() => code::UNTRUSTED,
             Error::Fetch(_) | Error::Unreachable { .. } => code::FETCH,
             Error::BadConfig { .. } => code::BAD_CONFIG,
             Error::BadRegistryName(_) => code::BAD_NAME,
@@ -527,11 +523,7 @@ impl Error {
             | Error::TokenUnreadable { .. }
             | Error::PublishNeedsServer { .. } => Kind::FailedPrecondition,
             Error::Fetch(FetchError::NoSpace { .. }) => Kind::ResourceExhausted,
-            Error::Fetch(
-                FetchError::Untrusted { .. }
-                | FetchError::Rollback { .. }
-                | FetchError::Expired { .. },
-            ) => Kind::PermissionDenied,
+            Error::Fetch(e) if e.is_untrusted() => Kind::PermissionDenied,
             Error::Fetch(_) | Error::Unreachable { .. } => Kind::Unavailable,
             Error::PublishRefused { status, .. } => match status {
                 401 => Kind::Unauthenticated,

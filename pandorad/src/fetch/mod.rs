@@ -133,6 +133,18 @@ pub(crate) fn io_err(
     }
 }
 
+impl FetchError {
+    /// Whether the registry was caught lying (a signature that fails, a rollback, a frozen
+    /// snapshot), as opposed to being unreachable or broken: such a registry is reported, never
+    /// silently skipped for the next one.
+    pub(crate) fn is_untrusted(&self) -> bool {
+        matches!(
+            self,
+            FetchError::Untrusted { .. } | FetchError::Rollback { .. } | FetchError::Expired { .. }
+        )
+    }
+}
+
 /// Makes the next use of `registry`'s cached snapshot revalidate it (after a publish: the
 /// new version must be visible at once, whatever the cache TTL).
 pub(crate) fn invalidate(layout: &pandora_common::layout::Layout, registry: &str) {

@@ -9,7 +9,7 @@ use pandora_common::layout::Layout;
 
 use crate::engine::Events;
 use crate::error::{Error, Result};
-use crate::fetch::{FetchError, RegistryClient};
+use crate::fetch::RegistryClient;
 use crate::pkgfile;
 use crate::registries::Lazy;
 use crate::store::StoreView;
@@ -214,11 +214,7 @@ fn find_package(
             }
             Ok(None) => {}
             // A registry caught lying is not skipped for the next one: the user must know.
-            Err(
-                e @ (FetchError::Untrusted { .. }
-                | FetchError::Rollback { .. }
-                | FetchError::Expired { .. }),
-            ) => return Err(e.into()),
+            Err(e) if e.is_untrusted() => return Err(e.into()),
             Err(e) => problems.push(pandora_common::error_chain(&e, ": ")),
         }
     }
@@ -254,11 +250,7 @@ fn find_version(
             }
             Ok(None) => {}
             // A registry caught lying is not skipped for the next one: the user must know.
-            Err(
-                e @ (FetchError::Untrusted { .. }
-                | FetchError::Rollback { .. }
-                | FetchError::Expired { .. }),
-            ) => return Err(e.into()),
+            Err(e) if e.is_untrusted() => return Err(e.into()),
             Err(e) => problems.push(pandora_common::error_chain(&e, ": ")),
         }
     }

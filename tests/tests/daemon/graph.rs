@@ -224,7 +224,8 @@ to fix:
         "{r:?}"
     );
     let svg = ctx.path().join("app.svg");
-    let dot = dot_binary();
+    // Graphviz's `dot` (Debian's `graphviz`; `.ci/run` installs it).
+    let dot = pandora_tests::tool("dot", "graphviz");
     let out = pandora_tests::run_with_input(
         Command::new(&dot).args(["-Tsvg", "-o"]).arg(&svg),
         &r.stdout,
@@ -237,12 +238,4 @@ to fix:
     assert!(out.stderr.is_empty(), "dot warned: {out:?}");
     let svg = std::fs::read_to_string(svg).unwrap();
     assert!(svg.contains("<svg") && svg.contains("ghost@1.0.0"), "{svg}");
-}
-
-/// Graphviz's `dot` (Debian's `graphviz`; `.ci/run` installs it).
-fn dot_binary() -> PathBuf {
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join("dot"))
-        .find(|p| p.is_file())
-        .expect("Graphviz's `dot` is needed: apt-get install graphviz")
 }
