@@ -114,13 +114,13 @@ impl Place {
     /// `pandora-sandbox ARGS` with secrets in the helper's own environment, which the job
     /// must not see.
     fn sandbox_with_env(&self, args: &[&str]) -> Output {
-        Command::new(&self.helper)
-            .args(args)
-            .current_dir(&self.root)
-            .env("SSH_AUTH_SOCK", "/run/user/1000/ssh-agent")
-            .env("PANDORA_HOME", "/home/someone/pandora")
-            .output()
-            .unwrap()
+        run_copied(
+            Command::new(&self.helper)
+                .args(args)
+                .current_dir(&self.root)
+                .env("SSH_AUTH_SOCK", "/run/user/1000/ssh-agent")
+                .env("PANDORA_HOME", "/home/someone/pandora"),
+        )
     }
 
     /// `pandora-sandbox ARGS`, as the runner.
@@ -139,8 +139,23 @@ impl Place {
             _ => Command::new(&self.helper),
         };
         cmd.args(args).current_dir(&self.root);
-        cmd.output().unwrap()
+        run_copied(&mut cmd)
     }
+}
+
+/// Runs `cmd`, whose program the test has just copied: while another test thread forks, its
+/// child briefly holds every open descriptor, the copy's too, and exec answers "text file
+/// busy" until that child has exec'd in turn. So that error is waited out.
+fn run_copied(cmd: &mut Command) -> Output {
+    for _ in 0..50 {
+        match cmd.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other.unwrap(),
+        }
+    }
+    cmd.output().unwrap()
 }
 
 fn text(out: &Output) -> String {
