@@ -16,13 +16,23 @@
 # Each run gets a new home: the previous one is renamed aside, and everything renamed aside
 # is deleted at the end (on ext4, creating files within minutes of a mass delete was measured
 # 10-30x slower than usual). Prints a markdown table with ratios.
+# With -b DIR, the cold HTTP and file:// installs also run with the pandora and pandorad
+# binaries in DIR (an older build), in the same run, for a before/after ratio.
 # Usage: bench/install.sh [-r RUNS (5, >= 3)] [-o OUT (/tmp/pandora-bench/install)]
-#                         [-c CORPUS (/tmp/pandora-bench/corpus)]
+#                         [-c CORPUS (/tmp/pandora-bench/corpus)] [-b DIR]
 set -euo pipefail
-RUNS=5 OUT=/tmp/pandora-bench/install CORPUS=/tmp/pandora-bench/corpus
-while getopts "r:o:c:" opt; do
-  case $opt in r) RUNS=$OPTARG ;; o) OUT=$OPTARG ;; c) CORPUS=$OPTARG ;; *) sed -n '2,18p' "$0"; exit 2 ;; esac
+RUNS=5 OUT=/tmp/pandora-bench/install CORPUS=/tmp/pandora-bench/corpus BEFORE=
+while getopts "r:o:c:b:" opt; do
+  case $opt in
+    r) RUNS=$OPTARG ;; o) OUT=$OPTARG ;; c) CORPUS=$OPTARG ;; b) BEFORE=$(cd "$OPTARG" && pwd) ;;
+    *) sed -n '2,22p' "$0"; exit 2 ;;
+  esac
 done
+if [[ -n $BEFORE ]]; then
+  for b in pandora pandorad; do
+    [[ -x $BEFORE/$b ]] || { echo "bench: $BEFORE/$b is missing" >&2; exit 2; }
+  done
+fi
 ((RUNS >= 3)) || { echo "bench: RUNS must be >= 3" >&2; exit 2; }
 for t in hyperfine zstd tar python3 awk; do
   command -v $t >/dev/null || { echo "bench: missing $t (apt-get install $t)" >&2; exit 1; }
@@ -104,7 +114,7 @@ sync
 SH
 # home-up URL [KEY]: stop the daemon, rename its home aside, make a fresh home whose
 # registries.acl names the registry at URL (with KEY pinned and signatures required, when
-# given), start pandorad on it and wait for its socket.
+# given), start pandorad (\$DAEMON if set) on it and wait for its socket.
 cat > "$BIN/home-up" <<SH
 #!/bin/sh
 set -e
@@ -118,7 +128,7 @@ if [ -n "\${2:-}" ]; then
 else
   printf 'Registry "bench" {\n    string url = "%s";\n    int priority = 0;\n}\n' "\$1" > "$HOMEDIR/registries.acl"
 fi
-PANDORA_HOME="$HOMEDIR" "$D" < /dev/null >> "$OUT/pandorad.log" 2>&1 &
+PANDORA_HOME="$HOMEDIR" "\${DAEMON:-$D}" < /dev/null >> "$OUT/pandorad.log" 2>&1 &
 echo \$! > "$DAEMON_PIDFILE"
 i=0
 until [ -S "$HOMEDIR/run/sock" ]; do
@@ -158,6 +168,12 @@ bench a-pandora-http "$BIN/home-up $URL" "$P install $PINS" --runs "$RUNS" --war
 bench a-pandora-file "$BIN/home-up file://$REG" "$P install $PINS" --runs "$RUNS" --warmup 1
 bench a-pandora-signed "$BIN/home-up $SIGNED_URL $KEY" "$P install $PINS" --runs "$RUNS" --warmup 1
 [[ $(store_count) == "$N" ]] || { echo "bench: the signed install left $(store_count) of $N in the store" >&2; exit 1; }
+if [[ -n $BEFORE ]]; then
+  bench a-before-http "DAEMON=$BEFORE/pandorad $BIN/home-up $URL" "$BEFORE/pandora install $PINS" --runs "$RUNS" --warmup 1
+  [[ $(store_count) == "$N" ]] || { echo "bench: the older build's install left $(store_count) of $N" >&2; exit 1; }
+  bench a-before-file "DAEMON=$BEFORE/pandorad $BIN/home-up file://$REG" "$BEFORE/pandora install $PINS" --runs "$RUNS" --warmup 1
+  bench a-before-signed "DAEMON=$BEFORE/pandorad $BIN/home-up $SIGNED_URL $KEY" "$BEFORE/pandora install $PINS" --runs "$RUNS" --warmup 1
+fi
 if ((HAVE_PACMAN)); then
   PR=$OUT/pacroot
   bench a-pacman "$BIN/fresh $PR/root $PR/db $PR/hooks $PR/cache" "$BIN/pac $PR $PACS" --runs "$RUNS" --warmup 1
@@ -208,6 +224,9 @@ rows = [
     ("a-pandora-http", "(a) `pandora install` %d pins, cold, HTTP registry on 127.0.0.1" % n),
     ("a-pandora-file", "(a) same, registry as file:// (no HTTP)"),
     ("a-pandora-signed", "(a) same over HTTP, registry signed and its key pinned"),
+    ("a-before-http", "(a) older build (-b): cold install over HTTP"),
+    ("a-before-file", "(a) older build (-b): from file://"),
+    ("a-before-signed", "(a) older build (-b): signed, key pinned"),
     ("a-pacman", "(a) `pacman -U` %d packages, one transaction" % n),
     ("a-tar", "(a) one `tar -x` of the %d pre-decompressed tars" % n),
     ("b-pandora-warm", "(b) `pandora install` %d pins, all in the store, server stopped" % n),
@@ -224,12 +243,22 @@ for i, label in rows:
         continue
     m, lo, hi = r
     rate = "%.0f" % (payload / 1048576 / m) if i.startswith("a-") else "–"
-    cold = i.startswith("a-pandora")
+    cold = i.startswith(("a-pandora", "a-before"))
     print("| %s | %s | %s–%s | %s | %s | %s |" % (label, t(m), t(lo), t(hi), rate,
           ratio(m, pac) if cold else "–", ratio(m, tar) if cold else "–"))
 signed, http = load("a-pandora-signed"), load("a-pandora-http")
 if signed and http:
     print("\nSigned registry, key pinned (snapshot and %d package signatures checked): %.2f× the unsigned HTTP install" % (n, signed[0] / http[0]))
+file = load("a-pandora-file")
+if file and http:
+    print("\nHTTP over file://: %.2f× (goal ≤ 1.10×)" % (http[0] / file[0]))
+pacman = load("a-pacman")
+if pacman and http:
+    print("\npacman -U over the cold HTTP install: %.2f× (goal ≥ 2×)" % (pacman[0] / http[0]))
+for row, label in (("http", "HTTP"), ("file", "file://"), ("signed", "signed")):
+    before, now = load("a-before-" + row), load("a-pandora-" + row)
+    if before and now:
+        print("\nOlder build over this one, %s: %.2f×" % (label, before[0] / now[0]))
 warm = load("b-pandora-warm")
 if warm:
     print("\n(b) goal < 50 ms: %s (%s)" % ("met" if warm[0] < 0.05 else "NOT met", t(warm[0])))

@@ -212,24 +212,58 @@ impl Detached {
         keys: &'k [TrustedKey],
         mut data: impl Read,
     ) -> Result<&'k TrustedKey, SignError> {
-        let key = self.signer(keys)?;
-        let mut stream = key
-            .key
-            .verify_stream(&self.sig)
-            .map_err(|_| SignError::Legacy)?;
+        let mut check = self.check(keys)?;
         let mut buf = vec![0u8; 256 << 10];
         loop {
             match data.read(&mut buf) {
                 Ok(0) => break,
-                Ok(n) => stream.update(&buf[..n]),
+                Ok(n) => check.update(&buf[..n]),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(SignError::Read(e.to_string())),
             }
         }
-        stream
+        check.finish()
+    }
+
+    /// A check fed with the signed bytes piece by piece, by whoever reads them anyway (a
+    /// download, an unpacker), so that they are read once. Fails at once when none of `keys`
+    /// made the signature.
+    pub fn check<'s, 'k: 's>(
+        &'s self,
+        keys: &'k [TrustedKey],
+    ) -> Result<StreamCheck<'s, 'k>, SignError> {
+        let key = self.signer(keys)?;
+        let stream = key
+            .key
+            .verify_stream(&self.sig)
+            .map_err(|_| SignError::Legacy)?;
+        Ok(StreamCheck {
+            stream,
+            key,
+            id: self.key,
+        })
+    }
+}
+
+/// A signature check in progress: see [`Detached::check`].
+pub struct StreamCheck<'s, 'k> {
+    stream: minisign_verify::StreamVerifier<'s>,
+    key: &'k TrustedKey,
+    id: KeyId,
+}
+
+impl<'k> StreamCheck<'_, 'k> {
+    /// Feeds the next bytes of the signed data.
+    pub fn update(&mut self, data: &[u8]) {
+        self.stream.update(data);
+    }
+
+    /// The key that signed everything fed, or why the signature does not hold.
+    pub fn finish(mut self) -> Result<&'k TrustedKey, SignError> {
+        self.stream
             .finalize()
-            .map_err(|_| SignError::Invalid(self.key))?;
-        Ok(key)
+            .map_err(|_| SignError::Invalid(self.id))?;
+        Ok(self.key)
     }
 }
 

@@ -19,6 +19,8 @@ pub enum Answer {
     Slow(Duration),
     /// A fixed status and body.
     Canned(u16, String),
+    /// The whole file with 200, whatever `Range` asks for.
+    IgnoreRange,
 }
 
 /// One request the server saw.
@@ -164,7 +166,7 @@ fn answer(
         .and_then(|r| r.strip_prefix("bytes="))
         .and_then(|r| r.strip_suffix('-'))
         .and_then(|n| n.parse::<usize>().ok())
-        .filter(|n| *n < bytes.len());
+        .filter(|n| *n < bytes.len() && !matches!(what, Answer::IgnoreRange));
     let (status, body, extra) = match start {
         Some(s) => (
             206,
@@ -180,7 +182,7 @@ fn answer(
     out.write_all(head(status, body.len(), &extra).as_bytes())?;
     let half = body.len() / 2;
     match what {
-        Answer::Serve | Answer::Canned(..) => out.write_all(body)?,
+        Answer::Serve | Answer::Canned(..) | Answer::IgnoreRange => out.write_all(body)?,
         Answer::Cut => {
             out.write_all(&body[..half])?;
             out.flush()?;

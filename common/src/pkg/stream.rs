@@ -141,7 +141,8 @@ impl<R: Read> Read for Decoded<R> {
     }
 }
 
-type Chunk = io::Result<Vec<u8>>;
+/// A chunk's buffer (kept at its full size, so it is never zeroed twice) and its length.
+type Chunk = io::Result<(Vec<u8>, usize)>;
 
 /// Runs `decoded` on a thread of `scope`, returning the reader over its output and the handle
 /// that yields the raw digest (or `None` if it stopped on an error it already sent, or because
@@ -159,6 +160,7 @@ pub(crate) fn spawn_decoder<'scope, 'env, R: Read + Send + 'scope>(
         rx,
         recycle: recycle_tx,
         chunk: Vec::new(),
+        len: 0,
         pos: 0,
     };
     (reader, handle)
@@ -176,8 +178,10 @@ enum Stop {
 
 /// Decodes the next chunk. Both drivers cut the stream into the same chunks, so an error
 /// surfaces at the same entry whether or not the decoder runs on its own thread.
-fn next_chunk<R: Read>(decoded: &mut Decoded<R>, mut chunk: Vec<u8>) -> (Vec<u8>, Stop) {
-    chunk.resize(CHUNK, 0);
+fn next_chunk<R: Read>(decoded: &mut Decoded<R>, mut chunk: Vec<u8>) -> (Vec<u8>, usize, Stop) {
+    if chunk.len() != CHUNK {
+        chunk.resize(CHUNK, 0);
+    }
     let mut filled = 0;
     let stop = loop {
         if filled == CHUNK {
@@ -189,8 +193,7 @@ fn next_chunk<R: Read>(decoded: &mut Decoded<R>, mut chunk: Vec<u8>) -> (Vec<u8>
             Err(e) => break Stop::Failed(e),
         }
     };
-    chunk.truncate(filled);
-    (chunk, stop)
+    (chunk, filled, stop)
 }
 
 fn produce<R: Read>(
@@ -199,9 +202,9 @@ fn produce<R: Read>(
     recycled: &Receiver<Vec<u8>>,
 ) -> Option<Digest> {
     loop {
-        let (chunk, stop) = next_chunk(&mut decoded, recycled.try_recv().unwrap_or_default());
-        if !chunk.is_empty() {
-            tx.send(Ok(chunk)).ok()?;
+        let (chunk, len, stop) = next_chunk(&mut decoded, recycled.try_recv().unwrap_or_default());
+        if len > 0 {
+            tx.send(Ok((chunk, len))).ok()?;
         }
         match stop {
             Stop::More => {}
@@ -218,6 +221,7 @@ fn produce<R: Read>(
 pub(crate) struct Inline<R: Read> {
     decoded: Decoded<R>,
     chunk: Vec<u8>,
+    len: usize,
     pos: usize,
     after: Stop,
 }
@@ -228,6 +232,7 @@ impl<R: Read> Inline<R> {
         Inline {
             decoded,
             chunk: Vec::new(),
+            len: 0,
             pos: 0,
             after: Stop::More,
         }
@@ -241,18 +246,18 @@ impl<R: Read> Inline<R> {
 
 impl<R: Read> Read for Inline<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.chunk.len() {
+        while self.pos == self.len {
             match std::mem::replace(&mut self.after, Stop::End) {
                 Stop::More => {
                     let spent = std::mem::take(&mut self.chunk);
-                    (self.chunk, self.after) = next_chunk(&mut self.decoded, spent);
+                    (self.chunk, self.len, self.after) = next_chunk(&mut self.decoded, spent);
                     self.pos = 0;
                 }
                 Stop::End => return Ok(0),
                 Stop::Failed(e) => return Err(e),
             }
         }
-        let n = buf.len().min(self.chunk.len() - self.pos);
+        let n = buf.len().min(self.len - self.pos);
         buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
@@ -264,23 +269,25 @@ pub(crate) struct ChannelReader {
     rx: Receiver<Chunk>,
     recycle: SyncSender<Vec<u8>>,
     chunk: Vec<u8>,
+    len: usize,
     pos: usize,
 }
 
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.chunk.len() {
+        while self.pos == self.len {
             match self.rx.recv() {
-                Ok(Ok(chunk)) => {
+                Ok(Ok((chunk, len))) => {
                     let spent = std::mem::replace(&mut self.chunk, chunk);
                     let _ = self.recycle.try_send(spent);
+                    self.len = len;
                     self.pos = 0;
                 }
                 Ok(Err(e)) => return Err(e),
                 Err(_) => return Ok(0),
             }
         }
-        let n = buf.len().min(self.chunk.len() - self.pos);
+        let n = buf.len().min(self.len - self.pos);
         buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)

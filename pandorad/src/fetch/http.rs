@@ -130,6 +130,7 @@ fn retry(
 }
 
 /// Why a download stopped.
+#[derive(Debug)]
 pub(crate) enum DownloadError {
     /// The server sent more than `cap` bytes.
     TooLarge,
@@ -141,9 +142,143 @@ pub(crate) enum DownloadError {
     Io(std::io::Error),
 }
 
-/// Downloads `url` into `partial` (created or appended), hashing as bytes arrive and refusing
-/// more than `cap` bytes. A dropped connection is retried with backoff, resuming with `Range`
-/// when the server honours it. Returns the sha256 and size of the whole file.
+/// The body of a download, read as a stream: at most `cap` bytes, and a dropped connection is
+/// retried with backoff, resuming with `Range` where the previous one stopped (bytes already
+/// read are skipped when the server ignores the range). Once it fails, [`Body::failure`] says
+/// why and every later read fails.
+pub(crate) struct Body {
+    client: &'static Client,
+    url: String,
+    response: Option<reqwest::blocking::Response>,
+    /// Bytes handed to the reader so far.
+    have: u64,
+    cap: u64,
+    attempts: u32,
+    last_error: String,
+    failure: Option<DownloadError>,
+}
+
+impl Body {
+    /// Sends the first request; a server that answers with an error fails here.
+    pub(crate) fn open(url: &str, cap: u64) -> Result<Body, DownloadError> {
+        let mut body = Body {
+            client: client().map_err(DownloadError::Failed)?,
+            url: url.to_string(),
+            response: None,
+            have: 0,
+            cap,
+            attempts: 0,
+            last_error: String::new(),
+            failure: None,
+        };
+        body.connect()?;
+        Ok(body)
+    }
+
+    /// Why the body stopped short, once a read failed.
+    pub(crate) fn failure(&mut self) -> Option<DownloadError> {
+        self.failure.take()
+    }
+
+    /// Bytes read so far.
+    pub(crate) fn have(&self) -> u64 {
+        self.have
+    }
+
+    /// (Re)connects, from `have` on.
+    fn connect(&mut self) -> Result<(), DownloadError> {
+        while self.attempts < ATTEMPTS {
+            if self.attempts > 0 {
+                std::thread::sleep(Duration::from_millis(100 * 4u64.pow(self.attempts - 1)));
+            }
+            self.attempts += 1;
+            let mut req = self.client.get(&self.url);
+            if self.have > 0 {
+                req = req.header(RANGE, format!("bytes={}-", self.have));
+            }
+            let mut resp = match req.send() {
+                Ok(r) if r.status().is_server_error() => {
+                    self.last_error = format!("HTTP {}", r.status());
+                    continue;
+                }
+                Ok(r) if !r.status().is_success() => {
+                    return Err(DownloadError::Failed(format!("HTTP {}", r.status())));
+                }
+                Ok(r) => r,
+                Err(e) if transient(&e) => {
+                    self.last_error = describe(&e);
+                    continue;
+                }
+                Err(e) => return Err(DownloadError::Failed(describe(&e))),
+            };
+            if self.have > 0 && resp.status() != StatusCode::PARTIAL_CONTENT {
+                // The server ignored the range: skip what was read already.
+                match std::io::copy(&mut (&mut resp).take(self.have), &mut std::io::sink()) {
+                    Ok(n) if n == self.have => {}
+                    Ok(_) => {
+                        self.last_error = "the body ended early".into();
+                        continue;
+                    }
+                    Err(e) => {
+                        self.last_error = describe(&e);
+                        continue;
+                    }
+                }
+            }
+            self.response = Some(resp);
+            return Ok(());
+        }
+        Err(DownloadError::Failed(format!(
+            "{} (after {ATTEMPTS} attempts)",
+            self.last_error
+        )))
+    }
+
+    fn fail(&mut self, e: DownloadError) -> std::io::Error {
+        let text = match &e {
+            DownloadError::TooLarge => format!("larger than {} bytes", self.cap),
+            DownloadError::Stopped => "stopped".into(),
+            DownloadError::Failed(reason) => reason.clone(),
+            DownloadError::Io(e) => e.to_string(),
+        };
+        self.failure = Some(e);
+        std::io::Error::other(format!("the download failed: {text}"))
+    }
+}
+
+impl Read for Body {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.failure.is_some() {
+            return Err(std::io::Error::other("the download failed"));
+        }
+        loop {
+            let Some(resp) = self.response.as_mut() else {
+                match self.connect() {
+                    Ok(()) => continue,
+                    Err(e) => return Err(self.fail(e)),
+                }
+            };
+            match resp.read(buf) {
+                Ok(n) => {
+                    if self.have + n as u64 > self.cap {
+                        return Err(self.fail(DownloadError::TooLarge));
+                    }
+                    self.have += n as u64;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.last_error = describe(&e);
+                    self.response = None;
+                }
+            }
+        }
+    }
+}
+
+/// Downloads `url` into `partial` (created or truncated), hashing as bytes arrive and
+/// refusing more than `cap` bytes, resuming as [`Body`] does. Returns the sha256 and size of
+/// the whole file.
 pub(crate) fn download(
     url: &str,
     partial: &Path,
@@ -157,67 +292,24 @@ pub(crate) fn download(
         .open(partial)
         .map_err(DownloadError::Io)?;
     let mut hasher = Hasher::new();
-    let mut have = 0u64;
-    let mut last_error = String::new();
-    let client = client().map_err(DownloadError::Failed)?;
-    for attempt in 0..ATTEMPTS {
-        if attempt > 0 {
-            std::thread::sleep(Duration::from_millis(100 * 4u64.pow(attempt - 1)));
-        }
-        let mut req = client.get(url);
-        if have > 0 {
-            req = req.header(RANGE, format!("bytes={have}-"));
-        }
-        let mut resp = match req.send() {
-            Ok(r) if r.status().is_server_error() => {
-                last_error = format!("HTTP {}", r.status());
-                continue;
-            }
-            Ok(r) if !r.status().is_success() => {
-                return Err(DownloadError::Failed(format!("HTTP {}", r.status())));
-            }
-            Ok(r) => r,
-            Err(e) if transient(&e) => {
-                last_error = describe(&e);
-                continue;
-            }
-            Err(e) => return Err(DownloadError::Failed(describe(&e))),
-        };
-        if have > 0 && resp.status() != StatusCode::PARTIAL_CONTENT {
-            // The server ignored the range: start over.
-            file.set_len(0).map_err(DownloadError::Io)?;
-            file = fs_err::OpenOptions::new()
-                .write(true)
-                .truncate(true)
-                .open(partial)
-                .map_err(DownloadError::Io)?;
-            hasher = Hasher::new();
-            have = 0;
-        }
-        let mut buf = vec![0u8; 256 << 10];
-        loop {
-            match resp.read(&mut buf) {
-                Ok(0) => return Ok((hasher.finish().sha256, have)),
-                Ok(n) => {
-                    if have + n as u64 > cap {
-                        return Err(DownloadError::TooLarge);
-                    }
-                    if task.check().is_err() {
-                        return Err(DownloadError::Stopped);
-                    }
-                    file.write_all(&buf[..n]).map_err(DownloadError::Io)?;
-                    hasher.update(&buf[..n]);
-                    have += n as u64;
-                    task.progress(have);
+    let mut body = Body::open(url, cap)?;
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        match body.read(&mut buf) {
+            Ok(0) => return Ok((hasher.finish().sha256, body.have())),
+            Ok(n) => {
+                if task.check().is_err() {
+                    return Err(DownloadError::Stopped);
                 }
-                Err(e) => {
-                    last_error = describe(&e);
-                    break;
-                }
+                file.write_all(&buf[..n]).map_err(DownloadError::Io)?;
+                hasher.update(&buf[..n]);
+                task.progress(body.have());
+            }
+            Err(e) => {
+                return Err(body
+                    .failure()
+                    .unwrap_or_else(|| DownloadError::Failed(describe(&e))));
             }
         }
     }
-    Err(DownloadError::Failed(format!(
-        "{last_error} (after {ATTEMPTS} attempts)"
-    )))
 }

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use pandora_common::acl::{self, Block, Document, Value};
 use pandora_common::files::{
@@ -13,10 +12,10 @@ use pandora_common::hash::sha256_hex;
 use pandora_common::layout::Layout;
 use pandora_common::sign::{KeyId, TrustedKey};
 
-use super::http::{self, Conditional, DownloadError, GetError};
+use super::http::{self, Conditional, GetError};
 use super::{FetchError, io_err, now};
-use crate::engine::Events;
 
+mod blob;
 mod trust;
 
 pub(crate) use trust::Trust;
@@ -59,16 +58,6 @@ pub(crate) struct RegistryClient {
     /// Keys learned through a signed key rotation, written to `registries.acl` once the
     /// snapshot that led to them is accepted.
     learned: Option<Vec<String>>,
-}
-
-/// Where a blob is now.
-pub(crate) struct Fetched {
-    /// The verified blob in the cache (or, for `file://` registries, in place).
-    pub(crate) path: PathBuf,
-    /// Whether it came over the network in this call.
-    pub(crate) downloaded: bool,
-    /// Which signatures vouch for it.
-    pub(crate) trust: Trust,
 }
 
 enum Base {
@@ -572,136 +561,6 @@ impl RegistryClient {
         String::from_utf8(bytes)
             .map(Some)
             .map_err(|_| self.unavailable(rel, "not UTF-8"))
-    }
-
-    /// Makes the blob of `pin` available, verified: from the cache, from a `file://`
-    /// registry in place, or downloaded into the cache.
-    pub(crate) fn blob(
-        &self,
-        layout: &Layout,
-        pin: &Pin,
-        v: &VersionEntry,
-        events: &Events,
-    ) -> Result<Fetched, FetchError> {
-        self.usable()?;
-        let mut fetched = self.blob_unchecked(layout, pin, v, events)?;
-        let package_key = match self.check_package(layout, pin, v, &fetched.path) {
-            Ok(k) => k,
-            Err(e) => {
-                // A blob whose signature fails does not stay in the cache (one downloaded
-                // earlier may be another registry's, and in use).
-                if fetched.downloaded {
-                    let _ = fs_err::remove_file(&fetched.path);
-                }
-                return Err(e);
-            }
-        };
-        fetched.trust = Trust {
-            snapshot_key: self.snapshot_key.map(|k| k.to_string()),
-            package_key: package_key.map(|k| k.to_string()),
-        };
-        Ok(fetched)
-    }
-
-    fn blob_unchecked(
-        &self,
-        layout: &Layout,
-        pin: &Pin,
-        v: &VersionEntry,
-        events: &Events,
-    ) -> Result<Fetched, FetchError> {
-        let target = layout.blob_cache().join(&v.sha256);
-        if target.is_file() {
-            return Ok(Fetched {
-                path: target,
-                downloaded: false,
-                trust: Trust::default(),
-            });
-        }
-        match self.locate(&v.pkg_url)? {
-            // Read in place: the unpacker re-hashes every byte and install checks the hash.
-            // Only a regular file: a device or a fifo would hang or never end.
-            Base::File(path) => match fs_err::metadata(&path) {
-                Ok(m) if m.is_file() => Ok(Fetched {
-                    path,
-                    downloaded: false,
-                    trust: Trust::default(),
-                }),
-                Ok(_) => Err(self.unavailable(
-                    &format!("{pin} ({})", v.pkg_url),
-                    format!("{} is not a regular file", path.display()),
-                )),
-                Err(e) => Err(self.unavailable(&format!("{pin} ({})", v.pkg_url), e)),
-            },
-            Base::Http(url) => {
-                // The declared size caps the download, and is itself capped: by this client,
-                // and by the registry's own `max_package_size` (a registry that says it takes
-                // nothing over 1 GiB cannot mean a 10 GB blob).
-                let cap = v.size.unwrap_or(MAX_BLOB);
-                let registry_max = self.max_package_size();
-                for (max, whose) in [(MAX_BLOB, "Pandora's"), (registry_max, "the registry's")] {
-                    if cap > max {
-                        return Err(FetchError::DeclaredTooLarge {
-                            registry: self.name().to_string(),
-                            pin: pin.clone(),
-                            declared: cap,
-                            max,
-                            whose,
-                        });
-                    }
-                }
-                check_space(&layout.tmp(), pin, cap)?;
-                // Unique: a read (`info`) may fetch the same blob while an install does.
-                static DOWNLOADS: AtomicU64 = AtomicU64::new(0);
-                let partial = layout.tmp().join(format!(
-                    "download-{}-{}",
-                    v.sha256,
-                    DOWNLOADS.fetch_add(1, Ordering::Relaxed)
-                ));
-                let mut task = events.task("download", &pin.to_string(), v.size.unwrap_or(0));
-                let result = http::download(&url, &partial, cap, &mut task);
-                drop(task);
-                let fail = |e: FetchError| {
-                    let _ = fs_err::remove_file(&partial);
-                    Err(e)
-                };
-                match result {
-                    Ok((sha, _)) if sha == v.sha256 => {}
-                    Ok((sha, _)) => {
-                        return fail(FetchError::BadHash {
-                            registry: self.name().to_string(),
-                            pin: pin.clone(),
-                            got: sha,
-                            want: v.sha256.clone(),
-                        });
-                    }
-                    Err(DownloadError::TooLarge) => {
-                        return fail(FetchError::TooLarge {
-                            registry: self.name().to_string(),
-                            pin: pin.clone(),
-                            size: cap,
-                        });
-                    }
-                    Err(DownloadError::Stopped) => {
-                        return fail(
-                            self.unavailable(&format!("{pin}"), "the download was stopped"),
-                        );
-                    }
-                    Err(DownloadError::Failed(reason)) => {
-                        return fail(self.unavailable(&format!("{pin} ({})", v.pkg_url), reason));
-                    }
-                    Err(DownloadError::Io(e)) => return fail(io_err("write", &partial)(e)),
-                }
-                if let Err(e) = fs_err::rename(&partial, &target) {
-                    return fail(io_err("move into the cache", &target)(e));
-                }
-                Ok(Fetched {
-                    path: target,
-                    downloaded: true,
-                    trust: Trust::default(),
-                })
-            }
-        }
     }
 }
 

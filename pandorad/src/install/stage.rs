@@ -6,7 +6,7 @@ use std::path::Path;
 
 use pandora_common::files::{FileKind, FileList, FileRecord, Manifest, Pin};
 use pandora_common::layout::Layout;
-use pandora_common::pkg::{self, EntryInfo, EntryKind, Limits};
+use pandora_common::pkg::{self, EntryInfo, EntryKind, Limits, Unpacked};
 
 use super::resolve::arch_fits;
 use crate::engine::Events;
@@ -29,26 +29,22 @@ pub(crate) struct Expect<'a> {
     pub(crate) trust: &'a crate::fetch::Trust,
 }
 
-/// Unpacks `blob` into a staging directory and checks it against `expect`.
-pub(crate) fn stage(
+/// Unpacks the archive that `reader` yields into a staging directory. The caller checks
+/// where the bytes came from (`BlobReader::finish` of `fetch`), then [`stage`] checks
+/// the rest.
+pub(crate) fn unpack(
     layout: &Layout,
-    blob: &Path,
-    expect: &Expect<'_>,
+    reader: impl std::io::Read + Send,
+    pin: &Pin,
+    origin: &str,
     events: &Events,
-) -> Result<Staged> {
-    let pin = expect.pin;
-    let file = fs_err::File::open(blob).map_err(Error::io("open", blob))?;
+) -> Result<Unpacked> {
     let _task = events.task("unpack", &pin.to_string(), 0);
-    let unpacked = pkg::unpack(
-        std::io::BufReader::with_capacity(1 << 20, file),
-        &layout.tmp(),
-        &Limits::default(),
-    )
-    .map_err(|source| {
+    pkg::unpack(reader, &layout.tmp(), &Limits::default()).map_err(|source| {
         if crate::error::damaged(&source) {
             Error::InvalidBlob {
                 pin: pin.clone(),
-                origin: expect.origin.to_string(),
+                origin: origin.to_string(),
                 source: Box::new(source),
             }
         } else {
@@ -58,7 +54,30 @@ pub(crate) fn stage(
                 source: Box::new(source),
             }
         }
-    })?;
+    })
+}
+
+/// Unpacks the blob file at `path` (a local package, or one read in place).
+pub(crate) fn unpack_file(
+    layout: &Layout,
+    path: &Path,
+    pin: &Pin,
+    origin: &str,
+    events: &Events,
+) -> Result<Unpacked> {
+    let file = fs_err::File::open(path).map_err(Error::io("open", path))?;
+    unpack(layout, file, pin, origin, events)
+}
+
+/// Checks an unpacked package against `expect`, runs its preinstall hook and writes the
+/// store's metadata, leaving a complete entry for the store to commit.
+pub(crate) fn stage(
+    layout: &Layout,
+    unpacked: Unpacked,
+    expect: &Expect<'_>,
+    events: &Events,
+) -> Result<Staged> {
+    let pin = expect.pin;
     let mismatch = |what: String| Error::Mismatch {
         pin: pin.clone(),
         origin: expect.origin.to_string(),
@@ -190,7 +209,9 @@ mod tests {
             origin: "main",
             trust: &crate::fetch::Trust::default(),
         };
-        let e = stage(&layout, &pkg, &expect, &Events::detached()).unwrap_err();
+        let unpacked = |events| unpack_file(&layout, &pkg, &pin, "main", events).unwrap();
+        let events = Events::detached();
+        let e = stage(&layout, unpacked(&events), &expect, &events).unwrap_err();
         assert_eq!(e.code(), code::MISMATCH);
         assert!(
             e.to_string()
@@ -203,7 +224,7 @@ mod tests {
             hooks: &announced,
             ..expect
         };
-        let staged = stage(&layout, &pkg, &expect, &Events::detached()).unwrap();
+        let staged = stage(&layout, unpacked(&events), &expect, &events).unwrap();
         crate::store::discard(&staged.dir);
     }
 }

@@ -37,8 +37,11 @@ fn retarget(reg: &Path, name: &str, url: &str, size: Option<u64>) {
 }
 
 /// A server that answers every request with a header promising `size` bytes and then
-/// trickles them, never finishing: a download that would hold the daemon for good.
-fn trickle_server(size: u64) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+/// trickles the bytes of `body`, 4 KiB every 50 ms, never finishing: a download that would
+/// hold the daemon for good. `body` is the start of a valid package, so that the unpacker,
+/// which reads the download as it arrives, keeps reading.
+fn trickle_server(size: u64, body: Vec<u8>) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+    let body = std::sync::Arc::new(body);
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -50,6 +53,7 @@ fn trickle_server(size: u64) -> (std::net::SocketAddr, std::thread::JoinHandle<(
                 std::thread::sleep(std::time::Duration::from_millis(20));
                 continue;
             };
+            let body = body.clone();
             std::thread::spawn(move || {
                 s.set_nonblocking(false).unwrap();
                 let mut buf = [0u8; 4096];
@@ -58,10 +62,8 @@ fn trickle_server(size: u64) -> (std::net::SocketAddr, std::thread::JoinHandle<(
                 if s.write_all(head.as_bytes()).is_err() {
                     return;
                 }
-                let chunk = vec![b'x'; 16 << 10];
-                let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
-                while std::time::Instant::now() < until {
-                    if s.write_all(&chunk).is_err() {
+                for chunk in body.chunks(4 << 10) {
+                    if s.write_all(chunk).is_err() {
                         return;
                     }
                     std::thread::sleep(std::time::Duration::from_millis(50));
@@ -156,7 +158,12 @@ fn issue9_clients_that_lose_the_start_race_use_the_winner() {
 #[test]
 fn issue9_a_departed_client_stops_its_download_and_sigterm_stops_the_daemon() {
     let ctx = Context::new();
-    let (addr, _server) = trickle_server(1 << 30);
+    // 4 MiB of noise packs to about 4 MiB: 50 s of trickle.
+    let big = ctx.pack(&PkgSpec {
+        payload: &noise("big", 4 << 20),
+        ..PkgSpec::new("c1", "1.0.0")
+    });
+    let (addr, _server) = trickle_server(1 << 30, std::fs::read(&big).unwrap());
     let reg = ctx.registry_of(
         "main",
         &[PkgSpec::new("c1", "1.0.0"), PkgSpec::new("c2", "1.0.0")],

@@ -102,6 +102,76 @@ fn a_download_cut_once_resumes_with_range() {
 }
 
 #[test]
+fn a_resumed_download_from_a_server_that_ignores_range_skips_what_it_has() {
+    // The unpacker reads the download as it arrives, so a retry cannot start over: the bytes
+    // already read are skipped when the server sends the whole file again.
+    let ctx = Context::new();
+    let reg = ctx.registry_of(
+        "main",
+        &[PkgSpec {
+            payload: &noise("app", 256 << 10),
+            ..PkgSpec::new("app", "1.0.0")
+        }],
+    );
+    let sha = indexed_sha(&reg, "app", "1.0.0");
+    let blob = blob_path(&sha);
+    let b = blob.clone();
+    let server = TestServer::start(&reg, move |req, earlier| match earlier {
+        0 if req.path == b => Answer::Cut,
+        _ if req.path == b => Answer::IgnoreRange,
+        _ => Answer::Serve,
+    });
+    let _d = ctx.start_daemon(&[]);
+    ctx.add_registry("main", &server.url(), 0);
+
+    let r = ctx.plain(&["install", "app@1.0.0"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let requests = server.requests(&blob);
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert!(requests[1].range.is_some(), "{requests:?}");
+    assert_eq!(ctx.cached_blobs(), vec![sha.clone()]);
+    assert_eq!(
+        sha256_file(&ctx.pandora_home().join("cache/blobs/sha256").join(&sha)),
+        sha
+    );
+    assert_eq!(ctx.stored_sha("app", "1.0.0"), sha);
+    assert_eq!(ctx.tmp_entries(), Vec::<String>::new());
+}
+
+#[test]
+fn a_download_that_is_not_a_package_is_refused_and_leaves_nothing() {
+    let ctx = Context::new();
+    let reg = ctx.registry_of(
+        "main",
+        &[PkgSpec {
+            payload: &noise("app", 1 << 20),
+            ..PkgSpec::new("app", "1.0.0")
+        }],
+    );
+    let sha = indexed_sha(&reg, "app", "1.0.0");
+    let path = reg.join("blobs/sha256").join(&sha);
+    let size = std::fs::metadata(&path).unwrap().len() as usize;
+    // Same size, but not zstd: the unpacker, reading as it arrives, gives up at once.
+    std::fs::write(
+        &path,
+        &"not a package\n".repeat(size / 14 + 1).as_bytes()[..size],
+    )
+    .unwrap();
+    let server = ctx.serve_registry(&reg, &[]);
+    let _d = ctx.start_daemon(&[]);
+    ctx.add_registry("main", &server.url(""), 0);
+
+    let r = ctx.client(&["install", "app@1.0.0"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("error[invalid-package]: app@1.0.0 from `main` is not a valid package"),
+        "{r:?}"
+    );
+    assert_nothing_left(&ctx);
+}
+
+#[test]
 fn a_download_cut_every_time_fails_and_leaves_nothing() {
     let ctx = Context::new();
     let reg = ctx.registry_of(

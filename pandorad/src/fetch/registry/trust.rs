@@ -8,6 +8,7 @@ use pandora_common::files::{KeyRotation, Pin, RegistryList, Snapshot, VersionEnt
 use pandora_common::layout::Layout;
 use pandora_common::sign::{self, Detached, KeyId, SignError, TrustedKey};
 
+use super::blob::PackageSignature;
 use super::{MAX_METADATA, MAX_ROTATIONS, MAX_SIGNATURE, RegistryClient};
 use crate::fetch::{FetchError, io_err};
 
@@ -224,42 +225,53 @@ impl RegistryClient {
         Ok(())
     }
 
-    /// Checks the signature of the blob at `path` when the registry has one for it (or must
-    /// have one); returns the key that made it.
-    pub(super) fn check_package(
+    /// The signature a package must carry, when the registry has one for it (or must have
+    /// one): the one kept beside the cached blob if it parses, else the registry's. Checked
+    /// later, against the bytes as they are read.
+    pub(super) fn package_signature(
         &self,
         layout: &Layout,
         pin: &Pin,
         v: &VersionEntry,
-        path: &Path,
-    ) -> Result<Option<KeyId>, FetchError> {
-        let what = format!("the signature of {pin}");
+    ) -> Result<Option<PackageSignature>, FetchError> {
         if self.keys.is_empty() {
             return Ok(None);
         }
-        let name = self.name();
         let Some(rel) = &v.signature else {
             if self.signed_packages {
                 return Err(self.untrusted(
-                    &what,
+                    &format!("the signature of {pin}"),
                     "missing, though the registry's signed config says every package is signed",
                     "the registry's index was altered or is damaged; tell its operator".into(),
                 ));
             }
             return Ok(None);
         };
-        // The signature kept beside the cached blob, when it still verifies: no network.
+        // The signature kept beside the cached blob: no network if it still verifies.
         let cached = layout.blob_cache().join(format!("{}.minisig", v.sha256));
         if let Ok(text) = fs_err::read_to_string(&cached)
             && let Ok(sig) = Detached::parse(&text)
-            && let Ok(blob) = fs_err::File::open(path)
-            && let Ok(key) = sig.verify_reader(
-                &self.keys,
-                std::io::BufReader::with_capacity(256 << 10, blob),
-            )
         {
-            return Ok(Some(key.id));
+            return Ok(Some(PackageSignature {
+                sig,
+                text,
+                from_cache: true,
+            }));
         }
+        let (sig, text) = self.fetch_package_signature(pin, rel)?;
+        Ok(Some(PackageSignature {
+            sig,
+            text,
+            from_cache: false,
+        }))
+    }
+
+    fn fetch_package_signature(
+        &self,
+        pin: &Pin,
+        rel: &str,
+    ) -> Result<(Detached, String), FetchError> {
+        let what = format!("the signature of {pin}");
         let text = self
             .fetch_optional(rel, MAX_SIGNATURE)?
             .and_then(|b| String::from_utf8(b).ok())
@@ -277,27 +289,48 @@ impl RegistryClient {
                 "tell the registry's operator".into(),
             )
         })?;
+        Ok((sig, text))
+    }
+
+    /// Checks the blob at `path` against the registry's signature for it, read now (the one
+    /// kept in the cache did not hold), and keeps that signature beside the cached blob.
+    pub(super) fn check_package_online(
+        &self,
+        layout: &Layout,
+        pin: &Pin,
+        v: &VersionEntry,
+        path: &Path,
+    ) -> Result<KeyId, FetchError> {
+        let rel = v.signature.as_deref().unwrap_or_default();
+        let (sig, text) = self.fetch_package_signature(pin, rel)?;
         let blob = fs_err::File::open(path).map_err(io_err("read", path))?;
         let key = sig
-            .verify_reader(&self.keys, std::io::BufReader::with_capacity(256 << 10, blob))
-            .map_err(|e| {
-                self.untrusted(
-                    &what,
-                    format!("refused: {e}"),
-                    match e {
-                        SignError::UnknownKey { .. } if !self.snapshot_checked => format!(
-                            "the registry may have rotated its key since the snapshot cached here: retry with --refresh; only keys pinned for `{name}` count"
-                        ),
-                        SignError::UnknownKey { .. } => format!(
-                            "only keys pinned for `{name}` count; a package signed by another registry's key is refused"
-                        ),
-                        _ => "the package was altered; do not install it".into(),
-                    },
-                )
-            })?
+            .verify_reader(
+                &self.keys,
+                std::io::BufReader::with_capacity(256 << 10, blob),
+            )
+            .map_err(|e| self.package_refused(pin, e))?
             .id;
-        // Kept beside the cached blob, for `pandora verify` and offline reinstalls.
-        let _ = pandora_common::replace_unsynced(&cached, text.as_bytes());
-        Ok(Some(key))
+        self.keep_signature(layout, v, &text);
+        Ok(key)
+    }
+
+    /// Why a package's signature is refused, with what to do.
+    pub(super) fn package_refused(&self, pin: &Pin, e: SignError) -> FetchError {
+        let name = self.name();
+        let hint = match e {
+            SignError::UnknownKey { .. } if !self.snapshot_checked => format!(
+                "the registry may have rotated its key since the snapshot cached here: retry with --refresh; only keys pinned for `{name}` count"
+            ),
+            SignError::UnknownKey { .. } => format!(
+                "only keys pinned for `{name}` count; a package signed by another registry's key is refused"
+            ),
+            _ => "the package was altered; do not install it".into(),
+        };
+        self.untrusted(
+            &format!("the signature of {pin}"),
+            format!("refused: {e}"),
+            hint,
+        )
     }
 }
