@@ -93,10 +93,15 @@ impl Pandora for Service {
         _: Request<ListStoreRequest>,
     ) -> Result<Response<ListStoreReply>, Status> {
         let _g = self.shared.activity.begin();
-        // A cheap look (three stats an entry) catches entries changed or deleted by hand.
+        // A cheap look (a stat per directory) catches entries added, changed or deleted by
+        // hand; the view the daemon's start-up took less than a second ago is used as it is.
         let (shared, layout) = (self.shared.store.clone(), self.shared.layout.clone());
         let store = tokio::task::spawn_blocking(move || {
-            let fresh = Arc::new(shared.load().refresh(&layout));
+            let current = shared.load_full();
+            if current.loaded_within(std::time::Duration::from_secs(1)) {
+                return current;
+            }
+            let fresh = Arc::new(current.refresh(&layout));
             shared.store(fresh.clone());
             fresh
         })

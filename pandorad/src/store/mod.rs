@@ -8,6 +8,7 @@
 //! layout and [`StoreView`] is the readers' snapshot.
 
 pub(crate) mod entry;
+mod index;
 mod view;
 mod write;
 

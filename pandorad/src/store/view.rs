@@ -20,29 +20,55 @@ pub(crate) struct Installed {
     /// The registry it came from, or `local`; `None` for entries installed before the store
     /// recorded it.
     pub(crate) origin: Option<String>,
-    /// What its metadata files looked like when read: a change means a second look.
-    stamp: Stamp,
+    /// What its directory looked like when read: a change means a second look.
+    pub(super) stamp: DirStamp,
 }
 
-/// Size, mtime and inode of an entry's directory, `manifest.acl` and `files.acl`: cheap to
-/// take (three `stat`s), and different after anyone edits, replaces or deletes them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Stamp([(u64, i64, i64, u64); 3]);
+/// A directory's mtime, ctime and inode: one `stat`, and different after anyone adds,
+/// removes, renames or replaces something in it, changes its mode, or replaces it. An entry is
+/// read-only, so a changed file in it needs a `chmod` first; that is left to `pandora verify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DirStamp(pub(super) [i64; 5]);
 
-impl Stamp {
-    fn of(dir: &Path) -> Option<Stamp> {
-        use std::os::unix::fs::MetadataExt;
-        let one = |p: &Path| {
-            fs_err::symlink_metadata(p)
-                .ok()
-                .map(|m| (m.len(), m.mtime(), m.mtime_nsec(), m.ino()))
-        };
-        Some(Stamp([
-            one(dir)?,
-            one(&entry::manifest_path(dir))?,
-            one(&entry::file_list_path(dir))?,
+impl DirStamp {
+    fn at(dir: &rustix::fd::OwnedFd, rel: &str) -> Option<DirStamp> {
+        let st = rustix::fs::statat(dir, rel, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).ok()?;
+        if st.st_mode & libc_mode::S_IFMT != libc_mode::S_IFDIR {
+            return None;
+        }
+        Some(DirStamp([
+            st.st_mtime,
+            st.st_mtime_nsec as i64,
+            st.st_ctime,
+            st.st_ctime_nsec as i64,
+            st.st_ino as i64,
         ]))
     }
+}
+
+impl DirStamp {
+    /// This stamp, or one that no directory's matches when the directory changed in the last
+    /// two seconds: a change within the same clock tick as the look would leave the mtime as
+    /// it was, so a look that recent is not trusted the next time. Compare what `at` returns
+    /// with a kept stamp, never two kept stamps.
+    fn unless_recent(self) -> DirStamp {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i128);
+        let ns = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
+        let changed = ns(self.0[0], self.0[1]).max(ns(self.0[2], self.0[3]));
+        let mut s = self;
+        if now - changed < 2_000_000_000 {
+            s.0[4] = -1;
+        }
+        s
+    }
+}
+
+/// The file type bits of `st_mode`.
+mod libc_mode {
+    pub(super) const S_IFMT: u32 = 0o170_000;
+    pub(super) const S_IFDIR: u32 = 0o040_000;
 }
 
 /// A store entry that cannot be used, and why.
@@ -60,89 +86,68 @@ pub(crate) struct StoreView {
     pub(crate) entries: Vec<Arc<Installed>>,
     /// Entries whose directory or metadata is damaged, sorted by name then version.
     pub(crate) damaged: Vec<Damaged>,
-    /// `name` -> `version` -> index in `entries`.
-    by_pin: HashMap<String, HashMap<String, usize>>,
+    /// `name` -> the range of `entries` that holds its versions.
+    by_name: HashMap<String, std::ops::Range<usize>>,
+    /// Each `store/<name>` directory's stamp when its versions were listed, and that list.
+    pub(super) names: HashMap<String, (DirStamp, Vec<String>)>,
+    /// When the daemon's start-up looked at the store for this view (`None` for later
+    /// views, which readers look at again).
+    loaded: Option<std::time::Instant>,
+}
+
+/// What one `store/<name>` directory holds now.
+struct NameScan {
+    name: String,
+    stamp: DirStamp,
+    versions: Vec<String>,
+    found: Vec<Result<Arc<Installed>, Damaged>>,
+    /// Entries read from disk (not taken from the previous view).
+    read: usize,
+    /// Whether the listing is kept under a new stamp.
+    relisted: bool,
 }
 
 impl StoreView {
-    /// Reads the store. Entries that cannot be read are listed in `damaged`, with why.
+    /// Reads the store, starting from `cache/store-index` when it is there: only entries
+    /// whose directory changed since it was written are read. Entries that cannot be read
+    /// are listed in `damaged`, with why.
     pub(crate) fn load(layout: &Layout) -> StoreView {
-        StoreView::default().refresh(layout)
+        let index = super::index::read(layout);
+        let from_index = index.as_ref().map_or(0, |v| v.entries.len());
+        let (mut view, read) = index.unwrap_or_default().look(layout);
+        tracing::info!(
+            entries = view.entries.len(),
+            damaged = view.damaged.len(),
+            from_index,
+            read,
+            "store loaded"
+        );
+        view.loaded = Some(std::time::Instant::now());
+        view
     }
 
-    /// The store as it is now, re-reading only entries that are new or whose metadata
-    /// changed since this view read them (Pandora never changes an entry, but a person may:
-    /// a deleted version disappears, an edited or deleted manifest makes the entry damaged).
-    pub(crate) fn refresh(&self, layout: &Layout) -> StoreView {
-        let Ok(names) = fs_err::read_dir(layout.store()) else {
-            return StoreView::default();
-        };
-        let mut found: Vec<(String, String, std::path::PathBuf)> = Vec::new();
-        for name in names.flatten() {
-            let Ok(versions) = fs_err::read_dir(name.path()) else {
-                continue;
-            };
-            let n = name.file_name().to_string_lossy().into_owned();
-            for version in versions.flatten() {
-                let v = version.file_name().to_string_lossy().into_owned();
-                found.push((n.clone(), v, version.path()));
-            }
-        }
-        // Each entry is a few stats, or a read of its manifest and file list: spread over
-        // the cores (a thread that cannot be started leaves its share to this one).
-        let one = |(n, v, path): &(String, String, std::path::PathBuf)| {
-            if let Some(known) = self.get(n, v)
-                && Stamp::of(path).as_ref() == Some(&known.stamp)
-            {
-                return Ok(self.entries[self.by_pin[n.as_str()][v.as_str()]].clone());
-            }
-            read_entry(path, n, v).map(Arc::new).map_err(|reason| {
-                tracing::warn!(path = %path.display(), %reason, "damaged store entry");
-                Damaged {
-                    name: n.clone(),
-                    version: v.clone(),
-                    reason,
-                }
-            })
-        };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-        let chunk = found.len().div_ceil(threads).max(64);
-        let results: Vec<Result<Arc<Installed>, Damaged>> = std::thread::scope(|s| {
-            let handles: Vec<_> = found
-                .chunks(chunk)
-                .map(|part| {
-                    std::thread::Builder::new()
-                        .spawn_scoped(s, move || part.iter().map(one).collect::<Vec<_>>())
-                        .map_err(|_| part)
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| match h {
-                    Ok(h) => h.join().unwrap_or_default(),
-                    Err(part) => part.iter().map(one).collect(),
-                })
-                .collect()
-        });
-        let mut entries = Vec::with_capacity(results.len());
-        let mut damaged = Vec::new();
-        for r in results {
-            match r {
-                Ok(e) => entries.push(e),
-                Err(d) => damaged.push(d),
-            }
-        }
-        entries.sort_by(|a, b| {
+    pub(super) fn from_parts(
+        mut entries: Vec<Arc<Installed>>,
+        mut damaged: Vec<Damaged>,
+        names: HashMap<String, (DirStamp, Vec<String>)>,
+    ) -> StoreView {
+        let order = |a: &Arc<Installed>, b: &Arc<Installed>| {
             a.manifest.name.cmp(&b.manifest.name).then_with(|| {
                 pandora_common::files::compare_versions(&a.manifest.version, &b.manifest.version)
             })
-        });
-        let mut by_pin: HashMap<String, HashMap<String, usize>> = HashMap::new();
-        for (i, e) in entries.iter().enumerate() {
-            by_pin
-                .entry(e.manifest.name.clone())
-                .or_default()
-                .insert(e.manifest.version.clone(), i);
+        };
+        // A refresh scans the names in order: usually nothing is left to sort.
+        if !entries.is_sorted_by(|a, b| order(a, b).is_le()) {
+            entries.sort_by(order);
+        }
+        let mut by_name: HashMap<String, std::ops::Range<usize>> =
+            HashMap::with_capacity(entries.len());
+        let mut start = 0;
+        for i in 1..=entries.len() {
+            if i == entries.len() || entries[i].manifest.name != entries[start].manifest.name {
+                by_name.insert(entries[start].manifest.name.clone(), start..i);
+                start = i;
+            }
         }
         damaged.sort_by(|a, b| {
             a.name
@@ -152,8 +157,157 @@ impl StoreView {
         StoreView {
             entries,
             damaged,
-            by_pin,
+            by_name,
+            names,
+            loaded: None,
         }
+    }
+
+    /// The store as it is now: a `stat` of each `store/<name>` directory (listed again only
+    /// when it changed) and of each entry's directory (read again only when it changed or is
+    /// new). Pandora never changes an entry, but a person may: a deleted version disappears,
+    /// a deleted manifest makes the entry damaged. When anything was read, the new view is
+    /// saved as the store index for the next start.
+    pub(crate) fn refresh(&self, layout: &Layout) -> StoreView {
+        self.look(layout).0
+    }
+
+    /// [`StoreView::refresh`], and how many entries it read from disk.
+    fn look(&self, layout: &Layout) -> (StoreView, usize) {
+        let store = layout.store();
+        let (Ok(dir), Ok(names)) = (
+            rustix::fs::open(
+                &store,
+                rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY,
+                rustix::fs::Mode::empty(),
+            ),
+            fs_err::read_dir(&store),
+        ) else {
+            return (StoreView::default(), 0);
+        };
+        let mut names: Vec<String> = names
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        names.sort_unstable();
+        let one = |name: &String| self.scan_name(&dir, &store, name);
+        // Spread over the cores (a thread that cannot be started leaves its share to this
+        // one).
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let chunk = names.len().div_ceil(threads).max(256);
+        let scans: Vec<NameScan> = std::thread::scope(|s| {
+            let handles: Vec<_> = names
+                .chunks(chunk)
+                .map(|part| {
+                    std::thread::Builder::new()
+                        .spawn_scoped(s, move || part.iter().filter_map(one).collect::<Vec<_>>())
+                        .map_err(|_| part)
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| match h {
+                    Ok(h) => h.join().unwrap_or_default(),
+                    Err(part) => part.iter().filter_map(one).collect(),
+                })
+                .collect()
+        });
+        let mut entries = Vec::with_capacity(self.entries.len());
+        let mut damaged = Vec::new();
+        let mut listings = HashMap::with_capacity(scans.len());
+        let (mut read, mut relisted) = (0, false);
+        for scan in scans {
+            read += scan.read;
+            relisted |= scan.relisted;
+            for r in scan.found {
+                match r {
+                    Ok(e) => entries.push(e),
+                    Err(d) => damaged.push(d),
+                }
+            }
+            listings.insert(scan.name, (scan.stamp, scan.versions));
+        }
+        let changed = read > 0 || relisted || entries.len() != self.entries.len();
+        let view = StoreView::from_parts(entries, damaged, listings);
+        if changed {
+            super::index::write(layout, &view);
+        }
+        (view, read)
+    }
+
+    /// One `store/<name>`: its versions (listed again only if its directory changed), each
+    /// taken from this view if its directory did not change, else read.
+    fn scan_name(
+        &self,
+        dir: &rustix::fd::OwnedFd,
+        store: &Path,
+        name: &String,
+    ) -> Option<NameScan> {
+        let now = DirStamp::at(dir, name)?;
+        let known = self.names.get(name);
+        let versions = match known {
+            Some((stamp, versions)) if *stamp == now => versions.clone(),
+            _ => fs_err::read_dir(store.join(name))
+                .ok()?
+                .flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect(),
+        };
+        let stamp = now.unless_recent();
+        // A listing kept under a new stamp is saved, even when nothing in it changed.
+        let relisted = known.is_none_or(|(k, _)| *k != stamp);
+        let mut read = 0;
+        let known = self.stored(name);
+        let mut rel = String::with_capacity(name.len() + 24);
+        let found = versions
+            .iter()
+            .map(|v| {
+                rel.clear();
+                rel.push_str(name);
+                rel.push('/');
+                rel.push_str(v);
+                if let Some(known) = known.iter().find(|e| e.manifest.version == *v)
+                    && DirStamp::at(dir, &rel) == Some(known.stamp)
+                {
+                    return Ok(known.clone());
+                }
+                read += 1;
+                let path = store.join(&rel);
+                read_entry(dir, &rel, &path, name, v)
+                    .map(Arc::new)
+                    .map_err(|reason| {
+                        tracing::warn!(path = %path.display(), %reason, "damaged store entry");
+                        Damaged {
+                            name: name.clone(),
+                            version: v.clone(),
+                            reason,
+                        }
+                    })
+            })
+            .collect::<Vec<_>>();
+        let mut found = found;
+        if found.len() > 1 {
+            let version = |r: &Result<Arc<Installed>, Damaged>| match r {
+                Ok(e) => e.manifest.version.clone(),
+                Err(d) => d.version.clone(),
+            };
+            found.sort_by(|a, b| pandora_common::files::compare_versions(&version(a), &version(b)));
+        }
+        Some(NameScan {
+            name: name.clone(),
+            stamp,
+            versions,
+            found,
+            read,
+            relisted,
+        })
+    }
+
+    /// Whether this is the view the daemon's start-up took, less than `age` ago: the first
+    /// command, which usually started the daemon, need not look again.
+    pub(crate) fn loaded_within(&self, age: std::time::Duration) -> bool {
+        self.loaded.is_some_and(|t| t.elapsed() < age)
     }
 
     /// Why `name@version` is damaged, if it is.
@@ -166,23 +320,22 @@ impl StoreView {
 
     /// The entry for `name@version`.
     pub(crate) fn get(&self, name: &str, version: &str) -> Option<&Installed> {
-        self.by_pin
-            .get(name)?
-            .get(version)
-            .map(|&i| &*self.entries[i])
+        self.stored(name)
+            .iter()
+            .find(|e| e.manifest.version == version)
+            .map(|e| &**e)
+    }
+
+    /// The stored versions of `name`, oldest first, as shared entries.
+    fn stored(&self, name: &str) -> &[Arc<Installed>] {
+        self.by_name
+            .get(name)
+            .map_or(&[], |r| &self.entries[r.clone()])
     }
 
     /// Every stored version of `name`, oldest first.
     pub(crate) fn versions(&self, name: &str) -> Vec<&Installed> {
-        let mut v: Vec<&Installed> = self
-            .by_pin
-            .get(name)
-            .map(|m| m.values().map(|&i| &*self.entries[i]).collect())
-            .unwrap_or_default();
-        v.sort_by(|a, b| {
-            pandora_common::files::compare_versions(&a.manifest.version, &b.manifest.version)
-        });
-        v
+        self.stored(name).iter().map(|e| &**e).collect()
     }
 
     /// Bytes of all installed files.
@@ -191,7 +344,13 @@ impl StoreView {
     }
 }
 
-fn read_entry(dir: &Path, name: &str, version: &str) -> Result<Installed, String> {
+fn read_entry(
+    store: &rustix::fd::OwnedFd,
+    rel: &str,
+    dir: &Path,
+    name: &str,
+    version: &str,
+) -> Result<Installed, String> {
     let meta = fs_err::symlink_metadata(dir).map_err(|e| e.to_string())?;
     if meta.file_type().is_symlink() {
         return Err("the entry is a symbolic link, not a directory".into());
@@ -200,7 +359,7 @@ fn read_entry(dir: &Path, name: &str, version: &str) -> Result<Installed, String
         return Err("the entry is a file, not a directory".into());
     }
     let chain = |e: EntryError| pandora_common::error_chain(&e, ": ");
-    let stamp = Stamp::of(dir);
+    let stamp = DirStamp::at(store, rel);
     let manifest = entry::read_manifest(dir).map_err(chain)?;
     if manifest.name != name || manifest.version != version {
         return Err(format!(
@@ -209,6 +368,10 @@ fn read_entry(dir: &Path, name: &str, version: &str) -> Result<Installed, String
         ));
     }
     let list = entry::read_file_list(dir).map_err(chain)?;
+    let stamp = stamp
+        .filter(|s| DirStamp::at(store, rel).as_ref() == Some(s))
+        .ok_or("the entry changed while it was read")?
+        .unless_recent();
     Ok(Installed {
         size: list.total_size(),
         files: list
@@ -218,6 +381,6 @@ fn read_entry(dir: &Path, name: &str, version: &str) -> Result<Installed, String
             .count() as u64,
         origin: entry::origin(&manifest),
         manifest,
-        stamp: stamp.ok_or("the entry changed while it was read")?,
+        stamp,
     })
 }

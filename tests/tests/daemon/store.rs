@@ -154,3 +154,101 @@ fn prune_cache_removes_blobs_no_registry_lists_or_past_their_ttl() {
         ["app@1.0.0", "old@1.0.0", "tool@1.0.0"]
     );
 }
+
+#[test]
+fn the_store_index_speeds_up_a_start_but_never_hides_a_change_made_by_hand() {
+    let ctx = Context::new();
+    let reg = ctx.registry_of(
+        "main",
+        &[
+            PkgSpec::new("app", "1.0.0"),
+            PkgSpec::new("lib", "1.0.0"),
+            PkgSpec::new("ok", "1.0.0"),
+        ],
+    );
+    let d = ctx.start_daemon(&[]);
+    ctx.add_registry("main", &file_url(&reg), 0);
+    let r = ctx.plain(&["install", "app@1.0.0", "lib@1.0.0", "ok@1.0.0"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    // Directories changed in the last two seconds are looked at again every time; later,
+    // a look saves their stamps for good.
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    assert_eq!(ctx.plain(&["list", "--store"]).code, 0);
+    d.stop();
+    let index = ctx.pandora_home().join("cache/store-index");
+    assert!(index.is_file(), "the daemon saved no store index");
+    // A start with nothing changed reads no entry.
+    let loaded = |log: &str| {
+        log.lines()
+            .rfind(|l| l.contains("store loaded"))
+            .unwrap_or("")
+            .to_string()
+    };
+    let d = ctx.start_daemon(&[]);
+    let r = ctx.plain(&["list", "--store"]);
+    assert!(r.stdout.contains("name=ok version=1.0.0 "), "{r:?}");
+    let line = loaded(&d.log());
+    assert!(
+        line.contains("entries=3") && line.contains("from_index=3") && line.contains("read=0"),
+        "{line}"
+    );
+    d.stop();
+
+    // With the daemon stopped, by hand: a version deleted, a manifest deleted, an entry
+    // copied under another version.
+    let store = ctx.pandora_home().join("store");
+    let writable = |path: &str, recursive: bool| {
+        let mut chmod = std::process::Command::new("chmod");
+        if recursive {
+            chmod.arg("-R");
+        }
+        assert!(
+            chmod
+                .arg("u+w")
+                .arg(store.join(path))
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    writable("lib", true);
+    writable("ok/1.0.0", false);
+    writable("app", false);
+    std::fs::remove_dir_all(store.join("lib/1.0.0")).unwrap();
+    std::fs::remove_file(store.join("ok/1.0.0/manifest.acl")).unwrap();
+    let copy = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(store.join("app/1.0.0"))
+        .arg(store.join("app/9.9.9"))
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    let expect = |r: &Run| {
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(r.stdout.contains("name=app version=1.0.0 "), "{r:?}");
+        assert!(!r.stdout.contains("name=lib"), "{r:?}");
+        assert!(!r.stdout.contains("name=ok"), "{r:?}");
+        assert!(r.stderr.contains("code=damaged subject=ok@1.0.0"), "{r:?}");
+        assert!(
+            r.stderr.contains("code=damaged subject=app@9.9.9")
+                && r.stderr.contains("its manifest says it is app@1.0.0"),
+            "{r:?}"
+        );
+    };
+    let d = ctx.start_daemon(&[]);
+    expect(&ctx.plain(&["list", "--store"]));
+    // Only what changed was read: ok's entry and the copy (lib's is gone).
+    let line = loaded(&d.log());
+    assert!(
+        line.contains("entries=1") && line.contains("read=2"),
+        "{line}"
+    );
+    d.stop();
+
+    // A damaged index is not used: the store is read again and the index rebuilt.
+    std::fs::write(&index, "pandora store index 2\ngarbage").unwrap();
+    let _d = ctx.start_daemon(&[]);
+    expect(&ctx.plain(&["list", "--store"]));
+    let saved = std::fs::read(&index).unwrap();
+    assert!(saved.len() > 100, "the index was not rebuilt");
+}
