@@ -13,8 +13,8 @@ use hyper::body::{Frame, SizeHint};
 use tokio::task::JoinHandle;
 
 /// How much of a file one frame carries. Each connection holds at most two chunks: the one
-/// being written and the one being read ahead.
-pub(crate) const CHUNK: u64 = 128 * 1024;
+/// being written and the one being read.
+pub(crate) const CHUNK: u64 = 256 * 1024;
 
 /// A response body.
 pub(crate) enum Body {
@@ -33,8 +33,8 @@ impl Body {
     }
 }
 
-/// `len` bytes of `file` from `offset`, read on the blocking pool with positioned reads, one
-/// chunk ahead of the socket.
+/// `len` bytes of `file` from `offset`, read with positioned reads: on the spot when the page
+/// cache holds the chunk, else on the blocking pool.
 pub(crate) struct FileBody {
     file: Arc<File>,
     offset: u64,
@@ -53,30 +53,126 @@ impl FileBody {
         }
     }
 
+    fn want(&self) -> usize {
+        usize::try_from(self.remaining.min(CHUNK)).unwrap_or(CHUNK as usize)
+    }
+
     fn start_read(&mut self) {
         let file = Arc::clone(&self.file);
-        let offset = self.offset;
-        let want = usize::try_from(self.remaining.min(CHUNK)).unwrap_or(CHUNK as usize);
+        let (offset, want) = (self.offset, self.want());
         self.pending = Some(tokio::task::spawn_blocking(move || {
             read_chunk(&file, offset, want)
         }));
     }
+
+    /// The frame for a chunk just read, moving past it.
+    fn sent(&mut self, chunk: io::Result<Bytes>) -> io::Result<Frame<Bytes>> {
+        let chunk = chunk?;
+        if chunk.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file shrank while it was being sent",
+            ));
+        }
+        let n = chunk.len() as u64;
+        self.offset += n;
+        self.remaining = self.remaining.saturating_sub(n);
+        Ok(Frame::data(chunk))
+    }
 }
 
-/// Reads up to `want` bytes at `offset`; fewer only at the end of the file.
+/// Reads up to `want` bytes at `offset` only if the page cache holds them (`RWF_NOWAIT`),
+/// on the caller's thread: a hot blob then costs no trip to the blocking pool and back per
+/// chunk. `None` when the read would wait for the disk (or the kernel cannot tell).
+fn read_cached(file: &File, offset: u64, want: usize) -> Option<io::Result<Bytes>> {
+    if want > CHUNK as usize {
+        return None;
+    }
+    let mut buf = pooled_buffer();
+    let read = rustix::io::preadv2(
+        file,
+        &mut [io::IoSliceMut::new(&mut buf[..want])],
+        offset,
+        rustix::io::ReadWriteFlags::NOWAIT,
+    );
+    match read {
+        Ok(n) => Some(Ok(Bytes::from_owner(Pooled { buf, len: n }))),
+        Err(rustix::io::Errno::INTR) => {
+            give_back(buf);
+            None
+        }
+        Err(e) if e == rustix::io::Errno::AGAIN || e == rustix::io::Errno::OPNOTSUPP => {
+            give_back(buf);
+            None
+        }
+        Err(e) => {
+            give_back(buf);
+            Some(Err(e.into()))
+        }
+    }
+}
+
+fn pooled_buffer() -> Vec<u8> {
+    POOL.lock()
+        .ok()
+        .and_then(|mut p| p.pop())
+        .unwrap_or_else(|| vec![0u8; CHUNK as usize])
+}
+
+/// Reads up to `want` bytes at `offset`; fewer only at the end of the file. A read of at most
+/// [`CHUNK`] bytes goes into a buffer from [`POOL`], given back when the socket is done with
+/// it: no fresh pages to fault in and zero per chunk.
 pub(crate) fn read_chunk(file: &File, offset: u64, want: usize) -> io::Result<Bytes> {
-    let mut buf = vec![0u8; want];
+    let mut buf = if want <= CHUNK as usize {
+        pooled_buffer()
+    } else {
+        vec![0u8; want]
+    };
     let mut filled = 0;
     while filled < want {
-        match file.read_at(&mut buf[filled..], offset + filled as u64) {
+        match file.read_at(&mut buf[filled..want], offset + filled as u64) {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => {
+                give_back(buf);
+                return Err(e);
+            }
         }
     }
-    buf.truncate(filled);
-    Ok(Bytes::from(buf))
+    Ok(Bytes::from_owner(Pooled { buf, len: filled }))
+}
+
+/// Chunk buffers no response holds, for the next reads.
+static POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+/// Buffers the pool keeps at most (16 MiB); more are freed.
+const POOL_MAX: usize = 64;
+
+fn give_back(buf: Vec<u8>) {
+    if buf.len() == CHUNK as usize
+        && let Ok(mut p) = POOL.lock()
+        && p.len() < POOL_MAX
+    {
+        p.push(buf);
+    }
+}
+
+/// A chunk's bytes, in a buffer that goes back to the pool when dropped.
+struct Pooled {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        give_back(std::mem::take(&mut self.buf));
+    }
 }
 
 impl hyper::body::Body for Body {
@@ -95,6 +191,9 @@ impl hyper::body::Body for Body {
                     if f.remaining == 0 {
                         return Poll::Ready(None);
                     }
+                    if let Some(chunk) = read_cached(&f.file, f.offset, f.want()) {
+                        return Poll::Ready(Some(f.sent(chunk)));
+                    }
                     f.start_read();
                 }
                 let Some(handle) = f.pending.as_mut() else {
@@ -102,20 +201,7 @@ impl hyper::body::Body for Body {
                 };
                 let done = ready!(Pin::new(handle).poll(cx));
                 f.pending = None;
-                let chunk = done.map_err(io::Error::other)??;
-                if chunk.is_empty() {
-                    return Poll::Ready(Some(Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the file shrank while it was being sent",
-                    ))));
-                }
-                let n = chunk.len() as u64;
-                f.offset += n;
-                f.remaining = f.remaining.saturating_sub(n);
-                if f.remaining > 0 {
-                    f.start_read();
-                }
-                Poll::Ready(Some(Ok(Frame::data(chunk))))
+                Poll::Ready(Some(f.sent(done.map_err(io::Error::other).and_then(|r| r))))
             }
         }
     }
@@ -134,5 +220,41 @@ impl hyper::body::Body for Body {
             Body::Bytes(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             Body::File(f) => SizeHint::with_exact(f.remaining),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_reads_give_the_same_bytes_and_buffers_go_back_to_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blob");
+        let data: Vec<u8> = (0..(CHUNK as usize * 2 + 123))
+            .map(|i| (i % 251) as u8)
+            .collect();
+        std::fs::write(&path, &data).unwrap();
+        let file = File::open(&path).unwrap();
+        let mut from_pool = Vec::new();
+        for offset in [0, CHUNK, 2 * CHUNK] {
+            let want = usize::try_from((data.len() as u64 - offset).min(CHUNK)).unwrap();
+            let slow = read_chunk(&file, offset, want).unwrap();
+            // Just written, so in the page cache: read on the spot.
+            let fast = read_cached(&file, offset, want)
+                .expect("a cached file is read on the spot")
+                .unwrap();
+            let at = usize::try_from(offset).unwrap();
+            assert_eq!(&slow[..], &data[at..at + want]);
+            assert_eq!(fast, slow);
+            from_pool.push(fast);
+        }
+        // Past the end: nothing, which the body reports as a file that shrank.
+        let end = read_cached(&file, data.len() as u64, 10).unwrap().unwrap();
+        assert!(end.is_empty());
+        let before = POOL.lock().unwrap().len();
+        drop(from_pool);
+        assert!(POOL.lock().unwrap().len() > before);
     }
 }
