@@ -152,13 +152,9 @@ pub(crate) fn spawn_decoder<'scope, 'env, R: Read + Send + 'scope>(
     decoded: Decoded<R>,
 ) -> (ChannelReader, ScopedJoinHandle<'scope, Option<Digest>>) {
     let (tx, rx) = sync_channel(CHANNEL_DEPTH);
-    // Consumed chunks go back to the decoder thread, which saves a fresh allocation, and the
-    // page faults on it, per chunk.
-    let (recycle_tx, recycle_rx) = sync_channel(CHANNEL_DEPTH + 2);
-    let handle = scope.spawn(move || produce(decoded, &tx, &recycle_rx));
+    let handle = scope.spawn(move || produce(decoded, &tx));
     let reader = ChannelReader {
         rx,
-        recycle: recycle_tx,
         chunk: Vec::new(),
         len: 0,
         pos: 0,
@@ -196,13 +192,9 @@ fn next_chunk<R: Read>(decoded: &mut Decoded<R>, mut chunk: Vec<u8>) -> (Vec<u8>
     (chunk, filled, stop)
 }
 
-fn produce<R: Read>(
-    mut decoded: Decoded<R>,
-    tx: &SyncSender<Chunk>,
-    recycled: &Receiver<Vec<u8>>,
-) -> Option<Digest> {
+fn produce<R: Read>(mut decoded: Decoded<R>, tx: &SyncSender<Chunk>) -> Option<Digest> {
     loop {
-        let (chunk, len, stop) = next_chunk(&mut decoded, recycled.try_recv().unwrap_or_default());
+        let (chunk, len, stop) = next_chunk(&mut decoded, pooled_chunk());
         if len > 0 {
             tx.send(Ok((chunk, len))).ok()?;
         }
@@ -264,13 +256,48 @@ impl<R: Read> Read for Inline<R> {
     }
 }
 
+/// Chunk buffers between unpacks: consumed chunks come back here and the decoder threads take
+/// them, which saves a fresh allocation, its zeroing and its page faults per chunk (a package
+/// of a few hundred KiB would otherwise allocate all of its chunks anew).
+static POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+/// Chunks kept at most: enough for a few unpacks at once (8 MiB).
+const POOL_MAX: usize = 32;
+
+fn pooled_chunk() -> Vec<u8> {
+    POOL.lock()
+        .ok()
+        .and_then(|mut p| p.pop())
+        .unwrap_or_default()
+}
+
+fn give_back(chunk: Vec<u8>) {
+    if chunk.len() == CHUNK
+        && let Ok(mut p) = POOL.lock()
+        && p.len() < POOL_MAX
+    {
+        p.push(chunk);
+    }
+}
+
+/// Frees the chunk buffers kept between unpacks (a daemon calls it when it goes idle).
+pub fn release_buffers() {
+    if let Ok(mut p) = POOL.lock() {
+        *p = Vec::new();
+    }
+}
+
 /// Reads what the decoder thread sends; ends when the thread is done.
 pub(crate) struct ChannelReader {
     rx: Receiver<Chunk>,
-    recycle: SyncSender<Vec<u8>>,
     chunk: Vec<u8>,
     len: usize,
     pos: usize,
+}
+
+impl Drop for ChannelReader {
+    fn drop(&mut self) {
+        give_back(std::mem::take(&mut self.chunk));
+    }
 }
 
 impl Read for ChannelReader {
@@ -278,8 +305,7 @@ impl Read for ChannelReader {
         while self.pos == self.len {
             match self.rx.recv() {
                 Ok(Ok((chunk, len))) => {
-                    let spent = std::mem::replace(&mut self.chunk, chunk);
-                    let _ = self.recycle.try_send(spent);
+                    give_back(std::mem::replace(&mut self.chunk, chunk));
                     self.len = len;
                     self.pos = 0;
                 }

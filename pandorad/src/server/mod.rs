@@ -147,6 +147,7 @@ async fn serve(
 /// otherwise; an idle daemon should be small again.
 #[allow(unsafe_code)]
 fn release_memory() {
+    pandora_common::pkg::release_buffers();
     // SAFETY: malloc_trim only walks and shrinks glibc's own heaps; it takes no pointers
     // from us and is safe to call from any thread at any time.
     unsafe {
