@@ -55,9 +55,9 @@ for i in range(n):
         f.write(manifest.replace('"one"', '"%s"' % name, 1))
 PY
 sync
-# Directories changed in the last two seconds are listed again at each start (a change within
-# the same clock tick would not move their mtime): a store is older than that in real use.
-sleep 3
+# Directories changed in the last 100 ms are listed again at each start (a change within the
+# same clock tick would not move their mtime): a store is older than that in real use.
+sleep 1
 ms() { local s e; s=$(date +%s%N); "$@" > /dev/null; e=$(date +%s%N); echo $(((e - s) / 1000000)); }
 first=() warm=() later=() rss=()
 rm -f "$PANDORA_HOME/cache/store-index"

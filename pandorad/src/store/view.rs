@@ -48,9 +48,10 @@ impl DirStamp {
 
 impl DirStamp {
     /// This stamp, or one that no directory's matches when the directory changed in the last
-    /// two seconds: a change within the same clock tick as the look would leave the mtime as
-    /// it was, so a look that recent is not trusted the next time. Compare what `at` returns
-    /// with a kept stamp, never two kept stamps.
+    /// [`RECENT`]: a change within the same clock tick as the look would leave the mtime as
+    /// it was (file times come from a clock that moves in ticks of up to 10 ms), so a look
+    /// that recent is not trusted the next time. Compare what `at` returns with a kept
+    /// stamp, never two kept stamps.
     fn unless_recent(self) -> DirStamp {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -58,12 +59,15 @@ impl DirStamp {
         let ns = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
         let changed = ns(self.0[0], self.0[1]).max(ns(self.0[2], self.0[3]));
         let mut s = self;
-        if now - changed < 2_000_000_000 {
+        if now - changed < RECENT.as_nanos() as i128 {
             s.0[4] = -1;
         }
         s
     }
 }
+
+/// How long after a directory changed a stamp of it is not trusted: ten clock ticks.
+const RECENT: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The file type bits of `st_mode`.
 mod libc_mode {

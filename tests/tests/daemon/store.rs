@@ -170,9 +170,9 @@ fn the_store_index_speeds_up_a_start_but_never_hides_a_change_made_by_hand() {
     ctx.add_registry("main", &file_url(&reg), 0);
     let r = ctx.plain(&["install", "app@1.0.0", "lib@1.0.0", "ok@1.0.0"]);
     assert_eq!(r.code, 0, "{r:?}");
-    // Directories changed in the last two seconds are looked at again every time; later,
-    // a look saves their stamps for good.
-    std::thread::sleep(std::time::Duration::from_millis(2200));
+    // Directories changed in the last 100 ms are looked at again every time; later, a look
+    // saves their stamps for good.
+    std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(ctx.plain(&["list", "--store"]).code, 0);
     d.stop();
     let index = ctx.pandora_home().join("cache/store-index");
