@@ -153,6 +153,12 @@ pub(crate) struct Body {
     /// Bytes handed to the reader so far.
     have: u64,
     cap: u64,
+    /// The size the index declares, when it does: a body that ends before it is a cut
+    /// connection (resumed), one that fails after it is complete.
+    size: Option<u64>,
+    /// The server has nothing past `have` (416 to a resume): the body ends there, and the
+    /// sha256 check decides.
+    ended: bool,
     attempts: u32,
     last_error: String,
     failure: Option<DownloadError>,
@@ -160,13 +166,15 @@ pub(crate) struct Body {
 
 impl Body {
     /// Sends the first request; a server that answers with an error fails here.
-    pub(crate) fn open(url: &str, cap: u64) -> Result<Body, DownloadError> {
+    pub(crate) fn open(url: &str, cap: u64, size: Option<u64>) -> Result<Body, DownloadError> {
         let mut body = Body {
             client: client().map_err(DownloadError::Failed)?,
             url: url.to_string(),
             response: None,
             have: 0,
             cap,
+            size,
+            ended: false,
             attempts: 0,
             last_error: String::new(),
             failure: None,
@@ -201,6 +209,10 @@ impl Body {
                     self.last_error = format!("HTTP {}", r.status());
                     continue;
                 }
+                Ok(r) if self.have > 0 && r.status() == StatusCode::RANGE_NOT_SATISFIABLE => {
+                    self.ended = true;
+                    return Ok(());
+                }
                 Ok(r) if !r.status().is_success() => {
                     return Err(DownloadError::Failed(format!("HTTP {}", r.status())));
                 }
@@ -211,6 +223,24 @@ impl Body {
                 }
                 Err(e) => return Err(DownloadError::Failed(describe(&e))),
             };
+            if self.have > 0 && resp.status() == StatusCode::PARTIAL_CONTENT {
+                // It must resume where the previous one stopped.
+                let start = resp
+                    .headers()
+                    .get(reqwest::header::CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("bytes "))
+                    .and_then(|v| v.split('-').next())
+                    .and_then(|v| v.trim().parse::<u64>().ok());
+                if start != Some(self.have) {
+                    self.last_error = format!(
+                        "the server resumed at {}, not at byte {}",
+                        start.map_or("an unknown byte".into(), |s| format!("byte {s}")),
+                        self.have
+                    );
+                    continue;
+                }
+            }
             if self.have > 0 && resp.status() != StatusCode::PARTIAL_CONTENT {
                 // The server ignored the range: skip what was read already.
                 match std::io::copy(&mut (&mut resp).take(self.have), &mut std::io::sink()) {
@@ -252,6 +282,9 @@ impl Read for Body {
             return Err(std::io::Error::other("the download failed"));
         }
         loop {
+            if self.ended {
+                return Ok(0);
+            }
             let Some(resp) = self.response.as_mut() else {
                 match self.connect() {
                     Ok(()) => continue,
@@ -259,6 +292,15 @@ impl Read for Body {
                 }
             };
             match resp.read(buf) {
+                Ok(0) if !buf.is_empty() && self.size.is_some_and(|s| self.have < s) => {
+                    // Ended early but cleanly (a body without a length): resume.
+                    self.last_error = format!(
+                        "the body ended after {} of {} bytes",
+                        self.have,
+                        self.size.unwrap_or_default()
+                    );
+                    self.response = None;
+                }
                 Ok(n) => {
                     if self.have + n as u64 > self.cap {
                         return Err(self.fail(DownloadError::TooLarge));
@@ -267,6 +309,9 @@ impl Read for Body {
                     return Ok(n);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // Everything declared arrived; what failed after it (a TLS close) is not
+                // worth a request for nothing. The sha256 check still decides.
+                Err(_) if self.size == Some(self.have) => return Ok(0),
                 Err(e) => {
                     self.last_error = describe(&e);
                     self.response = None;
@@ -292,7 +337,7 @@ pub(crate) fn download(
         .open(partial)
         .map_err(DownloadError::Io)?;
     let mut hasher = Hasher::new();
-    let mut body = Body::open(url, cap)?;
+    let mut body = Body::open(url, cap, None)?;
     let mut buf = vec![0u8; 256 << 10];
     loop {
         match body.read(&mut buf) {

@@ -20,6 +20,8 @@ use super::view::{DirStamp, Installed, StoreView};
 const MAGIC: &[u8] = b"pandora store index 2\n";
 /// More entries than any store holds: a count above it is a damaged file.
 const MAX_COUNT: u64 = 1 << 24;
+/// Blocks nested deeper than ACL documents may nest them.
+const MAX_DEPTH: usize = 100;
 
 /// Where the index lives.
 pub(crate) fn path(layout: &Layout) -> PathBuf {
@@ -96,10 +98,15 @@ fn decode(bytes: &[u8]) -> Option<StoreView> {
     let half = records.len().div_ceil(2);
     let (names, first, second) = std::thread::scope(|s| {
         let (a, b) = records.split_at(half);
-        let second = s.spawn(move || entries(b));
+        // A thread that cannot be started leaves its half to this one.
+        let second = std::thread::Builder::new().spawn_scoped(s, move || entries(b));
         let first = entries(a);
         let names = names(listings);
-        (names, first, second.join().ok().flatten())
+        let second = match second {
+            Ok(h) => h.join().ok().flatten(),
+            Err(_) => entries(b),
+        };
+        (names, first, second)
     });
     let mut all = first?;
     all.extend(second?);
@@ -338,19 +345,24 @@ impl<'a> Reader<'a> {
                 })
                 .collect::<Option<_>>()?,
             install_hooks: self.strs()?,
-            build_meta: self.block()?,
+            build_meta: self.block(0)?,
             description: self.opt()?,
             tags: self.strs()?,
             deprecated: self.bool()?,
             archive_sha256: self.opt()?,
-            extra: self.items()?,
+            extra: self.items(0)?,
         })
     }
-    fn block(&mut self) -> Option<Block> {
+    /// A block `depth` blocks deep: deeper than ACL allows is a damaged file (and recursion
+    /// without a bound would let a crafted file overflow the stack).
+    fn block(&mut self, depth: usize) -> Option<Block> {
+        if depth >= MAX_DEPTH {
+            return None;
+        }
         let name = Name::from(self.str()?);
         let label = self.opt()?.map(Name::from);
         let pos = self.pos()?;
-        let items = self.items()?;
+        let items = self.items(depth + 1)?;
         Some(Block {
             name,
             label,
@@ -358,7 +370,7 @@ impl<'a> Reader<'a> {
             items,
         })
     }
-    fn items(&mut self) -> Option<Vec<Item>> {
+    fn items(&mut self, depth: usize) -> Option<Vec<Item>> {
         (0..self.len()?)
             .map(|_| {
                 Some(match self.byte()? {
@@ -369,7 +381,7 @@ impl<'a> Reader<'a> {
                         value_pos: self.pos()?,
                         value: self.value()?,
                     }),
-                    1 => Item::Block(self.block()?),
+                    1 => Item::Block(self.block(depth)?),
                     _ => return None,
                 })
             })
@@ -488,6 +500,28 @@ mod tests {
         assert_eq!(back.names, view.names);
         assert_eq!(back.get("app", "2.0.0").unwrap().manifest.version, "2.0.0");
         assert_eq!(back.versions("app").len(), 2);
+    }
+
+    #[test]
+    fn blocks_nested_deeper_than_acl_allows_are_damage_not_a_stack_overflow() {
+        let nest = |depth: usize| {
+            let mut b = Block::new("leaf", None);
+            for _ in 1..depth {
+                let mut outer = Block::new("b", None);
+                outer.items.push(Item::Block(b));
+                b = outer;
+            }
+            let mut v = view();
+            let mut e = (*v.entries[0]).clone();
+            e.manifest.extra = vec![Item::Block(b)];
+            v.entries[0] = Arc::new(e);
+            encode(&v)
+        };
+        assert!(decode(&nest(MAX_DEPTH)).is_some());
+        assert!(decode(&nest(MAX_DEPTH + 1)).is_none());
+        // Far deeper (a crafted file could nest thousands of levels): refused at the limit,
+        // before the recursion goes on.
+        assert!(decode(&nest(1_000)).is_none());
     }
 
     #[test]

@@ -50,8 +50,9 @@ impl DirStamp {
     /// This stamp, or one that no directory's matches when the directory changed in the last
     /// [`RECENT`]: a change within the same clock tick as the look would leave the mtime as
     /// it was (file times come from a clock that moves in ticks of up to 10 ms), so a look
-    /// that recent is not trusted the next time. Compare what `at` returns with a kept
-    /// stamp, never two kept stamps.
+    /// that recent is not trusted the next time. Times with no fraction of a second come from
+    /// a file system that keeps whole seconds (or two), where the window is [`RECENT_COARSE`].
+    /// Compare what `at` returns with a kept stamp, never two kept stamps.
     fn unless_recent(self) -> DirStamp {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -59,7 +60,12 @@ impl DirStamp {
         let ns = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
         let changed = ns(self.0[0], self.0[1]).max(ns(self.0[2], self.0[3]));
         let mut s = self;
-        if now - changed < RECENT.as_nanos() as i128 {
+        let window = if self.0[1] == 0 && self.0[3] == 0 {
+            RECENT_COARSE
+        } else {
+            RECENT
+        };
+        if now - changed < window.as_nanos() as i128 {
             s.0[4] = -1;
         }
         s
@@ -68,6 +74,8 @@ impl DirStamp {
 
 /// How long after a directory changed a stamp of it is not trusted: ten clock ticks.
 const RECENT: std::time::Duration = std::time::Duration::from_millis(100);
+/// The same on file systems that keep whole seconds (FAT keeps two).
+const RECENT_COARSE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The file type bits of `st_mode`.
 mod libc_mode {
@@ -387,4 +395,47 @@ fn read_entry(
         manifest,
         stamp,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stamp of a directory changed `ago`, with the fraction of a second kept or (`whole`)
+    /// dropped as a file system of whole seconds would.
+    fn stamp_at(ago: std::time::Duration, whole: bool) -> DirStamp {
+        let t = (std::time::SystemTime::now() - ago)
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let nanos = if whole {
+            0
+        } else {
+            i64::from(t.subsec_nanos().max(1))
+        };
+        let secs = t.as_secs() as i64;
+        DirStamp([secs, nanos, secs, nanos, 42])
+    }
+
+    #[test]
+    fn a_stamp_is_trusted_only_once_its_directory_is_older_than_a_few_clock_ticks() {
+        use std::time::Duration;
+        // Fine-grained times: 100 ms.
+        assert_eq!(stamp_at(Duration::ZERO, false).unless_recent().0[4], -1);
+        assert_eq!(
+            stamp_at(Duration::from_millis(500), false)
+                .unless_recent()
+                .0[4],
+            42
+        );
+        // Whole seconds: three of them, since a change later in the same second keeps the
+        // same time (a second ago, floored, is one to two seconds ago).
+        assert_eq!(
+            stamp_at(Duration::from_secs(1), true).unless_recent().0[4],
+            -1
+        );
+        assert_eq!(
+            stamp_at(Duration::from_secs(5), true).unless_recent().0[4],
+            42
+        );
+    }
 }

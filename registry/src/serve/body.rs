@@ -83,7 +83,8 @@ impl FileBody {
 
 /// Reads up to `want` bytes at `offset` only if the page cache holds them (`RWF_NOWAIT`),
 /// on the caller's thread: a hot blob then costs no trip to the blocking pool and back per
-/// chunk. `None` when the read would wait for the disk (or the kernel cannot tell).
+/// chunk. `None` when the read would wait for the disk (or fails: the blocking read then
+/// says why).
 fn read_cached(file: &File, offset: u64, want: usize) -> Option<io::Result<Bytes>> {
     if want > CHUNK as usize {
         return None;
@@ -97,17 +98,11 @@ fn read_cached(file: &File, offset: u64, want: usize) -> Option<io::Result<Bytes
     );
     match read {
         Ok(n) => Some(Ok(Bytes::from_owner(Pooled { buf, len: n }))),
-        Err(rustix::io::Errno::INTR) => {
+        // Would wait for the disk, or the kernel (or a filter in front of it) does not do
+        // `RWF_NOWAIT`: the blocking read does the work, and reports real errors.
+        Err(_) => {
             give_back(buf);
             None
-        }
-        Err(e) if e == rustix::io::Errno::AGAIN || e == rustix::io::Errno::OPNOTSUPP => {
-            give_back(buf);
-            None
-        }
-        Err(e) => {
-            give_back(buf);
-            Some(Err(e.into()))
         }
     }
 }
