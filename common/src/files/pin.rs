@@ -80,7 +80,8 @@ impl fmt::Display for Pin {
 /// Orders two versions the way people read them: runs of digits compare as numbers, other
 /// runs as text, so `1.10.0 > 1.9.2` and `2.0.0-rc1 < 2.0.0-rc2`. A version that is a
 /// prefix of another comes first (`1.0 < 1.0.1`), except before a `-` or `~` suffix, which
-/// marks a pre-release (`1.0.0-rc1 < 1.0.0`).
+/// marks a pre-release (`1.0.0-rc1 < 1.0.0`, and below any other continuation). The order is
+/// total, so versions sort without surprises.
 pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     fn runs(s: &str) -> Vec<&str> {
@@ -95,10 +96,29 @@ pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
         }
         out
     }
+    // Digit runs as numbers of any length (leading zeros dropped, then the longer is larger),
+    // so that the order is total: parsing into a fixed width and falling back to text for
+    // longer runs made cycles, and sorting with a cycle may panic.
+    fn number(run: &str) -> Option<&str> {
+        run.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| run.trim_start_matches('0'))
+    }
     let (ra, rb) = (runs(a), runs(b));
     for (x, y) in ra.iter().zip(rb.iter()) {
-        let ord = match (x.parse::<u128>(), y.parse::<u128>()) {
-            (Ok(m), Ok(n)) => m.cmp(&n),
+        let pre = |r: &str| r.starts_with(['-', '~']);
+        let ord = match (number(x), number(y)) {
+            (Some(m), Some(n)) => m.len().cmp(&n.len()).then_with(|| m.cmp(n)),
+            // A pre-release marker is below any other run, as it is below the end of a
+            // version (`1.0~rc < 1.0 < 1.0a`); as plain text `~` sorted above letters and made
+            // a cycle with the end-of-version rule.
+            _ if pre(x) != pre(y) => {
+                if pre(x) {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
             _ => x.cmp(y),
         };
         if ord != Ordering::Equal {
@@ -110,5 +130,60 @@ pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
         Ordering::Less if pre(&rb[ra.len()..]) => Ordering::Greater,
         Ordering::Greater if pre(&ra[rb.len()..]) => Ordering::Less,
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compare_versions;
+    use std::cmp::Ordering;
+
+    #[test]
+    fn versions_order_as_people_read_them_and_the_order_is_total() {
+        for (a, b) in [
+            ("1.9.2", "1.10.0"),
+            ("2.0.0-rc1", "2.0.0-rc2"),
+            ("1.0", "1.0.1"),
+            ("1.0.0-rc1", "1.0.0"),
+            ("1.2", "1.10"),
+            ("1.0~rc", "1.0.1"),
+            ("1~x", "1a"),
+        ] {
+            assert_eq!(compare_versions(a, b), Ordering::Less, "{a} < {b}");
+            assert_eq!(compare_versions(b, a), Ordering::Greater, "{b} > {a}");
+        }
+        assert_eq!(compare_versions("1.01", "1.1"), Ordering::Equal);
+        // Runs too long for any integer type still compare as numbers: these three made a
+        // cycle when long runs fell back to text.
+        let long = format!("1{}", "0".repeat(40));
+        let mut v = vec![long.clone(), "2".to_string(), "10".to_string()];
+        assert_eq!(compare_versions(&long, "10"), Ordering::Greater);
+        assert_eq!(compare_versions("2", &long), Ordering::Less);
+        v.sort_by(|a, b| compare_versions(a, b));
+        assert_eq!(v, ["2", "10", long.as_str()]);
+        // Transitive over a mixed set, so sorting never sees a cycle.
+        let set = [
+            "1",
+            "01",
+            "9",
+            "10",
+            "1a",
+            "a1",
+            "1.0",
+            "1.0-rc1",
+            "1~x",
+            &long,
+            "99999999999999999999999999999999999999999",
+        ];
+        for a in set {
+            for b in set {
+                for c in set {
+                    let (ab, bc) = (compare_versions(a, b), compare_versions(b, c));
+                    if ab == bc && ab != Ordering::Equal {
+                        assert_eq!(compare_versions(a, c), ab, "{a} {b} {c}");
+                    }
+                }
+            }
+        }
     }
 }
