@@ -11,6 +11,7 @@ pub mod files;
 pub mod hash;
 pub mod layout;
 pub mod pkg;
+pub mod pool;
 pub mod sign;
 
 pub use atomic::{replace_unsynced, sync_dir, write_atomic};

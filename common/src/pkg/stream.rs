@@ -14,6 +14,7 @@ use std::thread::{Scope, ScopedJoinHandle};
 use super::error::Violation;
 use super::limits::Limits;
 use crate::hash::{Digest, HashingReader};
+use crate::pool::BufferPool;
 
 /// Bytes per chunk sent from the decoder thread.
 const CHUNK: usize = 256 << 10;
@@ -175,9 +176,7 @@ enum Stop {
 /// Decodes the next chunk. Both drivers cut the stream into the same chunks, so an error
 /// surfaces at the same entry whether or not the decoder runs on its own thread.
 fn next_chunk<R: Read>(decoded: &mut Decoded<R>, mut chunk: Vec<u8>) -> (Vec<u8>, usize, Stop) {
-    if chunk.len() != CHUNK {
-        chunk.resize(CHUNK, 0);
-    }
+    chunk.resize(CHUNK, 0);
     let mut filled = 0;
     let stop = loop {
         if filled == CHUNK {
@@ -194,7 +193,7 @@ fn next_chunk<R: Read>(decoded: &mut Decoded<R>, mut chunk: Vec<u8>) -> (Vec<u8>
 
 fn produce<R: Read>(mut decoded: Decoded<R>, tx: &SyncSender<Chunk>) -> Option<Digest> {
     loop {
-        let (chunk, len, stop) = next_chunk(&mut decoded, pooled_chunk());
+        let (chunk, len, stop) = next_chunk(&mut decoded, POOL.take());
         if len > 0 {
             tx.send(Ok((chunk, len))).ok()?;
         }
@@ -259,31 +258,12 @@ impl<R: Read> Read for Inline<R> {
 /// Chunk buffers between unpacks: consumed chunks come back here and the decoder threads take
 /// them, which saves a fresh allocation, its zeroing and its page faults per chunk (a package
 /// of a few hundred KiB would otherwise allocate all of its chunks anew).
-static POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
-/// Chunks kept at most: enough for a few unpacks at once (8 MiB).
-const POOL_MAX: usize = 32;
-
-fn pooled_chunk() -> Vec<u8> {
-    POOL.lock()
-        .ok()
-        .and_then(|mut p| p.pop())
-        .unwrap_or_default()
-}
-
-fn give_back(chunk: Vec<u8>) {
-    if chunk.len() == CHUNK
-        && let Ok(mut p) = POOL.lock()
-        && p.len() < POOL_MAX
-    {
-        p.push(chunk);
-    }
-}
+/// 32 chunks are kept at most: enough for a few unpacks at once (8 MiB).
+static POOL: BufferPool = BufferPool::new(CHUNK, 32);
 
 /// Frees the chunk buffers kept between unpacks (a daemon calls it when it goes idle).
 pub fn release_buffers() {
-    if let Ok(mut p) = POOL.lock() {
-        *p = Vec::new();
-    }
+    POOL.clear();
 }
 
 /// Reads what the decoder thread sends; ends when the thread is done.
@@ -296,7 +276,7 @@ pub(crate) struct ChannelReader {
 
 impl Drop for ChannelReader {
     fn drop(&mut self) {
-        give_back(std::mem::take(&mut self.chunk));
+        POOL.give_back(std::mem::take(&mut self.chunk));
     }
 }
 
@@ -305,7 +285,7 @@ impl Read for ChannelReader {
         while self.pos == self.len {
             match self.rx.recv() {
                 Ok(Ok((chunk, len))) => {
-                    give_back(std::mem::replace(&mut self.chunk, chunk));
+                    POOL.give_back(std::mem::replace(&mut self.chunk, chunk));
                     self.len = len;
                     self.pos = 0;
                 }

@@ -272,7 +272,7 @@ impl StoreView {
         let mut read = 0;
         let known = self.stored(name);
         let mut rel = String::with_capacity(name.len() + 24);
-        let found = versions
+        let mut found = versions
             .iter()
             .map(|v| {
                 rel.clear();
@@ -298,14 +298,13 @@ impl StoreView {
                     })
             })
             .collect::<Vec<_>>();
-        let mut found = found;
-        if found.len() > 1 {
-            let version = |r: &Result<Arc<Installed>, Damaged>| match r {
-                Ok(e) => e.manifest.version.clone(),
-                Err(d) => d.version.clone(),
-            };
-            found.sort_by(|a, b| pandora_common::files::compare_versions(&version(a), &version(b)));
+        fn version(r: &Result<Arc<Installed>, Damaged>) -> &str {
+            match r {
+                Ok(e) => &e.manifest.version,
+                Err(d) => &d.version,
+            }
         }
+        found.sort_by(|a, b| pandora_common::files::compare_versions(version(a), version(b)));
         Some(NameScan {
             name: name.clone(),
             stamp,

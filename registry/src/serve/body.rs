@@ -10,6 +10,7 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use hyper::body::{Frame, SizeHint};
+use pandora_common::pool::BufferPool;
 use tokio::task::JoinHandle;
 
 /// How much of a file one frame carries. Each connection holds at most two chunks: the one
@@ -89,7 +90,7 @@ fn read_cached(file: &File, offset: u64, want: usize) -> Option<io::Result<Bytes
     if want > CHUNK as usize {
         return None;
     }
-    let mut buf = pooled_buffer();
+    let mut buf = POOL.take();
     let read = rustix::io::preadv2(
         file,
         &mut [io::IoSliceMut::new(&mut buf[..want])],
@@ -101,17 +102,10 @@ fn read_cached(file: &File, offset: u64, want: usize) -> Option<io::Result<Bytes
         // Would wait for the disk, or the kernel (or a filter in front of it) does not do
         // `RWF_NOWAIT`: the blocking read does the work, and reports real errors.
         Err(_) => {
-            give_back(buf);
+            POOL.give_back(buf);
             None
         }
     }
-}
-
-fn pooled_buffer() -> Vec<u8> {
-    POOL.lock()
-        .ok()
-        .and_then(|mut p| p.pop())
-        .unwrap_or_else(|| vec![0u8; CHUNK as usize])
 }
 
 /// Reads up to `want` bytes at `offset`; fewer only at the end of the file. A read of at most
@@ -119,7 +113,7 @@ fn pooled_buffer() -> Vec<u8> {
 /// it: no fresh pages to fault in and zero per chunk.
 pub(crate) fn read_chunk(file: &File, offset: u64, want: usize) -> io::Result<Bytes> {
     let mut buf = if want <= CHUNK as usize {
-        pooled_buffer()
+        POOL.take()
     } else {
         vec![0u8; want]
     };
@@ -130,7 +124,7 @@ pub(crate) fn read_chunk(file: &File, offset: u64, want: usize) -> io::Result<By
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
-                give_back(buf);
+                POOL.give_back(buf);
                 return Err(e);
             }
         }
@@ -138,19 +132,8 @@ pub(crate) fn read_chunk(file: &File, offset: u64, want: usize) -> io::Result<By
     Ok(Bytes::from_owner(Pooled { buf, len: filled }))
 }
 
-/// Chunk buffers no response holds, for the next reads.
-static POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
-/// Buffers the pool keeps at most (16 MiB); more are freed.
-const POOL_MAX: usize = 64;
-
-fn give_back(buf: Vec<u8>) {
-    if buf.len() == CHUNK as usize
-        && let Ok(mut p) = POOL.lock()
-        && p.len() < POOL_MAX
-    {
-        p.push(buf);
-    }
-}
+/// Chunk buffers no response holds, for the next reads: 64 at most (16 MiB).
+static POOL: BufferPool = BufferPool::new(CHUNK as usize, 64);
 
 /// A chunk's bytes, in a buffer that goes back to the pool when dropped.
 struct Pooled {
@@ -166,7 +149,7 @@ impl AsRef<[u8]> for Pooled {
 
 impl Drop for Pooled {
     fn drop(&mut self) {
-        give_back(std::mem::take(&mut self.buf));
+        POOL.give_back(std::mem::take(&mut self.buf));
     }
 }
 
@@ -248,8 +231,8 @@ mod tests {
         // Past the end: nothing, which the body reports as a file that shrank.
         let end = read_cached(&file, data.len() as u64, 10).unwrap().unwrap();
         assert!(end.is_empty());
-        let before = POOL.lock().unwrap().len();
+        let before = POOL.kept();
         drop(from_pool);
-        assert!(POOL.lock().unwrap().len() > before);
+        assert!(POOL.kept() > before);
     }
 }

@@ -3,6 +3,19 @@
 
 use super::*;
 
+/// A registry `main` holding app@1.0.0 with `payload` bytes of noise, and its blob's sha256.
+fn app_registry(ctx: &Context, payload: usize) -> (std::path::PathBuf, String) {
+    let reg = ctx.registry_of(
+        "main",
+        &[PkgSpec {
+            payload: &noise("app", payload),
+            ..PkgSpec::new("app", "1.0.0")
+        }],
+    );
+    let sha = indexed_sha(&reg, "app", "1.0.0");
+    (reg, sha)
+}
+
 #[test]
 fn a_blob_with_the_wrong_hash_or_size_is_discarded() {
     let ctx = Context::new();
@@ -58,14 +71,7 @@ fn a_blob_with_the_wrong_hash_or_size_is_discarded() {
 #[test]
 fn a_download_cut_once_resumes_with_range() {
     let ctx = Context::new();
-    let reg = ctx.registry_of(
-        "main",
-        &[PkgSpec {
-            payload: &noise("app", 256 << 10),
-            ..PkgSpec::new("app", "1.0.0")
-        }],
-    );
-    let sha = indexed_sha(&reg, "app", "1.0.0");
+    let (reg, sha) = app_registry(&ctx, 256 << 10);
     let size = std::fs::metadata(reg.join("blobs/sha256").join(&sha))
         .unwrap()
         .len();
@@ -106,14 +112,7 @@ fn a_resumed_download_from_a_server_that_ignores_range_skips_what_it_has() {
     // The unpacker reads the download as it arrives, so a retry cannot start over: the bytes
     // already read are skipped when the server sends the whole file again.
     let ctx = Context::new();
-    let reg = ctx.registry_of(
-        "main",
-        &[PkgSpec {
-            payload: &noise("app", 256 << 10),
-            ..PkgSpec::new("app", "1.0.0")
-        }],
-    );
-    let sha = indexed_sha(&reg, "app", "1.0.0");
+    let (reg, sha) = app_registry(&ctx, 256 << 10);
     let blob = blob_path(&sha);
     let b = blob.clone();
     let server = TestServer::start(&reg, move |req, earlier| match earlier {
@@ -141,14 +140,7 @@ fn a_resumed_download_from_a_server_that_ignores_range_skips_what_it_has() {
 #[test]
 fn a_download_that_is_not_a_package_is_refused_and_leaves_nothing() {
     let ctx = Context::new();
-    let reg = ctx.registry_of(
-        "main",
-        &[PkgSpec {
-            payload: &noise("app", 1 << 20),
-            ..PkgSpec::new("app", "1.0.0")
-        }],
-    );
-    let sha = indexed_sha(&reg, "app", "1.0.0");
+    let (reg, sha) = app_registry(&ctx, 1 << 20);
     let path = reg.join("blobs/sha256").join(&sha);
     let size = std::fs::metadata(&path).unwrap().len() as usize;
     // Same size, but not zstd: the unpacker, reading as it arrives, gives up at once.
@@ -174,14 +166,7 @@ fn a_download_that_is_not_a_package_is_refused_and_leaves_nothing() {
 #[test]
 fn a_download_cut_every_time_fails_and_leaves_nothing() {
     let ctx = Context::new();
-    let reg = ctx.registry_of(
-        "main",
-        &[PkgSpec {
-            payload: &noise("app", 64 << 10),
-            ..PkgSpec::new("app", "1.0.0")
-        }],
-    );
-    let sha = indexed_sha(&reg, "app", "1.0.0");
+    let (reg, sha) = app_registry(&ctx, 64 << 10);
     let blob = blob_path(&sha);
     let b = blob.clone();
     let server = TestServer::start(&reg, move |req, _| {

@@ -124,7 +124,6 @@ impl BlobPlan {
             check,
             input,
             failure: None,
-            read: 0,
         })
     }
 }
@@ -167,7 +166,6 @@ pub(crate) struct BlobReader<'p> {
     input: Input,
     /// Why reading stopped, when the download (not the archive) is to blame.
     failure: Option<DownloadError>,
-    read: u64,
 }
 
 impl Read for BlobReader<'_> {
@@ -203,7 +201,6 @@ impl Read for BlobReader<'_> {
         if let Some(check) = &mut self.check {
             check.update(&buf[..n]);
         }
-        self.read += n as u64;
         Ok(n)
     }
 }
@@ -310,7 +307,8 @@ impl RegistryClient {
         Ok(BlobPlan { source, signature })
     }
 
-    /// The blob of `pin`, verified and in the cache (or in place), for reading whole.
+    /// The blob of `pin`, verified and in the cache (or in place), for reading whole. A blob
+    /// on disk with no signature to check is not read here: the caller reads and hashes it.
     pub(crate) fn blob(
         &self,
         layout: &Layout,
@@ -319,6 +317,18 @@ impl RegistryClient {
         events: &Events,
     ) -> Result<Fetched, FetchError> {
         let plan = self.plan_blob(layout, pin, v)?;
+        if plan.signature.is_none()
+            && let Source::Cached(path) | Source::InPlace(path) = &plan.source
+        {
+            return Ok(Fetched {
+                path: path.clone(),
+                downloaded: false,
+                trust: Trust {
+                    snapshot_key: self.snapshot_key.map(|k| k.to_string()),
+                    package_key: None,
+                },
+            });
+        }
         let mut reader = plan.open(self, layout, pin, v, events)?;
         let mut hasher = pandora_common::hash::Hasher::new();
         let mut buf = vec![0u8; 256 << 10];
