@@ -21,6 +21,10 @@ pub enum Answer {
     Canned(u16, String),
     /// The whole file with 200, whatever `Range` asks for.
     IgnoreRange,
+    /// The whole file with 200, in 64 KiB chunks of `Transfer-Encoding: chunked`.
+    Chunked,
+    /// 302 to the given path.
+    Redirect(String),
 }
 
 /// One request the server saw.
@@ -156,7 +160,11 @@ fn answer(
         out.write_all(head(*status, body.len(), "").as_bytes())?;
         return out.write_all(body.as_bytes());
     }
-    let rel = path.trim_start_matches('/');
+    if let Answer::Redirect(to) = &what {
+        return out.write_all(head(302, 0, &format!("Location: {to}\r\n")).as_bytes());
+    }
+    // The query is not part of the file's name.
+    let rel = path.split('?').next().unwrap_or("").trim_start_matches('/');
     let bytes = match std::fs::read(root.join(rel)) {
         Ok(b) if !rel.split('/').any(|c| c == "..") => b,
         _ => return out.write_all(head(404, 0, "").as_bytes()),
@@ -167,6 +175,18 @@ fn answer(
         .and_then(|r| r.strip_suffix('-'))
         .and_then(|n| n.parse::<usize>().ok())
         .filter(|n| *n < bytes.len() && !matches!(what, Answer::IgnoreRange));
+    if let Answer::Chunked = what {
+        out.write_all(
+            b"HTTP/1.1 200 X\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        )?;
+        for chunk in bytes.chunks(64 << 10) {
+            out.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())?;
+            out.write_all(chunk)?;
+            out.write_all(b"\r\n")?;
+        }
+        out.write_all(b"0\r\n\r\n")?;
+        return out.flush();
+    }
     let (status, body, extra) = match start {
         Some(s) => (
             206,
@@ -182,7 +202,11 @@ fn answer(
     out.write_all(head(status, body.len(), &extra).as_bytes())?;
     let half = body.len() / 2;
     match what {
-        Answer::Serve | Answer::Canned(..) | Answer::IgnoreRange => out.write_all(body)?,
+        Answer::Serve
+        | Answer::Canned(..)
+        | Answer::IgnoreRange
+        | Answer::Chunked
+        | Answer::Redirect(_) => out.write_all(body)?,
         Answer::Cut => {
             out.write_all(&body[..half])?;
             out.flush()?;

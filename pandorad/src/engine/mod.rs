@@ -80,6 +80,7 @@ impl Events {
             id,
             total,
             last: 0,
+            sent: std::time::Instant::now(),
         }
     }
 
@@ -111,12 +112,17 @@ impl Events {
     }
 }
 
+/// The shortest time between two progress events of a task.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// A unit of work in progress.
 pub(crate) struct Task {
     events: Events,
     id: u64,
     total: u64,
     last: u64,
+    /// When the last progress event went out (or the task started).
+    sent: std::time::Instant,
 }
 
 impl Task {
@@ -125,10 +131,13 @@ impl Task {
         self.events.check()
     }
 
-    /// Reports `done` bytes, at most every 64 KiB so a fast download does not flood the stream.
+    /// Reports `done` bytes: at most ten times a second, and only after 64 KiB more, so that
+    /// fast downloads (an install may run hundreds) do not flood the stream; and at the end.
     pub(crate) fn progress(&mut self, done: u64) {
-        if done >= self.last + (64 << 10) || done == self.total {
+        let due = done >= self.last + (64 << 10) && self.sent.elapsed() >= PROGRESS_EVERY;
+        if due || (done == self.total && done != self.last) {
             self.last = done;
+            self.sent = std::time::Instant::now();
             self.events.send(event::Kind::TaskProgress(TaskProgress {
                 id: self.id,
                 done,
@@ -314,6 +323,33 @@ mod tests {
             out.push(e);
         }
         out
+    }
+
+    #[test]
+    fn progress_goes_out_at_most_ten_times_a_second_and_always_at_the_end() {
+        let (tx, mut rx) = mpsc::channel(1000);
+        let events = Events {
+            tx,
+            ..Events::detached()
+        };
+        let mut task = events.task("download", "a@1", 10 << 20);
+        // A fast download: 160 steps of 64 KiB in no time gives one event, for the end.
+        for step in 1..=160u64 {
+            task.progress(step * (64 << 10));
+        }
+        let mut slow = events.task("download", "b@1", 1 << 20);
+        std::thread::sleep(PROGRESS_EVERY);
+        slow.progress(32 << 10); // less than 64 KiB since the last: none
+        slow.progress(128 << 10); // 64 KiB more and the time has come
+        slow.progress(192 << 10); // too soon after the last
+        drop((task, slow));
+        let mut progress = Vec::new();
+        while let Ok(Ok(e)) = rx.try_recv() {
+            if let Some(event::Kind::TaskProgress(p)) = e.kind {
+                progress.push((p.id, p.done));
+            }
+        }
+        assert_eq!(progress, vec![(0, 10 << 20), (1, 128 << 10)]);
     }
 
     #[tokio::test]

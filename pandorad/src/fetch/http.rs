@@ -1,5 +1,6 @@
 //! The HTTP side of fetching: one blocking client (rustls with the system's roots), GETs with
-//! validators, and streamed downloads that hash, cap, retry and resume.
+//! validators, and streamed downloads that hash, cap, retry and resume. A download from a
+//! plain `http://` registry goes through the small client of [`super::http1`] when it can.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -11,6 +12,7 @@ use reqwest::StatusCode;
 use reqwest::blocking::Client;
 use reqwest::header::{ETAG, IF_NONE_MATCH, RANGE};
 
+use super::http1;
 use crate::engine::Task;
 
 /// Attempts per download before giving up.
@@ -147,9 +149,11 @@ pub(crate) enum DownloadError {
 /// read are skipped when the server ignores the range). Once it fails, [`Body::failure`] says
 /// why and every later read fails.
 pub(crate) struct Body {
-    client: &'static Client,
     url: String,
-    response: Option<reqwest::blocking::Response>,
+    /// Where [`http1`] sends the request; `None` once it left an answer to reqwest (a
+    /// redirect, a chunked body), or for URLs it does not take.
+    plain: Option<http1::Target>,
+    response: Option<Response>,
     /// Bytes handed to the reader so far.
     have: u64,
     cap: u64,
@@ -168,8 +172,8 @@ impl Body {
     /// Sends the first request; a server that answers with an error fails here.
     pub(crate) fn open(url: &str, cap: u64, size: Option<u64>) -> Result<Body, DownloadError> {
         let mut body = Body {
-            client: client().map_err(DownloadError::Failed)?,
             url: url.to_string(),
+            plain: http1::target(url),
             response: None,
             have: 0,
             cap,
@@ -200,35 +204,29 @@ impl Body {
                 std::thread::sleep(Duration::from_millis(100 * 4u64.pow(self.attempts - 1)));
             }
             self.attempts += 1;
-            let mut req = self.client.get(&self.url);
-            if self.have > 0 {
-                req = req.header(RANGE, format!("bytes={}-", self.have));
-            }
-            let mut resp = match req.send() {
-                Ok(r) if r.status().is_server_error() => {
-                    self.last_error = format!("HTTP {}", r.status());
+            let mut resp = match self.send() {
+                Ok(r) if r.status() >= 500 => {
+                    self.last_error = format!("HTTP {}", r.status_text());
                     continue;
                 }
-                Ok(r) if self.have > 0 && r.status() == StatusCode::RANGE_NOT_SATISFIABLE => {
+                Ok(r) if self.have > 0 && r.status() == 416 => {
                     self.ended = true;
                     return Ok(());
                 }
-                Ok(r) if !r.status().is_success() => {
-                    return Err(DownloadError::Failed(format!("HTTP {}", r.status())));
+                Ok(r) if !(200..300).contains(&r.status()) => {
+                    return Err(DownloadError::Failed(format!("HTTP {}", r.status_text())));
                 }
                 Ok(r) => r,
-                Err(e) if transient(&e) => {
-                    self.last_error = describe(&e);
+                Err(Sent::Transient(e)) => {
+                    self.last_error = e;
                     continue;
                 }
-                Err(e) => return Err(DownloadError::Failed(describe(&e))),
+                Err(Sent::Failed(e)) => return Err(DownloadError::Failed(e)),
             };
-            if self.have > 0 && resp.status() == StatusCode::PARTIAL_CONTENT {
+            if self.have > 0 && resp.status() == 206 {
                 // It must resume where the previous one stopped.
                 let start = resp
-                    .headers()
-                    .get(reqwest::header::CONTENT_RANGE)
-                    .and_then(|v| v.to_str().ok())
+                    .content_range()
                     .and_then(|v| v.strip_prefix("bytes "))
                     .and_then(|v| v.split('-').next())
                     .and_then(|v| v.trim().parse::<u64>().ok());
@@ -241,7 +239,7 @@ impl Body {
                     continue;
                 }
             }
-            if self.have > 0 && resp.status() != StatusCode::PARTIAL_CONTENT {
+            if self.have > 0 && resp.status() != 206 {
                 // The server ignored the range: skip what was read already.
                 match std::io::copy(&mut (&mut resp).take(self.have), &mut std::io::sink()) {
                     Ok(n) if n == self.have => {}
@@ -264,6 +262,27 @@ impl Body {
         )))
     }
 
+    /// One request for the body from `have` on.
+    fn send(&mut self) -> Result<Response, Sent> {
+        if let Some(target) = &self.plain {
+            match http1::get(target, self.have) {
+                Ok(Some(r)) => return Ok(Response::Plain(r)),
+                Ok(None) => self.plain = None,
+                Err(e) => return Err(Sent::Transient(e)),
+            }
+        }
+        let client = client().map_err(Sent::Failed)?;
+        let mut req = client.get(&self.url);
+        if self.have > 0 {
+            req = req.header(RANGE, format!("bytes={}-", self.have));
+        }
+        match req.send() {
+            Ok(r) => Ok(Response::Reqwest(r)),
+            Err(e) if transient(&e) => Err(Sent::Transient(describe(&e))),
+            Err(e) => Err(Sent::Failed(describe(&e))),
+        }
+    }
+
     fn fail(&mut self, e: DownloadError) -> std::io::Error {
         let text = match &e {
             DownloadError::TooLarge => format!("larger than {} bytes", self.cap),
@@ -273,6 +292,56 @@ impl Body {
         };
         self.failure = Some(e);
         std::io::Error::other(format!("the download failed: {text}"))
+    }
+}
+
+/// Why a request got no answer.
+enum Sent {
+    /// Worth another attempt.
+    Transient(String),
+    Failed(String),
+}
+
+/// An answer, from either client.
+enum Response {
+    Plain(http1::Response),
+    Reqwest(reqwest::blocking::Response),
+}
+
+impl Response {
+    fn status(&self) -> u16 {
+        match self {
+            Response::Plain(r) => r.status(),
+            Response::Reqwest(r) => r.status().as_u16(),
+        }
+    }
+
+    /// `404 Not Found`.
+    fn status_text(&self) -> String {
+        let code = self.status();
+        match StatusCode::from_u16(code) {
+            Ok(s) => s.to_string(),
+            Err(_) => code.to_string(),
+        }
+    }
+
+    fn content_range(&self) -> Option<&str> {
+        match self {
+            Response::Plain(r) => r.content_range(),
+            Response::Reqwest(r) => r
+                .headers()
+                .get(reqwest::header::CONTENT_RANGE)
+                .and_then(|v| v.to_str().ok()),
+        }
+    }
+}
+
+impl Read for Response {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Response::Plain(r) => r.read(buf),
+            Response::Reqwest(r) => r.read(buf),
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 //! on disk, read in place).
 
 pub(crate) mod http;
+mod http1;
 mod registry;
 
 pub(crate) use http::client as http_client;

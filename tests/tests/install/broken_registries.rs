@@ -138,6 +138,38 @@ fn a_resumed_download_from_a_server_that_ignores_range_skips_what_it_has() {
 }
 
 #[test]
+fn a_redirected_download_with_a_chunked_body_installs() {
+    // Pandora's own HTTP/1.1 client reads plain `http://` downloads with a Content-Length;
+    // a redirect or a chunked body goes to the general client, which follows and decodes it.
+    let ctx = Context::new();
+    let (reg, sha) = app_registry(&ctx, 256 << 10);
+    let blob = blob_path(&sha);
+    let moved = format!("{blob}?moved");
+    let (b, m) = (blob.clone(), moved.clone());
+    let server = TestServer::start(&reg, move |req, _| match &req.path {
+        p if *p == b => Answer::Redirect(m.clone()),
+        p if *p == m => Answer::Chunked,
+        _ => Answer::Serve,
+    });
+    let _d = ctx.start_daemon(&[]);
+    ctx.add_registry("main", &server.url(), 0);
+
+    let r = ctx.plain(&["install", "app@1.0.0"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    // Once from each client, then the chunked body from where the redirect points.
+    assert_eq!(
+        server.requests(&blob).len(),
+        2,
+        "{:?}",
+        server.requests(&blob)
+    );
+    assert_eq!(server.requests(&moved).len(), 1);
+    assert_eq!(ctx.cached_blobs(), vec![sha.clone()]);
+    assert_eq!(ctx.stored_sha("app", "1.0.0"), sha);
+    assert_eq!(ctx.tmp_entries(), Vec::<String>::new());
+}
+
+#[test]
 fn a_download_that_is_not_a_package_is_refused_and_leaves_nothing() {
     let ctx = Context::new();
     let (reg, sha) = app_registry(&ctx, 1 << 20);

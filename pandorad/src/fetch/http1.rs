@@ -1,0 +1,406 @@
+//! A small HTTP/1.1 client for the request an install makes most: the GET of a package from a
+//! plain `http://` registry. The body is read from the socket straight into the caller's
+//! buffer, on the caller's thread, and connections are kept alive between packages. (reqwest's
+//! blocking client runs the connection on a thread of its own and hands every chunk over.)
+//! What it does not speak goes to reqwest: TLS, proxies, redirects, and bodies without a
+//! `Content-Length` (chunked, or up to the close).
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::http::STALL_TIMEOUT;
+
+/// Longest wait for a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest response head read.
+const MAX_HEAD: usize = 64 << 10;
+/// Idle connections kept, and for how long: under the idle timeouts servers commonly use.
+const POOL_SIZE: usize = 8;
+const POOL_IDLE: Duration = Duration::from_secs(20);
+
+/// Where a plain `http://` URL goes.
+pub(crate) struct Target {
+    /// `host:port`, the connection's key in the pool.
+    authority: String,
+    host: String,
+    port: u16,
+    /// The request target: path and query.
+    path: String,
+}
+
+/// The target of `url` when this client can fetch it: `http://`, no credentials, and no proxy
+/// configured in the environment (reqwest honours those).
+pub(crate) fn target(url: &str) -> Option<Target> {
+    let proxied = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|p| !p.is_empty()));
+    if proxied { None } else { parse(url) }
+}
+
+fn parse(url: &str) -> Option<Target> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    if parsed.scheme() != "http" || !parsed.username().is_empty() || parsed.password().is_some() {
+        return None;
+    }
+    // `[::1]` for an IPv6 address, as the Host header wants it.
+    let host = parsed.host_str()?.to_string();
+    let port = parsed.port_or_known_default()?;
+    let mut path = parsed.path().to_string();
+    if let Some(q) = parsed.query() {
+        path.push('?');
+        path.push_str(q);
+    }
+    Some(Target {
+        authority: format!("{host}:{port}"),
+        host,
+        port,
+        path,
+    })
+}
+
+/// Connections kept alive, newest last.
+static POOL: Mutex<Vec<(String, TcpStream, Instant)>> = Mutex::new(Vec::new());
+
+fn pooled(authority: &str) -> Option<TcpStream> {
+    let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
+    pool.retain(|(_, _, since)| since.elapsed() < POOL_IDLE);
+    let i = pool.iter().rposition(|(a, ..)| a == authority)?;
+    Some(pool.swap_remove(i).1)
+}
+
+fn give_back(authority: &str, stream: TcpStream) {
+    let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
+    if pool.len() >= POOL_SIZE {
+        pool.remove(0);
+    }
+    pool.push((authority.to_string(), stream, Instant::now()));
+}
+
+fn connect(t: &Target) -> std::io::Result<TcpStream> {
+    let host = t.host.trim_start_matches('[').trim_end_matches(']');
+    let mut last = None;
+    for addr in (host, t.port).to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
+            Ok(s) => {
+                s.set_nodelay(true)?;
+
+                s.set_read_timeout(Some(STALL_TIMEOUT))?;
+                s.set_write_timeout(Some(STALL_TIMEOUT))?;
+                return Ok(s);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(ErrorKind::NotFound, format!("{host} has no address"))
+    }))
+}
+
+/// A response whose body is being read: exactly `Content-Length` bytes, after which the
+/// connection goes back to the pool.
+pub(crate) struct Response {
+    status: u16,
+    content_range: Option<String>,
+    stream: Option<TcpStream>,
+    authority: String,
+    /// Body bytes that came with the head.
+    early: Vec<u8>,
+    at: usize,
+    /// Body bytes not yet handed on.
+    remaining: u64,
+    keep_alive: bool,
+}
+
+impl Response {
+    pub(crate) fn status(&self) -> u16 {
+        self.status
+    }
+
+    pub(crate) fn content_range(&self) -> Option<&str> {
+        self.content_range.as_deref()
+    }
+
+    fn done(&mut self) {
+        if let Some(stream) = self.stream.take()
+            && self.keep_alive
+            && self.at == self.early.len()
+        {
+            give_back(&self.authority, stream);
+        }
+    }
+}
+
+impl Read for Response {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.remaining == 0 || buf.is_empty() {
+            self.done();
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let n = if self.at < self.early.len() {
+            let n = want.min(self.early.len() - self.at);
+            buf[..n].copy_from_slice(&self.early[self.at..self.at + n]);
+            self.at += n;
+            n
+        } else {
+            let Some(stream) = self.stream.as_mut() else {
+                return Err(ErrorKind::NotConnected.into());
+            };
+            match stream.read(&mut buf[..want])? {
+                0 => {
+                    self.stream = None;
+                    return Err(std::io::Error::new(
+                        ErrorKind::UnexpectedEof,
+                        format!(
+                            "the connection closed with {} bytes to come",
+                            self.remaining
+                        ),
+                    ));
+                }
+                n => n,
+            }
+        };
+        self.remaining -= n as u64;
+        if self.remaining == 0 {
+            self.done();
+        }
+        Ok(n)
+    }
+}
+
+/// GET `t`, from byte `from` on when it is not 0. `Ok(None)` when the answer is one this
+/// client leaves to reqwest (a redirect, a body without a length). An error is worth a retry.
+pub(crate) fn get(t: &Target, from: u64) -> Result<Option<Response>, String> {
+    let mut request = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: pandorad/{}\r\nAccept: */*\r\n",
+        t.path,
+        t.authority,
+        env!("CARGO_PKG_VERSION")
+    );
+    if from > 0 {
+        request.push_str(&format!("Range: bytes={from}-\r\n"));
+    }
+    request.push_str("\r\n");
+    // A kept-alive connection the server has closed meanwhile fails before an answer: then
+    // once more on a new one.
+    if let Some(stream) = pooled(&t.authority)
+        && let Ok(answer) = exchange(t, stream, &request)
+    {
+        return Ok(answer);
+    }
+    let stream = connect(t).map_err(|e| format!("cannot connect to {}: {e}", t.authority))?;
+    exchange(t, stream, &request).map_err(|e| format!("{}: {e}", t.authority))
+}
+
+fn exchange(t: &Target, mut stream: TcpStream, request: &str) -> std::io::Result<Option<Response>> {
+    stream.write_all(request.as_bytes())?;
+    let mut buf = vec![0u8; 16 << 10];
+    let mut len = 0;
+    // Whether `buf[..len]` may hold a whole head: after an interim answer it may.
+    let mut parse = false;
+    loop {
+        if !parse {
+            if len == buf.len() {
+                if buf.len() >= MAX_HEAD {
+                    return Err(std::io::Error::other("the response head is too large"));
+                }
+                buf.resize(buf.len() * 2, 0);
+            }
+            let n = stream.read(&mut buf[len..])?;
+            if n == 0 {
+                return Err(std::io::Error::new(
+                    ErrorKind::UnexpectedEof,
+                    "the connection closed before an answer",
+                ));
+            }
+            len += n;
+        }
+        parse = false;
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut head = httparse::Response::new(&mut headers);
+        let parsed = head
+            .parse(&buf[..len])
+            .map_err(|e| std::io::Error::other(format!("a malformed answer: {e}")))?;
+        let httparse::Status::Complete(head_len) = parsed else {
+            continue;
+        };
+        let status = head.code.unwrap_or(0);
+        if (100..200).contains(&status) && status != 101 {
+            // An interim answer: the real one follows.
+            buf.copy_within(head_len..len, 0);
+            len -= head_len;
+            parse = len > 0;
+            continue;
+        }
+        let mut length = None;
+        let mut content_range = None;
+        let mut close = head.version != Some(1);
+        for h in head.headers.iter() {
+            let value = std::str::from_utf8(h.value).unwrap_or("").trim();
+            if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                return Ok(None);
+            } else if h.name.eq_ignore_ascii_case("content-length") {
+                let n = value.parse::<u64>().map_err(|_| {
+                    std::io::Error::other(format!("a malformed Content-Length `{value}`"))
+                })?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(std::io::Error::other("two different Content-Lengths"));
+                }
+                length = Some(n);
+            } else if h.name.eq_ignore_ascii_case("content-range") {
+                content_range = Some(value.to_string());
+            } else if h.name.eq_ignore_ascii_case("connection") {
+                close = value
+                    .split(',')
+                    .any(|v| v.trim().eq_ignore_ascii_case("close"));
+            }
+        }
+        let remaining = match length {
+            _ if (300..400).contains(&status) => return Ok(None),
+            _ if status == 204 || status == 304 => 0,
+            Some(n) => n,
+            None => return Ok(None),
+        };
+        let early = buf[head_len..len].to_vec();
+        if early.len() as u64 > remaining {
+            // More than the body: a server that pipelines or lies; not kept.
+            close = true;
+        }
+        let mut response = Response {
+            status,
+            content_range,
+            stream: Some(stream),
+            authority: t.authority.clone(),
+            early,
+            at: 0,
+            remaining,
+            keep_alive: !close,
+        };
+        if remaining == 0 {
+            response.done();
+        }
+        return Ok(Some(response));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A server that answers each connection's requests from `answers`, in order, and
+    /// reports how many connections it accepted.
+    fn serve(
+        answers: Vec<Vec<u8>>,
+        per_connection: usize,
+    ) -> (String, std::sync::mpsc::Receiver<usize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut answers = answers.into_iter();
+            let mut accepted = 0;
+            for stream in listener.incoming() {
+                let mut stream = stream.unwrap();
+                accepted += 1;
+                let _ = tx.send(accepted);
+                for _ in 0..per_connection {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        if stream.read(&mut byte).unwrap_or(0) == 0 {
+                            break;
+                        }
+                        head.push(byte[0]);
+                    }
+                    let Some(answer) = answers.next() else { return };
+                    stream.write_all(&answer).unwrap();
+                }
+            }
+        });
+        (format!("http://{addr}/blobs/x?y=1"), rx)
+    }
+
+    fn body(mut r: Response) -> Vec<u8> {
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn reads_exactly_the_length_and_reuses_the_connection() {
+        let (url, accepted) = serve(
+            vec![
+                b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".to_vec(),
+                b"HTTP/1.1 206 Partial\r\nContent-Range: bytes 2-4/5\r\ncontent-length: 3\r\n\r\nllo".to_vec(),
+            ],
+            2,
+        );
+        let t = parse(&url).unwrap();
+        assert_eq!(t.path, "/blobs/x?y=1");
+        let first = get(&t, 0).unwrap().unwrap();
+        assert_eq!(first.status(), 200);
+        assert_eq!(body(first), b"hello");
+        let second = get(&t, 2).unwrap().unwrap();
+        assert_eq!(
+            (second.status(), second.content_range()),
+            (206, Some("bytes 2-4/5"))
+        );
+        assert_eq!(body(second), b"llo");
+        // One connection served both.
+        assert_eq!(accepted.try_iter().last(), Some(1));
+    }
+
+    #[test]
+    fn a_closed_kept_connection_is_replaced_and_a_cut_body_is_an_error() {
+        let (url, accepted) = serve(
+            vec![
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+                b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort".to_vec(),
+            ],
+            1,
+        );
+        let t = parse(&url).unwrap();
+        assert_eq!(body(get(&t, 0).unwrap().unwrap()), b"ok");
+        // The server closed that connection after one answer: the next GET opens another.
+        let mut cut = get(&t, 0).unwrap().unwrap();
+        let mut out = Vec::new();
+        let e = cut.read_to_end(&mut out).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::UnexpectedEof, "{e}");
+        assert_eq!(out, b"short");
+        assert_eq!(accepted.try_iter().last(), Some(2));
+    }
+
+    #[test]
+    fn what_it_does_not_speak_is_left_to_reqwest() {
+        let (url, _) = serve(
+            vec![
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+                    .to_vec(),
+                b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n".to_vec(),
+                b"HTTP/1.0 200 OK\r\n\r\nuntil the close".to_vec(),
+                b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+            ],
+            1,
+        );
+        let t = parse(&url).unwrap();
+        assert!(get(&t, 0).unwrap().is_none(), "chunked");
+        assert!(get(&t, 0).unwrap().is_none(), "a redirect");
+        assert!(get(&t, 0).unwrap().is_none(), "no length");
+        let e = get(&t, 0).err().unwrap();
+        assert!(e.contains("two different Content-Lengths"), "{e}");
+        let v6 = parse("http://[::1]:8080/a").unwrap();
+        assert_eq!((v6.authority.as_str(), v6.port), ("[::1]:8080", 8080));
+        for url in [
+            "https://example.org/x",
+            "http://user:pw@example.org/x",
+            "file:///x",
+        ] {
+            assert!(parse(url).is_none(), "{url}");
+        }
+    }
+}
