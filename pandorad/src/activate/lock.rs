@@ -96,7 +96,8 @@ pub(crate) fn apply_lock(
                 .filter(|l| l.starts_with("installed ")),
         );
     }
-    let store = store.refresh(layout);
+    let refreshed = store.refresh(layout);
+    let store = refreshed.as_ref().unwrap_or(store);
     for l in &lock.packages {
         let stored = store
             .get(&l.pin.name, &l.pin.version)
@@ -113,7 +114,7 @@ pub(crate) fn apply_lock(
     let mut state = profile::state(layout, &profile)?;
     state.request.packages = lock.packages.iter().map(|l| l.pin.clone()).collect();
     let strategy = state.request.conflicts;
-    let built = rebuild(layout, &store, &mut state, &[], strategy, home, events)?;
+    let built = rebuild(layout, store, &mut state, &[], strategy, home, events)?;
     lines.push(format!(
         "profile `{profile}` holds the {} packages of {origin} (generation {})",
         lock.packages.len(),

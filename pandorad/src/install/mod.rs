@@ -167,7 +167,8 @@ pub(crate) fn install(
     let installed = fetched.staged.len() as u64;
     // The store as it is now (only the new entries are read), for the hooks and the
     // activation.
-    let store = store.refresh(layout);
+    let refreshed = store.refresh(layout);
+    let store = refreshed.as_ref().unwrap_or(store);
     // postinstall hooks, now that the packages are in the store: a failure leaves its
     // package there, but nothing of this request is activated.
     let mut hook_failures = Vec::new();
@@ -254,7 +255,7 @@ pub(crate) fn install(
                 .cloned()
                 .collect();
             let activated = crate::activate::activate_pins(
-                layout, &store, &pins, a.profile, a.strategy, a.home, events,
+                layout, store, &pins, a.profile, a.strategy, a.home, events,
             );
             match activated {
                 Ok(done) => {

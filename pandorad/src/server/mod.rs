@@ -87,7 +87,11 @@ async fn serve(
     let store = Arc::new(ArcSwap::from_pointee(StoreView::load(&layout)));
     let refresh = {
         let (store, layout) = (store.clone(), layout.clone());
-        move || store.store(Arc::new(store.load().refresh(&layout)))
+        move || {
+            if let Some(fresh) = store.load().refresh(&layout) {
+                store.store(Arc::new(fresh));
+            }
+        }
     };
     let finish = {
         let (layout, refresh) = (layout.clone(), refresh.clone());

@@ -101,7 +101,10 @@ impl Pandora for Service {
             if current.loaded_within(std::time::Duration::from_secs(1)) {
                 return current;
             }
-            let fresh = Arc::new(current.refresh(&layout));
+            let Some(fresh) = current.refresh(&layout) else {
+                return current;
+            };
+            let fresh = Arc::new(fresh);
             shared.store(fresh.clone());
             fresh
         })

@@ -27,7 +27,7 @@ pub(crate) struct Installed {
 /// A directory's mtime, ctime and inode: one `stat`, and different after anyone adds,
 /// removes, renames or replaces something in it, changes its mode, or replaces it. An entry is
 /// read-only, so a changed file in it needs a `chmod` first; that is left to `pandora verify`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct DirStamp(pub(super) [i64; 5]);
 
 impl DirStamp {
@@ -108,8 +108,11 @@ pub(crate) struct StoreView {
 }
 
 /// What one `store/<name>` directory holds now.
+#[derive(Default)]
 struct NameScan {
     name: String,
+    /// Listing and entries as the previous view has them: the other fields are left empty.
+    same: bool,
     stamp: DirStamp,
     versions: Vec<String>,
     found: Vec<Result<Arc<Installed>, Damaged>>,
@@ -126,7 +129,11 @@ impl StoreView {
     pub(crate) fn load(layout: &Layout) -> StoreView {
         let index = super::index::read(layout);
         let from_index = index.as_ref().map_or(0, |v| v.entries.len());
-        let (mut view, read) = index.unwrap_or_default().look(layout);
+        let index = index.unwrap_or_default();
+        let (mut view, read) = match index.look(layout) {
+            Some(changed) => changed,
+            None => (index, 0),
+        };
         tracing::info!(
             entries = view.entries.len(),
             damaged = view.damaged.len(),
@@ -179,13 +186,14 @@ impl StoreView {
     /// when it changed) and of each entry's directory (read again only when it changed or is
     /// new). Pandora never changes an entry, but a person may: a deleted version disappears,
     /// a deleted manifest makes the entry damaged. When anything was read, the new view is
-    /// saved as the store index for the next start.
-    pub(crate) fn refresh(&self, layout: &Layout) -> StoreView {
-        self.look(layout).0
+    /// saved as the store index for the next start. `None` when nothing changed: this view
+    /// is the store as it is.
+    pub(crate) fn refresh(&self, layout: &Layout) -> Option<StoreView> {
+        self.look(layout).map(|(view, _)| view)
     }
 
     /// [`StoreView::refresh`], and how many entries it read from disk.
-    fn look(&self, layout: &Layout) -> (StoreView, usize) {
+    fn look(&self, layout: &Layout) -> Option<(StoreView, usize)> {
         let store = layout.store();
         let (Ok(dir), Ok(names)) = (
             rustix::fs::open(
@@ -195,7 +203,7 @@ impl StoreView {
             ),
             fs_err::read_dir(&store),
         ) else {
-            return (StoreView::default(), 0);
+            return Some((StoreView::default(), 0));
         };
         let mut names: Vec<String> = names
             .flatten()
@@ -225,11 +233,20 @@ impl StoreView {
                 })
                 .collect()
         });
+        if scans.len() == self.names.len() && scans.iter().all(|s| s.same) {
+            // The same names, and each as this view has it.
+            return None;
+        }
         let mut entries = Vec::with_capacity(self.entries.len());
         let mut damaged = Vec::new();
         let mut listings = HashMap::with_capacity(scans.len());
         let (mut read, mut relisted) = (0, false);
-        for scan in scans {
+        for mut scan in scans {
+            if scan.same {
+                let known = self.names.get(&scan.name);
+                (scan.stamp, scan.versions) = known.cloned().unwrap_or_default();
+                scan.found = self.stored(&scan.name).iter().cloned().map(Ok).collect();
+            }
             read += scan.read;
             relisted |= scan.relisted;
             for r in scan.found {
@@ -245,7 +262,7 @@ impl StoreView {
         if changed {
             super::index::write(layout, &view);
         }
-        (view, read)
+        Some((view, read))
     }
 
     /// One `store/<name>`: its versions (listed again only if its directory changed), each
@@ -258,6 +275,30 @@ impl StoreView {
     ) -> Option<NameScan> {
         let now = DirStamp::at(dir, name)?;
         let known = self.names.get(name);
+        if let Some((stamp, versions)) = known
+            && *stamp == now
+        {
+            // The listing is as kept: if every version is an entry whose directory is as
+            // kept, nothing is taken apart and put together again.
+            let stored = self.stored(name);
+            let mut rel = String::with_capacity(name.len() + 24);
+            let same = stored.len() == versions.len()
+                && stored.iter().all(|e| {
+                    rel.clear();
+                    rel.push_str(name);
+                    rel.push('/');
+                    rel.push_str(&e.manifest.version);
+                    versions.contains(&e.manifest.version)
+                        && DirStamp::at(dir, &rel) == Some(e.stamp)
+                });
+            if same {
+                return Some(NameScan {
+                    name: name.clone(),
+                    same: true,
+                    ..NameScan::default()
+                });
+            }
+        }
         let versions = match known {
             Some((stamp, versions)) if *stamp == now => versions.clone(),
             _ => fs_err::read_dir(store.join(name))
@@ -307,6 +348,7 @@ impl StoreView {
         found.sort_by(|a, b| pandora_common::files::compare_versions(version(a), version(b)));
         Some(NameScan {
             name: name.clone(),
+            same: false,
             stamp,
             versions,
             found,
