@@ -10,7 +10,7 @@ use std::time::Duration;
 use pandora_common::hash::Hasher;
 use reqwest::StatusCode;
 use reqwest::blocking::Client;
-use reqwest::header::{ETAG, IF_NONE_MATCH, RANGE};
+use reqwest::header::{CONTENT_RANGE, ETAG, IF_NONE_MATCH, RANGE};
 
 use super::http1;
 use crate::engine::Task;
@@ -70,35 +70,42 @@ fn describe(e: &dyn std::error::Error) -> String {
     pandora_common::error_chain(e, ": ")
 }
 
-/// GET `url` with `If-None-Match`, reading at most `cap` bytes.
+/// GET `url` with `If-None-Match`, reading at most `cap` bytes. A failed connection or a
+/// server error is retried with backoff.
 pub(crate) fn get_conditional(
     url: &str,
     etag: Option<&str>,
     cap: u64,
 ) -> Result<Conditional, GetError> {
-    let client = client().map_err(GetError::Failed)?;
-    let resp = retry(|| {
-        let mut req = client.get(url);
-        if let Some(e) = etag {
-            req = req.header(IF_NONE_MATCH, e);
+    let mut plain = http1::target(url);
+    let mut last = String::new();
+    let mut answer = None;
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(100 * 4u64.pow(attempt - 1)));
         }
-        req.send()
-    })
-    .map_err(GetError::Failed)?;
-    if resp.status() == StatusCode::NOT_MODIFIED {
-        return Ok(Conditional::NotModified);
+        match send(url, &mut plain, 0, etag) {
+            Ok(r) if r.status() >= 500 => last = format!("HTTP {}", r.status_text()),
+            Ok(r) => {
+                answer = Some(r);
+                break;
+            }
+            Err(Sent::Transient(e)) => last = e,
+            Err(Sent::Failed(e)) => return Err(GetError::Failed(e)),
+        }
     }
-    if resp.status() == StatusCode::NOT_FOUND {
-        return Err(GetError::NotFound);
+    let Some(resp) = answer else {
+        return Err(GetError::Failed(format!(
+            "{last} (after {ATTEMPTS} attempts)"
+        )));
+    };
+    match resp.status() {
+        304 => return Ok(Conditional::NotModified),
+        404 => return Err(GetError::NotFound),
+        200..300 => {}
+        _ => return Err(GetError::Failed(format!("HTTP {}", resp.status_text()))),
     }
-    if !resp.status().is_success() {
-        return Err(GetError::Failed(format!("HTTP {}", resp.status())));
-    }
-    let etag = resp
-        .headers()
-        .get(ETAG)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let etag = resp.header(ETAG.as_str()).map(str::to_string);
     let mut body = Vec::new();
     resp.take(cap + 1)
         .read_to_end(&mut body)
@@ -113,22 +120,35 @@ fn transient(e: &reqwest::Error) -> bool {
     e.is_timeout() || e.is_connect() || e.is_request() || e.is_body()
 }
 
-fn retry(
-    mut send: impl FnMut() -> reqwest::Result<reqwest::blocking::Response>,
-) -> Result<reqwest::blocking::Response, String> {
-    let mut last = String::new();
-    for attempt in 0..ATTEMPTS {
-        if attempt > 0 {
-            std::thread::sleep(Duration::from_millis(100 * 4u64.pow(attempt - 1)));
-        }
-        match send() {
-            Ok(r) if r.status().is_server_error() => last = format!("HTTP {}", r.status()),
-            Ok(r) => return Ok(r),
-            Err(e) if transient(&e) => last = describe(&e),
-            Err(e) => return Err(describe(&e)),
+/// One GET of `url` (from byte `from` on, if not 0; with `If-None-Match: etag`, if given):
+/// through [`http1`] while `plain` names its target, else through reqwest. `plain` is cleared
+/// when [`http1`] leaves an answer to reqwest (a redirect, a body without a length).
+fn send(
+    url: &str,
+    plain: &mut Option<http1::Target>,
+    from: u64,
+    etag: Option<&str>,
+) -> Result<Response, Sent> {
+    if let Some(target) = plain.as_ref() {
+        match http1::get(target, from, etag) {
+            Ok(Some(r)) => return Ok(Response::Plain(r)),
+            Ok(None) => *plain = None,
+            Err(e) => return Err(Sent::Transient(e)),
         }
     }
-    Err(format!("{last} (after {ATTEMPTS} attempts)"))
+    let client = client().map_err(Sent::Failed)?;
+    let mut req = client.get(url);
+    if from > 0 {
+        req = req.header(RANGE, format!("bytes={from}-"));
+    }
+    if let Some(e) = etag {
+        req = req.header(IF_NONE_MATCH, e);
+    }
+    match req.send() {
+        Ok(r) => Ok(Response::Reqwest(r)),
+        Err(e) if transient(&e) => Err(Sent::Transient(describe(&e))),
+        Err(e) => Err(Sent::Failed(describe(&e))),
+    }
 }
 
 /// Why a download stopped.
@@ -204,7 +224,7 @@ impl Body {
                 std::thread::sleep(Duration::from_millis(100 * 4u64.pow(self.attempts - 1)));
             }
             self.attempts += 1;
-            let mut resp = match self.send() {
+            let mut resp = match send(&self.url, &mut self.plain, self.have, None) {
                 Ok(r) if r.status() >= 500 => {
                     self.last_error = format!("HTTP {}", r.status_text());
                     continue;
@@ -226,7 +246,7 @@ impl Body {
             if self.have > 0 && resp.status() == 206 {
                 // It must resume where the previous one stopped.
                 let start = resp
-                    .content_range()
+                    .header(CONTENT_RANGE.as_str())
                     .and_then(|v| v.strip_prefix("bytes "))
                     .and_then(|v| v.split('-').next())
                     .and_then(|v| v.trim().parse::<u64>().ok());
@@ -260,27 +280,6 @@ impl Body {
             "{} (after {ATTEMPTS} attempts)",
             self.last_error
         )))
-    }
-
-    /// One request for the body from `have` on.
-    fn send(&mut self) -> Result<Response, Sent> {
-        if let Some(target) = &self.plain {
-            match http1::get(target, self.have) {
-                Ok(Some(r)) => return Ok(Response::Plain(r)),
-                Ok(None) => self.plain = None,
-                Err(e) => return Err(Sent::Transient(e)),
-            }
-        }
-        let client = client().map_err(Sent::Failed)?;
-        let mut req = client.get(&self.url);
-        if self.have > 0 {
-            req = req.header(RANGE, format!("bytes={}-", self.have));
-        }
-        match req.send() {
-            Ok(r) => Ok(Response::Reqwest(r)),
-            Err(e) if transient(&e) => Err(Sent::Transient(describe(&e))),
-            Err(e) => Err(Sent::Failed(describe(&e))),
-        }
     }
 
     fn fail(&mut self, e: DownloadError) -> std::io::Error {
@@ -325,13 +324,11 @@ impl Response {
         }
     }
 
-    fn content_range(&self) -> Option<&str> {
+    /// The value of the header `name` (lower case).
+    fn header(&self, name: &str) -> Option<&str> {
         match self {
-            Response::Plain(r) => r.content_range(),
-            Response::Reqwest(r) => r
-                .headers()
-                .get(reqwest::header::CONTENT_RANGE)
-                .and_then(|v| v.to_str().ok()),
+            Response::Plain(r) => r.header(name),
+            Response::Reqwest(r) => r.headers().get(name).and_then(|v| v.to_str().ok()),
         }
     }
 }

@@ -20,6 +20,9 @@ const MAX_HEAD: usize = 64 << 10;
 const POOL_SIZE: usize = 8;
 const POOL_IDLE: Duration = Duration::from_secs(20);
 
+/// The response headers kept for the caller.
+const KEPT: [&str; 2] = ["content-range", "etag"];
+
 /// Where a plain `http://` URL goes.
 pub(crate) struct Target {
     /// `host:port`, the connection's key in the pool.
@@ -102,7 +105,8 @@ fn connect(t: &Target) -> std::io::Result<TcpStream> {
 /// connection goes back to the pool.
 pub(crate) struct Response {
     status: u16,
-    content_range: Option<String>,
+    /// The headers a caller asks for ([`KEPT`]), names in lower case.
+    headers: Vec<(&'static str, String)>,
     stream: Option<TcpStream>,
     authority: String,
     /// Body bytes that came with the head.
@@ -118,8 +122,12 @@ impl Response {
         self.status
     }
 
-    pub(crate) fn content_range(&self) -> Option<&str> {
-        self.content_range.as_deref()
+    /// The value of `name` (lower case), when it is one of [`KEPT`].
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn done(&mut self) {
@@ -172,9 +180,10 @@ impl Read for Response {
     }
 }
 
-/// GET `t`, from byte `from` on when it is not 0. `Ok(None)` when the answer is one this
-/// client leaves to reqwest (a redirect, a body without a length). An error is worth a retry.
-pub(crate) fn get(t: &Target, from: u64) -> Result<Option<Response>, String> {
+/// GET `t`, from byte `from` on when it is not 0, with `If-None-Match: etag` when given.
+/// `Ok(None)` when the answer is one this client leaves to reqwest (a redirect, a body
+/// without a length). An error is worth a retry.
+pub(crate) fn get(t: &Target, from: u64, etag: Option<&str>) -> Result<Option<Response>, String> {
     let mut request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: pandorad/{}\r\nAccept: */*\r\n",
         t.path,
@@ -183,6 +192,12 @@ pub(crate) fn get(t: &Target, from: u64) -> Result<Option<Response>, String> {
     );
     if from > 0 {
         request.push_str(&format!("Range: bytes={from}-\r\n"));
+    }
+    if let Some(etag) = etag {
+        if etag.contains(['\r', '\n']) {
+            return Err("an ETag with a line break".into());
+        }
+        request.push_str(&format!("If-None-Match: {etag}\r\n"));
     }
     request.push_str("\r\n");
     // A kept-alive connection the server has closed meanwhile fails before an answer: then
@@ -237,7 +252,7 @@ fn exchange(t: &Target, mut stream: TcpStream, request: &str) -> std::io::Result
             continue;
         }
         let mut length = None;
-        let mut content_range = None;
+        let mut headers = Vec::new();
         let mut close = head.version != Some(1);
         for h in head.headers.iter() {
             let value = std::str::from_utf8(h.value).unwrap_or("").trim();
@@ -251,8 +266,8 @@ fn exchange(t: &Target, mut stream: TcpStream, request: &str) -> std::io::Result
                     return Err(std::io::Error::other("two different Content-Lengths"));
                 }
                 length = Some(n);
-            } else if h.name.eq_ignore_ascii_case("content-range") {
-                content_range = Some(value.to_string());
+            } else if let Some(kept) = KEPT.iter().find(|k| h.name.eq_ignore_ascii_case(k)) {
+                headers.push((*kept, value.to_string()));
             } else if h.name.eq_ignore_ascii_case("connection") {
                 close = value
                     .split(',')
@@ -260,8 +275,8 @@ fn exchange(t: &Target, mut stream: TcpStream, request: &str) -> std::io::Result
             }
         }
         let remaining = match length {
-            _ if (300..400).contains(&status) => return Ok(None),
             _ if status == 204 || status == 304 => 0,
+            _ if (300..400).contains(&status) => return Ok(None),
             Some(n) => n,
             None => return Ok(None),
         };
@@ -272,7 +287,7 @@ fn exchange(t: &Target, mut stream: TcpStream, request: &str) -> std::io::Result
         }
         let mut response = Response {
             status,
-            content_range,
+            headers,
             stream: Some(stream),
             authority: t.authority.clone(),
             early,
@@ -291,16 +306,18 @@ fn exchange(t: &Target, mut stream: TcpStream, request: &str) -> std::io::Result
 mod tests {
     use super::*;
     use std::net::TcpListener;
+    use std::sync::mpsc::Receiver;
 
     /// A server that answers each connection's requests from `answers`, in order, and
     /// reports how many connections it accepted.
     fn serve(
         answers: Vec<Vec<u8>>,
         per_connection: usize,
-    ) -> (String, std::sync::mpsc::Receiver<usize>) {
+    ) -> (String, Receiver<usize>, Receiver<String>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let (heads, seen) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut answers = answers.into_iter();
             let mut accepted = 0;
@@ -317,12 +334,13 @@ mod tests {
                         }
                         head.push(byte[0]);
                     }
+                    let _ = heads.send(String::from_utf8_lossy(&head).into_owned());
                     let Some(answer) = answers.next() else { return };
                     stream.write_all(&answer).unwrap();
                 }
             }
         });
-        (format!("http://{addr}/blobs/x?y=1"), rx)
+        (format!("http://{addr}/blobs/x?y=1"), rx, seen)
     }
 
     fn body(mut r: Response) -> Vec<u8> {
@@ -333,31 +351,55 @@ mod tests {
 
     #[test]
     fn reads_exactly_the_length_and_reuses_the_connection() {
-        let (url, accepted) = serve(
+        let (url, accepted, heads) = serve(
             vec![
                 b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".to_vec(),
                 b"HTTP/1.1 206 Partial\r\nContent-Range: bytes 2-4/5\r\ncontent-length: 3\r\n\r\nllo".to_vec(),
+                b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\n\r\n".to_vec(),
+                b"HTTP/1.1 200 OK\r\nETag: \"v2\"\r\nContent-Length: 2\r\n\r\nv2".to_vec(),
             ],
-            2,
+            4,
         );
         let t = parse(&url).unwrap();
         assert_eq!(t.path, "/blobs/x?y=1");
-        let first = get(&t, 0).unwrap().unwrap();
+        let first = get(&t, 0, None).unwrap().unwrap();
         assert_eq!(first.status(), 200);
         assert_eq!(body(first), b"hello");
-        let second = get(&t, 2).unwrap().unwrap();
+        let second = get(&t, 2, None).unwrap().unwrap();
         assert_eq!(
-            (second.status(), second.content_range()),
+            (second.status(), second.header("content-range")),
             (206, Some("bytes 2-4/5"))
         );
         assert_eq!(body(second), b"llo");
-        // One connection served both.
+        // A 304 has no body, whatever its headers say.
+        let same = get(&t, 0, Some("\"v1\"")).unwrap().unwrap();
+        assert_eq!((same.status(), same.header("etag")), (304, Some("\"v1\"")));
+        assert_eq!(body(same), b"");
+        let fresh = get(&t, 0, Some("\"v1\"")).unwrap().unwrap();
+        assert_eq!(fresh.header("etag"), Some("\"v2\""));
+        assert_eq!(body(fresh), b"v2");
+        // One connection served them all, and each request said what it wanted.
         assert_eq!(accepted.try_iter().last(), Some(1));
+        let heads: Vec<String> = heads.try_iter().collect();
+        assert!(
+            heads[0].starts_with("GET /blobs/x?y=1 HTTP/1.1\r\n"),
+            "{heads:?}"
+        );
+        assert!(heads[1].contains("\r\nRange: bytes=2-\r\n"), "{heads:?}");
+        assert!(
+            heads[2].contains("\r\nIf-None-Match: \"v1\"\r\n"),
+            "{heads:?}"
+        );
+        assert!(
+            !heads[0].contains("Range") && !heads[0].contains("If-None"),
+            "{heads:?}"
+        );
+        assert!(get(&t, 0, Some("a\r\nX: y")).is_err());
     }
 
     #[test]
     fn a_closed_kept_connection_is_replaced_and_a_cut_body_is_an_error() {
-        let (url, accepted) = serve(
+        let (url, accepted, _) = serve(
             vec![
                 b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
                 b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort".to_vec(),
@@ -365,9 +407,9 @@ mod tests {
             1,
         );
         let t = parse(&url).unwrap();
-        assert_eq!(body(get(&t, 0).unwrap().unwrap()), b"ok");
+        assert_eq!(body(get(&t, 0, None).unwrap().unwrap()), b"ok");
         // The server closed that connection after one answer: the next GET opens another.
-        let mut cut = get(&t, 0).unwrap().unwrap();
+        let mut cut = get(&t, 0, None).unwrap().unwrap();
         let mut out = Vec::new();
         let e = cut.read_to_end(&mut out).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::UnexpectedEof, "{e}");
@@ -377,7 +419,7 @@ mod tests {
 
     #[test]
     fn what_it_does_not_speak_is_left_to_reqwest() {
-        let (url, _) = serve(
+        let (url, _, _) = serve(
             vec![
                 b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
                     .to_vec(),
@@ -388,10 +430,10 @@ mod tests {
             1,
         );
         let t = parse(&url).unwrap();
-        assert!(get(&t, 0).unwrap().is_none(), "chunked");
-        assert!(get(&t, 0).unwrap().is_none(), "a redirect");
-        assert!(get(&t, 0).unwrap().is_none(), "no length");
-        let e = get(&t, 0).err().unwrap();
+        assert!(get(&t, 0, None).unwrap().is_none(), "chunked");
+        assert!(get(&t, 0, None).unwrap().is_none(), "a redirect");
+        assert!(get(&t, 0, None).unwrap().is_none(), "no length");
+        let e = get(&t, 0, None).err().unwrap();
         assert!(e.contains("two different Content-Lengths"), "{e}");
         let v6 = parse("http://[::1]:8080/a").unwrap();
         assert_eq!((v6.authority.as_str(), v6.port), ("[::1]:8080", 8080));
