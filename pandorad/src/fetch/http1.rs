@@ -14,8 +14,12 @@ use super::http::STALL_TIMEOUT;
 
 /// Longest wait for a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The largest response head read.
+/// The largest response head read, and the most headers parsed; a larger answer goes to
+/// reqwest, whose limits are higher.
 const MAX_HEAD: usize = 64 << 10;
+const MAX_HEADERS: usize = 100;
+/// Interim (1xx) answers accepted before the real one.
+const MAX_INTERIM: usize = 8;
 /// Idle connections kept, and for how long: under the idle timeouts servers commonly use.
 const POOL_SIZE: usize = 8;
 const POOL_IDLE: Duration = Duration::from_secs(20);
@@ -66,11 +70,29 @@ fn parse(url: &str) -> Option<Target> {
 /// Connections kept alive, newest last.
 static POOL: Mutex<Vec<(String, TcpStream, Instant)>> = Mutex::new(Vec::new());
 
+/// A kept connection to `authority` that is still quiet: one with bytes waiting (a `408` a
+/// server sent before closing it) or already closed is dropped.
 fn pooled(authority: &str) -> Option<TcpStream> {
-    let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
-    pool.retain(|(_, _, since)| since.elapsed() < POOL_IDLE);
-    let i = pool.iter().rposition(|(a, ..)| a == authority)?;
-    Some(pool.swap_remove(i).1)
+    loop {
+        let stream = {
+            let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
+            pool.retain(|(_, _, since)| since.elapsed() < POOL_IDLE);
+            let i = pool.iter().rposition(|(a, ..)| a == authority)?;
+            pool.swap_remove(i).1
+        };
+        if quiet(&stream) {
+            return Some(stream);
+        }
+    }
+}
+
+fn quiet(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let waiting = stream.peek(&mut [0u8]);
+    stream.set_nonblocking(false).is_ok()
+        && matches!(waiting, Err(e) if e.kind() == ErrorKind::WouldBlock)
 }
 
 fn give_back(authority: &str, stream: TcpStream) {
@@ -81,15 +103,17 @@ fn give_back(authority: &str, stream: TcpStream) {
     pool.push((authority.to_string(), stream, Instant::now()));
 }
 
+/// Connects to the first of `t`'s addresses that answers, splitting [`CONNECT_TIMEOUT`]
+/// among them.
 fn connect(t: &Target) -> std::io::Result<TcpStream> {
     let host = t.host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<_> = (host, t.port).to_socket_addrs()?.collect();
+    let each = (CONNECT_TIMEOUT / addrs.len().max(1) as u32).max(Duration::from_secs(1));
     let mut last = None;
-    for addr in (host, t.port).to_socket_addrs()? {
-        match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, each) {
             Ok(s) => {
                 s.set_nodelay(true)?;
-
-                s.set_read_timeout(Some(STALL_TIMEOUT))?;
                 s.set_write_timeout(Some(STALL_TIMEOUT))?;
                 return Ok(s);
             }
@@ -142,7 +166,10 @@ impl Response {
 
 impl Read for Response {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.remaining == 0 || buf.is_empty() {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.remaining == 0 {
             self.done();
             return Ok(0);
         }
@@ -184,10 +211,11 @@ impl Read for Response {
 /// `Ok(None)` when the answer is one this client leaves to reqwest (a redirect, a body
 /// without a length). An error is worth a retry.
 pub(crate) fn get(t: &Target, from: u64, etag: Option<&str>) -> Result<Option<Response>, String> {
+    // The port is left out when it is the default, as other clients do.
+    let host = if t.port == 80 { &t.host } else { &t.authority };
     let mut request = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: pandorad/{}\r\nAccept: */*\r\n",
+        "GET {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: pandorad/{}\r\nAccept: */*\r\n",
         t.path,
-        t.authority,
         env!("CARGO_PKG_VERSION")
     );
     if from > 0 {
@@ -200,52 +228,112 @@ pub(crate) fn get(t: &Target, from: u64, etag: Option<&str>) -> Result<Option<Re
         request.push_str(&format!("If-None-Match: {etag}\r\n"));
     }
     request.push_str("\r\n");
-    // A kept-alive connection the server has closed meanwhile fails before an answer: then
-    // once more on a new one.
-    if let Some(stream) = pooled(&t.authority)
-        && let Ok(answer) = exchange(t, stream, &request)
-    {
-        return Ok(answer);
+    // A kept connection the server closed just now fails before a byte of the answer: then
+    // once more on a new one. Any other failure is the request's.
+    if let Some(stream) = pooled(&t.authority) {
+        match exchange(t, stream, &request) {
+            Err(Failed::Closed(_)) => {}
+            Ok(answer) => return Ok(answer),
+            Err(Failed::Other(e)) => return Err(format!("{}: {e}", t.authority)),
+        }
     }
     let stream = connect(t).map_err(|e| format!("cannot connect to {}: {e}", t.authority))?;
-    exchange(t, stream, &request).map_err(|e| format!("{}: {e}", t.authority))
+    exchange(t, stream, &request).map_err(|e| {
+        let (Failed::Closed(e) | Failed::Other(e)) = e;
+        format!("{}: {e}", t.authority)
+    })
 }
 
-fn exchange(t: &Target, mut stream: TcpStream, request: &str) -> std::io::Result<Option<Response>> {
-    stream.write_all(request.as_bytes())?;
+/// Why an exchange failed.
+enum Failed {
+    /// The connection was closed or reset before a byte of the answer came.
+    Closed(std::io::Error),
+    Other(std::io::Error),
+}
+
+impl From<std::io::Error> for Failed {
+    fn from(e: std::io::Error) -> Failed {
+        Failed::Other(e)
+    }
+}
+
+/// Sends `request` and reads the answer's head, all within [`STALL_TIMEOUT`].
+fn exchange(t: &Target, mut stream: TcpStream, request: &str) -> Result<Option<Response>, Failed> {
+    let closed = |e: std::io::Error| match e.kind() {
+        ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof => {
+            Failed::Closed(e)
+        }
+        _ => Failed::Other(e),
+    };
+    let deadline = Instant::now() + STALL_TIMEOUT;
+    stream.write_all(request.as_bytes()).map_err(closed)?;
     let mut buf = vec![0u8; 16 << 10];
     let mut len = 0;
     // Whether `buf[..len]` may hold a whole head: after an interim answer it may.
     let mut parse = false;
+    let mut interim = 0;
+    let mut answered = false;
     loop {
         if !parse {
             if len == buf.len() {
                 if buf.len() >= MAX_HEAD {
-                    return Err(std::io::Error::other("the response head is too large"));
+                    return Ok(None);
                 }
                 buf.resize(buf.len() * 2, 0);
             }
-            let n = stream.read(&mut buf[len..])?;
-            if n == 0 {
-                return Err(std::io::Error::new(
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Failed::Other(std::io::Error::new(
+                    ErrorKind::TimedOut,
+                    "no answer within a minute",
+                )));
+            }
+            stream.set_read_timeout(Some(left))?;
+            let n = match stream.read(&mut buf[len..]) {
+                Ok(0) => Err(std::io::Error::new(
                     ErrorKind::UnexpectedEof,
                     "the connection closed before an answer",
-                ));
-            }
+                )),
+                Ok(n) => Ok(n),
+                Err(e) => Err(e),
+            };
+            let n = match n {
+                Ok(n) => n,
+                Err(e) if !answered => return Err(closed(e)),
+                Err(e) => return Err(Failed::Other(e)),
+            };
+            answered = true;
             len += n;
         }
         parse = false;
-        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut head = httparse::Response::new(&mut headers);
-        let parsed = head
-            .parse(&buf[..len])
-            .map_err(|e| std::io::Error::other(format!("a malformed answer: {e}")))?;
+        let parsed = match head.parse(&buf[..len]) {
+            Ok(p) => p,
+            Err(httparse::Error::TooManyHeaders) => return Ok(None),
+            Err(e) => {
+                return Err(Failed::Other(std::io::Error::other(format!(
+                    "a malformed answer: {e}"
+                ))));
+            }
+        };
         let httparse::Status::Complete(head_len) = parsed else {
             continue;
         };
         let status = head.code.unwrap_or(0);
-        if (100..200).contains(&status) && status != 101 {
+        if status == 101 {
+            return Err(Failed::Other(std::io::Error::other(
+                "the server switched protocols (HTTP 101)",
+            )));
+        }
+        if (100..200).contains(&status) {
             // An interim answer: the real one follows.
+            interim += 1;
+            if interim > MAX_INTERIM {
+                return Err(Failed::Other(std::io::Error::other(
+                    "the server sent interim answers without end",
+                )));
+            }
             buf.copy_within(head_len..len, 0);
             len -= head_len;
             parse = len > 0;
@@ -263,7 +351,9 @@ fn exchange(t: &Target, mut stream: TcpStream, request: &str) -> std::io::Result
                     std::io::Error::other(format!("a malformed Content-Length `{value}`"))
                 })?;
                 if length.is_some_and(|l| l != n) {
-                    return Err(std::io::Error::other("two different Content-Lengths"));
+                    return Err(Failed::Other(std::io::Error::other(
+                        "two different Content-Lengths",
+                    )));
                 }
                 length = Some(n);
             } else if let Some(kept) = KEPT.iter().find(|k| h.name.eq_ignore_ascii_case(k)) {
@@ -280,6 +370,8 @@ fn exchange(t: &Target, mut stream: TcpStream, request: &str) -> std::io::Result
             Some(n) => n,
             None => return Ok(None),
         };
+        // Each read of the body may wait a minute, as with reqwest.
+        stream.set_read_timeout(Some(STALL_TIMEOUT))?;
         let early = buf[head_len..len].to_vec();
         if early.len() as u64 > remaining {
             // More than the body: a server that pipelines or lies; not kept.
@@ -336,7 +428,13 @@ mod tests {
                     }
                     let _ = heads.send(String::from_utf8_lossy(&head).into_owned());
                     let Some(answer) = answers.next() else { return };
-                    stream.write_all(&answer).unwrap();
+                    // `PAUSE` in an answer: the rest goes out a moment later.
+                    for (i, part) in answer.split(|b| *b == 0).enumerate() {
+                        if i > 0 {
+                            std::thread::sleep(std::time::Duration::from_millis(50));
+                        }
+                        let _ = stream.write_all(part);
+                    }
                 }
             }
         });
@@ -385,6 +483,8 @@ mod tests {
             heads[0].starts_with("GET /blobs/x?y=1 HTTP/1.1\r\n"),
             "{heads:?}"
         );
+        let host = format!("\r\nHost: {}\r\n", t.authority);
+        assert!(heads[0].contains(&host), "{heads:?}");
         assert!(heads[1].contains("\r\nRange: bytes=2-\r\n"), "{heads:?}");
         assert!(
             heads[2].contains("\r\nIf-None-Match: \"v1\"\r\n"),
@@ -418,6 +518,50 @@ mod tests {
     }
 
     #[test]
+    fn a_kept_connection_with_bytes_waiting_is_not_reused() {
+        // The server says 408 on its own on the idle connection, then closes it.
+        let (url, accepted, _) = serve(
+            vec![
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok\0HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n".to_vec(),
+                b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nnew".to_vec(),
+            ],
+            1,
+        );
+        let t = parse(&url).unwrap();
+        assert_eq!(body(get(&t, 0, None).unwrap().unwrap()), b"ok");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let next = get(&t, 0, None).unwrap().unwrap();
+        assert_eq!(next.status(), 200);
+        assert_eq!(body(next), b"new");
+        assert_eq!(accepted.try_iter().last(), Some(2));
+    }
+
+    #[test]
+    fn endless_interim_answers_and_protocol_switches_are_errors() {
+        let endless = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(20);
+        let mut many = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n".to_vec();
+        for i in 0..150 {
+            many.extend_from_slice(format!("X-{i}: y\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        let (url, _, _) = serve(
+            vec![
+                endless,
+                b"HTTP/1.1 101 Switching Protocols\r\nContent-Length: 0\r\n\r\n".to_vec(),
+                many,
+            ],
+            1,
+        );
+        let t = parse(&url).unwrap();
+        let e = get(&t, 0, None).err().unwrap();
+        assert!(e.contains("interim answers without end"), "{e}");
+        let e = get(&t, 0, None).err().unwrap();
+        assert!(e.contains("HTTP 101"), "{e}");
+        // More headers than it parses: reqwest's turn.
+        assert!(get(&t, 0, None).unwrap().is_none());
+    }
+
+    #[test]
     fn what_it_does_not_speak_is_left_to_reqwest() {
         let (url, _, _) = serve(
             vec![
@@ -435,6 +579,8 @@ mod tests {
         assert!(get(&t, 0, None).unwrap().is_none(), "no length");
         let e = get(&t, 0, None).err().unwrap();
         assert!(e.contains("two different Content-Lengths"), "{e}");
+        let default = parse("http://example.org/a").unwrap();
+        assert_eq!((default.host.as_str(), default.port), ("example.org", 80));
         let v6 = parse("http://[::1]:8080/a").unwrap();
         assert_eq!((v6.authority.as_str(), v6.port), ("[::1]:8080", 8080));
         for url in [
