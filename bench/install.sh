@@ -18,14 +18,18 @@
 # 10-30x slower than usual). Prints a markdown table with ratios.
 # With -b DIR, the cold HTTP and file:// installs also run with the pandora and pandorad
 # binaries in DIR (an older build), in the same run, for a before/after ratio.
+# With -i, the cold rows (a) are interleaved: each round runs every row once (after one
+# warm-up round), so a machine whose speed drifts from minute to minute slows all rows alike;
+# each run is timed as a whole `sh -c` process instead of by hyperfine.
 # Usage: bench/install.sh [-r RUNS (5, >= 3)] [-o OUT (/tmp/pandora-bench/install)]
-#                         [-c CORPUS (/tmp/pandora-bench/corpus)] [-b DIR]
+#                         [-c CORPUS (/tmp/pandora-bench/corpus)] [-b DIR] [-i]
 set -euo pipefail
-RUNS=5 OUT=/tmp/pandora-bench/install CORPUS=/tmp/pandora-bench/corpus BEFORE=
-while getopts "r:o:c:b:" opt; do
+RUNS=5 OUT=/tmp/pandora-bench/install CORPUS=/tmp/pandora-bench/corpus BEFORE= INTERLEAVE=0
+while getopts "r:o:c:b:i" opt; do
   case $opt in
     r) RUNS=$OPTARG ;; o) OUT=$OPTARG ;; c) CORPUS=$OPTARG ;; b) BEFORE=$(cd "$OPTARG" && pwd) ;;
-    *) sed -n '2,22p' "$0"; exit 2 ;;
+    i) INTERLEAVE=1 ;;
+    *) sed -n '2,25p' "$0"; exit 2 ;;
   esac
 done
 if [[ -n $BEFORE ]]; then
@@ -102,12 +106,14 @@ for _ in $(seq 500); do [[ -s $OUT/serve-signed.out ]] && break; sleep 0.01; don
 SIGNED_URL=$(sed -n '1s/^listening on //p' "$OUT/serve-signed.out")
 [[ $SIGNED_URL == http://* ]] || { echo "bench: the signed registry server did not start" >&2; exit 1; }
 
-# fresh DIR...: each DIR becomes a new empty directory (the old one renamed into the trash),
-# then sync, so the previous run's writeback does not overlap the next measured run.
+# fresh DIR...: each DIR becomes a new empty directory (the old one renamed into the trash,
+# or on tmpfs deleted: there the trash would fill memory and slow every later run), then sync,
+# so the previous run's writeback does not overlap the next measured run.
+if [[ $(stat -f -c %T "$OUT") == tmpfs ]]; then DISCARD='chmod -R u+w "$d" 2>/dev/null; rm -rf "$d"'; else DISCARD='mv "$d" "'$TRASH'/$(date +%s%N).$$"'; fi
 cat > "$BIN/fresh" <<SH
 #!/bin/sh
 for d; do
-  if [ -e "\$d" ]; then mv "\$d" "$TRASH/\$(date +%s%N).\$\$"; fi
+  if [ -e "\$d" ]; then $DISCARD; fi
   mkdir -p "\$d"
 done
 sync
@@ -162,23 +168,52 @@ bench() {
 # Everything read is in the page cache before the first measured run.
 cat "$REG"/blobs/sha256/* "$OUT"/registry-signed/blobs/sha256/* "$CORPUS"/pacman/*.pkg.tar.zst "$OUT"/tars/*.tar > /dev/null
 
-# (a) cold installs.
-bench a-pandora-http "$BIN/home-up $URL" "$P install $PINS" --runs "$RUNS" --warmup 1
-[[ $(store_count) == "$N" ]] || { echo "bench: the cold install left $(store_count) of $N in the store" >&2; exit 1; }
-bench a-pandora-file "$BIN/home-up file://$REG" "$P install $PINS" --runs "$RUNS" --warmup 1
-bench a-pandora-signed "$BIN/home-up $SIGNED_URL $KEY" "$P install $PINS" --runs "$RUNS" --warmup 1
-[[ $(store_count) == "$N" ]] || { echo "bench: the signed install left $(store_count) of $N in the store" >&2; exit 1; }
+# (a) cold installs: ID PREPARE COMMAND CHECK (CHECK: the store must hold all N after it).
+ROWS=()
+row() { ROWS+=("$1" "$2" "$3" "$4"); }
+row a-pandora-http "$BIN/home-up $URL" "$P install $PINS" store
+row a-pandora-file "$BIN/home-up file://$REG" "$P install $PINS" -
+row a-pandora-signed "$BIN/home-up $SIGNED_URL $KEY" "$P install $PINS" store
 if [[ -n $BEFORE ]]; then
-  bench a-before-http "DAEMON=$BEFORE/pandorad $BIN/home-up $URL" "$BEFORE/pandora install $PINS" --runs "$RUNS" --warmup 1
-  [[ $(store_count) == "$N" ]] || { echo "bench: the older build's install left $(store_count) of $N" >&2; exit 1; }
-  bench a-before-file "DAEMON=$BEFORE/pandorad $BIN/home-up file://$REG" "$BEFORE/pandora install $PINS" --runs "$RUNS" --warmup 1
-  bench a-before-signed "DAEMON=$BEFORE/pandorad $BIN/home-up $SIGNED_URL $KEY" "$BEFORE/pandora install $PINS" --runs "$RUNS" --warmup 1
+  row a-before-http "DAEMON=$BEFORE/pandorad $BIN/home-up $URL" "$BEFORE/pandora install $PINS" store
+  row a-before-file "DAEMON=$BEFORE/pandorad $BIN/home-up file://$REG" "$BEFORE/pandora install $PINS" -
+  row a-before-signed "DAEMON=$BEFORE/pandorad $BIN/home-up $SIGNED_URL $KEY" "$BEFORE/pandora install $PINS" -
 fi
 if ((HAVE_PACMAN)); then
   PR=$OUT/pacroot
-  bench a-pacman "$BIN/fresh $PR/root $PR/db $PR/hooks $PR/cache" "$BIN/pac $PR $PACS" --runs "$RUNS" --warmup 1
+  row a-pacman "$BIN/fresh $PR/root $PR/db $PR/hooks $PR/cache" "$BIN/pac $PR $PACS" -
 fi
-bench a-tar "$BIN/fresh $OUT/tarroot" "cat $OUT/tars/*.tar | tar -xi -C $OUT/tarroot" --runs "$RUNS" --warmup 1
+row a-tar "$BIN/fresh $OUT/tarroot" "cat $OUT/tars/*.tar | tar -xi -C $OUT/tarroot" -
+check_store() {
+  [[ $(store_count) == "$N" ]] || { echo "bench: $1 left $(store_count) of $N in the store" >&2; exit 1; }
+}
+if ((INTERLEAVE)); then
+  for ((round = 0; round <= RUNS; round++)); do
+    echo "=== round $round of $RUNS (0: warm-up)" >&2
+    for ((i = 0; i < ${#ROWS[@]}; i += 4)); do
+      id=${ROWS[i]}
+      sh -c "${ROWS[i + 1]}" > /dev/null 2>&1
+      t0=$(date +%s%N)
+      sh -c "${ROWS[i + 2]}" > /dev/null 2>&1 || { echo "bench: $id failed" >&2; exit 1; }
+      t1=$(date +%s%N)
+      [[ ${ROWS[i + 3]} == - ]] || check_store "$id"
+      ((round == 0)) || echo $(((t1 - t0) / 1000)) >> "$RES/$id.us"
+    done
+  done
+  # The same JSON shape as hyperfine's, for the table below.
+  for ((i = 0; i < ${#ROWS[@]}; i += 4)); do
+    python3 - "$RES/${ROWS[i]}.us" "$RES/${ROWS[i]}.json" <<'PY'
+import json, statistics, sys
+t = [int(l) / 1e6 for l in open(sys.argv[1]) if l.strip()]
+json.dump({"results": [{"median": statistics.median(t), "min": min(t), "max": max(t), "times": t}]}, open(sys.argv[2], "w"))
+PY
+  done
+else
+  for ((i = 0; i < ${#ROWS[@]}; i += 4)); do
+    bench "${ROWS[i]}" "${ROWS[i + 1]}" "${ROWS[i + 2]}" --runs "$RUNS" --warmup 1
+    [[ ${ROWS[i + 3]} == - ]] || check_store "${ROWS[i]}"
+  done
+fi
 
 # (d) memory: a fresh daemon, idle, then one more cold install sampled every 10 ms.
 "$BIN/home-up" "$URL"
