@@ -66,6 +66,13 @@ impl Events {
         let _ = self.tx.blocking_send(Ok(Event { kind: Some(kind) }));
     }
 
+    /// [`Events::check`] as a flag for code that cannot return this crate's errors (a read
+    /// waiting on a server): `true` once the work should stop.
+    pub(crate) fn stopper(&self) -> std::sync::Arc<dyn Fn() -> bool + Send + Sync> {
+        let events = self.clone();
+        std::sync::Arc::new(move || events.check().is_err())
+    }
+
     /// Starts a task; `total` is 0 when unknown.
     pub(crate) fn task(&self, kind: &str, subject: &str, total: u64) -> Task {
         let id = self.next_task.fetch_add(1, Ordering::Relaxed);
@@ -129,6 +136,11 @@ pub(crate) struct Task {
 }
 
 impl Task {
+    /// [`Events::stopper`] of the task's mutation.
+    pub(crate) fn stopper(&self) -> std::sync::Arc<dyn Fn() -> bool + Send + Sync> {
+        self.events.stopper()
+    }
+
     /// [`Events::check`] of the task's mutation.
     pub(crate) fn check(&self) -> Result<(), Error> {
         self.events.check()

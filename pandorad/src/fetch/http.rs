@@ -84,7 +84,7 @@ pub(crate) fn get_conditional(
         if attempt > 0 {
             std::thread::sleep(Duration::from_millis(100 * 4u64.pow(attempt - 1)));
         }
-        match send(url, &mut plain, 0, etag) {
+        match send(url, &mut plain, 0, etag, &None) {
             Ok(r) if r.status() >= 500 => last = format!("HTTP {}", r.status_text()),
             Ok(r) => {
                 answer = Some(r);
@@ -128,9 +128,10 @@ fn send(
     plain: &mut Option<http1::Target>,
     from: u64,
     etag: Option<&str>,
+    stop: &http1::Stop,
 ) -> Result<Response, Sent> {
     if let Some(target) = plain.as_ref() {
-        match http1::get(target, from, etag) {
+        match http1::get(target, from, etag, stop) {
             Ok(Some(r)) => return Ok(Response::Plain(r)),
             Ok(None) => *plain = None,
             Err(e) => return Err(Sent::Transient(e)),
@@ -186,11 +187,19 @@ pub(crate) struct Body {
     attempts: u32,
     last_error: String,
     failure: Option<DownloadError>,
+    /// Asked while the server keeps the body waiting, and before each new attempt.
+    stop: http1::Stop,
 }
 
 impl Body {
-    /// Sends the first request; a server that answers with an error fails here.
-    pub(crate) fn open(url: &str, cap: u64, size: Option<u64>) -> Result<Body, DownloadError> {
+    /// Sends the first request; a server that answers with an error fails here. `stop` says
+    /// when to give up waiting (a silent server is otherwise waited for a minute per read).
+    pub(crate) fn open(
+        url: &str,
+        cap: u64,
+        size: Option<u64>,
+        stop: http1::Stop,
+    ) -> Result<Body, DownloadError> {
         let mut body = Body {
             url: url.to_string(),
             plain: http1::target(url),
@@ -202,6 +211,7 @@ impl Body {
             attempts: 0,
             last_error: String::new(),
             failure: None,
+            stop,
         };
         body.connect()?;
         Ok(body)
@@ -223,8 +233,11 @@ impl Body {
             if self.attempts > 0 {
                 std::thread::sleep(Duration::from_millis(100 * 4u64.pow(self.attempts - 1)));
             }
+            if self.stop.as_ref().is_some_and(|s| s()) {
+                return Err(DownloadError::Stopped);
+            }
             self.attempts += 1;
-            let mut resp = match send(&self.url, &mut self.plain, self.have, None) {
+            let mut resp = match send(&self.url, &mut self.plain, self.have, None, &self.stop) {
                 Ok(r) if r.status() >= 500 => {
                     self.last_error = format!("HTTP {}", r.status_text());
                     continue;
@@ -403,7 +416,7 @@ pub(crate) fn download(
         .open(partial)
         .map_err(DownloadError::Io)?;
     let mut hasher = Hasher::new();
-    let mut body = Body::open(url, cap, None)?;
+    let mut body = Body::open(url, cap, None, Some(task.stopper()))?;
     let mut buf = vec![0u8; 256 << 10];
     loop {
         match body.read(&mut buf) {

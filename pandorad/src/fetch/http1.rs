@@ -7,7 +7,7 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::http::STALL_TIMEOUT;
@@ -20,6 +20,47 @@ const MAX_HEAD: usize = 64 << 10;
 const MAX_HEADERS: usize = 100;
 /// Interim (1xx) answers accepted before the real one.
 const MAX_INTERIM: usize = 8;
+/// A read waits at most this long before it asks whether to stop; a minute without a byte
+/// ([`STALL_TIMEOUT`]) fails it.
+const SLICE: Duration = Duration::from_secs(1);
+
+/// Asked while a read waits: `true` when the work was told to stop (its client went away,
+/// the daemon is stopping), so a silent server does not hold it for a minute.
+pub(crate) type Stop = Option<Arc<dyn Fn() -> bool + Send + Sync>>;
+
+/// Not `Interrupted`: readers retry that.
+fn stopped() -> std::io::Error {
+    std::io::Error::other(STOPPED)
+}
+
+/// The text of the error a stopped read gives.
+pub(crate) const STOPPED: &str = "stopped while waiting for the server";
+
+/// Reads once into `buf`, waiting until `deadline` at most, and asking `stop` every
+/// [`SLICE`] (the socket's read timeout) in between.
+fn read_until(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    deadline: Instant,
+    stop: &Stop,
+) -> std::io::Result<usize> {
+    loop {
+        match stream.read(buf) {
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                if stop.as_ref().is_some_and(|s| s()) {
+                    return Err(stopped());
+                }
+                if Instant::now() >= deadline {
+                    return Err(std::io::Error::new(
+                        ErrorKind::TimedOut,
+                        "the server sent nothing for a minute",
+                    ));
+                }
+            }
+            r => return r,
+        }
+    }
+}
 /// Idle connections kept, and for how long: under the idle timeouts servers commonly use.
 const POOL_SIZE: usize = 8;
 const POOL_IDLE: Duration = Duration::from_secs(20);
@@ -114,6 +155,7 @@ fn connect(t: &Target) -> std::io::Result<TcpStream> {
         match TcpStream::connect_timeout(&addr, each) {
             Ok(s) => {
                 s.set_nodelay(true)?;
+                s.set_read_timeout(Some(SLICE))?;
                 s.set_write_timeout(Some(STALL_TIMEOUT))?;
                 return Ok(s);
             }
@@ -139,6 +181,7 @@ pub(crate) struct Response {
     /// Body bytes not yet handed on.
     remaining: u64,
     keep_alive: bool,
+    stop: Stop,
 }
 
 impl Response {
@@ -185,7 +228,8 @@ impl Read for Response {
             let Some(stream) = self.stream.as_mut() else {
                 return Err(ErrorKind::NotConnected.into());
             };
-            match stream.read(&mut buf[..want])? {
+            let deadline = Instant::now() + STALL_TIMEOUT;
+            match read_until(stream, &mut buf[..want], deadline, &self.stop)? {
                 0 => {
                     self.stream = None;
                     return Err(std::io::Error::new(
@@ -209,8 +253,13 @@ impl Read for Response {
 
 /// GET `t`, from byte `from` on when it is not 0, with `If-None-Match: etag` when given.
 /// `Ok(None)` when the answer is one this client leaves to reqwest (a redirect, a body
-/// without a length). An error is worth a retry.
-pub(crate) fn get(t: &Target, from: u64, etag: Option<&str>) -> Result<Option<Response>, String> {
+/// without a length). An error is worth a retry, unless `stop` says to stop.
+pub(crate) fn get(
+    t: &Target,
+    from: u64,
+    etag: Option<&str>,
+    stop: &Stop,
+) -> Result<Option<Response>, String> {
     // The port is left out when it is the default, as other clients do.
     let host = if t.port == 80 { &t.host } else { &t.authority };
     let mut request = format!(
@@ -231,14 +280,14 @@ pub(crate) fn get(t: &Target, from: u64, etag: Option<&str>) -> Result<Option<Re
     // A kept connection the server closed just now fails before a byte of the answer: then
     // once more on a new one. Any other failure is the request's.
     if let Some(stream) = pooled(&t.authority) {
-        match exchange(t, stream, &request) {
+        match exchange(t, stream, &request, stop) {
             Err(Failed::Closed(_)) => {}
             Ok(answer) => return Ok(answer),
             Err(Failed::Other(e)) => return Err(format!("{}: {e}", t.authority)),
         }
     }
     let stream = connect(t).map_err(|e| format!("cannot connect to {}: {e}", t.authority))?;
-    exchange(t, stream, &request).map_err(|e| {
+    exchange(t, stream, &request, stop).map_err(|e| {
         let (Failed::Closed(e) | Failed::Other(e)) = e;
         format!("{}: {e}", t.authority)
     })
@@ -258,7 +307,12 @@ impl From<std::io::Error> for Failed {
 }
 
 /// Sends `request` and reads the answer's head, all within [`STALL_TIMEOUT`].
-fn exchange(t: &Target, mut stream: TcpStream, request: &str) -> Result<Option<Response>, Failed> {
+fn exchange(
+    t: &Target,
+    mut stream: TcpStream,
+    request: &str,
+    stop: &Stop,
+) -> Result<Option<Response>, Failed> {
     let closed = |e: std::io::Error| match e.kind() {
         ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof => {
             Failed::Closed(e)
@@ -281,15 +335,7 @@ fn exchange(t: &Target, mut stream: TcpStream, request: &str) -> Result<Option<R
                 }
                 buf.resize(buf.len() * 2, 0);
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(Failed::Other(std::io::Error::new(
-                    ErrorKind::TimedOut,
-                    "no answer within a minute",
-                )));
-            }
-            stream.set_read_timeout(Some(left))?;
-            let n = match stream.read(&mut buf[len..]) {
+            let n = match read_until(&mut stream, &mut buf[len..], deadline, stop) {
                 Ok(0) => Err(std::io::Error::new(
                     ErrorKind::UnexpectedEof,
                     "the connection closed before an answer",
@@ -370,8 +416,6 @@ fn exchange(t: &Target, mut stream: TcpStream, request: &str) -> Result<Option<R
             Some(n) => n,
             None => return Ok(None),
         };
-        // Each read of the body may wait a minute, as with reqwest.
-        stream.set_read_timeout(Some(STALL_TIMEOUT))?;
         let early = buf[head_len..len].to_vec();
         if early.len() as u64 > remaining {
             // More than the body: a server that pipelines or lies; not kept.
@@ -386,6 +430,7 @@ fn exchange(t: &Target, mut stream: TcpStream, request: &str) -> Result<Option<R
             at: 0,
             remaining,
             keep_alive: !close,
+            stop: stop.clone(),
         };
         if remaining == 0 {
             response.done();
@@ -460,20 +505,20 @@ mod tests {
         );
         let t = parse(&url).unwrap();
         assert_eq!(t.path, "/blobs/x?y=1");
-        let first = get(&t, 0, None).unwrap().unwrap();
+        let first = get(&t, 0, None, &None).unwrap().unwrap();
         assert_eq!(first.status(), 200);
         assert_eq!(body(first), b"hello");
-        let second = get(&t, 2, None).unwrap().unwrap();
+        let second = get(&t, 2, None, &None).unwrap().unwrap();
         assert_eq!(
             (second.status(), second.header("content-range")),
             (206, Some("bytes 2-4/5"))
         );
         assert_eq!(body(second), b"llo");
         // A 304 has no body, whatever its headers say.
-        let same = get(&t, 0, Some("\"v1\"")).unwrap().unwrap();
+        let same = get(&t, 0, Some("\"v1\""), &None).unwrap().unwrap();
         assert_eq!((same.status(), same.header("etag")), (304, Some("\"v1\"")));
         assert_eq!(body(same), b"");
-        let fresh = get(&t, 0, Some("\"v1\"")).unwrap().unwrap();
+        let fresh = get(&t, 0, Some("\"v1\""), &None).unwrap().unwrap();
         assert_eq!(fresh.header("etag"), Some("\"v2\""));
         assert_eq!(body(fresh), b"v2");
         // One connection served them all, and each request said what it wanted.
@@ -494,7 +539,7 @@ mod tests {
             !heads[0].contains("Range") && !heads[0].contains("If-None"),
             "{heads:?}"
         );
-        assert!(get(&t, 0, Some("a\r\nX: y")).is_err());
+        assert!(get(&t, 0, Some("a\r\nX: y"), &None).is_err());
     }
 
     #[test]
@@ -507,9 +552,9 @@ mod tests {
             1,
         );
         let t = parse(&url).unwrap();
-        assert_eq!(body(get(&t, 0, None).unwrap().unwrap()), b"ok");
+        assert_eq!(body(get(&t, 0, None, &None).unwrap().unwrap()), b"ok");
         // The server closed that connection after one answer: the next GET opens another.
-        let mut cut = get(&t, 0, None).unwrap().unwrap();
+        let mut cut = get(&t, 0, None, &None).unwrap().unwrap();
         let mut out = Vec::new();
         let e = cut.read_to_end(&mut out).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::UnexpectedEof, "{e}");
@@ -528,9 +573,9 @@ mod tests {
             1,
         );
         let t = parse(&url).unwrap();
-        assert_eq!(body(get(&t, 0, None).unwrap().unwrap()), b"ok");
+        assert_eq!(body(get(&t, 0, None, &None).unwrap().unwrap()), b"ok");
         std::thread::sleep(std::time::Duration::from_millis(200));
-        let next = get(&t, 0, None).unwrap().unwrap();
+        let next = get(&t, 0, None, &None).unwrap().unwrap();
         assert_eq!(next.status(), 200);
         assert_eq!(body(next), b"new");
         assert_eq!(accepted.try_iter().last(), Some(2));
@@ -553,12 +598,12 @@ mod tests {
             1,
         );
         let t = parse(&url).unwrap();
-        let e = get(&t, 0, None).err().unwrap();
+        let e = get(&t, 0, None, &None).err().unwrap();
         assert!(e.contains("interim answers without end"), "{e}");
-        let e = get(&t, 0, None).err().unwrap();
+        let e = get(&t, 0, None, &None).err().unwrap();
         assert!(e.contains("HTTP 101"), "{e}");
         // More headers than it parses: reqwest's turn.
-        assert!(get(&t, 0, None).unwrap().is_none());
+        assert!(get(&t, 0, None, &None).unwrap().is_none());
     }
 
     #[test]
@@ -574,10 +619,10 @@ mod tests {
             1,
         );
         let t = parse(&url).unwrap();
-        assert!(get(&t, 0, None).unwrap().is_none(), "chunked");
-        assert!(get(&t, 0, None).unwrap().is_none(), "a redirect");
-        assert!(get(&t, 0, None).unwrap().is_none(), "no length");
-        let e = get(&t, 0, None).err().unwrap();
+        assert!(get(&t, 0, None, &None).unwrap().is_none(), "chunked");
+        assert!(get(&t, 0, None, &None).unwrap().is_none(), "a redirect");
+        assert!(get(&t, 0, None, &None).unwrap().is_none(), "no length");
+        let e = get(&t, 0, None, &None).err().unwrap();
         assert!(e.contains("two different Content-Lengths"), "{e}");
         let default = parse("http://example.org/a").unwrap();
         assert_eq!((default.host.as_str(), default.port), ("example.org", 80));

@@ -217,6 +217,57 @@ fn issue9_a_departed_client_stops_its_download_and_sigterm_stops_the_daemon() {
 }
 
 #[test]
+fn a_departed_client_stops_a_download_the_server_keeps_waiting() {
+    // The server takes the request and holds the connection: for `/head` it answers nothing,
+    // for `/body` it sends the head of a 1 MiB answer and then nothing. Each wait would last a
+    // minute; the daemon asks every second whether to stop.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming() {
+            use std::io::{Read, Write};
+            let Ok(mut s) = s else { continue };
+            let mut request = [0u8; 4096];
+            let n = s.read(&mut request).unwrap_or(0);
+            if request[..n].starts_with(b"GET /body") {
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n");
+            }
+            held.push(s);
+        }
+    });
+    let ctx = Context::new();
+    let reg = ctx.registry_of(
+        "main",
+        &[PkgSpec::new("c1", "1.0.0"), PkgSpec::new("c2", "1.0.0")],
+    );
+    retarget(&reg, "c1", &format!("http://{addr}/head"), Some(1 << 20));
+    retarget(&reg, "c2", &format!("http://{addr}/body"), Some(1 << 20));
+    let registry = ctx.serve_registry(&reg, &[]);
+    ctx.write_registry("main", &registry.url(""), None);
+    let _d = ctx.start_daemon(&[]);
+    let downloading = || ctx.tmp_entries().iter().any(|e| e.starts_with("download-"));
+    for pin in ["c1@1.0.0", "c2@1.0.0"] {
+        let mut client = ctx
+            .pandora()
+            .env("PANDORA_NO_AUTOSTART", "1")
+            .args(["--log", "plain", "install", pin])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_until("the download", 10, downloading);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        client.kill().unwrap();
+        client.wait().unwrap();
+        wait_until("the stop of the waiting download", 10, || !downloading());
+        let r = ctx.plain(&["status"]);
+        assert!(r.stdout.contains("queue=empty"), "{pin}: {r:?}");
+    }
+    assert!(ctx.store_entries().is_empty());
+}
+
+#[test]
 fn issue9_damaged_store_entries_are_shown_and_repaired() {
     let ctx = Context::new();
     let reg = ctx.registry_of(

@@ -103,7 +103,7 @@ impl BlobPlan {
                     .write(true)
                     .open(&partial.0)
                     .map_err(io_err("write", &partial.0))?;
-                let body = http::Body::open(url, *cap, v.size)
+                let body = http::Body::open(url, *cap, v.size, Some(events.stopper()))
                     .map_err(|e| client.download_failed(pin, v, &partial.0, *cap, e))?;
                 Input::Http {
                     body: Box::new(body),
