@@ -81,9 +81,7 @@ pub(crate) fn get_conditional(
     let mut last = String::new();
     let mut answer = None;
     for attempt in 0..ATTEMPTS {
-        if attempt > 0 {
-            std::thread::sleep(Duration::from_millis(100 * 4u64.pow(attempt - 1)));
-        }
+        backoff(attempt);
         match send(url, &mut plain, 0, etag, &None) {
             Ok(r) if r.status() >= 500 => last = format!("HTTP {}", r.status_text()),
             Ok(r) => {
@@ -114,6 +112,13 @@ pub(crate) fn get_conditional(
         return Err(GetError::TooLarge(cap));
     }
     Ok(Conditional::Fresh { body, etag })
+}
+
+/// Waits before attempt `attempt` (from 0): nothing, then 0.1 s, 0.4 s, 1.6 s.
+fn backoff(attempt: u32) {
+    if attempt > 0 {
+        std::thread::sleep(Duration::from_millis(100 * 4u64.pow(attempt - 1)));
+    }
 }
 
 fn transient(e: &reqwest::Error) -> bool {
@@ -230,9 +235,7 @@ impl Body {
     /// (Re)connects, from `have` on.
     fn connect(&mut self) -> Result<(), DownloadError> {
         while self.attempts < ATTEMPTS {
-            if self.attempts > 0 {
-                std::thread::sleep(Duration::from_millis(100 * 4u64.pow(self.attempts - 1)));
-            }
+            backoff(self.attempts);
             if self.stop.as_ref().is_some_and(|s| s()) {
                 return Err(DownloadError::Stopped);
             }

@@ -28,14 +28,6 @@ const SLICE: Duration = Duration::from_secs(1);
 /// the daemon is stopping), so a silent server does not hold it for a minute.
 pub(crate) type Stop = Option<Arc<dyn Fn() -> bool + Send + Sync>>;
 
-/// Not `Interrupted`: readers retry that.
-fn stopped() -> std::io::Error {
-    std::io::Error::other(STOPPED)
-}
-
-/// The text of the error a stopped read gives.
-pub(crate) const STOPPED: &str = "stopped while waiting for the server";
-
 /// Reads once into `buf`, waiting until `deadline` at most, and asking `stop` every
 /// [`SLICE`] (the socket's read timeout) in between.
 fn read_until(
@@ -48,7 +40,10 @@ fn read_until(
         match stream.read(buf) {
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 if stop.as_ref().is_some_and(|s| s()) {
-                    return Err(stopped());
+                    // Not `Interrupted`: readers retry that.
+                    return Err(std::io::Error::other(
+                        "stopped while waiting for the server",
+                    ));
                 }
                 if Instant::now() >= deadline {
                     return Err(std::io::Error::new(
@@ -61,6 +56,7 @@ fn read_until(
         }
     }
 }
+
 /// Idle connections kept, and for how long: under the idle timeouts servers commonly use.
 const POOL_SIZE: usize = 8;
 const POOL_IDLE: Duration = Duration::from_secs(20);
@@ -326,7 +322,6 @@ fn exchange(
     // Whether `buf[..len]` may hold a whole head: after an interim answer it may.
     let mut parse = false;
     let mut interim = 0;
-    let mut answered = false;
     loop {
         if !parse {
             if len == buf.len() {
@@ -340,16 +335,17 @@ fn exchange(
                     ErrorKind::UnexpectedEof,
                     "the connection closed before an answer",
                 )),
-                Ok(n) => Ok(n),
-                Err(e) => Err(e),
+                r => r,
             };
-            let n = match n {
-                Ok(n) => n,
-                Err(e) if !answered => return Err(closed(e)),
-                Err(e) => return Err(Failed::Other(e)),
-            };
-            answered = true;
-            len += n;
+            // Closed before a byte of the answer came, or in the middle of it.
+            let answered = len > 0 || interim > 0;
+            len += n.map_err(|e| {
+                if answered {
+                    Failed::Other(e)
+                } else {
+                    closed(e)
+                }
+            })?;
         }
         parse = false;
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];

@@ -83,6 +83,15 @@ mod libc_mode {
     pub(super) const S_IFDIR: u32 = 0o040_000;
 }
 
+/// `name/version`, an entry's directory relative to the store, written into `buf`.
+fn entry_rel<'b>(buf: &'b mut String, name: &str, version: &str) -> &'b str {
+    buf.clear();
+    buf.push_str(name);
+    buf.push('/');
+    buf.push_str(version);
+    buf
+}
+
 /// A store entry that cannot be used, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Damaged {
@@ -243,9 +252,10 @@ impl StoreView {
         let (mut read, mut relisted) = (0, false);
         for mut scan in scans {
             if scan.same {
-                let known = self.names.get(&scan.name);
-                (scan.stamp, scan.versions) = known.cloned().unwrap_or_default();
-                scan.found = self.stored(&scan.name).iter().cloned().map(Ok).collect();
+                // Taken from this view as it is.
+                entries.extend(self.stored(&scan.name).iter().cloned());
+                (scan.stamp, scan.versions) =
+                    self.names.get(&scan.name).cloned().unwrap_or_default();
             }
             read += scan.read;
             relisted |= scan.relisted;
@@ -281,15 +291,12 @@ impl StoreView {
             // The listing is as kept: if every version is an entry whose directory is as
             // kept, nothing is taken apart and put together again.
             let stored = self.stored(name);
-            let mut rel = String::with_capacity(name.len() + 24);
+            let mut rel = String::new();
             let same = stored.len() == versions.len()
                 && stored.iter().all(|e| {
-                    rel.clear();
-                    rel.push_str(name);
-                    rel.push('/');
-                    rel.push_str(&e.manifest.version);
                     versions.contains(&e.manifest.version)
-                        && DirStamp::at(dir, &rel) == Some(e.stamp)
+                        && DirStamp::at(dir, entry_rel(&mut rel, name, &e.manifest.version))
+                            == Some(e.stamp)
                 });
             if same {
                 return Some(NameScan {
@@ -312,22 +319,19 @@ impl StoreView {
         let relisted = known.is_none_or(|(k, _)| *k != stamp);
         let mut read = 0;
         let known = self.stored(name);
-        let mut rel = String::with_capacity(name.len() + 24);
+        let mut rel = String::new();
         let mut found = versions
             .iter()
             .map(|v| {
-                rel.clear();
-                rel.push_str(name);
-                rel.push('/');
-                rel.push_str(v);
+                let rel = entry_rel(&mut rel, name, v);
                 if let Some(known) = known.iter().find(|e| e.manifest.version == *v)
-                    && DirStamp::at(dir, &rel) == Some(known.stamp)
+                    && DirStamp::at(dir, rel) == Some(known.stamp)
                 {
                     return Ok(known.clone());
                 }
                 read += 1;
-                let path = store.join(&rel);
-                read_entry(dir, &rel, &path, name, v)
+                let path = store.join(rel);
+                read_entry(dir, rel, &path, name, v)
                     .map(Arc::new)
                     .map_err(|reason| {
                         tracing::warn!(path = %path.display(), %reason, "damaged store entry");
