@@ -400,7 +400,7 @@ impl Engine<'_> {
                 if let Some(disk) = &disk {
                     let mut file = create_file(disk).map_err(write_err)?;
                     file.write_all(text.as_bytes()).map_err(write_err)?;
-                    file.set_permissions(std::fs::Permissions::from_mode(*mode))
+                    file.set_permissions(std::fs::Permissions::from_mode(on_disk(*mode)))
                         .map_err(write_err)?;
                 }
                 let sha256 = sha256_hex(text.as_bytes());
@@ -422,7 +422,7 @@ impl Engine<'_> {
                 if let Some(disk) = &disk {
                     let mut file = create_file(disk).map_err(write_err)?;
                     file.write_all(&data).map_err(write_err)?;
-                    file.set_permissions(std::fs::Permissions::from_mode(*mode))
+                    file.set_permissions(std::fs::Permissions::from_mode(on_disk(*mode)))
                         .map_err(write_err)?;
                 }
                 return Ok(Some(sha256_hex(&data)));
@@ -453,7 +453,7 @@ impl Engine<'_> {
                     });
                 }
                 if let Some(file) = &file {
-                    file.set_permissions(std::fs::Permissions::from_mode(*mode))
+                    file.set_permissions(std::fs::Permissions::from_mode(on_disk(*mode)))
                         .map_err(write_err)?;
                 }
                 return Ok(Some(sha256));
@@ -574,6 +574,12 @@ impl Engine<'_> {
             run_hooks,
         })
     }
+}
+
+/// The mode a file gets on disk: the archive's, without write bits. Written through the
+/// descriptor that created it, a file needs no second pass to become read-only.
+fn on_disk(mode: u32) -> u32 {
+    mode & 0o555
 }
 
 fn make_dir(path: &Path) -> io::Result<()> {

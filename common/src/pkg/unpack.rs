@@ -20,7 +20,8 @@ use crate::hash::Digest;
 /// A verified archive unpacked into its staging directory.
 ///
 /// Dropping it removes the staging directory; [`Unpacked::into_path`] keeps it for the caller
-/// to rename into the store. Files are not fsynced: the caller syncs before renaming.
+/// to rename into the store. Files are read-only (the archive's mode without write bits;
+/// `entries` holds the archive's modes) and not fsynced: the caller syncs before renaming.
 #[derive(Debug)]
 pub struct Unpacked {
     dir: tempfile::TempDir,

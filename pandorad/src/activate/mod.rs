@@ -267,7 +267,7 @@ fn rebuild(
     events: &Events,
 ) -> Result<Rebuilt> {
     let members = closure(store, &state.request.packages, newcomers)?;
-    cache::retain(&layout.store(), |dir| {
+    crate::store::lists::retain(&layout.store(), |dir| {
         let name = dir.parent().and_then(Path::file_name);
         let version = dir.file_name();
         matches!((name, version), (Some(n), Some(v))
@@ -277,7 +277,7 @@ fn rebuild(
         .iter()
         .map(|p| {
             let dir = layout.store_entry(&p.name, &p.version);
-            cache::file_list(&dir).map_err(|e| Error::Damaged {
+            crate::store::lists::file_list(&dir).map_err(|e| Error::Damaged {
                 pin: p.clone(),
                 reason: pandora_common::error_chain(&e, ": "),
             })

@@ -508,6 +508,59 @@ impl RegistryClient {
         }
     }
 
+    /// Downloads, several at a time, the index files of `names` that this registry's
+    /// snapshot lists and the cache lacks, so that the lookups that follow find them there.
+    /// Only a speed-up for `http(s)://` registries: whatever fails here is left to the
+    /// lookup, which fetches the file again and reports the failure. Returns the names the
+    /// snapshot lists.
+    pub(crate) fn prefetch<'n>(&mut self, names: &[&'n str]) -> Vec<&'n str> {
+        let Ok(snapshot) = self.snapshot() else {
+            return Vec::new();
+        };
+        let listed: Vec<(&'n str, String, pandora_common::files::SnapshotFile)> = names
+            .iter()
+            .filter_map(|n| {
+                let rel = format!("index/{n}.acl");
+                snapshot.file(&rel).cloned().map(|f| (*n, rel, f))
+            })
+            .collect();
+        let found = listed.iter().map(|(n, _, _)| *n).collect();
+        if !matches!(self.base(), Base::Http(_)) {
+            return found;
+        }
+        let missing: Vec<(String, PathBuf, u64, String)> = listed
+            .into_iter()
+            .filter_map(|(_, rel, want)| {
+                let cached = self.cache.join(&rel);
+                let have = fs_err::metadata(&cached).is_ok_and(|m| m.len() == want.size);
+                match self.locate(&rel) {
+                    Ok(Base::Http(url)) if !have => Some((url, cached, want.size, want.sha256)),
+                    _ => None,
+                }
+            })
+            .collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let workers = missing.len().min(PREFETCH_WORKERS);
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| {
+                    while let Some((url, cached, size, sha256)) =
+                        missing.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                    {
+                        if let Ok(Conditional::Fresh { body, .. }) =
+                            http::get_conditional(url, None, *size)
+                            && body.len() as u64 == *size
+                            && sha256_hex(&body) == *sha256
+                        {
+                            let _ = keep_index_file(cached, &body);
+                        }
+                    }
+                });
+            }
+        });
+        found
+    }
+
     fn verified_once(&mut self, rel: &str) -> Result<Option<String>, FetchError> {
         let Some(want) = self.snapshot()?.file(rel).cloned() else {
             return Ok(None);
@@ -550,11 +603,7 @@ impl RegistryClient {
                         ),
                     });
                 }
-                if let Some(dir) = cached_path.parent() {
-                    fs_err::create_dir_all(dir).map_err(io_err("create", dir))?;
-                }
-                pandora_common::write_atomic(&cached_path, &bytes)
-                    .map_err(io_err("write", &cached_path))?;
+                keep_index_file(&cached_path, &bytes)?;
                 bytes
             }
         };
@@ -562,6 +611,18 @@ impl RegistryClient {
             .map(Some)
             .map_err(|_| self.unavailable(rel, "not UTF-8"))
     }
+}
+
+/// Index files downloaded at a time by [`RegistryClient::prefetch`].
+const PREFETCH_WORKERS: usize = 8;
+
+/// Puts a verified index file into the cache. Not synced: every read checks it against the
+/// snapshot's hash, so one lost to a crash is only downloaded again.
+fn keep_index_file(path: &Path, bytes: &[u8]) -> Result<(), FetchError> {
+    if let Some(dir) = path.parent() {
+        fs_err::create_dir_all(dir).map_err(io_err("create", dir))?;
+    }
+    pandora_common::replace_unsynced(path, bytes).map_err(io_err("write", path))
 }
 
 /// The snapshot's detached signature, on the registry and in the cache.

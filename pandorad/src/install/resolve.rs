@@ -1,7 +1,7 @@
 //! Resolve: the closure of exact pins that a request needs, each with where it comes from
 //! (the store, a registry by priority, or a local file) and why it is needed.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 
 use pandora_common::files::{PackageArg, PackageEntry, Pin, VersionEntry};
@@ -65,11 +65,28 @@ pub(crate) fn resolve(
 ) -> Result<Closure> {
     let mut closure = Closure::new();
     let mut queue: VecDeque<(Pin, Option<Pin>)> = VecDeque::new();
-    for request in requests {
-        let arg = PackageArg::parse(request).map_err(|source| Error::BadPackage {
-            arg: request.clone(),
-            source,
-        })?;
+    let args = requests
+        .iter()
+        .map(|request| {
+            PackageArg::parse(request).map_err(|source| Error::BadPackage {
+                arg: request.clone(),
+                source,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut prefetched = BTreeSet::new();
+    let names: BTreeSet<&str> = args
+        .iter()
+        .filter_map(|a| match a {
+            PackageArg::Name(name) => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    if names.len() > 1 {
+        let names: Vec<&str> = names.into_iter().collect();
+        prefetch(registries.get()?, &names, &mut prefetched);
+    }
+    for arg in args {
         match arg {
             PackageArg::File(path) => {
                 let (pin, node, dependencies) = local(store, path, repair)?;
@@ -134,6 +151,17 @@ pub(crate) fn resolve(
             });
         }
         let clients = registries.get()?;
+        if !prefetched.contains(pin.name.as_str()) {
+            // This package and the others waiting, together.
+            let names = std::iter::once(&pin)
+                .chain(queue.iter().map(|(p, _)| p))
+                .filter(|p| !closure.contains_key(*p) && store.get(&p.name, &p.version).is_none())
+                .map(|p| p.name.as_str())
+                .filter(|n| !prefetched.contains(*n))
+                .collect::<BTreeSet<_>>();
+            let names: Vec<&str> = names.into_iter().collect();
+            prefetch(clients, &names, &mut prefetched);
+        }
         // Who needs it, up to what was asked for.
         let mut chain: Vec<Pin> = Vec::new();
         let mut at = needed_by.clone();
@@ -197,6 +225,20 @@ fn local(store: &StoreView, path: PathBuf, repair: bool) -> Result<(Pin, Node, V
 
 fn asked(clients: &[RegistryClient]) -> Vec<String> {
     clients.iter().map(|c| c.config.name.clone()).collect()
+}
+
+/// Downloads the index files of `names` ahead of their lookups, several at a time, each
+/// from the first registry whose snapshot lists it; records them in `done`.
+fn prefetch(clients: &mut [RegistryClient], names: &[&str], done: &mut BTreeSet<String>) {
+    let mut left = names.to_vec();
+    for c in clients.iter_mut() {
+        if left.is_empty() {
+            break;
+        }
+        let listed = c.prefetch(&left);
+        left.retain(|n| !listed.contains(n));
+    }
+    done.extend(names.iter().map(|n| n.to_string()));
 }
 
 /// The first registry, by priority, that has package `name`.

@@ -11,7 +11,7 @@ use pandora_common::pkg::{self, EntryInfo, EntryKind, Limits, Unpacked};
 use super::resolve::arch_fits;
 use crate::engine::Events;
 use crate::error::{Error, Result};
-use crate::store::{self, Staged, entry};
+use crate::store::{Staged, entry};
 
 /// What the staged package must be.
 pub(crate) struct Expect<'a> {
@@ -155,10 +155,10 @@ pub(crate) fn stage(
     entry::set_origin(&mut stored, expect.origin);
     entry::set_trust(&mut stored, expect.trust);
     entry::write_metadata(unpacked.path(), &stored, &files)?;
-    store::make_read_only(unpacked.path()).map_err(Error::io("protect", unpacked.path()))?;
     Ok(Staged {
         pin: pin.clone(),
         dir: unpacked.into_path(),
+        files: Some(std::sync::Arc::new(files)),
     })
 }
 

@@ -136,7 +136,8 @@ fn read(path: &Path) -> Result<String, EntryError> {
 }
 
 /// Writes the metadata of a staged entry: `files.acl`, and `manifest.acl` replaced by the
-/// store's copy. Each file is synced; the directory is renamed into the store later.
+/// store's copy, both read-only like the unpacked files. Not synced here: the commit syncs
+/// everything staged before it renames the directory into the store.
 pub(crate) fn write_metadata(dir: &Path, manifest: &Manifest, files: &FileList) -> Result<()> {
     write_new(&file_list_path(dir), files.to_source().as_bytes())?;
     let path = manifest_path(dir);
@@ -145,9 +146,13 @@ pub(crate) fn write_metadata(dir: &Path, manifest: &Manifest, files: &FileList) 
 }
 
 fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    use fs_err::os::unix::fs::OpenOptionsExt;
     use std::io::Write;
-    let mut f = fs_err::File::create_new(path).map_err(Error::io("write", path))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(Error::io("write", path))
+    let mut f = fs_err::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o444)
+        .open(path)
+        .map_err(Error::io("write", path))?;
+    f.write_all(bytes).map_err(Error::io("write", path))
 }

@@ -9,8 +9,9 @@
 
 pub(crate) mod entry;
 mod index;
+pub(crate) mod lists;
 mod view;
 mod write;
 
 pub(crate) use view::{Damaged, Installed, StoreView};
-pub(crate) use write::{Staged, clean_staging, commit, discard, make_read_only, remove_then};
+pub(crate) use write::{Staged, clean_staging, commit, discard, remove_then};

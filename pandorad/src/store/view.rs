@@ -424,7 +424,7 @@ fn read_entry(
             manifest.name, manifest.version
         ));
     }
-    let list = entry::read_file_list(dir).map_err(chain)?;
+    let list = super::lists::peek(dir).map_err(chain)?;
     let stamp = stamp
         .filter(|s| DirStamp::at(store, rel).as_ref() == Some(s))
         .ok_or("the entry changed while it was read")?

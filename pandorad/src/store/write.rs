@@ -2,8 +2,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use pandora_common::files::Pin;
+use pandora_common::files::{FileList, Pin};
 use pandora_common::layout::Layout;
 
 use crate::error::{Error, Result};
@@ -16,20 +17,28 @@ pub(crate) const FAILPOINT: &str = "PANDORA_FAILPOINT";
 pub(crate) struct Staged {
     pub(crate) pin: Pin,
     pub(crate) dir: PathBuf,
+    /// Its `files.acl` as written, kept once the entry is in the store.
+    pub(crate) files: Option<Arc<FileList>>,
 }
 
 /// Moves every staged entry into the store: first everything staged reaches the disk
 /// (`syncfs` of `tmp/`, skipped when `PANDORA_FSYNC=0`), then one rename per entry, then the
-/// name directory is synced. Returns the pins committed, in order. A crash in between leaves
+/// renames reach the disk (one more `syncfs`, where a sync of each name directory would
+/// wait for the disk once per package). A crash in between leaves
 /// some entries in the store, each complete, and the rest in `tmp/`, which the next start
 /// clears. With `replace`, an entry already there (a damaged one being repaired) is removed
 /// first, by [`remove`]'s one rename out of the store.
 pub(crate) fn commit(layout: &Layout, staged: &[Staged], replace: bool) -> Result<()> {
-    if std::env::var("PANDORA_FSYNC").map_or(true, |v| v != "0") {
-        let tmp = layout.tmp();
-        let dir = fs_err::File::open(&tmp).map_err(Error::io("open", &tmp))?;
-        rustix::fs::syncfs(&dir).map_err(|e| Error::io("sync", &tmp)(e.into()))?;
-    }
+    let sync = std::env::var("PANDORA_FSYNC").map_or(true, |v| v != "0");
+    let tmp = layout.tmp();
+    let tmp_dir = fs_err::File::open(&tmp).map_err(Error::io("open", &tmp))?;
+    let sync_all = || -> Result<()> {
+        if sync {
+            rustix::fs::syncfs(&tmp_dir).map_err(|e| Error::io("sync", &tmp)(e.into()))?;
+        }
+        Ok(())
+    };
+    sync_all()?;
     for s in staged {
         let parent = layout.store().join(&s.pin.name);
         fs_err::create_dir_all(&parent).map_err(Error::io("create", &parent))?;
@@ -40,9 +49,12 @@ pub(crate) fn commit(layout: &Layout, staged: &[Staged], replace: bool) -> Resul
         }
         pandora_common::failpoint(FAILPOINT, "install-before-rename");
         fs_err::rename(&s.dir, &target).map_err(Error::io("move into the store", &target))?;
-        let _ = pandora_common::sync_dir(&parent);
+        if let Some(files) = &s.files {
+            super::lists::remember(&target, Arc::clone(files));
+        }
     }
-    Ok(())
+    // The store is on the file system of `tmp/` (the renames above need it).
+    sync_all()
 }
 
 /// Removes `pin` from the store (for `remove` and `install --repair`, which build on it): one rename out of `store/` into `tmp/` (so readers see the
@@ -103,7 +115,8 @@ pub(crate) fn discard(dir: &Path) {
 
 /// Store files are read-only; directories keep their owner write bit so the store can be
 /// pruned later.
-pub(crate) fn make_read_only(dir: &Path) -> std::io::Result<()> {
+#[cfg(test)]
+fn make_read_only(dir: &Path) -> std::io::Result<()> {
     set_write_bits(dir, false)
 }
 
@@ -137,7 +150,11 @@ mod tests {
         std::fs::create_dir_all(dir.join("files/bin")).unwrap();
         std::fs::write(dir.join("files/bin/tool"), b"#!/bin/sh\n").unwrap();
         make_read_only(&dir).unwrap();
-        Staged { pin, dir }
+        Staged {
+            pin,
+            dir,
+            files: None,
+        }
     }
 
     fn home() -> (tempfile::TempDir, Layout) {

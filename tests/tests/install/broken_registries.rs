@@ -331,3 +331,50 @@ fn a_registry_that_is_down_is_named_and_the_others_still_answer() {
         "{r:?}"
     );
 }
+
+#[test]
+fn index_files_are_fetched_together_not_one_round_trip_at_a_time() {
+    // Over a network each index file is a round trip: the resolver asks for the index files
+    // of every package waiting in its queue at once, a wave per level of dependencies. The
+    // server holds each index request for a while and counts how many are held at once.
+    let ctx = Context::new();
+    let deps = ["d1@1.0.0", "d2@1.0.0", "d3@1.0.0", "d4@1.0.0", "d5@1.0.0"];
+    let mut specs: Vec<PkgSpec> = ["d1", "d2", "d3", "d4", "d5", "t1", "t2"]
+        .iter()
+        .map(|n| PkgSpec::new(n, "1.0.0"))
+        .collect();
+    specs[5].deps = &deps;
+    let reg = ctx.registry_of("main", &specs);
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let held = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let (h, m) = (held.clone(), most.clone());
+    let server = TestServer::start(&reg, move |req, _| {
+        if req.path.starts_with("/index/") {
+            let now = h.fetch_add(1, Ordering::SeqCst) + 1;
+            m.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            h.fetch_sub(1, Ordering::SeqCst);
+        }
+        Answer::Serve
+    });
+    let _d = ctx.start_daemon(&[]);
+    ctx.add_registry("main", &server.url(), 0);
+
+    let r = ctx.plain(&["install", "t1", "t2"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    for n in ["d1", "d2", "d3", "d4", "d5", "t1", "t2"] {
+        assert!(
+            ctx.pandora_home().join(format!("store/{n}/1.0.0")).is_dir(),
+            "{n}"
+        );
+        // Each index file once: what was fetched ahead is what the lookup reads.
+        assert_eq!(server.requests(&format!("/index/{n}.acl")).len(), 1, "{n}");
+    }
+    // t1 and t2 together, then the five dependencies together.
+    assert!(
+        most.load(Ordering::SeqCst) >= 2,
+        "never two index requests at once"
+    );
+}
