@@ -21,13 +21,10 @@ use super::headers::{MAX_PAX, Pending, normalise_mode, parse_pax, refused_type, 
 use super::limits::Limits;
 use super::open::create_nofollow;
 use super::path_rules::{Added, MANIFEST, Tree, check_link_target, check_path, display_path};
-use super::stream::{EofTracker, StreamError};
+use super::stream::{EofTracker, PooledBuffer, StreamError};
 use crate::files::HookFile;
 use crate::files::Manifest;
 use crate::hash::{CopyError, copy_hashed_with, sha256_hex};
-
-/// Copy buffer for file data.
-const COPY_BUF: usize = 256 << 10;
 
 /// What a successful run found.
 pub(crate) struct Found {
@@ -56,7 +53,7 @@ pub(crate) fn run<R: Read>(
         entries: Vec::new(),
         manifest: None,
         hooks: Vec::new(),
-        buf: vec![0; COPY_BUF],
+        buf: PooledBuffer::take(),
     };
     let entries = archive
         .entries()
@@ -136,7 +133,7 @@ struct Engine<'a> {
     manifest: Option<(Manifest, String)>,
     /// Hook files read so far, by path.
     hooks: Vec<(String, HookFile)>,
-    buf: Vec<u8>,
+    buf: PooledBuffer,
 }
 
 /// An entry whose header passed every check.

@@ -261,6 +261,35 @@ impl<R: Read> Read for Inline<R> {
 /// 32 chunks are kept at most: enough for a few unpacks at once (8 MiB).
 static POOL: BufferPool = BufferPool::new(CHUNK, 32);
 
+/// A chunk-sized buffer from [`POOL`] that goes back there when dropped: the unpacker's copy
+/// buffer, which would otherwise be allocated, zeroed and faulted in for every package.
+pub(crate) struct PooledBuffer(Vec<u8>);
+
+impl PooledBuffer {
+    pub(crate) fn take() -> PooledBuffer {
+        PooledBuffer(POOL.take())
+    }
+}
+
+impl std::ops::Deref for PooledBuffer {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for PooledBuffer {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+}
+
+impl Drop for PooledBuffer {
+    fn drop(&mut self) {
+        POOL.give_back(std::mem::take(&mut self.0));
+    }
+}
+
 /// Frees the chunk buffers kept between unpacks (a daemon calls it when it goes idle).
 pub fn release_buffers() {
     POOL.clear();

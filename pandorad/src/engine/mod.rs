@@ -14,6 +14,7 @@ use pandora_proto::v1::{
 use tokio::sync::mpsc;
 
 use crate::error::Error;
+use crate::store::StoreView;
 
 /// What a mutation reports: its events, then its summary or its error.
 pub(crate) type EventStream = tokio_stream::wrappers::ReceiverStream<Result<Event, Error>>;
@@ -30,7 +31,14 @@ pub(crate) struct Events {
     shutdown: Arc<AtomicBool>,
     /// When the mutation must have finished.
     deadline: Option<Instant>,
+    /// Makes a store view the one reads see (the daemon's shared snapshot).
+    publisher: Option<Publisher>,
+    /// Whether the mutation published the store as it left it.
+    published: Arc<AtomicBool>,
 }
+
+/// Makes a store view the daemon's shared snapshot.
+pub(crate) type Publisher = Arc<dyn Fn(Arc<StoreView>) + Send + Sync>;
 
 impl Events {
     /// A sink nobody listens to, for work outside the queue (reads that download).
@@ -42,6 +50,17 @@ impl Events {
             attached: false,
             shutdown: Arc::default(),
             deadline: None,
+            publisher: None,
+            published: Arc::default(),
+        }
+    }
+
+    /// Publishes `store`, the store as this mutation leaves it (after its last change), for
+    /// the reads that come after: the refresh that follows a mutation is then not needed.
+    pub(crate) fn publish_store(&self, store: Arc<StoreView>) {
+        if let Some(publish) = &self.publisher {
+            publish(store);
+            self.published.store(true, Ordering::Relaxed);
         }
     }
 
@@ -223,16 +242,19 @@ impl Engine {
     /// Starts the worker. `before` runs before every mutation that uses the store (it brings
     /// the read snapshot up to date: someone may have changed the store by hand), `after`
     /// after it (whatever the mutation left to clean, and the snapshot when its argument says
-    /// the store may have changed). See [`StoreUse`].
+    /// the store may have changed and the mutation did not publish it through `publish`).
+    /// See [`StoreUse`].
     pub(crate) fn start(
         before: impl Fn() + Send + Sync + 'static,
         after: impl Fn(bool) + Send + Sync + 'static,
+        publish: impl Fn(Arc<StoreView>) + Send + Sync + 'static,
     ) -> Engine {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
         let queue: Arc<Mutex<VecDeque<(String, bool)>>> = Arc::default();
         let shutdown: Arc<AtomicBool> = Arc::default();
         let (q, stop) = (queue.clone(), shutdown.clone());
         let (before, after) = (Arc::new(before), Arc::new(after));
+        let publisher: Publisher = Arc::new(publish);
         let timeout = mutation_timeout();
         tokio::spawn(async move {
             while let Some(job) = rx.recv().await {
@@ -251,6 +273,8 @@ impl Engine {
                     attached: true,
                     shutdown: stop.clone(),
                     deadline: Some(Instant::now() + timeout),
+                    publisher: Some(publisher.clone()),
+                    published: Arc::default(),
                 };
                 let (work, store) = (job.work, job.store);
                 let (before, after) = (before.clone(), after.clone());
@@ -261,7 +285,8 @@ impl Engine {
                     }
                     let out = work(&events);
                     if store != StoreUse::Apart {
-                        after(store == StoreUse::Changes);
+                        let published = events.published.load(Ordering::Relaxed);
+                        after(store == StoreUse::Changes && !published);
                     }
                     out
                 })
@@ -396,6 +421,7 @@ mod tests {
             move |_| {
                 r2.fetch_add(1, Ordering::SeqCst);
             },
+            |_| {},
         );
         let running = Arc::new(AtomicU64::new(0));
         let mut streams = Vec::new();
@@ -459,8 +485,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_mutation_that_published_the_store_is_not_followed_by_a_refresh() {
+        let afters = Arc::new(Mutex::new(Vec::new()));
+        let published = Arc::new(AtomicU64::new(0));
+        let (a, p) = (afters.clone(), published.clone());
+        let engine = Engine::start(
+            || {},
+            move |changed| a.lock().unwrap().push(changed),
+            move |_| {
+                p.fetch_add(1, Ordering::SeqCst);
+            },
+        );
+        let publishing = engine.submit_using("install".into(), StoreUse::Changes, |events| {
+            events.publish_store(Arc::new(StoreView::default()));
+            Ok(Summary::default())
+        });
+        assert!(matches!(last(publishing).await.last(), Some(Ok(_))));
+        let silent = engine.submit_using("remove".into(), StoreUse::Changes, |_| {
+            Ok(Summary::default())
+        });
+        assert!(matches!(last(silent).await.last(), Some(Ok(_))));
+        assert_eq!(published.load(Ordering::SeqCst), 1);
+        // The first left its view (no refresh needed), the second did not.
+        assert_eq!(*afters.lock().unwrap(), [false, true]);
+    }
+
+    #[tokio::test]
     async fn a_crashing_mutation_is_an_internal_error_and_the_queue_goes_on() {
-        let engine = Engine::start(|| {}, |_| {});
+        let engine = Engine::start(|| {}, |_| {}, |_| {});
         let crash = engine.submit_using("crash".into(), StoreUse::Changes, |_| panic!("boom"));
         let after =
             engine.submit_using("after".into(), StoreUse::Reads, |_| Ok(Summary::default()));

@@ -167,8 +167,11 @@ pub(crate) fn install(
     let installed = fetched.staged.len() as u64;
     // The store as it is now (only the new entries are read), for the hooks and the
     // activation.
-    let refreshed = store.refresh(layout);
-    let store = refreshed.as_ref().unwrap_or(store);
+    let refreshed = store.refresh(layout).map(std::sync::Arc::new);
+    if let Some(view) = &refreshed {
+        events.publish_store(view.clone());
+    }
+    let store = refreshed.as_deref().unwrap_or(store);
     // postinstall hooks, now that the packages are in the store: a failure leaves its
     // package there, but nothing of this request is activated.
     let mut hook_failures = Vec::new();

@@ -100,11 +100,18 @@ async fn serve(
             if changed {
                 refresh();
             }
-            release_memory();
+            // Not waited for: the mutation's answer goes out meanwhile.
+            let _ = std::thread::Builder::new()
+                .name("release-memory".into())
+                .spawn(release_memory);
         }
     };
+    let publish = {
+        let store = store.clone();
+        move |view: Arc<StoreView>| store.store(view)
+    };
     let shared = Arc::new(Shared {
-        engine: Engine::start(refresh, finish),
+        engine: Engine::start(refresh, finish, publish),
         layout,
         store,
         activity: Activity::new(),
