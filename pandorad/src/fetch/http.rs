@@ -77,12 +77,28 @@ pub(crate) fn get_conditional(
     etag: Option<&str>,
     cap: u64,
 ) -> Result<Conditional, GetError> {
+    get_with(url, etag, cap, ATTEMPTS, &None)
+}
+
+/// A plain GET of `url` (at most `cap` bytes) with one attempt, for work that may fail
+/// (it is done again properly later); `stop` ends a wait on a plain `http://` server.
+pub(crate) fn get_once(url: &str, cap: u64, stop: &http1::Stop) -> Result<Conditional, GetError> {
+    get_with(url, None, cap, 1, stop)
+}
+
+fn get_with(
+    url: &str,
+    etag: Option<&str>,
+    cap: u64,
+    attempts: u32,
+    stop: &http1::Stop,
+) -> Result<Conditional, GetError> {
     let mut plain = http1::target(url);
     let mut last = String::new();
     let mut answer = None;
-    for attempt in 0..ATTEMPTS {
+    for attempt in 0..attempts {
         backoff(attempt);
-        match send(url, &mut plain, 0, etag, &None) {
+        match send(url, &mut plain, 0, etag, stop) {
             Ok(r) if r.status() >= 500 => last = format!("HTTP {}", r.status_text()),
             Ok(r) => {
                 answer = Some(r);
@@ -94,7 +110,7 @@ pub(crate) fn get_conditional(
     }
     let Some(resp) = answer else {
         return Err(GetError::Failed(format!(
-            "{last} (after {ATTEMPTS} attempts)"
+            "{last} (after {attempts} attempts)"
         )));
     };
     match resp.status() {

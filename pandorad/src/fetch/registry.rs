@@ -13,6 +13,7 @@ use pandora_common::layout::Layout;
 use pandora_common::sign::{KeyId, TrustedKey};
 
 use super::http::{self, Conditional, GetError};
+use super::http1;
 use super::{FetchError, io_err, now};
 
 mod blob;
@@ -510,12 +511,18 @@ impl RegistryClient {
 
     /// Downloads, several at a time, the index files of `names` that this registry's
     /// snapshot lists and the cache lacks, so that the lookups that follow find them there.
-    /// Only a speed-up for `http(s)://` registries: whatever fails here is left to the
-    /// lookup, which fetches the file again and reports the failure. Returns the names the
-    /// snapshot lists.
-    pub(crate) fn prefetch<'n>(&mut self, names: &[&'n str]) -> Vec<&'n str> {
+    /// Only a speed-up for `http(s)://` registries: each file gets one attempt, `stop` ends
+    /// it early, and whatever fails is left to the lookup, which fetches the file again and
+    /// reports the failure. Returns the names the snapshot lists, and whether the lookup of
+    /// the others would go on to the next registry (as it does only once this registry's
+    /// snapshot was loaded from it in this client's life).
+    pub(crate) fn prefetch<'n>(
+        &mut self,
+        names: &[&'n str],
+        stop: &http1::Stop,
+    ) -> (Vec<&'n str>, bool) {
         let Ok(snapshot) = self.snapshot() else {
-            return Vec::new();
+            return (Vec::new(), false);
         };
         let listed: Vec<(&'n str, String, pandora_common::files::SnapshotFile)> = names
             .iter()
@@ -525,8 +532,9 @@ impl RegistryClient {
             })
             .collect();
         let found = listed.iter().map(|(n, _, _)| *n).collect();
+        let go_on = self.snapshot_checked;
         if !matches!(self.base(), Base::Http(_)) {
-            return found;
+            return (found, go_on);
         }
         let missing: Vec<(String, PathBuf, u64, String)> = listed
             .into_iter()
@@ -541,14 +549,19 @@ impl RegistryClient {
             .collect();
         let next = std::sync::atomic::AtomicUsize::new(0);
         let workers = missing.len().min(PREFETCH_WORKERS);
+        let stopped = || stop.as_ref().is_some_and(|s| s());
         std::thread::scope(|s| {
             for _ in 0..workers {
-                s.spawn(|| {
+                // A thread that cannot be had leaves its share to the others, or the lookups.
+                let _ = std::thread::Builder::new().spawn_scoped(s, || {
                     while let Some((url, cached, size, sha256)) =
                         missing.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
                     {
+                        if stopped() {
+                            break;
+                        }
                         if let Ok(Conditional::Fresh { body, .. }) =
-                            http::get_conditional(url, None, *size)
+                            http::get_once(url, *size, stop)
                             && body.len() as u64 == *size
                             && sha256_hex(&body) == *sha256
                         {
@@ -558,7 +571,7 @@ impl RegistryClient {
                 });
             }
         });
-        found
+        (found, go_on)
     }
 
     fn verified_once(&mut self, rel: &str) -> Result<Option<String>, FetchError> {

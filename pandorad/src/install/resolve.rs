@@ -65,28 +65,12 @@ pub(crate) fn resolve(
 ) -> Result<Closure> {
     let mut closure = Closure::new();
     let mut queue: VecDeque<(Pin, Option<Pin>)> = VecDeque::new();
-    let args = requests
-        .iter()
-        .map(|request| {
-            PackageArg::parse(request).map_err(|source| Error::BadPackage {
-                arg: request.clone(),
-                source,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
     let mut prefetched = BTreeSet::new();
-    let names: BTreeSet<&str> = args
-        .iter()
-        .filter_map(|a| match a {
-            PackageArg::Name(name) => Some(name.as_str()),
-            _ => None,
-        })
-        .collect();
-    if names.len() > 1 {
-        let names: Vec<&str> = names.into_iter().collect();
-        prefetch(registries.get()?, &names, &mut prefetched);
-    }
-    for arg in args {
+    for (at, request) in requests.iter().enumerate() {
+        let arg = PackageArg::parse(request).map_err(|source| Error::BadPackage {
+            arg: request.clone(),
+            source,
+        })?;
         match arg {
             PackageArg::File(path) => {
                 let (pin, node, dependencies) = local(store, path, repair)?;
@@ -96,6 +80,18 @@ pub(crate) fn resolve(
             PackageArg::Pin(pin) => queue.push_back((pin, None)),
             PackageArg::Name(name) => {
                 let clients = registries.get()?;
+                if !prefetched.contains(&name) {
+                    // This name and the names asked for after it, together.
+                    let names: BTreeSet<String> = requests[at..]
+                        .iter()
+                        .filter_map(|r| match PackageArg::parse(r) {
+                            Ok(PackageArg::Name(n)) => Some(n),
+                            _ => None,
+                        })
+                        .collect();
+                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                    prefetch(clients, &names, &mut prefetched, events);
+                }
                 let (i, entry) = find_package(clients, &name, events)?;
                 let registry = clients[i].config.name.clone();
                 let v = entry.newest().ok_or_else(|| Error::NoVersions {
@@ -160,7 +156,7 @@ pub(crate) fn resolve(
                 .filter(|n| !prefetched.contains(*n))
                 .collect::<BTreeSet<_>>();
             let names: Vec<&str> = names.into_iter().collect();
-            prefetch(clients, &names, &mut prefetched);
+            prefetch(clients, &names, &mut prefetched, events);
         }
         // Who needs it, up to what was asked for.
         let mut chain: Vec<Pin> = Vec::new();
@@ -228,17 +224,29 @@ fn asked(clients: &[RegistryClient]) -> Vec<String> {
 }
 
 /// Downloads the index files of `names` ahead of their lookups, several at a time, each
-/// from the first registry whose snapshot lists it; records them in `done`.
-fn prefetch(clients: &mut [RegistryClient], names: &[&str], done: &mut BTreeSet<String>) {
+/// from the registry its lookup will read it from: the first, by priority, whose snapshot
+/// lists it. A name goes on to the next registry only where the lookup would (this
+/// registry's snapshot was loaded from it), so no registry hears of a name it would not be
+/// asked for. Records the names in `done`.
+fn prefetch(
+    clients: &mut [RegistryClient],
+    names: &[&str],
+    done: &mut BTreeSet<String>,
+    events: &Events,
+) {
+    done.extend(names.iter().map(|n| n.to_string()));
+    if names.len() < 2 {
+        return;
+    }
+    let stop = Some(events.stopper());
     let mut left = names.to_vec();
     for c in clients.iter_mut() {
-        if left.is_empty() {
+        let (listed, go_on) = c.prefetch(&left, &stop);
+        left.retain(|n| !listed.contains(n));
+        if left.is_empty() || !go_on || events.check().is_err() {
             break;
         }
-        let listed = c.prefetch(&left);
-        left.retain(|n| !listed.contains(n));
     }
-    done.extend(names.iter().map(|n| n.to_string()));
 }
 
 /// The first registry, by priority, that has package `name`.

@@ -88,8 +88,10 @@ async fn serve(
     let refresh = {
         let (store, layout) = (store.clone(), layout.clone());
         move || {
-            if let Some(fresh) = store.load().refresh(&layout) {
-                store.store(Arc::new(fresh));
+            let current = store.load_full();
+            if let Some(fresh) = current.refresh(&layout) {
+                // Not over a newer view published meanwhile (a read's look).
+                store.compare_and_swap(&current, Arc::new(fresh));
             }
         }
     };

@@ -105,7 +105,8 @@ impl Pandora for Service {
                 return current;
             };
             let fresh = Arc::new(fresh);
-            shared.store(fresh.clone());
+            // Not over a newer view a mutation published meanwhile.
+            shared.compare_and_swap(&current, fresh.clone());
             fresh
         })
         .await

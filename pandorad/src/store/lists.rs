@@ -5,8 +5,9 @@
 //! Invariant: a kept list is used only while its `files.acl` is the file it was parsed
 //! from or written to (same inode, size, mtime and ctime: one `stat`), so an entry removed
 //! and installed again, or edited by hand, is read again. Store entries never change
-//! otherwise. Lists of entries gone from the store are forgotten, and at most
-//! [`MAX_RECORDS`] records are kept in all.
+//! otherwise. The list of an entry the daemon removes is forgotten then, those of entries
+//! deleted by hand at the next activation, and at most [`MAX_RECORDS`] records are kept in
+//! all.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -99,6 +100,15 @@ fn keep(dir: &Path, stamp: Stamp, list: &Arc<FileList>) {
     }
 }
 
+/// Forgets the list of the store entry at `dir` (it is being removed).
+pub(crate) fn forget(dir: &Path) {
+    if let Some(cache) = lock().as_mut()
+        && let Some((_, list)) = cache.lists.remove(dir)
+    {
+        cache.records -= list.files.len();
+    }
+}
+
 /// Forgets the lists of entries under `store` that `keep` no longer holds (removed entries).
 pub(crate) fn retain(store: &Path, keep: impl Fn(&Path) -> bool) {
     if let Some(cache) = lock().as_mut() {
@@ -187,5 +197,12 @@ mod tests {
         std::fs::remove_file(entry::file_list_path(&written)).unwrap();
         std::fs::write(entry::file_list_path(&written), edited.to_source()).unwrap();
         assert_eq!(*peek(&written).unwrap(), edited);
+        // Removed by the daemon: forgotten at once.
+        forget(&written);
+        assert!(
+            lock()
+                .as_ref()
+                .is_some_and(|c| !c.lists.contains_key(&written))
+        );
     }
 }

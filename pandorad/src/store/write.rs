@@ -53,8 +53,13 @@ pub(crate) fn commit(layout: &Layout, staged: &[Staged], replace: bool) -> Resul
             super::lists::remember(&target, Arc::clone(files));
         }
     }
-    // The store is on the file system of `tmp/` (the renames above need it).
-    sync_all()
+    // The store is on the file system of `tmp/` (the renames above need it). The entries
+    // are in the store now, whole: a failure here (which may come from another file's
+    // write-back) cannot undo them, so it is logged rather than reported as a failed install.
+    if let Err(e) = sync_all() {
+        tracing::warn!(error = %e, "the store's renames may not be on disk yet");
+    }
+    Ok(())
 }
 
 /// Removes `pin` from the store (for `remove` and `install --repair`, which build on it): one rename out of `store/` into `tmp/` (so readers see the
@@ -75,6 +80,7 @@ pub(crate) fn remove_then(layout: &Layout, pin: &Pin, gone: impl FnOnce(&Path)) 
         .keep();
     let moved = grave.join("entry");
     fs_err::rename(&entry, &moved).map_err(Error::io("move out of the store", &entry))?;
+    super::lists::forget(&entry);
     let parent = layout.store().join(&pin.name);
     let _ = pandora_common::sync_dir(&parent);
     pandora_common::failpoint(FAILPOINT, "remove-after-rename");

@@ -378,3 +378,37 @@ fn index_files_are_fetched_together_not_one_round_trip_at_a_time() {
         "never two index requests at once"
     );
 }
+
+#[test]
+fn a_lower_priority_registry_hears_only_of_the_names_the_first_one_lacks() {
+    // Fetching ahead asks each registry only for what its lookup would ask it for.
+    let ctx = Context::new();
+    let main = ctx.registry_of(
+        "main",
+        &[PkgSpec::new("a", "1.0.0"), PkgSpec::new("b", "1.0.0")],
+    );
+    let other = ctx.registry_of(
+        "other",
+        &[PkgSpec::new("a", "1.0.0"), PkgSpec::new("c", "1.0.0")],
+    );
+    let first = TestServer::start(&main, |_, _| Answer::Serve);
+    let second = TestServer::start(&other, |_, _| Answer::Serve);
+    let _d = ctx.start_daemon(&[]);
+    // The higher number comes first.
+    ctx.add_registry("main", &first.url(), 10);
+    ctx.add_registry("other", &second.url(), 0);
+
+    let r = ctx.plain(&["install", "a", "b", "c"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(first.requests("/index/a.acl").len(), 1);
+    assert_eq!(first.requests("/index/b.acl").len(), 1);
+    assert_eq!(second.requests("/index/c.acl").len(), 1);
+    assert!(
+        second.requests("/index/a.acl").is_empty(),
+        "a comes from main"
+    );
+    assert!(
+        second.requests("/index/b.acl").is_empty(),
+        "b comes from main"
+    );
+}
