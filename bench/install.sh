@@ -13,7 +13,8 @@
 #   (c) `pandora list --store`, whole process, daemon warm
 #   (d) the daemon's memory: VmRSS idle, and peak (VmHWM, and VmRSS sampled every 10 ms)
 #       during a cold install
-# Each run gets a new home: the previous one is renamed aside, and everything renamed aside
+# Each run gets a new home (PANDORA_HOME, and HOME for the daemon's activation links): the
+# previous one is renamed aside, and everything renamed aside
 # is deleted at the end (on ext4, creating files within minutes of a mass delete was measured
 # 10-30x slower than usual). Prints a markdown table with ratios.
 # With -b DIR, the cold HTTP and file:// installs also run with the pandora and pandorad
@@ -64,7 +65,7 @@ mkdir -p "$OUT"
 TRASH=$OUT/.trash-$(date +%s)
 mkdir -p "$TRASH"
 for old in "$OUT"/* "$OUT"/.trash-*; do [[ -e $old && $old != "$TRASH" ]] && mv "$old" "$TRASH/"; done
-BIN=$OUT/bin RES=$OUT/results REG=$OUT/registry HOMEDIR=$OUT/home
+BIN=$OUT/bin RES=$OUT/results REG=$OUT/registry HOMEDIR=$OUT/home USERHOME=$OUT/user
 mkdir -p "$BIN" "$RES" "$OUT/tars"
 PINS=$(awk '{printf "%s@%s ", $1, $2}' "$CORPUS/base.list")
 PKGS=$(awk -v d="$CORPUS/pkgs" '{printf "%s/%s-%s.pkg ", d, $1, $2}' "$CORPUS/base.list")
@@ -120,7 +121,9 @@ sync
 SH
 # home-up URL [KEY]: stop the daemon, rename its home aside, make a fresh home whose
 # registries.acl names the registry at URL (with KEY pinned and signatures required, when
-# given), start pandorad (\$DAEMON if set) on it and wait for its socket.
+# given), start pandorad (\$DAEMON if set) on it and wait for its socket. The daemon's HOME
+# is a fresh directory too, as a new user's would be: the activation puts \$HOME/bin and the
+# desktop links (600 manual pages of the corpus) there, never into the caller's home.
 cat > "$BIN/home-up" <<SH
 #!/bin/sh
 set -e
@@ -128,13 +131,13 @@ if [ -f "$DAEMON_PIDFILE" ]; then
   pid=\$(cat "$DAEMON_PIDFILE"); rm -f "$DAEMON_PIDFILE"
   if kill "\$pid" 2>/dev/null; then while [ -e /proc/\$pid ]; do sleep 0.01; done; fi
 fi
-"$BIN/fresh" "$HOMEDIR"
+"$BIN/fresh" "$HOMEDIR" "$USERHOME"
 if [ -n "\${2:-}" ]; then
   printf 'Registry "bench" {\n    string url = "%s";\n    int priority = 0;\n    bool require_signatures = true;\n    string[] trusted_keys = {"%s"};\n}\n' "\$1" "\$2" > "$HOMEDIR/registries.acl"
 else
   printf 'Registry "bench" {\n    string url = "%s";\n    int priority = 0;\n}\n' "\$1" > "$HOMEDIR/registries.acl"
 fi
-PANDORA_HOME="$HOMEDIR" "\${DAEMON:-$D}" < /dev/null >> "$OUT/pandorad.log" 2>&1 &
+HOME="$USERHOME" PANDORA_HOME="$HOMEDIR" "\${DAEMON:-$D}" < /dev/null >> "$OUT/pandorad.log" 2>&1 &
 echo \$! > "$DAEMON_PIDFILE"
 i=0
 until [ -S "$HOMEDIR/run/sock" ]; do

@@ -10,6 +10,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use pandora_common::files::{RegistryMeta, Snapshot};
 use pandora_common::sign::TrustedKey;
@@ -955,5 +957,70 @@ fn cached_signatures_serve_offline_and_a_key_pinned_by_hand_is_honoured_at_once(
     assert_eq!(
         info_trust(&ctx, "app@1.0.0")[1],
         format!("package: signed by key {id} (verified at install)")
+    );
+}
+
+#[test]
+fn package_signatures_are_fetched_together_before_the_downloads() {
+    // Each package's signature used to cost a round trip before its own download; they are
+    // now all asked for before the first download, several at once, and each is still
+    // checked (and asked for once).
+    let ctx = Context::new();
+    let names = ["s1", "s2", "s3", "s4", "s5", "s6"];
+    let specs: Vec<PkgSpec> = names.iter().map(|n| PkgSpec::new(n, "1.0.0")).collect();
+    let (reg, key) = signed_registry(&ctx, "main", &specs);
+    let held = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let asked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (h, m, a) = (held.clone(), most.clone(), asked.clone());
+    let server = TestServer::start(&reg, move |req, _| {
+        if req.path.starts_with("/blobs/") && !req.path.ends_with(".minisig") {
+            a.lock().unwrap().push("blob".to_string());
+        }
+        if req.path.ends_with(".minisig") && !req.path.ends_with("snapshot.acl.minisig") {
+            a.lock().unwrap().push(req.path.clone());
+            let now = h.fetch_add(1, Ordering::SeqCst) + 1;
+            m.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            h.fetch_sub(1, Ordering::SeqCst);
+        }
+        Answer::Serve
+    });
+    let _d = ctx.start_daemon(&[]);
+    pin(&ctx, "main", &server.url(), &[&key], &[]);
+
+    let r = ctx.plain(&["install", "s1", "s2", "s3", "s4", "s5", "s6"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let id = key_id(&key);
+    for n in names {
+        let trust = info_trust(&ctx, &format!("{n}@1.0.0"));
+        assert!(
+            trust.contains(&format!(
+                "package: signed by key {id} (verified at install)"
+            )),
+            "{n}: {trust:?}"
+        );
+    }
+    let order = asked.lock().unwrap().clone();
+    let first_blob = order
+        .iter()
+        .position(|p| p == "blob")
+        .unwrap_or(order.len());
+    let mut asked: Vec<String> = order.iter().filter(|p| *p != "blob").cloned().collect();
+    assert!(
+        asked.iter().all(|s| order[..first_blob].contains(s)),
+        "a download started before every signature was asked for: {order:?}"
+    );
+    asked.sort();
+    let once = asked.len();
+    asked.dedup();
+    assert_eq!(
+        (once, asked.len()),
+        (6, 6),
+        "each signature once: {asked:?}"
+    );
+    assert!(
+        most.load(Ordering::SeqCst) >= 2,
+        "never two signature requests at once"
     );
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use pandora_common::files::Pin;
+use pandora_common::files::{Pin, VersionEntry};
 use pandora_common::layout::Layout;
 
 use super::resolve::{Node, Source};
@@ -44,6 +44,20 @@ pub(crate) fn fetch_and_stage(
     todo: &[(&Pin, &Node)],
     events: &Events,
 ) -> Result<Outcome> {
+    // Every package's signature at once, rather than each before its own download.
+    let stop = Some(events.stopper());
+    for (i, client) in clients.iter().enumerate() {
+        let versions: Vec<&VersionEntry> = todo
+            .iter()
+            .filter_map(|(_, node)| match &node.source {
+                Source::Registry(c, v) if *c == i => Some(v),
+                _ => None,
+            })
+            .collect();
+        if versions.len() > 1 {
+            client.prefetch_signatures(layout, &versions, &stop);
+        }
+    }
     let downloaded = AtomicU64::new(0);
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::with_capacity(todo.len()));

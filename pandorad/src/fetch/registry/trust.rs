@@ -272,8 +272,11 @@ impl RegistryClient {
         rel: &str,
     ) -> Result<(Detached, String), FetchError> {
         let what = format!("the signature of {pin}");
-        let text = self
-            .fetch_optional(rel, MAX_SIGNATURE)?
+        let bytes = match self.prefetched_signature(rel) {
+            Some(bytes) => Some(bytes),
+            None => self.fetch_optional(rel, MAX_SIGNATURE)?,
+        };
+        let text = bytes
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or_else(|| {
                 self.untrusted(
