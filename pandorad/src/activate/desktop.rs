@@ -294,10 +294,12 @@ impl Walk<'_> {
         let mut removed = false;
         for e in entries.flatten() {
             let path = e.path();
-            let Ok(meta) = fs_err::symlink_metadata(&path) else {
+            // The directory entry's own type (no `stat` per file: an icon theme of the
+            // user's may hold tens of thousands).
+            let Ok(kind) = e.file_type() else {
                 continue;
             };
-            if meta.file_type().is_symlink() {
+            if kind.is_symlink() {
                 if self.ours_at(&path)
                     && fs_err::metadata(&path).is_err()
                     && fs_err::remove_file(&path).is_ok()
@@ -305,7 +307,7 @@ impl Walk<'_> {
                     self.changes += 1;
                     removed = true;
                 }
-            } else if meta.is_dir() && depth < MAX_DEPTH && self.prune(&path, depth + 1) {
+            } else if kind.is_dir() && depth < MAX_DEPTH && self.prune(&path, depth + 1) {
                 removed = true;
                 if is_empty(&path) {
                     let _ = fs_err::remove_dir(&path);
