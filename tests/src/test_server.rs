@@ -222,6 +222,30 @@ fn answer(
     out.flush()
 }
 
+/// Counts how many requests a server's rule holds at once: each [`Overlap::hold`] keeps its
+/// request for a while, so requests sent together overlap and requests sent one after
+/// another do not.
+#[derive(Clone, Default)]
+pub struct Overlap {
+    held: Arc<std::sync::atomic::AtomicUsize>,
+    most: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Overlap {
+    /// Holds the calling request for `pause`, counted as held meanwhile.
+    pub fn hold(&self, pause: Duration) {
+        let now = self.held.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        std::thread::sleep(pause);
+        self.held.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// The most requests held at once so far.
+    pub fn most(&self) -> usize {
+        self.most.load(Ordering::SeqCst)
+    }
+}
+
 /// The URL path of the blob with sha256 `sha`.
 pub fn blob_path(sha: &str) -> String {
     format!("/blobs/sha256/{sha}")

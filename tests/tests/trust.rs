@@ -10,12 +10,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pandora_common::files::{RegistryMeta, Snapshot};
 use pandora_common::sign::TrustedKey;
-use pandora_tests::test_server::{Answer, TestServer};
+use pandora_tests::test_server::{Answer, Overlap, TestServer};
 use pandora_tests::{Context, Daemon, PkgSpec, Run, registry_tool, sha256_file};
 
 /// The `minisign` tool (Debian's `minisign` package; `.ci/run` installs it).
@@ -969,20 +968,16 @@ fn package_signatures_are_fetched_together_before_the_downloads() {
     let names = ["s1", "s2", "s3", "s4", "s5", "s6"];
     let specs: Vec<PkgSpec> = names.iter().map(|n| PkgSpec::new(n, "1.0.0")).collect();
     let (reg, key) = signed_registry(&ctx, "main", &specs);
-    let held = Arc::new(AtomicUsize::new(0));
-    let most = Arc::new(AtomicUsize::new(0));
+    let overlap = Overlap::default();
     let asked: Arc<Mutex<Vec<String>>> = Arc::default();
-    let (h, m, a) = (held.clone(), most.clone(), asked.clone());
+    let (held, a) = (overlap.clone(), asked.clone());
     let server = TestServer::start(&reg, move |req, _| {
         if req.path.starts_with("/blobs/") && !req.path.ends_with(".minisig") {
             a.lock().unwrap().push("blob".to_string());
         }
         if req.path.ends_with(".minisig") && !req.path.ends_with("snapshot.acl.minisig") {
             a.lock().unwrap().push(req.path.clone());
-            let now = h.fetch_add(1, Ordering::SeqCst) + 1;
-            m.fetch_max(now, Ordering::SeqCst);
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            h.fetch_sub(1, Ordering::SeqCst);
+            held.hold(std::time::Duration::from_millis(300));
         }
         Answer::Serve
     });
@@ -1019,8 +1014,5 @@ fn package_signatures_are_fetched_together_before_the_downloads() {
         (6, 6),
         "each signature once: {asked:?}"
     );
-    assert!(
-        most.load(Ordering::SeqCst) >= 2,
-        "never two signature requests at once"
-    );
+    assert!(overlap.most() >= 2, "never two signature requests at once");
 }

@@ -78,6 +78,21 @@ pub fn run(layout: Layout, opts: Options) -> Result<()> {
     result
 }
 
+/// Looks at the store from `current`, the shared view, and shares what it found unless a
+/// newer view was shared meanwhile (a mutation's, or another look's); returns the view found.
+fn refresh_shared(
+    shared: &ArcSwap<StoreView>,
+    current: Arc<StoreView>,
+    layout: &Layout,
+) -> Arc<StoreView> {
+    let Some(fresh) = current.refresh(layout) else {
+        return current;
+    };
+    let fresh = Arc::new(fresh);
+    shared.compare_and_swap(&current, fresh.clone());
+    fresh
+}
+
 async fn serve(
     layout: Layout,
     opts: Options,
@@ -88,11 +103,7 @@ async fn serve(
     let refresh = {
         let (store, layout) = (store.clone(), layout.clone());
         move || {
-            let current = store.load_full();
-            if let Some(fresh) = current.refresh(&layout) {
-                // Not over a newer view published meanwhile (a read's look).
-                store.compare_and_swap(&current, Arc::new(fresh));
-            }
+            refresh_shared(&store, store.load_full(), &layout);
         }
     };
     let finish = {

@@ -101,13 +101,7 @@ impl Pandora for Service {
             if current.loaded_within(std::time::Duration::from_secs(1)) {
                 return current;
             }
-            let Some(fresh) = current.refresh(&layout) else {
-                return current;
-            };
-            let fresh = Arc::new(fresh);
-            // Not over a newer view a mutation published meanwhile.
-            shared.compare_and_swap(&current, fresh.clone());
-            fresh
+            super::refresh_shared(&shared, current, &layout)
         })
         .await
         .map_err(|e| to_status(Error::Internal(format!("the request crashed: {e}"))))?;

@@ -345,17 +345,11 @@ fn index_files_are_fetched_together_not_one_round_trip_at_a_time() {
         .collect();
     specs[5].deps = &deps;
     let reg = ctx.registry_of("main", &specs);
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let held = Arc::new(AtomicUsize::new(0));
-    let most = Arc::new(AtomicUsize::new(0));
-    let (h, m) = (held.clone(), most.clone());
+    let overlap = Overlap::default();
+    let held = overlap.clone();
     let server = TestServer::start(&reg, move |req, _| {
         if req.path.starts_with("/index/") {
-            let now = h.fetch_add(1, Ordering::SeqCst) + 1;
-            m.fetch_max(now, Ordering::SeqCst);
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            h.fetch_sub(1, Ordering::SeqCst);
+            held.hold(std::time::Duration::from_millis(300));
         }
         Answer::Serve
     });
@@ -373,10 +367,7 @@ fn index_files_are_fetched_together_not_one_round_trip_at_a_time() {
         assert_eq!(server.requests(&format!("/index/{n}.acl")).len(), 1, "{n}");
     }
     // t1 and t2 together, then the five dependencies together.
-    assert!(
-        most.load(Ordering::SeqCst) >= 2,
-        "never two index requests at once"
-    );
+    assert!(overlap.most() >= 2, "never two index requests at once");
 }
 
 #[test]

@@ -17,7 +17,7 @@ mod plan;
 use std::os::unix::fs::PermissionsExt;
 
 use pandora_common::files::{FileList, Index, Manifest};
-use pandora_tests::test_server::{Answer, TestServer, blob_path};
+use pandora_tests::test_server::{Answer, Overlap, TestServer, blob_path};
 use pandora_tests::{
     Context, PkgSpec, Run, file_url, indexed_sha, noise, registry_tool, repo_root, sha256_file,
 };

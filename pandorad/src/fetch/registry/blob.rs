@@ -420,7 +420,11 @@ impl RegistryClient {
     /// Keeps a verified signature beside the cached blob, for `pandora verify` and offline
     /// reinstalls.
     pub(super) fn keep_signature(&self, layout: &Layout, v: &VersionEntry, text: &str) {
-        let cached = layout.blob_cache().join(format!("{}.minisig", v.sha256));
-        let _ = pandora_common::replace_unsynced(&cached, text.as_bytes());
+        let _ = pandora_common::replace_unsynced(&kept_signature(layout, v), text.as_bytes());
     }
+}
+
+/// Where the signature of `v`'s blob is kept, beside the cached blob.
+pub(super) fn kept_signature(layout: &Layout, v: &VersionEntry) -> PathBuf {
+    layout.blob_cache().join(format!("{}.minisig", v.sha256))
 }

@@ -8,7 +8,7 @@ use pandora_common::files::{KeyRotation, Pin, RegistryList, Snapshot, VersionEnt
 use pandora_common::layout::Layout;
 use pandora_common::sign::{self, Detached, KeyId, SignError, TrustedKey};
 
-use super::blob::PackageSignature;
+use super::blob::{PackageSignature, kept_signature};
 use super::{MAX_METADATA, MAX_ROTATIONS, MAX_SIGNATURE, RegistryClient};
 use crate::fetch::{FetchError, io_err};
 
@@ -248,8 +248,7 @@ impl RegistryClient {
             return Ok(None);
         };
         // The signature kept beside the cached blob: no network if it still verifies.
-        let cached = layout.blob_cache().join(format!("{}.minisig", v.sha256));
-        if let Ok(text) = fs_err::read_to_string(&cached)
+        if let Ok(text) = fs_err::read_to_string(kept_signature(layout, v))
             && let Ok(sig) = Detached::parse(&text)
         {
             return Ok(Some(PackageSignature {
