@@ -35,12 +35,14 @@ impl Body {
 }
 
 /// `len` bytes of `file` from `offset`, read with positioned reads: on the spot when the page
-/// cache holds the chunk, else on the blocking pool.
+/// cache holds the chunk or the file lives in memory, else on the blocking pool.
 pub(crate) struct FileBody {
     file: Arc<File>,
     offset: u64,
     remaining: u64,
     pending: Option<JoinHandle<io::Result<Bytes>>>,
+    /// Whether the file lives in memory, once a read has asked.
+    in_memory: Option<bool>,
 }
 
 impl FileBody {
@@ -51,6 +53,7 @@ impl FileBody {
             offset,
             remaining: len,
             pending: None,
+            in_memory: None,
         }
     }
 
@@ -82,13 +85,23 @@ impl FileBody {
     }
 }
 
-/// Reads up to `want` bytes at `offset` only if the page cache holds them (`RWF_NOWAIT`),
-/// on the caller's thread: a hot blob then costs no trip to the blocking pool and back per
-/// chunk. `None` when the read would wait for the disk (or fails: the blocking read then
-/// says why).
-fn read_cached(file: &File, offset: u64, want: usize) -> Option<io::Result<Bytes>> {
+/// Reads up to `want` bytes at `offset` on the caller's thread if that cannot wait for a
+/// disk: the page cache holds them (`RWF_NOWAIT`), or the file lives in memory (tmpfs and
+/// ramfs refuse `RWF_NOWAIT`, and only wait when swapped out). A hot blob then costs no trip
+/// to the blocking pool and back per chunk. `None` when the read would wait for the disk (or
+/// fails: the blocking read then says why). `in_memory` keeps the answer of the file system
+/// between a body's reads.
+pub(crate) fn read_cached(
+    file: &File,
+    offset: u64,
+    want: usize,
+    in_memory: &mut Option<bool>,
+) -> Option<io::Result<Bytes>> {
     if want > CHUNK as usize {
         return None;
+    }
+    if *in_memory == Some(true) {
+        return Some(read_chunk(file, offset, want));
     }
     let mut buf = POOL.take();
     let read = rustix::io::preadv2(
@@ -99,13 +112,29 @@ fn read_cached(file: &File, offset: u64, want: usize) -> Option<io::Result<Bytes
     );
     match read {
         Ok(n) => Some(Ok(Bytes::from_owner(Pooled { buf, len: n }))),
-        // Would wait for the disk, or the kernel (or a filter in front of it) does not do
-        // `RWF_NOWAIT`: the blocking read does the work, and reports real errors.
-        Err(_) => {
+        Err(e) => {
             POOL.give_back(buf);
+            if e == rustix::io::Errno::OPNOTSUPP
+                && *in_memory.get_or_insert_with(|| lives_in_memory(file))
+            {
+                return Some(read_chunk(file, offset, want));
+            }
+            // Would wait for the disk, or the kernel (or a filter in front of it) does not
+            // do `RWF_NOWAIT`: the blocking read does the work, and reports real errors.
             None
         }
     }
+}
+
+/// Whether `file` is on tmpfs or ramfs, whose reads never wait for a disk.
+fn lives_in_memory(file: &File) -> bool {
+    const TMPFS_MAGIC: u64 = 0x0102_1994;
+    const RAMFS_MAGIC: u64 = 0x8584_58f6;
+    rustix::fs::fstatfs(file).is_ok_and(|fs| {
+        #[allow(clippy::unnecessary_cast)] // `f_type`'s type differs between targets
+        let magic = fs.f_type as u64;
+        magic == TMPFS_MAGIC || magic == RAMFS_MAGIC
+    })
 }
 
 /// Reads up to `want` bytes at `offset`; fewer only at the end of the file. A read of at most
@@ -169,7 +198,8 @@ impl hyper::body::Body for Body {
                     if f.remaining == 0 {
                         return Poll::Ready(None);
                     }
-                    if let Some(chunk) = read_cached(&f.file, f.offset, f.want()) {
+                    let want = f.want();
+                    if let Some(chunk) = read_cached(&f.file, f.offset, want, &mut f.in_memory) {
                         return Poll::Ready(Some(f.sent(chunk)));
                     }
                     f.start_read();
@@ -220,7 +250,7 @@ mod tests {
             let want = usize::try_from((data.len() as u64 - offset).min(CHUNK)).unwrap();
             let slow = read_chunk(&file, offset, want).unwrap();
             // Just written, so in the page cache: read on the spot.
-            let fast = read_cached(&file, offset, want)
+            let fast = read_cached(&file, offset, want, &mut None)
                 .expect("a cached file is read on the spot")
                 .unwrap();
             let at = usize::try_from(offset).unwrap();
@@ -229,10 +259,38 @@ mod tests {
             from_pool.push(fast);
         }
         // Past the end: nothing, which the body reports as a file that shrank.
-        let end = read_cached(&file, data.len() as u64, 10).unwrap().unwrap();
+        let end = read_cached(&file, data.len() as u64, 10, &mut None)
+            .unwrap()
+            .unwrap();
         assert!(end.is_empty());
         let before = POOL.kept();
         drop(from_pool);
         assert!(POOL.kept() > before);
+    }
+
+    #[test]
+    fn a_file_in_memory_is_read_on_the_spot() {
+        // tmpfs refuses `RWF_NOWAIT` (on the kernels of this writing); its reads never wait
+        // for a disk, so they are made on the spot all the same.
+        let Ok(dir) = tempfile::tempdir_in("/dev/shm") else {
+            eprintln!("no /dev/shm here: nothing to check");
+            return;
+        };
+        let path = dir.path().join("blob");
+        let data: Vec<u8> = (0..(CHUNK as usize + 77))
+            .map(|i| (i % 241) as u8)
+            .collect();
+        std::fs::write(&path, &data).unwrap();
+        let file = File::open(&path).unwrap();
+        let mut in_memory = None;
+        let first = read_cached(&file, 0, CHUNK as usize, &mut in_memory)
+            .expect("a file in memory is read on the spot")
+            .unwrap();
+        assert_eq!(&first[..], &data[..CHUNK as usize]);
+        let rest = read_cached(&file, CHUNK, 77, &mut in_memory)
+            .expect("and so is its next chunk")
+            .unwrap();
+        assert_eq!(&rest[..], &data[CHUNK as usize..]);
+        assert_ne!(in_memory, Some(false), "/dev/shm is tmpfs");
     }
 }

@@ -18,7 +18,8 @@ use hyper::{Method, Response, StatusCode};
 use pandora_common::hash::{hash_reader, sha256_hex};
 
 use super::State;
-use super::body::{Body, CHUNK, FileBody, read_chunk};
+use super::body::{Body, CHUNK, FileBody, read_cached, read_chunk};
+use super::index::Parsed;
 use super::path::{Kind, StaticFile};
 use super::response::{internal, not_found, set};
 
@@ -140,13 +141,29 @@ pub(crate) async fn serve(
     if let Some(answer) = from_cache(state, &file, &cond) {
         return respond(answer, &kind);
     }
+    // A blob is opened on the async worker, like the cached files' `lstat`s: when its first
+    // chunk and the parsed index are at hand, nothing waits for the blocking pool.
+    if matches!(kind, Kind::Blob { .. })
+        && let Ok(Some(answer)) = prepare(state, &file, &cond, Wait::No)
+    {
+        return respond(answer, &kind);
+    }
     let st = Arc::clone(state);
-    let answer = tokio::task::spawn_blocking(move || prepare(&st, &file, &cond)).await;
+    let answer = tokio::task::spawn_blocking(move || prepare(&st, &file, &cond, Wait::Yes)).await;
     match answer {
-        Ok(Ok(answer)) => respond(answer, &kind),
+        Ok(Ok(Some(answer))) => respond(answer, &kind),
+        Ok(Ok(None)) => internal(&"a blocking answer was not made"),
         Ok(Err(e)) => internal(&e),
         Err(e) => internal(&e),
     }
+}
+
+/// Whether [`prepare`] may wait for reads (on the blocking pool) or must leave a request that
+/// needs one to the pool (on an async worker).
+#[derive(Clone, Copy, PartialEq)]
+enum Wait {
+    Yes,
+    No,
 }
 
 /// The fast path for unchanged small non-blob files: one `lstat` per path component, run on
@@ -227,10 +244,24 @@ fn respond(answer: Answer, kind: &Kind) -> Response<Body> {
     resp
 }
 
-/// The blocking half: open, identify, check conditions, and read or set up the body.
-fn prepare(state: &State, file: &StaticFile, cond: &Conditions) -> io::Result<Answer> {
+/// Open, identify, check conditions, and read or set up the body. With [`Wait::No`], `None`
+/// when that would read more than the page cache holds or parse the index again.
+fn prepare(
+    state: &State,
+    file: &StaticFile,
+    cond: &Conditions,
+    wait: Wait,
+) -> io::Result<Option<Answer>> {
+    // Where a download is counted, when the index is at hand.
+    let index = match (&file.kind, wait) {
+        (Kind::Blob { .. }, Wait::No) => match state.index.current(&state.repo) {
+            Some(parsed) => Some(parsed),
+            None => return Ok(None),
+        },
+        _ => None,
+    };
     let Some((f, key, real)) = open_inside(state, &file.rel)? else {
-        return Ok(Answer::Missing);
+        return Ok(Some(Answer::Missing));
     };
     let len = key.1;
     let mut whole: Option<Bytes> = None;
@@ -241,6 +272,7 @@ fn prepare(state: &State, file: &StaticFile, cond: &Conditions) -> io::Result<An
                 whole = cached.content;
                 cached.etag
             }
+            None if wait == Wait::No => return Ok(None),
             None => {
                 let sha256 = if len <= WHOLE {
                     let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
@@ -266,7 +298,7 @@ fn prepare(state: &State, file: &StaticFile, cond: &Conditions) -> io::Result<An
         },
     };
     let etag = match conditional(etag, cond) {
-        Ok(not_modified) => return Ok(not_modified),
+        Ok(not_modified) => return Ok(Some(not_modified)),
         Err(etag) => etag,
     };
     let mut range = None;
@@ -275,7 +307,7 @@ fn prepare(state: &State, file: &StaticFile, cond: &Conditions) -> io::Result<An
     {
         match parse_range(r, len) {
             RangeSpec::Ignore => {}
-            RangeSpec::Unsatisfiable => return Ok(Answer::Unsatisfiable { etag, len }),
+            RangeSpec::Unsatisfiable => return Ok(Some(Answer::Unsatisfiable { etag, len })),
             RangeSpec::Bytes(first, last) => range = Some((first, last, len)),
         }
     }
@@ -295,7 +327,14 @@ fn prepare(state: &State, file: &StaticFile, cond: &Conditions) -> io::Result<An
         // Only non-blob files are read whole, and only blobs have ranges.
         Body::bytes(bytes)
     } else if length <= small {
-        let bytes = read_chunk(&f, offset, usize::try_from(length).unwrap_or(usize::MAX))?;
+        let want = usize::try_from(length).unwrap_or(usize::MAX);
+        let bytes = match wait {
+            Wait::Yes => read_chunk(&f, offset, want)?,
+            Wait::No => match read_cached(&f, offset, want, &mut None) {
+                Some(read) => read?,
+                None => return Ok(None),
+            },
+        };
         if bytes.len() as u64 != length {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -309,18 +348,19 @@ fn prepare(state: &State, file: &StaticFile, cond: &Conditions) -> io::Result<An
     if let Kind::Blob { sha256 } = &file.kind
         && !cond.head
     {
-        count_download(state, sha256);
+        count_download(state, index, sha256);
     }
-    Ok(Answer::Content {
+    Ok(Some(Answer::Content {
         etag,
         range,
         length,
         body,
-    })
+    }))
 }
 
-fn count_download(state: &State, sha256: &str) {
-    match state.index.get(&state.repo) {
+/// Counts a download of `sha256` in the `index` at hand, or the current one.
+fn count_download(state: &State, index: Option<Arc<Parsed>>, sha256: &str) {
+    match index.map_or_else(|| state.index.get(&state.repo), Ok) {
         Ok(parsed) => match parsed.by_sha256.get(sha256) {
             Some(pin) => state.metrics.download(pin),
             None => tracing::debug!("blob {sha256} is in no index entry; not counted"),

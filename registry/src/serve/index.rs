@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 use std::time::SystemTime;
 
 use pandora_common::files::{Index, Pin};
@@ -32,13 +32,7 @@ pub(crate) struct IndexCache {
 impl IndexCache {
     /// The current index, parsed again only if `snapshot.acl` changed. Blocking I/O.
     pub(crate) fn get(&self, repo: &Repo) -> Result<Arc<Parsed>, RepoError> {
-        let snapshot = repo.dir().join("snapshot.acl");
-        let meta = fs_err::metadata(&snapshot).map_err(|source| RepoError::Io {
-            action: "cannot read",
-            path: snapshot.clone(),
-            source,
-        })?;
-        let key = (meta.ino(), meta.len(), meta.modified().ok());
+        let key = Self::key(repo)?;
         // Held while parsing, so a burst of requests after an update parses once.
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((k, parsed)) = current.as_ref()
@@ -65,5 +59,31 @@ impl IndexCache {
         let parsed = Arc::new(Parsed { index, by_sha256 });
         *current = Some((key, Arc::clone(&parsed)));
         Ok(parsed)
+    }
+
+    /// The index parsed before, if `snapshot.acl` is unchanged since: one `stat`, no parse,
+    /// and no wait for a parse under way (`None` then).
+    pub(crate) fn current(&self, repo: &Repo) -> Option<Arc<Parsed>> {
+        let key = Self::key(repo).ok()?;
+        let current = match self.current.try_lock() {
+            Ok(current) => current,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        current
+            .as_ref()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, parsed)| Arc::clone(parsed))
+    }
+
+    /// `snapshot.acl`'s identity now.
+    fn key(repo: &Repo) -> Result<Key, RepoError> {
+        let snapshot = repo.dir().join("snapshot.acl");
+        let meta = fs_err::metadata(&snapshot).map_err(|source| RepoError::Io {
+            action: "cannot read",
+            path: snapshot.clone(),
+            source,
+        })?;
+        Ok((meta.ino(), meta.len(), meta.modified().ok()))
     }
 }
