@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
 
 use fs_err as fs;
@@ -19,7 +19,7 @@ use super::entry::{EntryInfo, EntryKind};
 use super::error::{ContentError, UnpackError, Violation};
 use super::headers::{MAX_PAX, Pending, normalise_mode, parse_pax, refused_type, strip_nul};
 use super::limits::Limits;
-use super::open::create_nofollow;
+use super::open::{create_nofollow, umask_keeps};
 use super::path_rules::{Added, MANIFEST, Tree, check_link_target, check_path, display_path};
 use super::stream::{EofTracker, PooledBuffer, StreamError};
 use crate::files::HookFile;
@@ -395,10 +395,9 @@ impl Engine<'_> {
                 let manifest = Manifest::parse(&text, MANIFEST)
                     .map_err(|source| UnpackError::Manifest { source })?;
                 if let Some(disk) = &disk {
-                    let mut file = create_file(disk).map_err(write_err)?;
+                    let mut file = create_file(disk, *mode).map_err(write_err)?;
                     file.write_all(text.as_bytes()).map_err(write_err)?;
-                    file.set_permissions(std::fs::Permissions::from_mode(on_disk(*mode)))
-                        .map_err(write_err)?;
+                    finish_mode(&file, *mode).map_err(write_err)?;
                 }
                 let sha256 = sha256_hex(text.as_bytes());
                 self.manifest = Some((manifest, text));
@@ -417,17 +416,16 @@ impl Engine<'_> {
                     self.hooks.push((path.to_string(), hooks));
                 }
                 if let Some(disk) = &disk {
-                    let mut file = create_file(disk).map_err(write_err)?;
+                    let mut file = create_file(disk, *mode).map_err(write_err)?;
                     file.write_all(&data).map_err(write_err)?;
-                    file.set_permissions(std::fs::Permissions::from_mode(on_disk(*mode)))
-                        .map_err(write_err)?;
+                    finish_mode(&file, *mode).map_err(write_err)?;
                 }
                 return Ok(Some(sha256_hex(&data)));
             }
             (EntryKind::File, _) => {
                 let mut file = disk
                     .as_deref()
-                    .map(create_file)
+                    .map(|disk| create_file(disk, *mode))
                     .transpose()
                     .map_err(write_err)?;
                 let copied = match file.as_mut() {
@@ -450,8 +448,7 @@ impl Engine<'_> {
                     });
                 }
                 if let Some(file) = &file {
-                    file.set_permissions(std::fs::Permissions::from_mode(on_disk(*mode)))
-                        .map_err(write_err)?;
+                    finish_mode(file, *mode).map_err(write_err)?;
                 }
                 return Ok(Some(sha256));
             }
@@ -573,18 +570,35 @@ impl Engine<'_> {
     }
 }
 
-/// The mode a file gets on disk: the archive's, without write bits. Written through the
-/// descriptor that created it, a file needs no second pass to become read-only.
+/// The mode a file gets on disk: the archive's, without write bits. Set when the file is
+/// created (the descriptor may still write), or through that descriptor once written, a file
+/// needs no second pass to become read-only.
 fn on_disk(mode: u32) -> u32 {
     mode & 0o555
 }
 
 fn make_dir(path: &Path) -> io::Result<()> {
-    fs::create_dir(path)?;
+    // The entry's path is in the error the caller makes of this one.
+    std::fs::DirBuilder::new().mode(0o755).create(path)?;
+    if umask_keeps(0o755) {
+        return Ok(());
+    }
     fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
 }
 
-fn create_file(path: &Path) -> io::Result<fs::File> {
+/// Creates the file of an entry with `mode`: read-only at once when the umask keeps every
+/// bit of it, else private until [`finish_mode`].
+fn create_file(path: &Path, mode: u32) -> io::Result<fs::File> {
+    let mode = on_disk(mode);
     // `create_new` already refuses an existing symlink; `O_NOFOLLOW` makes it explicit.
-    create_nofollow(path, 0o600)
+    create_nofollow(path, if umask_keeps(mode) { mode } else { 0o600 })
+}
+
+/// Gives a file written through `file` its mode, unless it was created with it.
+fn finish_mode(file: &fs::File, mode: u32) -> io::Result<()> {
+    let mode = on_disk(mode);
+    if umask_keeps(mode) {
+        return Ok(());
+    }
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
 }

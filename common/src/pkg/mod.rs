@@ -37,4 +37,7 @@ pub use error::{ContentError, PackError, UnpackError, Violation};
 pub use limits::Limits;
 pub use pack::{ARCHIVE_ZSTD_LEVEL, PackOptions, PackReport, PackedFile, pack, pack_to_dir};
 pub use stream::release_buffers;
-pub use unpack::{InspectFileError, Inspection, Unpacked, inspect, inspect_file, unpack};
+pub use unpack::{
+    InspectFileError, Inspection, UnpackOptions, Unpacked, inspect, inspect_file, unpack,
+    unpack_with,
+};

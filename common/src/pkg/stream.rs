@@ -76,10 +76,15 @@ pub(crate) struct Decoded<R: Read> {
 }
 
 impl<R: Read> Decoded<R> {
-    /// Starts decoding `reader`.
-    pub(crate) fn new(reader: R, limits: &Limits) -> io::Result<Self> {
+    /// Starts decoding `reader`. With `skip_checksum`, zstd does not check its own checksum
+    /// of the content (XXH64): for a caller that compares the sha256 of the whole archive
+    /// with the one it expected before it uses anything unpacked.
+    pub(crate) fn new(reader: R, limits: &Limits, skip_checksum: bool) -> io::Result<Self> {
         let raw = HashingReader::new(RawInput(reader));
-        let decoder = zstd::stream::read::Decoder::new(raw)?.single_frame();
+        let mut decoder = zstd::stream::read::Decoder::new(raw)?.single_frame();
+        if skip_checksum {
+            decoder.set_parameter(zstd::zstd_safe::DParameter::ForceIgnoreChecksum(true))?;
+        }
         Ok(Decoded {
             decoder,
             limits: limits.clone(),

@@ -11,7 +11,7 @@ use fs_err as fs;
 
 use super::entry::EntryInfo;
 use super::error::UnpackError;
-use super::extract::run;
+use super::extract::{Found, run};
 use super::limits::Limits;
 use super::stream::{Decoded, Inline, spawn_decoder};
 use crate::files::Manifest;
@@ -68,6 +68,19 @@ pub struct Inspection {
     pub run_hooks: Vec<String>,
 }
 
+/// How [`unpack_with`] runs; the default is [`unpack`]'s.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UnpackOptions {
+    /// The caller compares [`Unpacked::sha256`] with the sha256 it expected before it uses
+    /// anything unpacked, so zstd's own checksum of the content (XXH64, 2% of an unpack) is
+    /// not computed as well. A damaged archive is then refused by that comparison.
+    pub sha256_checked_by_caller: bool,
+    /// Decompress and hash on the calling thread, not on a second one: for a caller that
+    /// runs several unpacks at once, which keep the cores busy without the hand-over of
+    /// every chunk between two threads (and its copy).
+    pub same_thread: bool,
+}
+
 /// Unpacks the archive read from `reader` into a fresh directory inside `staging_parent`,
 /// checking every rule of the format on the way. Decompression and hashing run on a second
 /// thread. On error nothing is left behind and the error names the offending entry.
@@ -75,6 +88,16 @@ pub fn unpack(
     reader: impl Read + Send,
     staging_parent: &Path,
     limits: &Limits,
+) -> Result<Unpacked, UnpackError> {
+    unpack_with(reader, staging_parent, limits, UnpackOptions::default())
+}
+
+/// [`unpack`], run as `options` say.
+pub fn unpack_with(
+    reader: impl Read + Send,
+    staging_parent: &Path,
+    limits: &Limits,
+    options: UnpackOptions,
 ) -> Result<Unpacked, UnpackError> {
     let staging_err = |path: &Path| {
         let path = path.to_path_buf();
@@ -84,17 +107,16 @@ pub fn unpack(
         .prefix("unpack-")
         .tempdir_in(staging_parent)
         .map_err(staging_err(staging_parent))?;
-    let decoded = Decoded::new(reader, limits).map_err(start_error)?;
-    let (found, digest) = std::thread::scope(|scope| {
-        let (source, producer) = spawn_decoder(scope, decoded);
-        // `run` drops the channel's receiver on return, which stops the decoder thread.
-        let found = run(source, Some(dir.path()), limits).map(|(found, _)| found);
-        let digest = match producer.join() {
-            Ok(digest) => digest,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        (found, digest)
-    });
+    let decoded =
+        Decoded::new(reader, limits, options.sha256_checked_by_caller).map_err(start_error)?;
+    let (found, digest) = if options.same_thread {
+        match run(Inline::new(decoded), Some(dir.path()), limits) {
+            Ok((found, inline)) => (Ok(found), Some(inline.into_decoded().digest())),
+            Err(e) => (Err(e), None),
+        }
+    } else {
+        decode_aside(decoded, dir.path(), limits)
+    };
     let found = found?;
     let digest = digest.ok_or_else(|| UnpackError::ArchiveIo {
         after: found.entries.last().map(|e| e.path.clone()),
@@ -111,6 +133,25 @@ pub fn unpack(
         compressed_size: digest.size,
         entries: found.entries,
         run_hooks: found.run_hooks,
+    })
+}
+
+/// Runs `decoded` on a second thread while this one writes the files under `dir`: the
+/// entries found, and the digest of the raw archive (`None` if decoding stopped early).
+fn decode_aside<R: Read + Send>(
+    decoded: Decoded<R>,
+    dir: &Path,
+    limits: &Limits,
+) -> (Result<Found, UnpackError>, Option<Digest>) {
+    std::thread::scope(|scope| {
+        let (source, producer) = spawn_decoder(scope, decoded);
+        // `run` drops the channel's receiver on return, which stops the decoder thread.
+        let found = run(source, Some(dir), limits).map(|(found, _)| found);
+        let digest = match producer.join() {
+            Ok(digest) => digest,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        (found, digest)
     })
 }
 
@@ -156,7 +197,7 @@ pub fn inspect_file(path: &Path, limits: &Limits) -> Result<Inspection, InspectF
 
 /// Reads the archive from `reader` and applies every check [`unpack`] applies, writing nothing.
 pub fn inspect(reader: impl Read, limits: &Limits) -> Result<Inspection, UnpackError> {
-    let decoded = Decoded::new(reader, limits).map_err(start_error)?;
+    let decoded = Decoded::new(reader, limits, false).map_err(start_error)?;
     let (found, inline) = run(Inline::new(decoded), None, limits)?;
     let Digest { sha256, size } = inline.into_decoded().digest();
     Ok(Inspection {

@@ -728,6 +728,52 @@ pub(crate) fn malicious_archives_are_refused_and_leave_nothing() {
             "{}: inspect and unpack disagree",
             case.name
         );
+
+        // Decoding on the caller's thread, with or without zstd's own checksum: the same
+        // error, and nothing left.
+        for sha256_checked_by_caller in [false, true] {
+            let options = UnpackOptions {
+                sha256_checked_by_caller,
+                same_thread: true,
+            };
+            let inline = unpack_with(&bytes[..], &parent, &limits, options)
+                .map(|_| ())
+                .expect_err(case.name)
+                .to_string();
+            assert_eq!(inline, shown, "{}: {options:?}", case.name);
+            assert_eq!(before, snapshot(outer.path()), "{}: {options:?}", case.name);
+        }
+    }
+}
+
+#[test]
+pub(crate) fn zstd_checksum_is_left_to_a_caller_that_checks_the_sha256() {
+    // A valid archive whose zstd content checksum (the frame's last four bytes) is wrong.
+    let tar = RawTar::new()
+        .manifest()
+        .dir(b"files/")
+        .file(b"files/a", b"hello\n")
+        .tar();
+    let mut encoder = zstd::stream::Encoder::new(Vec::new(), 3).expect("encoder");
+    encoder.include_checksum(true).expect("checksum flag");
+    encoder.write_all(&tar).expect("compress");
+    let good = encoder.finish().expect("compress");
+    let mut bytes = good.clone();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    let outer = tempfile::tempdir().expect("tempdir");
+    let err = unpack(&bytes[..], outer.path(), &Limits::default()).expect_err("bad checksum");
+    assert!(err.to_string().contains("cannot decompress"), "{err}");
+    for same_thread in [false, true] {
+        let options = UnpackOptions {
+            sha256_checked_by_caller: true,
+            same_thread,
+        };
+        let unpacked = unpack_with(&bytes[..], outer.path(), &Limits::default(), options)
+            .expect("the content itself is intact");
+        // What the caller compares with the sha256 it expected, and so refuses.
+        assert_eq!(unpacked.sha256, sha256_hex(&bytes));
+        assert_ne!(unpacked.sha256, sha256_hex(&good));
     }
 }
 

@@ -13,7 +13,8 @@ use std::time::{Duration, SystemTime};
 
 use pandora_common::hash::sha256_hex;
 use pandora_common::pkg::{
-    EntryInfo, EntryKind, Limits, PackOptions, UnpackError, inspect, pack, pack_to_dir, unpack,
+    EntryInfo, EntryKind, Limits, PackOptions, UnpackError, UnpackOptions, inspect, pack,
+    pack_to_dir, unpack, unpack_with,
 };
 
 const MANIFEST: &str = r#"manifest {

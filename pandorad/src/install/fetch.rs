@@ -17,8 +17,11 @@ use crate::error::{Error, Result};
 use crate::fetch::{RegistryClient, Trust};
 use crate::store::{self, Staged};
 
-/// Packages read and unpacked at a time; each unpack runs decompression on a second thread.
-/// Three and four were equal on two cores with the store on tmpfs; four hides more disk waits.
+/// Packages read and unpacked at a time. Three and four were equal on two cores with the
+/// store on tmpfs; four hides more disk waits. While more packages wait than there are
+/// workers, each unpack decompresses on its worker's thread (the other workers keep the
+/// cores busy); the last ones decompress on a second thread each, so that a large package
+/// at the end does not run on one core alone.
 const WORKERS: usize = 4;
 
 /// A package staged, with where it came from.
@@ -72,10 +75,15 @@ pub(crate) fn fetch_and_stage(
                         break;
                     };
                     let mut cached = None;
+                    let one = One {
+                        pin,
+                        node,
+                        same_thread: i + workers < todo.len(),
+                    };
                     let result = events
                         .check()
                         .and_then(|()| {
-                            fetch_one(layout, clients, pin, node, events, downloaded, &mut cached)
+                            fetch_one(layout, clients, &one, events, downloaded, &mut cached)
                         })
                         // A read cut short because the mutation stops says why it stops.
                         .map_err(|e| events.check().err().unwrap_or(e));
@@ -128,17 +136,29 @@ fn workers() -> usize {
         .unwrap_or(WORKERS)
 }
 
+/// One package to fetch, and how to unpack it.
+struct One<'a> {
+    pin: &'a Pin,
+    node: &'a Node,
+    /// Decompress on the worker's own thread.
+    same_thread: bool,
+}
+
 /// Reads, unpacks, checks and stages one package. `cached` is set to the cached blob it
 /// read, if any, so that a damaged one can be dropped.
 fn fetch_one(
     layout: &Layout,
     clients: &[RegistryClient],
-    pin: &Pin,
-    node: &Node,
+    one: &One<'_>,
     events: &Events,
     downloaded: &AtomicU64,
     cached: &mut Option<PathBuf>,
 ) -> Result<Fetched> {
+    let One {
+        pin,
+        node,
+        same_thread,
+    } = *one;
     let (unpacked, sha256, origin, trust, dependencies) = match &node.source {
         Source::Registry(c, v) => {
             let client = &clients[*c];
@@ -146,7 +166,7 @@ fn fetch_one(
             let plan = client.plan_blob(layout, pin, v)?;
             *cached = plan.cached().map(PathBuf::from);
             let mut reader = plan.open(client, layout, pin, v, events)?;
-            let unpacked = match unpack(layout, &mut reader, pin, &origin, events) {
+            let unpacked = match unpack(layout, &mut reader, pin, &origin, events, same_thread) {
                 Ok(u) => u,
                 Err(e) => {
                     return Err(reader.failure().map_or(e, Error::from));
@@ -160,7 +180,7 @@ fn fetch_one(
             (unpacked, v.sha256.clone(), origin, blob.trust, deps)
         }
         Source::File(path, sha, ..) => {
-            let unpacked = unpack_file(layout, path, pin, "local", events)?;
+            let unpacked = unpack_file(layout, path, pin, "local", events, same_thread)?;
             (
                 unpacked,
                 sha.clone(),

@@ -31,16 +31,23 @@ pub(crate) struct Expect<'a> {
 
 /// Unpacks the archive that `reader` yields into a staging directory. The caller checks
 /// where the bytes came from (`BlobReader::finish` of `fetch`), then [`stage`] checks
-/// the rest.
+/// the rest, the archive's sha256 first (so zstd's own checksum is not computed as well).
+/// With `same_thread`, decompression runs on the caller's thread: for a caller that keeps the
+/// cores busy with other unpacks.
 pub(crate) fn unpack(
     layout: &Layout,
     reader: impl std::io::Read + Send,
     pin: &Pin,
     origin: &str,
     events: &Events,
+    same_thread: bool,
 ) -> Result<Unpacked> {
     let _task = events.task("unpack", &pin.to_string(), 0);
-    pkg::unpack(reader, &layout.tmp(), &Limits::default()).map_err(|source| {
+    let options = pkg::UnpackOptions {
+        sha256_checked_by_caller: true,
+        same_thread,
+    };
+    pkg::unpack_with(reader, &layout.tmp(), &Limits::default(), options).map_err(|source| {
         if crate::error::damaged(&source) {
             Error::InvalidBlob {
                 pin: pin.clone(),
@@ -64,9 +71,10 @@ pub(crate) fn unpack_file(
     pin: &Pin,
     origin: &str,
     events: &Events,
+    same_thread: bool,
 ) -> Result<Unpacked> {
     let file = fs_err::File::open(path).map_err(Error::io("open", path))?;
-    unpack(layout, file, pin, origin, events)
+    unpack(layout, file, pin, origin, events, same_thread)
 }
 
 /// Checks an unpacked package against `expect`, runs its preinstall hook and writes the
@@ -209,7 +217,7 @@ mod tests {
             origin: "main",
             trust: &crate::fetch::Trust::default(),
         };
-        let unpacked = |events| unpack_file(&layout, &pkg, &pin, "main", events).unwrap();
+        let unpacked = |events| unpack_file(&layout, &pkg, &pin, "main", events, false).unwrap();
         let events = Events::detached();
         let e = stage(&layout, unpacked(&events), &expect, &events).unwrap_err();
         assert_eq!(e.code(), code::MISMATCH);

@@ -224,7 +224,7 @@ impl StoreView {
         // Spread over the cores (a thread that cannot be started leaves its share to this
         // one).
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-        let chunk = names.len().div_ceil(threads).max(256);
+        let chunk = names.len().div_ceil(threads).max(64);
         let scans: Vec<NameScan> = std::thread::scope(|s| {
             let handles: Vec<_> = names
                 .chunks(chunk)
