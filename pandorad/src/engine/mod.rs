@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use pandora_proto::v1::{
@@ -35,6 +35,9 @@ pub(crate) struct Events {
     publisher: Option<Publisher>,
     /// Whether the mutation published the store as it left it.
     published: Arc<AtomicBool>,
+    /// The runtime whose timers announce the tasks that last (without one, every task is
+    /// announced as it starts).
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 /// Makes a store view the daemon's shared snapshot.
@@ -52,6 +55,7 @@ impl Events {
             deadline: None,
             publisher: None,
             published: Arc::default(),
+            runtime: None,
         }
     }
 
@@ -92,15 +96,35 @@ impl Events {
         std::sync::Arc::new(move || events.check().is_err())
     }
 
-    /// Starts a task; `total` is 0 when unknown.
+    /// Starts a task; `total` is 0 when unknown. The client hears of it once it has lasted
+    /// [`ANNOUNCE_AFTER`]: the downloads and unpacks of an install of many small packages
+    /// end sooner, and cost no events at all (three each, hundreds per install, otherwise).
     pub(crate) fn task(&self, kind: &str, subject: &str, total: u64) -> Task {
         let id = self.next_task.fetch_add(1, Ordering::Relaxed);
-        self.send(event::Kind::TaskStarted(TaskStarted {
+        let started = TaskStarted {
             id,
             kind: kind.into(),
             subject: subject.into(),
             total,
-        }));
+        };
+        let shown = Arc::new(Mutex::new(Shown::default()));
+        let timer = match &self.runtime {
+            None => {
+                self.send(event::Kind::TaskStarted(started));
+                shown
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .announced = true;
+                None
+            }
+            Some(runtime) => {
+                let (tx, shown) = (self.tx.clone(), Arc::clone(&shown));
+                Some(runtime.spawn(async move {
+                    tokio::time::sleep(ANNOUNCE_AFTER).await;
+                    announce(&tx, &shown, started);
+                }))
+            }
+        };
         Task {
             events: self.clone(),
             id,
@@ -108,6 +132,8 @@ impl Events {
             last: 0,
             done: 0,
             sent: std::time::Instant::now(),
+            shown,
+            timer,
         }
     }
 
@@ -142,6 +168,41 @@ impl Events {
 /// The shortest time between two progress events of a task.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// How long a task runs before its client hears of it.
+const ANNOUNCE_AFTER: Duration = Duration::from_millis(100);
+
+/// Whether a task's client has heard of it, shared between the task and its timer.
+#[derive(Default)]
+struct Shown {
+    announced: bool,
+    ended: bool,
+    /// The task's progress, for the timer to send with its announcement.
+    done: u64,
+}
+
+/// Announces a task that has not ended yet, with its progress so far. Not waiting for room
+/// in the channel: a client too slow to take the announcement misses this task's bar (its
+/// progress and end, for an id it never heard of, are ignored).
+fn announce(tx: &mpsc::Sender<Result<Event, Error>>, shown: &Mutex<Shown>, started: TaskStarted) {
+    let mut shown = shown.lock().unwrap_or_else(PoisonError::into_inner);
+    if shown.ended {
+        return;
+    }
+    let (id, total) = (started.id, started.total);
+    let send = |kind| {
+        let _ = tx.try_send(Ok(Event { kind: Some(kind) }));
+    };
+    send(event::Kind::TaskStarted(started));
+    if shown.done > 0 {
+        send(event::Kind::TaskProgress(TaskProgress {
+            id,
+            done: shown.done,
+            total,
+        }));
+    }
+    shown.announced = true;
+}
+
 /// A unit of work in progress.
 pub(crate) struct Task {
     events: Events,
@@ -152,6 +213,9 @@ pub(crate) struct Task {
     done: u64,
     /// When the last progress event went out (or the task started).
     sent: std::time::Instant,
+    shown: Arc<Mutex<Shown>>,
+    /// Announces the task once it has lasted.
+    timer: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Task {
@@ -170,6 +234,13 @@ impl Task {
     /// (`total`, or where the task stopped).
     pub(crate) fn progress(&mut self, done: u64) {
         self.done = done;
+        {
+            let mut shown = self.shown.lock().unwrap_or_else(PoisonError::into_inner);
+            shown.done = done;
+            if !shown.announced {
+                return;
+            }
+        }
         let due = done >= self.last + (64 << 10) && self.sent.elapsed() >= PROGRESS_EVERY;
         if due || (done == self.total && done != self.last) {
             self.send_progress();
@@ -189,6 +260,18 @@ impl Task {
 
 impl Drop for Task {
     fn drop(&mut self) {
+        if let Some(timer) = &self.timer {
+            timer.abort();
+        }
+        let announced = {
+            let mut shown = self.shown.lock().unwrap_or_else(PoisonError::into_inner);
+            shown.ended = true;
+            shown.announced
+        };
+        if !announced {
+            // Ended before its client heard of it: nothing to say.
+            return;
+        }
         // Where it ended, when that was not reported yet (an unknown total, a short body).
         if self.done != self.last {
             self.send_progress();
@@ -275,6 +358,7 @@ impl Engine {
                     deadline: Some(Instant::now() + timeout),
                     publisher: Some(publisher.clone()),
                     published: Arc::default(),
+                    runtime: tokio::runtime::Handle::try_current().ok(),
                 };
                 let (work, store) = (job.work, job.store);
                 let (before, after) = (before.clone(), after.clone());
@@ -407,6 +491,54 @@ mod tests {
         assert_eq!(fast.last(), Some(&&(0, 10 << 20)), "{progress:?}");
         let rest: Vec<_> = progress.iter().filter(|p| p.0 != 0).copied().collect();
         assert_eq!(rest, vec![(1, 128 << 10), (1, 192 << 10), (2, 1000)]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn only_tasks_that_last_are_announced_with_their_progress_so_far() {
+        let (tx, mut rx) = mpsc::channel(1000);
+        let events = Events {
+            tx,
+            runtime: Some(tokio::runtime::Handle::current()),
+            ..Events::detached()
+        };
+        tokio::task::spawn_blocking(move || {
+            // Over before the client would hear of it: nothing at all.
+            let mut quick = events.task("download", "quick@1", 100);
+            quick.progress(100);
+            drop(quick);
+            // A download that lasts: announced with what it has done, then as before.
+            let mut long = events.task("download", "long@1", 1 << 20);
+            long.progress(64 << 10);
+            std::thread::sleep(ANNOUNCE_AFTER * 3);
+            long.progress(1 << 20);
+            drop(long);
+            // A task that reports no progress is announced all the same.
+            let unpack = events.task("unpack", "long@1", 0);
+            std::thread::sleep(ANNOUNCE_AFTER * 3);
+            drop(unpack);
+        })
+        .await
+        .unwrap();
+        let mut seen = Vec::new();
+        while let Ok(Ok(e)) = rx.try_recv() {
+            seen.push(match e.kind {
+                Some(event::Kind::TaskStarted(t)) => format!("start {} {}", t.id, t.kind),
+                Some(event::Kind::TaskProgress(p)) => format!("progress {} {}", p.id, p.done),
+                Some(event::Kind::TaskFinished(f)) => format!("end {}", f.id),
+                other => format!("{other:?}"),
+            });
+        }
+        assert_eq!(
+            seen,
+            [
+                "start 1 download",
+                "progress 1 65536",
+                "progress 1 1048576",
+                "end 1",
+                "start 2 unpack",
+                "end 2",
+            ]
+        );
     }
 
     #[tokio::test]
