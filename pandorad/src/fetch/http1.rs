@@ -123,13 +123,13 @@ fn pooled(authority: &str) -> Option<TcpStream> {
     }
 }
 
+/// One `recv(MSG_PEEK | MSG_DONTWAIT)`: nothing waiting, and the connection not closed.
 fn quiet(stream: &TcpStream) -> bool {
-    if stream.set_nonblocking(true).is_err() {
-        return false;
-    }
-    let waiting = stream.peek(&mut [0u8]);
-    stream.set_nonblocking(false).is_ok()
-        && matches!(waiting, Err(e) if e.kind() == ErrorKind::WouldBlock)
+    let flags = rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT;
+    matches!(
+        rustix::net::recv(stream, &mut [0u8; 1], flags),
+        Err(rustix::io::Errno::AGAIN)
+    )
 }
 
 fn give_back(authority: &str, stream: TcpStream) {
