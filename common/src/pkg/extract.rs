@@ -54,6 +54,7 @@ pub(crate) fn run<R: Read>(
         manifest: None,
         hooks: Vec::new(),
         buf: PooledBuffer::take(),
+        exact: root.is_some_and(modes_are_exact),
     };
     let entries = archive
         .entries()
@@ -134,6 +135,8 @@ struct Engine<'a> {
     /// Hook files read so far, by path.
     hooks: Vec<(String, HookFile)>,
     buf: PooledBuffer,
+    /// Files and directories created under `root` get exactly the mode asked for.
+    exact: bool,
 }
 
 /// An entry whose header passed every check.
@@ -376,14 +379,17 @@ impl Engine<'_> {
             action: "write it",
             source,
         };
+        let exact = self.exact;
         if let Some(root) = self.root {
             for dir in &added.new_dirs {
-                make_dir(&root.join(dir)).map_err(write_err)?;
+                make_dir(&root.join(dir), exact).map_err(write_err)?;
             }
         }
         let disk = self.root.map(|root| root.join(path));
         match (kind, &disk) {
-            (EntryKind::Dir, Some(disk)) if !added.exists => make_dir(disk).map_err(write_err)?,
+            (EntryKind::Dir, Some(disk)) if !added.exists => {
+                make_dir(disk, exact).map_err(write_err)?
+            }
             (EntryKind::Symlink, Some(disk)) => {
                 let target = target.as_deref().unwrap_or_default();
                 fs::os::unix::fs::symlink(target, disk).map_err(write_err)?;
@@ -395,9 +401,9 @@ impl Engine<'_> {
                 let manifest = Manifest::parse(&text, MANIFEST)
                     .map_err(|source| UnpackError::Manifest { source })?;
                 if let Some(disk) = &disk {
-                    let mut file = create_file(disk, *mode).map_err(write_err)?;
+                    let mut file = create_file(disk, *mode, exact).map_err(write_err)?;
                     file.write_all(text.as_bytes()).map_err(write_err)?;
-                    finish_mode(&file, *mode).map_err(write_err)?;
+                    finish_mode(&file, *mode, exact).map_err(write_err)?;
                 }
                 let sha256 = sha256_hex(text.as_bytes());
                 self.manifest = Some((manifest, text));
@@ -416,16 +422,16 @@ impl Engine<'_> {
                     self.hooks.push((path.to_string(), hooks));
                 }
                 if let Some(disk) = &disk {
-                    let mut file = create_file(disk, *mode).map_err(write_err)?;
+                    let mut file = create_file(disk, *mode, exact).map_err(write_err)?;
                     file.write_all(&data).map_err(write_err)?;
-                    finish_mode(&file, *mode).map_err(write_err)?;
+                    finish_mode(&file, *mode, exact).map_err(write_err)?;
                 }
                 return Ok(Some(sha256_hex(&data)));
             }
             (EntryKind::File, _) => {
                 let mut file = disk
                     .as_deref()
-                    .map(|disk| create_file(disk, *mode))
+                    .map(|disk| create_file(disk, *mode, exact))
                     .transpose()
                     .map_err(write_err)?;
                 let copied = match file.as_mut() {
@@ -448,7 +454,7 @@ impl Engine<'_> {
                     });
                 }
                 if let Some(file) = &file {
-                    finish_mode(file, *mode).map_err(write_err)?;
+                    finish_mode(file, *mode, exact).map_err(write_err)?;
                 }
                 return Ok(Some(sha256));
             }
@@ -577,28 +583,93 @@ fn on_disk(mode: u32) -> u32 {
     mode & 0o555
 }
 
-fn make_dir(path: &Path) -> io::Result<()> {
-    // The entry's path is in the error the caller makes of this one.
-    std::fs::DirBuilder::new().mode(0o755).create(path)?;
-    if umask_keeps(0o755) {
+/// Whether what is created under `root` gets exactly the mode asked for, less the umask: no
+/// default ACL (which replaces the umask) and no setgid bit (which directories inherit) on
+/// the fresh staging directory.
+fn modes_are_exact(root: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let no_setgid = fs::metadata(root).is_ok_and(|m| m.mode() & 0o2000 == 0);
+    let no_default_acl = matches!(
+        rustix::fs::getxattr(root, "system.posix_acl_default", &mut [0u8; 0]),
+        Err(rustix::io::Errno::NODATA | rustix::io::Errno::OPNOTSUPP)
+    );
+    no_setgid && no_default_acl
+}
+
+fn make_dir(path: &Path, exact: bool) -> io::Result<()> {
+    std::fs::DirBuilder::new()
+        .mode(0o755)
+        .create(path)
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot create the directory `{}`: {e}", path.display()),
+            )
+        })?;
+    if exact && umask_keeps(0o755) {
         return Ok(());
     }
     fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
 }
 
-/// Creates the file of an entry with `mode`: read-only at once when the umask keeps every
-/// bit of it, else private until [`finish_mode`].
-fn create_file(path: &Path, mode: u32) -> io::Result<fs::File> {
+/// Creates the file of an entry with `mode`: read-only at once when it gets exactly that
+/// mode (`exact`, and the umask keeps every bit of it), else private until [`finish_mode`].
+fn create_file(path: &Path, mode: u32, exact: bool) -> io::Result<fs::File> {
     let mode = on_disk(mode);
     // `create_new` already refuses an existing symlink; `O_NOFOLLOW` makes it explicit.
-    create_nofollow(path, if umask_keeps(mode) { mode } else { 0o600 })
+    create_nofollow(
+        path,
+        if exact && umask_keeps(mode) {
+            mode
+        } else {
+            0o600
+        },
+    )
 }
 
 /// Gives a file written through `file` its mode, unless it was created with it.
-fn finish_mode(file: &fs::File, mode: u32) -> io::Result<()> {
+fn finish_mode(file: &fs::File, mode: u32, exact: bool) -> io::Result<()> {
     let mode = on_disk(mode);
-    if umask_keeps(mode) {
+    if exact && umask_keeps(mode) {
         return Ok(());
     }
     file.set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_are_exact_only_where_nothing_but_the_umask_shapes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(modes_are_exact(dir.path()));
+        // A setgid directory passes its bit on to new directories.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o2755)).unwrap();
+        assert!(!modes_are_exact(dir.path()));
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        // A default ACL replaces the umask (where the file system and setfacl have them).
+        let acl = std::process::Command::new("setfacl")
+            .args(["-d", "-m", "o::-"])
+            .arg(dir.path())
+            .status();
+        if acl.is_ok_and(|s| s.success()) {
+            assert!(!modes_are_exact(dir.path()));
+        }
+        // Either way, a file unpacked there gets the archive's mode less write bits.
+        let file = dir.path().join("f");
+        let exact = modes_are_exact(dir.path());
+        let f = create_file(&file, 0o644, exact).unwrap();
+        finish_mode(&f, 0o644, exact).unwrap();
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o444);
+        make_dir(&dir.path().join("d"), exact).unwrap();
+        let mode = std::fs::metadata(dir.path().join("d"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777;
+        assert_eq!(mode, 0o755);
+    }
 }

@@ -34,8 +34,9 @@ pub(crate) fn create_nofollow(path: &Path, mode: u32) -> io::Result<fs::File> {
 }
 
 /// The process umask, read once from `/proc/self/status` (`umask(2)` would change it while
-/// other threads create files); `None` when the kernel does not say. Pandora's processes never
-/// change their umask.
+/// other threads create files); `None` when the kernel does not say. The processes that
+/// unpack (the daemon, the tools) never change their umask; only the sandbox's child sets its
+/// own.
 fn umask() -> Option<u32> {
     static UMASK: OnceLock<Option<u32>> = OnceLock::new();
     *UMASK.get_or_init(|| {

@@ -214,8 +214,9 @@ fn produce<R: Read>(mut decoded: Decoded<R>, tx: &SyncSender<Chunk>) -> Option<D
 }
 
 /// The decoded stream on the caller's thread, cut into the same chunks as [`spawn_decoder`]'s.
+/// Its chunk buffer comes from [`POOL`] and goes back there.
 pub(crate) struct Inline<R: Read> {
-    decoded: Decoded<R>,
+    decoded: Option<Decoded<R>>,
     chunk: Vec<u8>,
     len: usize,
     pos: usize,
@@ -226,8 +227,8 @@ impl<R: Read> Inline<R> {
     /// Wraps `decoded`.
     pub(crate) fn new(decoded: Decoded<R>) -> Self {
         Inline {
-            decoded,
-            chunk: Vec::new(),
+            decoded: Some(decoded),
+            chunk: POOL.take(),
             len: 0,
             pos: 0,
             after: Stop::More,
@@ -235,8 +236,14 @@ impl<R: Read> Inline<R> {
     }
 
     /// The decoder back, for its digest.
-    pub(crate) fn into_decoded(self) -> Decoded<R> {
-        self.decoded
+    pub(crate) fn into_decoded(mut self) -> Decoded<R> {
+        self.decoded.take().expect("the decoder is taken only here")
+    }
+}
+
+impl<R: Read> Drop for Inline<R> {
+    fn drop(&mut self) {
+        POOL.give_back(std::mem::take(&mut self.chunk));
     }
 }
 
@@ -245,8 +252,11 @@ impl<R: Read> Read for Inline<R> {
         while self.pos == self.len {
             match std::mem::replace(&mut self.after, Stop::End) {
                 Stop::More => {
+                    let Some(decoded) = self.decoded.as_mut() else {
+                        return Ok(0);
+                    };
                     let spent = std::mem::take(&mut self.chunk);
-                    (self.chunk, self.len, self.after) = next_chunk(&mut self.decoded, spent);
+                    (self.chunk, self.len, self.after) = next_chunk(decoded, spent);
                     self.pos = 0;
                 }
                 Stop::End => return Ok(0),

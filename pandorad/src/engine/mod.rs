@@ -38,6 +38,8 @@ pub(crate) struct Events {
     /// The runtime whose timers announce the tasks that last (without one, every task is
     /// announced as it starts).
     runtime: Option<tokio::runtime::Handle>,
+    /// How long a task runs before it is announced: [`ANNOUNCE_AFTER`].
+    announce_after: Duration,
 }
 
 /// Makes a store view the daemon's shared snapshot.
@@ -56,6 +58,7 @@ impl Events {
             publisher: None,
             published: Arc::default(),
             runtime: None,
+            announce_after: ANNOUNCE_AFTER,
         }
     }
 
@@ -119,8 +122,9 @@ impl Events {
             }
             Some(runtime) => {
                 let (tx, shown) = (self.tx.clone(), Arc::clone(&shown));
+                let after = self.announce_after;
                 Some(runtime.spawn(async move {
-                    tokio::time::sleep(ANNOUNCE_AFTER).await;
+                    tokio::time::sleep(after).await;
                     announce(&tx, &shown, started);
                 }))
             }
@@ -134,6 +138,7 @@ impl Events {
             sent: std::time::Instant::now(),
             shown,
             timer,
+            synced: false,
         }
     }
 
@@ -178,6 +183,9 @@ struct Shown {
     ended: bool,
     /// The task's progress, for the timer to send with its announcement.
     done: u64,
+    /// What the announcement sent of it, and when.
+    announced_done: u64,
+    announced_at: Option<Instant>,
 }
 
 /// Announces a task that has not ended yet, with its progress so far. Not waiting for room
@@ -201,6 +209,8 @@ fn announce(tx: &mpsc::Sender<Result<Event, Error>>, shown: &Mutex<Shown>, start
         }));
     }
     shown.announced = true;
+    shown.announced_done = shown.done;
+    shown.announced_at = Some(Instant::now());
 }
 
 /// A unit of work in progress.
@@ -216,6 +226,8 @@ pub(crate) struct Task {
     shown: Arc<Mutex<Shown>>,
     /// Announces the task once it has lasted.
     timer: Option<tokio::task::JoinHandle<()>>,
+    /// Whether `last` and `sent` include what the announcement sent.
+    synced: bool,
 }
 
 impl Task {
@@ -235,15 +247,27 @@ impl Task {
     pub(crate) fn progress(&mut self, done: u64) {
         self.done = done;
         {
-            let mut shown = self.shown.lock().unwrap_or_else(PoisonError::into_inner);
+            let shared = Arc::clone(&self.shown);
+            let mut shown = shared.lock().unwrap_or_else(PoisonError::into_inner);
             shown.done = done;
             if !shown.announced {
                 return;
             }
+            self.sync(&shown);
         }
         let due = done >= self.last + (64 << 10) && self.sent.elapsed() >= PROGRESS_EVERY;
         if due || (done == self.total && done != self.last) {
             self.send_progress();
+        }
+    }
+
+    /// Counts what the announcement sent as sent, once.
+    fn sync(&mut self, shown: &Shown) {
+        if !self.synced {
+            self.synced = true;
+            if let Some(at) = shown.announced_at {
+                (self.last, self.sent) = (shown.announced_done, at);
+            }
         }
     }
 
@@ -264,8 +288,12 @@ impl Drop for Task {
             timer.abort();
         }
         let announced = {
-            let mut shown = self.shown.lock().unwrap_or_else(PoisonError::into_inner);
+            let shared = Arc::clone(&self.shown);
+            let mut shown = shared.lock().unwrap_or_else(PoisonError::into_inner);
             shown.ended = true;
+            if shown.announced {
+                self.sync(&shown);
+            }
             shown.announced
         };
         if !announced {
@@ -359,6 +387,7 @@ impl Engine {
                     publisher: Some(publisher.clone()),
                     published: Arc::default(),
                     runtime: tokio::runtime::Handle::try_current().ok(),
+                    announce_after: ANNOUNCE_AFTER,
                 };
                 let (work, store) = (job.work, job.store);
                 let (before, after) = (before.clone(), after.clone());
@@ -499,22 +528,39 @@ mod tests {
         let events = Events {
             tx,
             runtime: Some(tokio::runtime::Handle::current()),
+            // Long enough that the first progress of `long` comes before it on a busy machine.
+            announce_after: Duration::from_millis(500),
             ..Events::detached()
         };
+        // Waits (10 s at most) for the timer to announce `task`.
+        fn announced(task: &Task) {
+            let until = Instant::now() + Duration::from_secs(10);
+            while !task.shown.lock().unwrap().announced {
+                assert!(Instant::now() < until, "never announced");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
         tokio::task::spawn_blocking(move || {
             // Over before the client would hear of it: nothing at all.
-            let mut quick = events.task("download", "quick@1", 100);
+            let patient = Events {
+                announce_after: Duration::from_secs(3600),
+                ..events.clone()
+            };
+            let mut quick = patient.task("download", "quick@1", 100);
             quick.progress(100);
             drop(quick);
-            // A download that lasts: announced with what it has done, then as before.
+            // A download that lasts: announced with what it has done, then as before, and
+            // what the announcement sent is not sent again.
             let mut long = events.task("download", "long@1", 1 << 20);
             long.progress(64 << 10);
-            std::thread::sleep(ANNOUNCE_AFTER * 3);
+            announced(&long);
+            long.progress(96 << 10);
+            std::thread::sleep(PROGRESS_EVERY);
             long.progress(1 << 20);
             drop(long);
             // A task that reports no progress is announced all the same.
             let unpack = events.task("unpack", "long@1", 0);
-            std::thread::sleep(ANNOUNCE_AFTER * 3);
+            announced(&unpack);
             drop(unpack);
         })
         .await

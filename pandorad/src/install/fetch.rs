@@ -18,8 +18,8 @@ use crate::fetch::{RegistryClient, Trust};
 use crate::store::{self, Staged};
 
 /// Packages read and unpacked at a time. Three and four were equal on two cores with the
-/// store on tmpfs; four hides more disk waits. While more packages wait than there are
-/// workers, each unpack decompresses on its worker's thread (the other workers keep the
+/// store on tmpfs; four hides more disk waits. While at least as many packages wait as there
+/// are workers, each unpack decompresses on its worker's thread (the other workers keep the
 /// cores busy); the last ones decompress on a second thread each, so that a large package
 /// at the end does not run on one core alone.
 const WORKERS: usize = 4;

@@ -128,11 +128,12 @@ pub(crate) fn read_cached(
 
 /// Whether `file` is on tmpfs or ramfs, whose reads never wait for a disk.
 fn lives_in_memory(file: &File) -> bool {
-    const TMPFS_MAGIC: u64 = 0x0102_1994;
-    const RAMFS_MAGIC: u64 = 0x8584_58f6;
+    const TMPFS_MAGIC: u32 = 0x0102_1994;
+    const RAMFS_MAGIC: u32 = 0x8584_58f6;
     rustix::fs::fstatfs(file).is_ok_and(|fs| {
-        #[allow(clippy::unnecessary_cast)] // `f_type`'s type differs between targets
-        let magic = fs.f_type as u64;
+        // `f_type` is signed, 32 or 64 bits wide by target; the magic numbers are 32 bits.
+        #[allow(clippy::unnecessary_cast)]
+        let magic = fs.f_type as u32;
         magic == TMPFS_MAGIC || magic == RAMFS_MAGIC
     })
 }

@@ -395,6 +395,11 @@ enum Opened {
 
 /// Opens `rel` below the registry directory if its real path stays inside it (and outside
 /// the private state directory) and is a regular file.
+/// `O_NONBLOCK` for `OpenOptionsExt::custom_flags`, which takes the C `int`.
+fn nonblock() -> i32 {
+    i32::try_from(rustix::fs::OFlags::NONBLOCK.bits()).unwrap_or(0)
+}
+
 fn open_inside(state: &State, rel: &str) -> io::Result<Option<(File, Key, PathBuf)>> {
     for _ in 0..3 {
         match try_open_inside(state, rel)? {
@@ -427,7 +432,17 @@ fn try_open_inside(state: &State, rel: &str) -> io::Result<Opened> {
         );
         return Ok(Opened::Missing);
     }
-    let file = match fs_err::File::open(&real) {
+    // `O_NONBLOCK`: a fifo put where a file should be is opened at once (and then refused as
+    // no regular file) instead of holding a thread until a writer comes; it changes nothing
+    // for a regular file.
+    let opened = {
+        use fs_err::os::unix::fs::OpenOptionsExt;
+        fs_err::OpenOptions::new()
+            .read(true)
+            .custom_flags(nonblock())
+            .open(&real)
+    };
+    let file = match opened {
         Ok(f) => f.into_file(),
         Err(e) if is_absent(&e) => return Ok(Opened::Missing),
         Err(e) => return Err(e),

@@ -111,7 +111,7 @@ impl BlobPlan {
                     partial,
                     cap: *cap,
                     target: layout.blob_cache().join(&v.sha256),
-                    task: events.task("download", &pin.to_string(), v.size.unwrap_or(0)),
+                    task: Box::new(events.task("download", &pin.to_string(), v.size.unwrap_or(0))),
                 }
             }
         };
@@ -139,7 +139,7 @@ enum Input {
         partial: Partial,
         cap: u64,
         target: PathBuf,
-        task: Task,
+        task: Box<Task>,
     },
 }
 
