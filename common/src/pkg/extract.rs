@@ -22,6 +22,7 @@ use super::limits::Limits;
 use super::open::{create_nofollow, umask_keeps};
 use super::path_rules::{Added, MANIFEST, Tree, check_link_target, check_path, display_path};
 use super::stream::{EofTracker, PooledBuffer, StreamError};
+use super::unpack::UnpackOptions;
 use crate::files::HookFile;
 use crate::files::Manifest;
 use crate::hash::{CopyError, copy_hashed_with, sha256_hex};
@@ -41,6 +42,7 @@ pub(crate) fn run<R: Read>(
     source: R,
     root: Option<&Path>,
     limits: &Limits,
+    options: UnpackOptions,
 ) -> Result<(Found, R), UnpackError> {
     let mut archive = tar::Archive::new(EofTracker {
         inner: source,
@@ -55,6 +57,7 @@ pub(crate) fn run<R: Read>(
         hooks: Vec::new(),
         buf: PooledBuffer::take(),
         exact: root.is_some_and(modes_are_exact),
+        write_back: options.write_back_early,
     };
     let entries = archive
         .entries()
@@ -137,6 +140,8 @@ struct Engine<'a> {
     buf: PooledBuffer,
     /// Files and directories created under `root` get exactly the mode asked for.
     exact: bool,
+    /// Start each file's write-back once it is written.
+    write_back: bool,
 }
 
 /// An entry whose header passed every check.
@@ -455,6 +460,10 @@ impl Engine<'_> {
                 }
                 if let Some(file) = &file {
                     finish_mode(file, *mode, exact).map_err(write_err)?;
+                    if self.write_back {
+                        // Only a hint: the caller's sync is what counts.
+                        let _ = rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed);
+                    }
                 }
                 return Ok(Some(sha256));
             }

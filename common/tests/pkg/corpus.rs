@@ -735,6 +735,7 @@ pub(crate) fn malicious_archives_are_refused_and_leave_nothing() {
             let options = UnpackOptions {
                 sha256_checked_by_caller,
                 same_thread: true,
+                write_back_early: sha256_checked_by_caller,
             };
             let inline = unpack_with(&bytes[..], &parent, &limits, options)
                 .map(|_| ())
@@ -768,6 +769,7 @@ pub(crate) fn zstd_checksum_is_left_to_a_caller_that_checks_the_sha256() {
         let options = UnpackOptions {
             sha256_checked_by_caller: true,
             same_thread,
+            write_back_early: false,
         };
         let unpacked = unpack_with(&bytes[..], outer.path(), &Limits::default(), options)
             .expect("the content itself is intact");

@@ -46,6 +46,8 @@ pub(crate) fn unpack(
     let options = pkg::UnpackOptions {
         sha256_checked_by_caller: true,
         same_thread,
+        // The commit syncs the file system before its renames.
+        write_back_early: true,
     };
     pkg::unpack_with(reader, &layout.tmp(), &Limits::default(), options).map_err(|source| {
         if crate::error::damaged(&source) {
