@@ -77,7 +77,7 @@ pub struct UnpackOptions {
     pub sha256_checked_by_caller: bool,
     /// Decompress and hash on the calling thread, not on a second one: for a caller that
     /// runs several unpacks at once, which keep the cores busy without the hand-over of
-    /// every chunk between two threads (and its copy).
+    /// every chunk between two threads.
     pub same_thread: bool,
     /// Start writing each file to disk as soon as it is written (`posix_fadvise` with
     /// `DONTNEED`, which on Linux starts the write-back of dirty pages without waiting for
