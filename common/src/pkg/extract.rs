@@ -138,7 +138,8 @@ struct Engine<'a> {
     /// Hook files read so far, by path.
     hooks: Vec<(String, HookFile)>,
     buf: PooledBuffer,
-    /// Files and directories created under `root` get exactly the mode asked for.
+    /// Files and directories created under `root` get exactly the mode asked for, so none
+    /// needs a `chmod`.
     exact: bool,
     /// Start each file's write-back once it is written.
     write_back: bool,
@@ -592,11 +593,14 @@ fn on_disk(mode: u32) -> u32 {
     mode & 0o555
 }
 
-/// Whether what is created under `root` gets exactly the mode asked for, less the umask: no
-/// default ACL (which replaces the umask) and no setgid bit (which directories inherit) on
-/// the fresh staging directory.
+/// Whether what is created under `root` gets exactly the mode asked for (0755 at most): the
+/// umask clears none of those bits, and the fresh staging directory has no default ACL
+/// (which replaces the umask) and no setgid bit (which directories inherit).
 fn modes_are_exact(root: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
+    if !umask_keeps(0o755) {
+        return false;
+    }
     let no_setgid = fs::metadata(root).is_ok_and(|m| m.mode() & 0o2000 == 0);
     let no_default_acl = matches!(
         rustix::fs::getxattr(root, "system.posix_acl_default", &mut [0u8; 0]),
@@ -615,34 +619,26 @@ fn make_dir(path: &Path, exact: bool) -> io::Result<()> {
                 format!("cannot create the directory `{}`: {e}", path.display()),
             )
         })?;
-    if exact && umask_keeps(0o755) {
+    if exact {
         return Ok(());
     }
     fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
 }
 
-/// Creates the file of an entry with `mode`: read-only at once when it gets exactly that
-/// mode (`exact`, and the umask keeps every bit of it), else private until [`finish_mode`].
+/// Creates the file of an entry: read-only at once when modes are `exact`, else private
+/// until [`finish_mode`].
 fn create_file(path: &Path, mode: u32, exact: bool) -> io::Result<fs::File> {
-    let mode = on_disk(mode);
+    let mode = if exact { on_disk(mode) } else { 0o600 };
     // `create_new` already refuses an existing symlink; `O_NOFOLLOW` makes it explicit.
-    create_nofollow(
-        path,
-        if exact && umask_keeps(mode) {
-            mode
-        } else {
-            0o600
-        },
-    )
+    create_nofollow(path, mode)
 }
 
 /// Gives a file written through `file` its mode, unless it was created with it.
 fn finish_mode(file: &fs::File, mode: u32, exact: bool) -> io::Result<()> {
-    let mode = on_disk(mode);
-    if exact && umask_keeps(mode) {
+    if exact {
         return Ok(());
     }
-    file.set_permissions(std::fs::Permissions::from_mode(mode))
+    file.set_permissions(std::fs::Permissions::from_mode(on_disk(mode)))
 }
 
 #[cfg(test)]

@@ -214,9 +214,9 @@ fn produce<R: Read>(mut decoded: Decoded<R>, tx: &SyncSender<Chunk>) -> Option<D
 }
 
 /// The decoded stream on the caller's thread, cut into the same chunks as [`spawn_decoder`]'s.
-/// Its chunk buffer comes from [`POOL`] and goes back there.
+/// Its chunk buffer comes from [`POOL`] and goes back there with [`Inline::into_decoded`].
 pub(crate) struct Inline<R: Read> {
-    decoded: Option<Decoded<R>>,
+    decoded: Decoded<R>,
     chunk: Vec<u8>,
     len: usize,
     pos: usize,
@@ -227,7 +227,7 @@ impl<R: Read> Inline<R> {
     /// Wraps `decoded`.
     pub(crate) fn new(decoded: Decoded<R>) -> Self {
         Inline {
-            decoded: Some(decoded),
+            decoded,
             chunk: POOL.take(),
             len: 0,
             pos: 0,
@@ -235,15 +235,10 @@ impl<R: Read> Inline<R> {
         }
     }
 
-    /// The decoder back, for its digest.
-    pub(crate) fn into_decoded(mut self) -> Decoded<R> {
-        self.decoded.take().expect("the decoder is taken only here")
-    }
-}
-
-impl<R: Read> Drop for Inline<R> {
-    fn drop(&mut self) {
-        POOL.give_back(std::mem::take(&mut self.chunk));
+    /// The decoder back, for its digest; the chunk buffer goes back to the pool.
+    pub(crate) fn into_decoded(self) -> Decoded<R> {
+        POOL.give_back(self.chunk);
+        self.decoded
     }
 }
 
@@ -252,11 +247,8 @@ impl<R: Read> Read for Inline<R> {
         while self.pos == self.len {
             match std::mem::replace(&mut self.after, Stop::End) {
                 Stop::More => {
-                    let Some(decoded) = self.decoded.as_mut() else {
-                        return Ok(0);
-                    };
                     let spent = std::mem::take(&mut self.chunk);
-                    (self.chunk, self.len, self.after) = next_chunk(decoded, spent);
+                    (self.chunk, self.len, self.after) = next_chunk(&mut self.decoded, spent);
                     self.pos = 0;
                 }
                 Stop::End => return Ok(0),

@@ -34,6 +34,7 @@ const MANIFEST: &str = r#"manifest {
 mod content;
 mod corpus;
 mod rawtar;
+mod refusals;
 mod roundtrip;
 
 use corpus::valid;

@@ -5,16 +5,19 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pandora_proto::v1::{
-    Event, Log, Summary, TaskFinished, TaskProgress, TaskStarted, Warning, event,
-};
+use pandora_proto::v1::{Event, Log, Summary, Warning, event};
 use tokio::sync::mpsc;
 
 use crate::error::Error;
 use crate::store::StoreView;
+
+mod task;
+
+use task::ANNOUNCE_AFTER;
+pub(crate) use task::Task;
 
 /// What a mutation reports: its events, then its summary or its error.
 pub(crate) type EventStream = tokio_stream::wrappers::ReceiverStream<Result<Event, Error>>;
@@ -38,7 +41,7 @@ pub(crate) struct Events {
     /// The runtime whose timers announce the tasks that last (without one, every task is
     /// announced as it starts).
     runtime: Option<tokio::runtime::Handle>,
-    /// How long a task runs before it is announced: [`ANNOUNCE_AFTER`].
+    /// How long a task runs before it is announced: [`task::ANNOUNCE_AFTER`].
     announce_after: Duration,
 }
 
@@ -99,49 +102,6 @@ impl Events {
         std::sync::Arc::new(move || events.check().is_err())
     }
 
-    /// Starts a task; `total` is 0 when unknown. The client hears of it once it has lasted
-    /// [`ANNOUNCE_AFTER`]: the downloads and unpacks of an install of many small packages
-    /// end sooner, and cost no events at all (three each, hundreds per install, otherwise).
-    pub(crate) fn task(&self, kind: &str, subject: &str, total: u64) -> Task {
-        let id = self.next_task.fetch_add(1, Ordering::Relaxed);
-        let started = TaskStarted {
-            id,
-            kind: kind.into(),
-            subject: subject.into(),
-            total,
-        };
-        let shown = Arc::new(Mutex::new(Shown::default()));
-        let timer = match &self.runtime {
-            None => {
-                self.send(event::Kind::TaskStarted(started));
-                shown
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .announced = true;
-                None
-            }
-            Some(runtime) => {
-                let (tx, shown) = (self.tx.clone(), Arc::clone(&shown));
-                let after = self.announce_after;
-                Some(runtime.spawn(async move {
-                    tokio::time::sleep(after).await;
-                    announce(&tx, &shown, started);
-                }))
-            }
-        };
-        Task {
-            events: self.clone(),
-            id,
-            total,
-            last: 0,
-            done: 0,
-            sent: std::time::Instant::now(),
-            shown,
-            timer,
-            synced: false,
-        }
-    }
-
     pub(crate) fn info(&self, message: impl Into<String>) {
         self.send(event::Kind::Log(Log {
             level: "info".into(),
@@ -167,145 +127,6 @@ impl Events {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         }));
-    }
-}
-
-/// The shortest time between two progress events of a task.
-const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// How long a task runs before its client hears of it.
-const ANNOUNCE_AFTER: Duration = Duration::from_millis(100);
-
-/// Whether a task's client has heard of it, shared between the task and its timer.
-#[derive(Default)]
-struct Shown {
-    announced: bool,
-    ended: bool,
-    /// The task's progress, for the timer to send with its announcement.
-    done: u64,
-    /// What the announcement sent of it, and when.
-    announced_done: u64,
-    announced_at: Option<Instant>,
-}
-
-/// Announces a task that has not ended yet, with its progress so far. Not waiting for room
-/// in the channel: a client too slow to take the announcement misses this task's bar (its
-/// progress and end, for an id it never heard of, are ignored).
-fn announce(tx: &mpsc::Sender<Result<Event, Error>>, shown: &Mutex<Shown>, started: TaskStarted) {
-    let mut shown = shown.lock().unwrap_or_else(PoisonError::into_inner);
-    if shown.ended {
-        return;
-    }
-    let (id, total) = (started.id, started.total);
-    let send = |kind| {
-        let _ = tx.try_send(Ok(Event { kind: Some(kind) }));
-    };
-    send(event::Kind::TaskStarted(started));
-    if shown.done > 0 {
-        send(event::Kind::TaskProgress(TaskProgress {
-            id,
-            done: shown.done,
-            total,
-        }));
-    }
-    shown.announced = true;
-    shown.announced_done = shown.done;
-    shown.announced_at = Some(Instant::now());
-}
-
-/// A unit of work in progress.
-pub(crate) struct Task {
-    events: Events,
-    id: u64,
-    total: u64,
-    /// The last `done` sent, and the last reported.
-    last: u64,
-    done: u64,
-    /// When the last progress event went out (or the task started).
-    sent: std::time::Instant,
-    shown: Arc<Mutex<Shown>>,
-    /// Announces the task once it has lasted.
-    timer: Option<tokio::task::JoinHandle<()>>,
-    /// Whether `last` and `sent` include what the announcement sent.
-    synced: bool,
-}
-
-impl Task {
-    /// [`Events::stopper`] of the task's mutation.
-    pub(crate) fn stopper(&self) -> std::sync::Arc<dyn Fn() -> bool + Send + Sync> {
-        self.events.stopper()
-    }
-
-    /// [`Events::check`] of the task's mutation.
-    pub(crate) fn check(&self) -> Result<(), Error> {
-        self.events.check()
-    }
-
-    /// Reports `done` bytes: at most ten times a second, and only after 64 KiB more, so that
-    /// fast downloads (an install may run hundreds) do not flood the stream; and at the end
-    /// (`total`, or where the task stopped).
-    pub(crate) fn progress(&mut self, done: u64) {
-        self.done = done;
-        {
-            let shared = Arc::clone(&self.shown);
-            let mut shown = shared.lock().unwrap_or_else(PoisonError::into_inner);
-            shown.done = done;
-            if !shown.announced {
-                return;
-            }
-            self.sync(&shown);
-        }
-        let due = done >= self.last + (64 << 10) && self.sent.elapsed() >= PROGRESS_EVERY;
-        if due || (done == self.total && done != self.last) {
-            self.send_progress();
-        }
-    }
-
-    /// Counts what the announcement sent as sent, once.
-    fn sync(&mut self, shown: &Shown) {
-        if !self.synced {
-            self.synced = true;
-            if let Some(at) = shown.announced_at {
-                (self.last, self.sent) = (shown.announced_done, at);
-            }
-        }
-    }
-
-    fn send_progress(&mut self) {
-        self.last = self.done;
-        self.sent = std::time::Instant::now();
-        self.events.send(event::Kind::TaskProgress(TaskProgress {
-            id: self.id,
-            done: self.done,
-            total: self.total,
-        }));
-    }
-}
-
-impl Drop for Task {
-    fn drop(&mut self) {
-        if let Some(timer) = &self.timer {
-            timer.abort();
-        }
-        let announced = {
-            let shared = Arc::clone(&self.shown);
-            let mut shown = shared.lock().unwrap_or_else(PoisonError::into_inner);
-            shown.ended = true;
-            if shown.announced {
-                self.sync(&shown);
-            }
-            shown.announced
-        };
-        if !announced {
-            // Ended before its client heard of it: nothing to say.
-            return;
-        }
-        // Where it ended, when that was not reported yet (an unknown total, a short body).
-        if self.done != self.last {
-            self.send_progress();
-        }
-        self.events
-            .send(event::Kind::TaskFinished(TaskFinished { id: self.id }));
     }
 }
 
@@ -486,105 +307,6 @@ mod tests {
             out.push(e);
         }
         out
-    }
-
-    #[test]
-    fn progress_goes_out_at_most_ten_times_a_second_and_always_at_the_end() {
-        let (tx, mut rx) = mpsc::channel(1000);
-        let events = Events {
-            tx,
-            ..Events::detached()
-        };
-        let mut task = events.task("download", "a@1", 10 << 20);
-        // A fast download: 160 steps of 64 KiB, sent as the end (and at most one step before
-        // it, should this thread be held up for 100 ms).
-        for step in 1..=160u64 {
-            task.progress(step * (64 << 10));
-        }
-        let mut slow = events.task("download", "b@1", 1 << 20);
-        std::thread::sleep(PROGRESS_EVERY);
-        slow.progress(32 << 10); // less than 64 KiB since the last: none
-        slow.progress(128 << 10); // 64 KiB more and the time has come
-        slow.progress(192 << 10); // too soon after it; sent when the task ends short
-        let mut unknown = events.task("fetch", "c", 0);
-        unknown.progress(1000);
-        drop((task, slow, unknown));
-        let mut progress: Vec<(u64, u64)> = Vec::new();
-        while let Ok(Ok(e)) = rx.try_recv() {
-            if let Some(event::Kind::TaskProgress(p)) = e.kind {
-                progress.push((p.id, p.done));
-            }
-        }
-        let fast: Vec<_> = progress.iter().filter(|p| p.0 == 0).collect();
-        assert!(fast.len() <= 2, "{progress:?}");
-        assert_eq!(fast.last(), Some(&&(0, 10 << 20)), "{progress:?}");
-        let rest: Vec<_> = progress.iter().filter(|p| p.0 != 0).copied().collect();
-        assert_eq!(rest, vec![(1, 128 << 10), (1, 192 << 10), (2, 1000)]);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn only_tasks_that_last_are_announced_with_their_progress_so_far() {
-        let (tx, mut rx) = mpsc::channel(1000);
-        let events = Events {
-            tx,
-            runtime: Some(tokio::runtime::Handle::current()),
-            // Long enough that the first progress of `long` comes before it on a busy machine.
-            announce_after: Duration::from_millis(500),
-            ..Events::detached()
-        };
-        // Waits (10 s at most) for the timer to announce `task`.
-        fn announced(task: &Task) {
-            let until = Instant::now() + Duration::from_secs(10);
-            while !task.shown.lock().unwrap().announced {
-                assert!(Instant::now() < until, "never announced");
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-        tokio::task::spawn_blocking(move || {
-            // Over before the client would hear of it: nothing at all.
-            let patient = Events {
-                announce_after: Duration::from_secs(3600),
-                ..events.clone()
-            };
-            let mut quick = patient.task("download", "quick@1", 100);
-            quick.progress(100);
-            drop(quick);
-            // A download that lasts: announced with what it has done, then as before, and
-            // what the announcement sent is not sent again.
-            let mut long = events.task("download", "long@1", 1 << 20);
-            long.progress(64 << 10);
-            announced(&long);
-            long.progress(96 << 10);
-            std::thread::sleep(PROGRESS_EVERY);
-            long.progress(1 << 20);
-            drop(long);
-            // A task that reports no progress is announced all the same.
-            let unpack = events.task("unpack", "long@1", 0);
-            announced(&unpack);
-            drop(unpack);
-        })
-        .await
-        .unwrap();
-        let mut seen = Vec::new();
-        while let Ok(Ok(e)) = rx.try_recv() {
-            seen.push(match e.kind {
-                Some(event::Kind::TaskStarted(t)) => format!("start {} {}", t.id, t.kind),
-                Some(event::Kind::TaskProgress(p)) => format!("progress {} {}", p.id, p.done),
-                Some(event::Kind::TaskFinished(f)) => format!("end {}", f.id),
-                other => format!("{other:?}"),
-            });
-        }
-        assert_eq!(
-            seen,
-            [
-                "start 1 download",
-                "progress 1 65536",
-                "progress 1 1048576",
-                "end 1",
-                "start 2 unpack",
-                "end 2",
-            ]
-        );
     }
 
     #[tokio::test]

@@ -393,13 +393,13 @@ enum Opened {
     Changed,
 }
 
-/// Opens `rel` below the registry directory if its real path stays inside it (and outside
-/// the private state directory) and is a regular file.
 /// `O_NONBLOCK` for `OpenOptionsExt::custom_flags`, which takes the C `int`.
 fn nonblock() -> i32 {
     i32::try_from(rustix::fs::OFlags::NONBLOCK.bits()).unwrap_or(0)
 }
 
+/// Opens `rel` below the registry directory if its real path stays inside it (and outside
+/// the private state directory) and is a regular file.
 fn open_inside(state: &State, rel: &str) -> io::Result<Option<(File, Key, PathBuf)>> {
     for _ in 0..3 {
         match try_open_inside(state, rel)? {
