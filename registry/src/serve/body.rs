@@ -57,6 +57,12 @@ impl FileBody {
         }
     }
 
+    /// The open file, where its range starts, how many bytes it has, and whether the file
+    /// is known to live in memory: what `sendfile` needs.
+    pub(crate) fn into_parts(self) -> (Arc<File>, u64, u64, Option<bool>) {
+        (self.file, self.offset, self.remaining, self.in_memory)
+    }
+
     fn want(&self) -> usize {
         usize::try_from(self.remaining.min(CHUNK)).unwrap_or(CHUNK as usize)
     }
@@ -127,7 +133,7 @@ pub(crate) fn read_cached(
 }
 
 /// Whether `file` is on tmpfs or ramfs, whose reads never wait for a disk.
-fn lives_in_memory(file: &File) -> bool {
+pub(crate) fn lives_in_memory(file: &File) -> bool {
     const TMPFS_MAGIC: u32 = 0x0102_1994;
     const RAMFS_MAGIC: u32 = 0x8584_58f6;
     rustix::fs::fstatfs(file).is_ok_and(|fs| {

@@ -18,7 +18,7 @@ use hyper::{Method, Response, StatusCode};
 use pandora_common::hash::{hash_reader, sha256_hex};
 
 use super::State;
-use super::body::{Body, CHUNK, FileBody, read_cached, read_chunk};
+use super::body::{Body, FileBody, read_cached, read_chunk};
 use super::index::Parsed;
 use super::path::{Kind, StaticFile};
 use super::response::{internal, not_found, set};
@@ -141,8 +141,8 @@ pub(crate) async fn serve(
     if let Some(answer) = from_cache(state, &file, &cond) {
         return respond(answer, &kind);
     }
-    // A blob is opened on the async worker, like the cached files' `lstat`s: when its first
-    // chunk and the parsed index are at hand, nothing waits for the blocking pool.
+    // A blob is opened on the async worker, like the cached files' `lstat`s: when the parsed
+    // index is at hand, nothing waits for the blocking pool.
     if matches!(kind, Kind::Blob { .. })
         && let Ok(Some(answer)) = prepare(state, &file, &cond, Wait::No)
     {
@@ -244,8 +244,9 @@ fn respond(answer: Answer, kind: &Kind) -> Response<Body> {
     resp
 }
 
-/// Open, identify, check conditions, and read or set up the body. With [`Wait::No`], `None`
-/// when that would read more than the page cache holds or parse the index again.
+/// Open, identify, check conditions, and read or set up the body. A blob's body is always
+/// its open file, which the connection sends with `sendfile`. With [`Wait::No`], `None` when
+/// that would read more than the page cache holds or parse the index again.
 fn prepare(
     state: &State,
     file: &StaticFile,
@@ -316,17 +317,13 @@ fn prepare(
         // What was read, should the file have changed size in place since its `fstat`.
         length = w.len() as u64;
     }
-    let small = if matches!(file.kind, Kind::Blob { .. }) {
-        CHUNK
-    } else {
-        WHOLE
-    };
+    let blob = matches!(file.kind, Kind::Blob { .. });
     let body = if cond.head {
         Body::Empty
     } else if let Some(bytes) = whole {
         // Only non-blob files are read whole, and only blobs have ranges.
         Body::bytes(bytes)
-    } else if length <= small {
+    } else if !blob && length <= WHOLE {
         let want = usize::try_from(length).unwrap_or(usize::MAX);
         let bytes = match wait {
             Wait::Yes => read_chunk(&f, offset, want)?,

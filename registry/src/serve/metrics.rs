@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use pandora_common::acl::{self, Block, Document, Value};
@@ -199,6 +200,10 @@ const BUCKETS: [f64; 12] = [
 #[derive(Default)]
 pub(crate) struct Telemetry {
     inner: Mutex<TelemetryInner>,
+    /// Body bytes sent with `sendfile`, from the page cache to the socket.
+    sendfile_bytes: AtomicU64,
+    /// Connections handed to hyper, at a request the direct path does not answer.
+    handed_over: AtomicU64,
 }
 
 #[derive(Default)]
@@ -225,6 +230,16 @@ impl Telemetry {
         t.count += 1;
     }
 
+    /// Counts `n` body bytes sent with `sendfile`.
+    pub(crate) fn sent_from_file(&self, n: u64) {
+        self.sendfile_bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts a connection handed to hyper.
+    pub(crate) fn handed_over(&self) {
+        self.handed_over.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The text exposition format (version 0.0.4), with `metrics`' totals.
     pub(crate) fn render(&self, metrics: &Metrics) -> String {
         use std::fmt::Write as _;
@@ -241,6 +256,16 @@ impl Telemetry {
             "pandora_registry_response_bytes_total",
             "Bytes of response bodies sent.",
             t.bytes,
+        );
+        counter(
+            "pandora_registry_sendfile_bytes_total",
+            "Bytes of file bodies sent with sendfile(2), without a copy through the server.",
+            self.sendfile_bytes.load(Ordering::Relaxed),
+        );
+        counter(
+            "pandora_registry_connections_handed_over_total",
+            "Connections handed to the general HTTP/1 server at a request with a body, HTTP/1.0 or an upgrade.",
+            self.handed_over.load(Ordering::Relaxed),
         );
         counter(
             "pandora_registry_downloads_total",

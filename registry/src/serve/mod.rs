@@ -1,5 +1,6 @@
-//! `pandora-registry serve`: the registry directory over HTTP/1.1 (hyper, one task per
-//! connection, keep-alive), plus authenticated publishes, search and download counts.
+//! `pandora-registry serve`: the registry directory over HTTP/1.1 (one task per connection,
+//! keep-alive; GET and HEAD answered by [`conn`], file bodies with `sendfile`, everything else
+//! by hyper), plus authenticated publishes, search and download counts.
 //!
 //! ```text
 //! GET|HEAD  /config.acl /snapshot.acl[.minisig] /index.acl /index/<name>.acl   static files
@@ -17,6 +18,7 @@
 //! every change to the registry goes through [`Repo::add`], one at a time.
 
 mod body;
+mod conn;
 mod files;
 mod index;
 mod metrics;
@@ -24,7 +26,6 @@ mod path;
 mod publish;
 mod response;
 
-use std::convert::Infallible;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,13 +33,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use hyper::body::{Body as _, Incoming};
-use hyper::header;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper::header::{self, HeaderMap};
+use hyper::{Method, Request, Response, StatusCode, Uri};
 use pandora_common::acl::{Block, Document, Value};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -173,7 +171,7 @@ async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    connections.spawn(connection(Arc::clone(&state), stream, stop_rx.clone()));
+                    connections.spawn(conn::connection(Arc::clone(&state), stream, stop_rx.clone()));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -226,37 +224,18 @@ async fn persist_periodically(state: Arc<State>, mut stop: watch::Receiver<bool>
     }
 }
 
-async fn connection(state: Arc<State>, stream: TcpStream, mut stop: watch::Receiver<bool>) {
-    // Small responses go out at once rather than waiting for Nagle.
-    let _ = stream.set_nodelay(true);
-    let service = service_fn(move |req| {
-        let state = Arc::clone(&state);
-        async move { Ok::<_, Infallible>(handle(state, req).await) }
-    });
-    let conn = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), service);
-    let mut conn = std::pin::pin!(conn);
-    let result = tokio::select! {
-        r = conn.as_mut() => r,
-        _ = stop.changed() => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
-        }
-    };
-    if let Err(e) = result {
-        tracing::debug!("connection ended: {e}");
-    }
-}
-
-/// Answers one request and logs it.
+/// Answers one request hyper read, and logs it.
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let resp = dispatch(&state, req).await;
+    log(&state, &method, &path, started, &resp);
+    resp
+}
+
+/// Counts and logs one answered request.
+fn log(state: &State, method: &Method, path: &str, started: Instant, resp: &Response<Body>) {
     let bytes = resp.body().size_hint().exact().unwrap_or(0);
     state.telemetry.request(
         resp.status().as_u16(),
@@ -271,23 +250,46 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
         micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         "request"
     );
-    resp
 }
 
 async fn dispatch(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    if matches!(*req.method(), Method::GET | Method::HEAD) {
+        return read(state, req.method(), req.uri(), req.headers()).await;
+    }
     let route = match path::route(req.uri().path()) {
         Ok(r) => r,
         Err(path::BadPath(why)) => return error(StatusCode::BAD_REQUEST, "bad-path", why),
     };
-    let read = matches!(*req.method(), Method::GET | Method::HEAD);
     match route {
-        Route::Static(file) if read => files::serve(state, file, req.method(), req.headers()).await,
-        Route::Metrics if read => {
+        Route::Installed if req.method() == Method::POST => installed(state, req).await,
+        Route::Publish if req.method() == Method::POST => publish::publish(state, req).await,
+        Route::Installed | Route::Publish => not_allowed("POST"),
+        Route::NotFound if req.method() == Method::POST => not_found(),
+        Route::Static(_) | Route::Metrics | Route::Prometheus | Route::Search | Route::NotFound => {
+            not_allowed("GET, HEAD")
+        }
+    }
+}
+
+/// Answers a GET or HEAD, which has no body to read.
+async fn read(
+    state: &Arc<State>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Response<Body> {
+    let route = match path::route(uri.path()) {
+        Ok(r) => r,
+        Err(path::BadPath(why)) => return error(StatusCode::BAD_REQUEST, "bad-path", why),
+    };
+    match route {
+        Route::Static(file) => files::serve(state, file, method, headers).await,
+        Route::Metrics => {
             let mut resp = acl(StatusCode::OK, state.metrics.to_source());
             set(&mut resp, header::CACHE_CONTROL, "no-cache");
             resp
         }
-        Route::Prometheus if read => {
+        Route::Prometheus => {
             let text = state.telemetry.render(&state.metrics);
             let mut resp = Response::new(Body::bytes(text));
             set(
@@ -298,15 +300,9 @@ async fn dispatch(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> 
             set(&mut resp, header::CACHE_CONTROL, "no-cache");
             resp
         }
-        Route::Installed if req.method() == Method::POST => installed(state, req).await,
-        Route::Installed => not_allowed("POST"),
-        Route::Search if read => search(state, &req).await,
-        Route::Publish if req.method() == Method::POST => publish::publish(state, req).await,
-        Route::Publish => not_allowed("POST"),
-        Route::NotFound if read || req.method() == Method::POST => not_found(),
-        Route::Static(_) | Route::Metrics | Route::Prometheus | Route::Search | Route::NotFound => {
-            not_allowed("GET, HEAD")
-        }
+        Route::Search => search(state, uri).await,
+        Route::Installed | Route::Publish => not_allowed("POST"),
+        Route::NotFound => not_found(),
     }
 }
 
@@ -357,8 +353,8 @@ async fn installed(state: &Arc<State>, req: Request<Incoming>) -> Response<Body>
 }
 
 /// `GET /api/v1/search?q=WORDS`: `Results { Hit "name" { ... } ... }`, best match first.
-async fn search(state: &Arc<State>, req: &Request<Incoming>) -> Response<Body> {
-    let Some(query) = path::query_param(req.uri().query(), "q") else {
+async fn search(state: &Arc<State>, uri: &Uri) -> Response<Body> {
+    let Some(query) = path::query_param(uri.query(), "q") else {
         return error(
             StatusCode::BAD_REQUEST,
             "missing-query",

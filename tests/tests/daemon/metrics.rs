@@ -128,6 +128,8 @@ fn installs_reach_the_registry_only_with_opt_in_and_metrics_shows_both_sides() {
         assert buckets == sorted(buckets), buckets\n\
         inst = fams['pandora_registry_installs_reported']\n\
         assert [s.value for s in inst.samples if s.name.endswith('_total')] == [1.0]\n\
+        sent = fams['pandora_registry_sendfile_bytes']\n\
+        assert sent.type == 'counter' and sent.samples[0].value > 0, sent\n\
         print(len(fams))\n";
     let out = pandora_tests::run_with_input(
         Command::new(venv.join("bin/python")).args(["-c", script]),
@@ -138,5 +140,5 @@ fn installs_reach_the_registry_only_with_opt_in_and_metrics_shows_both_sides() {
         "the parser refused it: {}\n{text}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "6", "{text}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "8", "{text}");
 }

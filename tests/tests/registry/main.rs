@@ -6,6 +6,7 @@
 // Tests set up and inspect files directly; a failure fails the test.
 #![allow(clippy::disallowed_methods)]
 
+mod connections;
 mod metrics;
 mod publish;
 mod search;
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 use pandora_common::acl;
 use pandora_common::files::Index;
 use pandora_common::hash::sha256_hex;
-use pandora_tests::http::{Nginx, Server, raw, raw_get};
+use pandora_tests::http::{Nginx, RawResponse, Server, raw, raw_get};
 use pandora_tests::{Context, ranged_package, registry_tool, repo_root};
 use reqwest::StatusCode;
 use reqwest::blocking::{Body, Client, Response};

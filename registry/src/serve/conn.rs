@@ -1,0 +1,409 @@
+//! One connection: its GET and HEAD requests are read and answered here, a file body with
+//! `sendfile` (from the page cache to the socket, no copy through the server); the first
+//! request that needs more (a body, HTTP/1.0, an upgrade, an unusual head) hands the
+//! connection, with the bytes read so far, to hyper for the rest of its life.
+//!
+//! The direct path answers as hyper would: the same [`super::read`] builds each response,
+//! with `date`, `content-length` and `connection: close` added the way hyper adds them.
+
+use std::convert::Infallible;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::{Buf, Bytes, BytesMut};
+use hyper::body::Body as _;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Response, StatusCode, Uri};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use super::State;
+use super::body::{Body, lives_in_memory};
+
+/// How long a request head may take, from the moment the server waits for it; an idle
+/// keep-alive connection is closed after as long.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest head the direct path reads, and the most headers it parses; a larger one goes
+/// to hyper, whose limits are higher.
+const MAX_HEAD: usize = 16 << 10;
+const MAX_HEADERS: usize = 64;
+/// The most one `sendfile` call is asked for; the socket's buffer takes less at a time.
+const SEND_MAX: u64 = 16 << 20;
+/// Bodies in memory up to this size go out in one write with their head.
+const COPY_WITH_HEAD: usize = 64 << 10;
+
+/// Serves `stream` until the client closes it, it idles for [`HEAD_TIMEOUT`], or `stop`.
+pub(super) async fn connection(
+    state: Arc<State>,
+    mut stream: TcpStream,
+    mut stop: watch::Receiver<bool>,
+) {
+    // Small responses go out at once rather than waiting for Nagle.
+    let _ = stream.set_nodelay(true);
+    let mut buf = BytesMut::with_capacity(4096);
+    loop {
+        let head = tokio::select! {
+            head = tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream, &mut buf)) => head,
+            _ = stop.changed() => return,
+        };
+        let request = match head {
+            Ok(Ok(Head::Simple(request))) => request,
+            Ok(Ok(Head::Other)) => break,
+            // Closed, failed, or silent for too long.
+            Ok(Ok(Head::Closed) | Err(_)) | Err(_) => return,
+        };
+        let started = Instant::now();
+        let resp = super::read(&state, &request.method, &request.uri, &request.headers).await;
+        super::log(&state, &request.method, request.uri.path(), started, &resp);
+        if let Err(e) = send(&state, &stream, resp, &request).await {
+            tracing::debug!("connection ended: {e}");
+            return;
+        }
+        if request.close {
+            let _ = stream.shutdown().await;
+            return;
+        }
+    }
+    state.telemetry.handed_over();
+    let io = Rewind {
+        early: buf.freeze(),
+        stream,
+    };
+    hyper_connection(state, io, stop).await;
+}
+
+/// A request the direct path answers: GET or HEAD, HTTP/1.1, no body.
+struct Simple {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    /// The client asked to close the connection after the answer.
+    close: bool,
+}
+
+/// What waiting for a request head gave.
+enum Head {
+    Simple(Box<Simple>),
+    /// Anything else, complete or not: for hyper, with the bytes read so far.
+    Other,
+    /// The client closed the connection between requests (or within a head).
+    Closed,
+}
+
+/// Reads until `buf` holds a whole request head, and takes it out of `buf` if the direct path
+/// answers it.
+async fn read_head(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<Head> {
+    loop {
+        if !buf.is_empty() {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut parsed = httparse::Request::new(&mut headers);
+            match parsed.parse(buf) {
+                Ok(httparse::Status::Complete(len)) => {
+                    let Some(simple) = Simple::new(&parsed) else {
+                        return Ok(Head::Other);
+                    };
+                    buf.advance(len);
+                    return Ok(Head::Simple(Box::new(simple)));
+                }
+                Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {}
+                // Malformed, too many headers or too long: hyper answers (or refuses) it.
+                _ => return Ok(Head::Other),
+            }
+        }
+        buf.reserve(4096);
+        if stream.read_buf(buf).await? == 0 {
+            return Ok(Head::Closed);
+        }
+    }
+}
+
+impl Simple {
+    fn new(parsed: &httparse::Request<'_, '_>) -> Option<Simple> {
+        let method = match parsed.method? {
+            "GET" => Method::GET,
+            "HEAD" => Method::HEAD,
+            _ => return None,
+        };
+        if parsed.version? != 1 {
+            return None;
+        }
+        let uri: Uri = parsed.path?.parse().ok()?;
+        let mut headers = HeaderMap::with_capacity(parsed.headers.len());
+        let mut close = false;
+        for h in parsed.headers.iter() {
+            let name = HeaderName::from_bytes(h.name.as_bytes()).ok()?;
+            let value = HeaderValue::from_bytes(h.value).ok()?;
+            if name == header::TRANSFER_ENCODING
+                || name == header::EXPECT
+                || name == header::UPGRADE
+                || (name == header::CONTENT_LENGTH && value.as_bytes().trim_ascii() != b"0")
+            {
+                return None;
+            }
+            if name == header::CONNECTION {
+                close |= value
+                    .as_bytes()
+                    .split(|&c| c == b',')
+                    .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"));
+            }
+            headers.append(name, value);
+        }
+        Some(Simple {
+            method,
+            uri,
+            headers,
+            close,
+        })
+    }
+}
+
+/// Writes `resp` to `stream`: its head, then its body, a file with `sendfile`.
+async fn send(
+    state: &State,
+    stream: &TcpStream,
+    resp: Response<Body>,
+    request: &Simple,
+) -> io::Result<()> {
+    let (parts, body) = resp.into_parts();
+    let status = parts.status;
+    // As hyper: no body and no length for 1xx, 204 and 304; a HEAD gets the length a GET
+    // would.
+    let bodiless = status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    let mut head = Vec::with_capacity(512);
+    head.extend_from_slice(b"HTTP/1.1 ");
+    head.extend_from_slice(status.as_str().as_bytes());
+    head.push(b' ');
+    head.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    head.extend_from_slice(b"\r\n");
+    let mut line = |name: &[u8], value: &[u8]| {
+        head.extend_from_slice(name);
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value);
+        head.extend_from_slice(b"\r\n");
+    };
+    for (name, value) in &parts.headers {
+        line(name.as_str().as_bytes(), value.as_bytes());
+    }
+    if !bodiless && !parts.headers.contains_key(header::CONTENT_LENGTH) {
+        let len = body.size_hint().exact().unwrap_or(0);
+        line(b"content-length", len.to_string().as_bytes());
+    }
+    if request.close {
+        line(b"connection", b"close");
+    }
+    if !parts.headers.contains_key(header::DATE) {
+        line(
+            b"date",
+            httpdate::fmt_http_date(SystemTime::now()).as_bytes(),
+        );
+    }
+    head.extend_from_slice(b"\r\n");
+    if bodiless || request.method == Method::HEAD {
+        return write_all(stream, &head, false).await;
+    }
+    match body {
+        Body::Empty | Body::Bytes(None) => write_all(stream, &head, false).await,
+        Body::Bytes(Some(bytes)) if bytes.len() <= COPY_WITH_HEAD => {
+            head.extend_from_slice(&bytes);
+            write_all(stream, &head, false).await
+        }
+        Body::Bytes(Some(bytes)) => {
+            write_all(stream, &head, true).await?;
+            write_all(stream, &bytes, false).await
+        }
+        Body::File(file) => {
+            // The head waits for the body's first bytes, so they leave together.
+            write_all(stream, &head, true).await?;
+            let (file, offset, len, in_memory) = file.into_parts();
+            send_file(state, stream, &file, offset, len, in_memory).await
+        }
+    }
+}
+
+/// Writes all of `bytes`; `more` says that the body follows (`MSG_MORE`).
+async fn write_all(stream: &TcpStream, bytes: &[u8], more: bool) -> io::Result<()> {
+    let flags = if more {
+        rustix::net::SendFlags::MORE | rustix::net::SendFlags::NOSIGNAL
+    } else {
+        rustix::net::SendFlags::NOSIGNAL
+    };
+    let mut at = 0;
+    while at < bytes.len() {
+        at += stream
+            .async_io(Interest::WRITABLE, || {
+                rustix::net::send(stream, &bytes[at..], flags).map_err(io::Error::from)
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// Sends `len` bytes of `file` from `offset` with `sendfile`. A file in memory is sent on
+/// this async worker; one on a disk from the blocking pool, where a read from the disk may
+/// wait.
+async fn send_file(
+    state: &State,
+    stream: &TcpStream,
+    file: &Arc<File>,
+    mut offset: u64,
+    len: u64,
+    in_memory: Option<bool>,
+) -> io::Result<()> {
+    let in_memory = in_memory.unwrap_or_else(|| lives_in_memory(file));
+    // For the blocking pool: the socket (non-blocking, as tokio set it up), duplicated.
+    let mut socket: Option<Arc<OwnedFd>> = None;
+    let end = offset + len;
+    while offset < end {
+        let count = usize::try_from((end - offset).min(SEND_MAX)).unwrap_or(usize::MAX);
+        let sent = if in_memory {
+            stream
+                .async_io(Interest::WRITABLE, || {
+                    rustix::fs::sendfile(stream, &**file, Some(&mut offset), count)
+                        .map_err(io::Error::from)
+                })
+                .await?
+        } else {
+            let socket = match &socket {
+                Some(s) => Arc::clone(s),
+                None => Arc::clone(socket.insert(Arc::new(stream.as_fd().try_clone_to_owned()?))),
+            };
+            let file = Arc::clone(file);
+            let at = offset;
+            let sent = tokio::task::spawn_blocking(move || {
+                let mut at = at;
+                rustix::fs::sendfile(&*socket, &*file, Some(&mut at), count)
+            })
+            .await
+            .map_err(io::Error::other)?;
+            match sent {
+                Ok(n) => {
+                    offset += n as u64;
+                    n
+                }
+                Err(rustix::io::Errno::AGAIN) => {
+                    wait_for_room(stream).await?;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if sent == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file shrank while it was being sent",
+            ));
+        }
+        state.telemetry.sent_from_file(sent as u64);
+    }
+    Ok(())
+}
+
+/// Waits until `stream` has room again, after a write on another thread found none. tokio
+/// learns of room from the kernel's edge events: the readiness it holds may predate that
+/// write, and the edge may have come before it is cleared. So it is cleared, then the kernel
+/// asked directly; only a socket still full waits, for an edge that must then come.
+async fn wait_for_room(stream: &TcpStream) -> io::Result<()> {
+    let _ = stream.try_io(Interest::WRITABLE, || {
+        Err::<(), _>(io::ErrorKind::WouldBlock.into())
+    });
+    let mut fds = [rustix::event::PollFd::new(
+        stream,
+        rustix::event::PollFlags::OUT,
+    )];
+    let now = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    if rustix::event::poll(&mut fds, Some(&now))? > 0 {
+        return Ok(());
+    }
+    stream.writable().await
+}
+
+/// Serves the rest of a connection with hyper.
+async fn hyper_connection(state: Arc<State>, io: Rewind, mut stop: watch::Receiver<bool>) {
+    let service = service_fn(move |req| {
+        let state = Arc::clone(&state);
+        async move { Ok::<_, Infallible>(super::handle(state, req).await) }
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEAD_TIMEOUT)
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), service);
+    let mut conn = std::pin::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!("connection ended: {e}");
+    }
+}
+
+/// A connection whose first bytes were already read: they are read again first.
+struct Rewind {
+    early: Bytes,
+    stream: TcpStream,
+}
+
+impl AsyncRead for Rewind {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.early.is_empty() {
+            let n = this.early.len().min(buf.remaining());
+            buf.put_slice(&this.early[..n]);
+            this.early.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Rewind {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,272 @@
+//! One connection, many requests: GET and HEAD answered by the server's direct path (file
+//! bodies with `sendfile`), pipelined, with a client that reads late; the hand-over to hyper
+//! at the first request the direct path does not take; `Connection: close` and HTTP/1.0.
+
+use std::io::Read;
+
+use super::*;
+
+/// A client connection that reads responses one at a time, by their length.
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    fn open(server: &Server) -> Conn {
+        let stream = TcpStream::connect(server.addr()).unwrap();
+        // A small receive buffer, so that a large body waits for the reader whatever the
+        // system's buffer sizes.
+        rustix::net::sockopt::set_socket_recv_buffer_size(&stream, 64 * 1024).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Conn {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    fn fill(&mut self) -> usize {
+        let mut chunk = [0u8; 64 * 1024];
+        let n = self
+            .stream
+            .read(&mut chunk)
+            .expect("the server answers in time");
+        self.buf.extend_from_slice(&chunk[..n]);
+        n
+    }
+
+    /// The next response; `bodiless` for the answer to a HEAD.
+    fn response(&mut self, bodiless: bool) -> RawResponse {
+        let end = loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end + 4;
+            }
+            assert!(self.fill() > 0, "the connection closed before a response");
+        };
+        let head: Vec<u8> = self.buf.drain(..end).collect();
+        let mut resp = parse(&head);
+        let len: usize = match resp.header("content-length") {
+            Some(n) if !bodiless && resp.status != 304 => n.parse().unwrap(),
+            _ => 0,
+        };
+        while self.buf.len() < len {
+            assert!(self.fill() > 0, "the connection closed within a body");
+        }
+        resp.body = self.buf.drain(..len).collect();
+        resp
+    }
+
+    /// Whether the server closed the connection (after everything read so far).
+    fn closed(&mut self) -> bool {
+        self.buf.is_empty() && self.fill() == 0
+    }
+}
+
+fn parse(head: &[u8]) -> RawResponse {
+    let text = String::from_utf8_lossy(head);
+    let mut lines = text.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    RawResponse {
+        status,
+        headers,
+        body: Vec::new(),
+    }
+}
+
+/// Bytes zstd cannot shrink, so the package's blob is as large as they are.
+fn noise(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// A Prometheus counter of the server's `/metrics`.
+fn counter(client: &Client, server: &Server, name: &str) -> u64 {
+    let text = client
+        .get(server.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+fn get(path: &str, extra: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n")
+}
+
+#[test]
+fn pipelined_requests_on_one_connection_are_answered_in_order_from_disk_and_tmpfs() {
+    let ctx = Context::new();
+    let big = pack(
+        &ctx,
+        &Spec {
+            name: "big",
+            payload: &noise(6 << 20),
+            ..Spec::default()
+        },
+    );
+    let hello = pack_example(&ctx, "hello");
+    let on_disk = registry(&ctx, &[&big, &hello]);
+    let mut dirs = vec![on_disk.clone()];
+    // The same registry in memory, where `sendfile` runs on the server's async worker.
+    let shm = tempfile::tempdir_in("/dev/shm").ok();
+    if let Some(shm) = &shm {
+        let copy = shm.path().join("reg");
+        let status = std::process::Command::new("cp")
+            .args(["-a", on_disk.to_str().unwrap(), copy.to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        dirs.push(copy);
+    }
+    let big_bytes = std::fs::read(&big).unwrap();
+    let big_blob = format!("/blobs/sha256/{}", sha256_hex(&big_bytes));
+    let hello_bytes = std::fs::read(&hello).unwrap();
+    let hello_sha = sha256_hex(&hello_bytes);
+    let hello_blob = format!("/blobs/sha256/{hello_sha}");
+    let client = client();
+    for dir in &dirs {
+        let server = serve(&ctx, dir, &[]);
+        let mut conn = Conn::open(&server);
+        // All in one write, and nothing read for a while: the large body fills the socket's
+        // buffers and the server waits for room in the middle of it.
+        let mut requests = get(&big_blob, "");
+        requests += &format!("HEAD {big_blob} HTTP/1.1\r\nHost: x\r\n\r\n");
+        requests += &get("/config.acl", "");
+        requests += &get(&hello_blob, "Range: bytes=10-19\r\n");
+        requests += &get(&hello_blob, &format!("If-None-Match: \"{hello_sha}\"\r\n"));
+        requests += &get("/no/such/file", "");
+        conn.send(requests.as_bytes());
+        std::thread::sleep(Duration::from_millis(300));
+
+        let r = conn.response(false);
+        assert_eq!(r.status, 200, "{dir:?}");
+        assert_eq!(
+            r.header("content-length"),
+            Some(&*big_bytes.len().to_string())
+        );
+        assert!(r.body == big_bytes, "{dir:?}: the big blob's bytes differ");
+        assert!(r.header("date").is_some());
+
+        let r = conn.response(true);
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.header("content-length"),
+            Some(&*big_bytes.len().to_string())
+        );
+        assert_eq!(r.header("accept-ranges"), Some("bytes"));
+
+        let r = conn.response(false);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, std::fs::read(dir.join("config.acl")).unwrap());
+
+        let r = conn.response(false);
+        assert_eq!(r.status, 206);
+        assert_eq!(
+            r.header("content-range"),
+            Some(&*format!("bytes 10-19/{}", hello_bytes.len()))
+        );
+        assert_eq!(r.body, &hello_bytes[10..20]);
+
+        let r = conn.response(false);
+        assert_eq!(r.status, 304);
+        assert_eq!(r.header("content-length"), None);
+
+        let r = conn.response(false);
+        assert_eq!(r.status, 404);
+        assert!(String::from_utf8_lossy(&r.body).contains("not-found"));
+
+        // Both blob bodies went from the page cache to the socket, none through hyper.
+        assert_eq!(
+            counter(&client, &server, "pandora_registry_sendfile_bytes_total"),
+            big_bytes.len() as u64 + 10,
+            "{dir:?}"
+        );
+        assert_eq!(
+            counter(
+                &client,
+                &server,
+                "pandora_registry_connections_handed_over_total"
+            ),
+            0
+        );
+
+        // A request with a body: hyper takes the connection over, with what was read.
+        let body = "nothing@1.0.0";
+        conn.send(
+            format!(
+                "POST /api/v1/installed HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        );
+        conn.send(get(&hello_blob, "").as_bytes());
+        let r = conn.response(false);
+        assert_eq!(r.status, 404, "an install of a version the index lacks");
+        let r = conn.response(false);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, hello_bytes);
+        assert_eq!(
+            counter(
+                &client,
+                &server,
+                "pandora_registry_connections_handed_over_total"
+            ),
+            1
+        );
+
+        // `Connection: close`: the answer says so, and the server closes.
+        let mut conn = Conn::open(&server);
+        conn.send(get("/config.acl", "Connection: close\r\n").as_bytes());
+        let r = conn.response(false);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("connection"), Some("close"));
+        assert!(
+            conn.closed(),
+            "the server keeps a connection it was asked to close"
+        );
+
+        // HTTP/1.0 goes to hyper, which answers it and closes.
+        let mut conn = Conn::open(&server);
+        conn.send(format!("GET {hello_blob} HTTP/1.0\r\n\r\n").as_bytes());
+        let r = conn.response(false);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, hello_bytes);
+        assert!(conn.closed());
+        assert_eq!(
+            counter(
+                &client,
+                &server,
+                "pandora_registry_connections_handed_over_total"
+            ),
+            2
+        );
+    }
+    assert_eq!(dirs.len(), 2, "no /dev/shm here: only the disk was checked");
+}
