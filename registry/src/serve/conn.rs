@@ -27,7 +27,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::State;
-use super::body::{Body, lives_in_memory};
+use super::body::{Body, CHUNK, lives_in_memory, read_chunk};
 
 /// How long a request head may take, from the moment the server waits for it; an idle
 /// keep-alive connection is closed after as long.
@@ -52,10 +52,11 @@ pub(super) async fn connection(
     let mut buf = BytesMut::with_capacity(4096);
     loop {
         let head = tokio::select! {
-            head = tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream, &mut buf)) => head,
+            biased;
             _ = stop.changed() => return,
+            head = tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream, &mut buf)) => head,
         };
-        let request = match head {
+        let mut request = match head {
             Ok(Ok(Head::Simple(request))) => request,
             Ok(Ok(Head::Other)) => break,
             // Closed, failed, or silent for too long.
@@ -64,6 +65,8 @@ pub(super) async fn connection(
         let started = Instant::now();
         let resp = super::read(&state, &request.method, &request.uri, &request.headers).await;
         super::log(&state, &request.method, request.uri.path(), started, &resp);
+        // Stopping: this answer is the last, and says so (as hyper's graceful shutdown does).
+        request.close |= *stop.borrow();
         if let Err(e) = send(&state, &stream, resp, &request).await {
             tracing::debug!("connection ended: {e}");
             return;
@@ -195,7 +198,9 @@ async fn send(
     for (name, value) in &parts.headers {
         line(name.as_str().as_bytes(), value.as_bytes());
     }
-    if !bodiless && !parts.headers.contains_key(header::CONTENT_LENGTH) {
+    // hyper adds no implicit `content-length: 0` to the answer to a HEAD either.
+    let implicit_zero = request.method == Method::HEAD && matches!(body, Body::Empty);
+    if !bodiless && !implicit_zero && !parts.headers.contains_key(header::CONTENT_LENGTH) {
         let len = body.size_hint().exact().unwrap_or(0);
         line(b"content-length", len.to_string().as_bytes());
     }
@@ -223,9 +228,9 @@ async fn send(
             write_all(stream, &bytes, false).await
         }
         Body::File(file) => {
-            // The head waits for the body's first bytes, so they leave together.
-            write_all(stream, &head, true).await?;
             let (file, offset, len, in_memory) = file.into_parts();
+            // The head waits for the body's first bytes, so they leave together.
+            write_all(stream, &head, len > 0).await?;
             send_file(state, stream, &file, offset, len, in_memory).await
         }
     }
@@ -263,7 +268,9 @@ async fn send_file(
     let in_memory = in_memory.unwrap_or_else(|| lives_in_memory(file));
     // For the blocking pool: the socket (non-blocking, as tokio set it up), duplicated.
     let mut socket: Option<Arc<OwnedFd>> = None;
-    let end = offset + len;
+    let (start, end) = (offset, offset + len);
+    // Times in a row the kernel said there was room and `sendfile` found none.
+    let mut no_room = 0;
     while offset < end {
         let count = usize::try_from((end - offset).min(SEND_MAX)).unwrap_or(usize::MAX);
         let sent = if in_memory {
@@ -272,7 +279,7 @@ async fn send_file(
                     rustix::fs::sendfile(stream, &**file, Some(&mut offset), count)
                         .map_err(io::Error::from)
                 })
-                .await?
+                .await
         } else {
             let socket = match &socket {
                 Some(s) => Arc::clone(s),
@@ -289,22 +296,68 @@ async fn send_file(
             match sent {
                 Ok(n) => {
                     offset += n as u64;
-                    n
+                    Ok(n)
                 }
                 Err(rustix::io::Errno::AGAIN) => {
-                    wait_for_room(stream).await?;
+                    wait_for_room(stream, &mut no_room).await?;
                     continue;
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => Err(e.into()),
             }
         };
-        if sent == 0 {
+        let sent = match sent {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the file shrank while it was being sent",
+                ));
+            }
+            Ok(n) => n,
+            // A file system `sendfile` cannot read from: nothing went out yet, so the body
+            // is read and written instead.
+            Err(e) if offset == start && cannot_sendfile(&e) => {
+                return copy_file(stream, file, offset, end).await;
+            }
+            Err(e) => return Err(e),
+        };
+        no_room = 0;
+        state.telemetry.sent_from_file(sent as u64);
+    }
+    Ok(())
+}
+
+/// Whether `sendfile` failed because it cannot read that file, not because of the socket.
+fn cannot_sendfile(e: &io::Error) -> bool {
+    [
+        rustix::io::Errno::INVAL,
+        rustix::io::Errno::NOSYS,
+        rustix::io::Errno::OPNOTSUPP,
+    ]
+    .iter()
+    .any(|errno| e.raw_os_error() == Some(errno.raw_os_error()))
+}
+
+/// Sends bytes `offset..end` of `file` read into buffers, on the blocking pool.
+async fn copy_file(
+    stream: &TcpStream,
+    file: &Arc<File>,
+    mut offset: u64,
+    end: u64,
+) -> io::Result<()> {
+    while offset < end {
+        let want = usize::try_from((end - offset).min(CHUNK)).unwrap_or(usize::MAX);
+        let (file, at) = (Arc::clone(file), offset);
+        let chunk = tokio::task::spawn_blocking(move || read_chunk(&file, at, want))
+            .await
+            .map_err(io::Error::other)??;
+        if chunk.is_empty() {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "the file shrank while it was being sent",
             ));
         }
-        state.telemetry.sent_from_file(sent as u64);
+        write_all(stream, &chunk, false).await?;
+        offset += chunk.len() as u64;
     }
     Ok(())
 }
@@ -312,8 +365,10 @@ async fn send_file(
 /// Waits until `stream` has room again, after a write on another thread found none. tokio
 /// learns of room from the kernel's edge events: the readiness it holds may predate that
 /// write, and the edge may have come before it is cleared. So it is cleared, then the kernel
-/// asked directly; only a socket still full waits, for an edge that must then come.
-async fn wait_for_room(stream: &TcpStream) -> io::Result<()> {
+/// asked directly; only a socket still full waits, for an edge that must then come. When the
+/// kernel keeps saying there is room that `sendfile` does not find (the system short of
+/// socket memory), the retries are a millisecond apart.
+async fn wait_for_room(stream: &TcpStream, no_room: &mut u32) -> io::Result<()> {
     let _ = stream.try_io(Interest::WRITABLE, || {
         Err::<(), _>(io::ErrorKind::WouldBlock.into())
     });
@@ -326,6 +381,10 @@ async fn wait_for_room(stream: &TcpStream) -> io::Result<()> {
         tv_nsec: 0,
     };
     if rustix::event::poll(&mut fds, Some(&now))? > 0 {
+        *no_room += 1;
+        if *no_room > 1 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         return Ok(());
     }
     stream.writable().await
@@ -337,15 +396,18 @@ async fn hyper_connection(state: Arc<State>, io: Rewind, mut stop: watch::Receiv
         let state = Arc::clone(&state);
         async move { Ok::<_, Infallible>(super::handle(state, req).await) }
     });
+    // Already stopping: hyper answers the request at hand and closes. (Its graceful
+    // shutdown, called before it has read the bytes handed over, would drop that request.)
+    let stopping = *stop.borrow_and_update();
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEAD_TIMEOUT)
-        .keep_alive(true)
+        .keep_alive(!stopping)
         .serve_connection(TokioIo::new(io), service);
     let mut conn = std::pin::pin!(conn);
     let result = tokio::select! {
         r = conn.as_mut() => r,
-        _ = stop.changed() => {
+        _ = stop.changed(), if !stopping => {
             conn.as_mut().graceful_shutdown();
             conn.await
         }

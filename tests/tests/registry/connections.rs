@@ -270,3 +270,25 @@ fn pipelined_requests_on_one_connection_are_answered_in_order_from_disk_and_tmpf
     }
     assert_eq!(dirs.len(), 2, "no /dev/shm here: only the disk was checked");
 }
+
+#[test]
+fn a_stopping_server_closes_its_idle_connections_at_once() {
+    let ctx = Context::new();
+    let hello = pack_example(&ctx, "hello");
+    let dir = registry(&ctx, &[&hello]);
+    let server = serve(&ctx, &dir, &[]);
+    let mut idle = Conn::open(&server);
+    idle.send(get("/config.acl", "").as_bytes());
+    assert_eq!(idle.response(false).status, 200);
+    // SIGTERM: the connection waiting for its next request is closed, and the server exits
+    // without waiting out its grace period for it (5 s).
+    let started = Instant::now();
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the server waited {:?} for an idle connection",
+        started.elapsed()
+    );
+    assert!(idle.closed(), "the idle connection stays open");
+}
