@@ -18,14 +18,15 @@
 # is deleted at the end (on ext4, creating files within minutes of a mass delete was measured
 # 10-30x slower than usual). Prints a markdown table with ratios.
 # With -b DIR, the cold HTTP and file:// installs also run with the pandora and pandorad
-# binaries in DIR (an older build), in the same run, for a before/after ratio.
+# binaries in DIR (an older build), in the same run, for a before/after ratio; when DIR also
+# holds pandora-registry, those rows download from it (serving the same directories).
 # With -i, the cold rows (a) are interleaved: each round runs every row once (after one
 # warm-up round), so a machine whose speed drifts from minute to minute slows all rows alike;
 # each run is timed as a whole `sh -c` process instead of by hyperfine.
 # Usage: bench/install.sh [-r RUNS (5, >= 3)] [-o OUT (/tmp/pandora-bench/install)]
 #                         [-c CORPUS (/tmp/pandora-bench/corpus)] [-b DIR] [-i]
 set -euo pipefail
-RUNS=5 OUT=/tmp/pandora-bench/install CORPUS=/tmp/pandora-bench/corpus BEFORE= INTERLEAVE=0
+RUNS=5 OUT=/tmp/pandora-bench/install CORPUS=/tmp/pandora-bench/corpus BEFORE= INTERLEAVE=0 BEFORE_PIDS=
 while getopts "r:o:c:b:i" opt; do
   case $opt in
     r) RUNS=$OPTARG ;; o) OUT=$OPTARG ;; c) CORPUS=$OPTARG ;; b) BEFORE=$(cd "$OPTARG" && pwd) ;;
@@ -93,6 +94,7 @@ cleanup() {
   stop_daemon
   [[ -z $SERVER_PID ]] || kill "$SERVER_PID" 2>/dev/null || true
   [[ -z $SIGNED_PID ]] || kill "$SIGNED_PID" 2>/dev/null || true
+  for pid in $BEFORE_PIDS; do kill "$pid" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 
@@ -106,6 +108,20 @@ SIGNED_PID=$!
 for _ in $(seq 500); do [[ -s $OUT/serve-signed.out ]] && break; sleep 0.01; done
 SIGNED_URL=$(sed -n '1s/^listening on //p' "$OUT/serve-signed.out")
 [[ $SIGNED_URL == http://* ]] || { echo "bench: the signed registry server did not start" >&2; exit 1; }
+# start_server VAR BINARY DIR NAME: starts BINARY serve DIR, sets VAR to its URL.
+start_server() {
+  "$2" serve "$3" --listen 127.0.0.1:0 > "$OUT/$4.out" 2> "$OUT/$4.log" < /dev/null &
+  BEFORE_PIDS+=" $!"
+  for _ in $(seq 500); do [[ -s $OUT/$4.out ]] && break; sleep 0.01; done
+  printf -v "$1" '%s' "$(sed -n '1s/^listening on //p' "$OUT/$4.out")"
+}
+BEFORE_URL=$URL BEFORE_SIGNED_URL=$SIGNED_URL
+if [[ -n $BEFORE && -x $BEFORE/pandora-registry ]]; then
+  start_server BEFORE_URL "$BEFORE/pandora-registry" "$REG" serve-before
+  start_server BEFORE_SIGNED_URL "$BEFORE/pandora-registry" "$OUT/registry-signed" serve-before-signed
+  [[ $BEFORE_URL == http://* && $BEFORE_SIGNED_URL == http://* ]] \
+    || { echo "bench: the older registry server did not start" >&2; exit 1; }
+fi
 
 # fresh DIR...: each DIR becomes a new empty directory (the old one renamed into the trash,
 # or on tmpfs deleted: there the trash would fill memory and slow every later run), then sync,
@@ -178,9 +194,9 @@ row a-pandora-http "$BIN/home-up $URL" "$P install $PINS" store
 row a-pandora-file "$BIN/home-up file://$REG" "$P install $PINS" -
 row a-pandora-signed "$BIN/home-up $SIGNED_URL $KEY" "$P install $PINS" store
 if [[ -n $BEFORE ]]; then
-  row a-before-http "DAEMON=$BEFORE/pandorad $BIN/home-up $URL" "$BEFORE/pandora install $PINS" store
+  row a-before-http "DAEMON=$BEFORE/pandorad $BIN/home-up $BEFORE_URL" "$BEFORE/pandora install $PINS" store
   row a-before-file "DAEMON=$BEFORE/pandorad $BIN/home-up file://$REG" "$BEFORE/pandora install $PINS" -
-  row a-before-signed "DAEMON=$BEFORE/pandorad $BIN/home-up $SIGNED_URL $KEY" "$BEFORE/pandora install $PINS" -
+  row a-before-signed "DAEMON=$BEFORE/pandorad $BIN/home-up $BEFORE_SIGNED_URL $KEY" "$BEFORE/pandora install $PINS" -
 fi
 if ((HAVE_PACMAN)); then
   PR=$OUT/pacroot

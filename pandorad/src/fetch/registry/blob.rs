@@ -275,8 +275,14 @@ impl BlobReader<'_> {
         let path = match &mut self.input {
             Input::File { path, .. } => path.clone(),
             Input::Http {
-                partial, target, ..
+                partial,
+                target,
+                file,
+                ..
             } => {
+                // The install's commit syncs the file system, this download included: its
+                // write-back starts now rather than then. Only a hint.
+                let _ = rustix::fs::fadvise(file.file(), 0, None, rustix::fs::Advice::DontNeed);
                 if let Err(e) = fs_err::rename(&partial.0, &*target) {
                     return Err(io_err("move into the cache", &*target)(e));
                 }
