@@ -7,15 +7,17 @@ use std::process::Command;
 
 use crate::context::repo_root;
 
-/// The virtual environment `target/<name>` with `package` installed from PyPI (made on first
-/// use); returns its directory.
+/// The virtual environment `target/<name>` with `package` (a pinned requirement, such as
+/// `tool==1.2.3`, so that a new release cannot change what a test checks against) installed
+/// from PyPI, made on first use and again when the requirement changes; returns its
+/// directory.
 pub fn python_venv(name: &str, package: &str) -> PathBuf {
     let venv = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target"))
         .join(name);
     let done = venv.join(".installed");
-    if !done.is_file() {
+    if std::fs::read_to_string(&done).ok().as_deref() != Some(package) {
         let made = Command::new("python3")
             .args(["-m", "venv"])
             .arg(&venv)

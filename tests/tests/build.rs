@@ -28,7 +28,7 @@ fn pyspdxtools() -> PathBuf {
     {
         return p;
     }
-    pandora_tests::python_venv("spdx-tools", "spdx-tools").join("bin/pyspdxtools")
+    pandora_tests::python_venv("spdx-tools", "spdx-tools==0.8.5").join("bin/pyspdxtools")
 }
 
 /// Unpacks one file of a `.pkg` (zstd tar) as text.

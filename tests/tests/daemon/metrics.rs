@@ -111,7 +111,7 @@ fn installs_reach_the_registry_only_with_opt_in_and_metrics_shows_both_sides() {
 
     // Prometheus' own parser reads /metrics.
     let text = get(&server, "/metrics");
-    let venv = pandora_tests::python_venv("prometheus-client", "prometheus_client");
+    let venv = pandora_tests::python_venv("prometheus-client", "prometheus_client==0.26.0");
     let script = "import sys\n\
         from prometheus_client.parser import text_string_to_metric_families\n\
         fams = {f.name: f for f in text_string_to_metric_families(sys.stdin.read())}\n\
