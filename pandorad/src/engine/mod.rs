@@ -43,6 +43,8 @@ pub(crate) struct Events {
     runtime: Option<tokio::runtime::Handle>,
     /// How long a task runs before it is announced: [`task::ANNOUNCE_AFTER`].
     announce_after: Duration,
+    /// The mutation's tasks that are not announced yet.
+    announcer: Arc<task::Announcer>,
 }
 
 /// Makes a store view the daemon's shared snapshot.
@@ -62,6 +64,7 @@ impl Events {
             published: Arc::default(),
             runtime: None,
             announce_after: ANNOUNCE_AFTER,
+            announcer: Arc::default(),
         }
     }
 
@@ -209,6 +212,7 @@ impl Engine {
                     published: Arc::default(),
                     runtime: tokio::runtime::Handle::try_current().ok(),
                     announce_after: ANNOUNCE_AFTER,
+                    announcer: Arc::default(),
                 };
                 let (work, store) = (job.work, job.store);
                 let (before, after) = (before.clone(), after.clone());

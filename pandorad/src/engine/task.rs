@@ -1,6 +1,6 @@
 //! Tasks: the steps of a mutation a client shows (a download, an unpack), with their
-//! progress. A task is announced once it has lasted [`ANNOUNCE_AFTER`], by a timer on the
-//! daemon's runtime; one that ends sooner sends nothing.
+//! progress. A task is announced once it has lasted [`ANNOUNCE_AFTER`], by its mutation's
+//! announcer on the daemon's runtime; one that ends sooner sends nothing.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -17,11 +17,17 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 /// How long a task runs before its client hears of it.
 pub(super) const ANNOUNCE_AFTER: Duration = Duration::from_millis(100);
 
+/// The shortest time between two looks of a mutation's announcer: a task is announced
+/// between [`ANNOUNCE_AFTER`] and this much later.
+const LOOK_EVERY: Duration = Duration::from_millis(25);
+
 impl Events {
     /// Starts a task; `total` is 0 when unknown. The client hears of it once it has lasted
     /// [`ANNOUNCE_AFTER`]: the downloads and unpacks of an install of many small packages
     /// end sooner, and cost no events at all (three each, hundreds per install, otherwise).
-    /// Without a runtime, it is announced at once.
+    /// One timer on the daemon's runtime per mutation looks for the tasks that lasted (a
+    /// timer per task woke the runtime's threads four times per package). Without a runtime,
+    /// it is announced at once.
     pub(crate) fn task(&self, kind: &str, subject: &str, total: u64) -> Task {
         let id = self
             .next_task
@@ -39,31 +45,34 @@ impl Events {
             last: 0,
             sent: Instant::now(),
         }));
-        let timer = match &self.runtime {
-            None => {
-                self.send(event::Kind::TaskStarted(started));
-                None
-            }
+        match &self.runtime {
+            None => self.send(event::Kind::TaskStarted(started)),
             Some(runtime) => {
-                let (tx, shown) = (self.tx.clone(), Arc::clone(&shown));
-                let after = self.announce_after;
-                Some(runtime.spawn(async move {
-                    tokio::time::sleep(after).await;
-                    announce(&tx, &shown, started);
-                }))
+                let due = Instant::now() + self.announce_after;
+                let mut waiting = self.announcer.lock();
+                waiting.due.push((due, Arc::clone(&shown), started));
+                if !waiting.looking {
+                    waiting.looking = true;
+                    waiting.next = Some(due);
+                    let (announcer, tx) = (Arc::clone(&self.announcer), self.tx.downgrade());
+                    runtime.spawn(look(announcer, tx));
+                } else if waiting.next.is_none_or(|next| due < next) {
+                    // Due before the announcer's next look.
+                    waiting.next = Some(due);
+                    self.announcer.sooner.notify_one();
+                }
             }
-        };
+        }
         Task {
             events: self.clone(),
             id,
             total,
             shown,
-            timer,
         }
     }
 }
 
-/// What a task's client has heard of it, shared between the task and its timer.
+/// What a task's client has heard of it, shared between the task and its announcer.
 struct Shown {
     announced: bool,
     ended: bool,
@@ -72,6 +81,64 @@ struct Shown {
     done: u64,
     last: u64,
     sent: Instant,
+}
+
+/// The tasks of a mutation not announced yet, for its announcer ([`look`]).
+#[derive(Default)]
+pub(crate) struct Announcer {
+    waiting: Mutex<Waiting>,
+    /// Woken when a task is due before the announcer's next look.
+    sooner: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct Waiting {
+    /// When each task is due to be announced.
+    due: Vec<(Instant, Arc<Mutex<Shown>>, TaskStarted)>,
+    /// Whether an announcer runs, and when it looks next.
+    looking: bool,
+    next: Option<Instant>,
+}
+
+impl Announcer {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A mutation's announcer: announces each task that is due and has not ended, forgets the
+/// ended ones, and ends when none is left (the next task starts another). It holds the event
+/// stream weakly, so the stream ends with the mutation.
+async fn look(announcer: Arc<Announcer>, tx: mpsc::WeakSender<Result<Event, Error>>) {
+    loop {
+        let next = {
+            let mut waiting = announcer.lock();
+            let now = Instant::now();
+            let tx = tx.upgrade();
+            let mut kept = Vec::new();
+            for (due, shown, started) in std::mem::take(&mut waiting.due) {
+                let ended = shown.lock().unwrap_or_else(PoisonError::into_inner).ended;
+                match &tx {
+                    Some(tx) if !ended && due <= now => announce(tx, &shown, started),
+                    Some(_) if !ended => kept.push((due, shown, started)),
+                    _ => {}
+                }
+            }
+            waiting.due = kept;
+            let Some(first) = waiting.due.iter().map(|(due, ..)| *due).min() else {
+                waiting.looking = false;
+                waiting.next = None;
+                return;
+            };
+            let next = first.max(now + LOOK_EVERY);
+            waiting.next = Some(next);
+            next
+        };
+        tokio::select! {
+            () = tokio::time::sleep_until(next.into()) => {}
+            () = announcer.sooner.notified() => {}
+        }
+    }
 }
 
 /// Announces a task that has not ended yet, with its progress so far. Not waiting for room
@@ -105,8 +172,6 @@ pub(crate) struct Task {
     id: u64,
     total: u64,
     shown: Arc<Mutex<Shown>>,
-    /// Announces the task once it has lasted.
-    timer: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Task {
@@ -142,7 +207,7 @@ impl Task {
         self.shown.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Sends `done` (never while holding the lock the timer takes: sending may wait).
+    /// Sends `done` (never while holding the lock the announcer takes: sending may wait).
     fn send_progress(&self, done: u64) {
         self.events.send(event::Kind::TaskProgress(TaskProgress {
             id: self.id,
@@ -154,9 +219,6 @@ impl Task {
 
 impl Drop for Task {
     fn drop(&mut self) {
-        if let Some(timer) = &self.timer {
-            timer.abort();
-        }
         let unsent = {
             let mut shown = self.lock();
             shown.ended = true;
@@ -215,6 +277,31 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_announcer_does_not_hold_the_stream_open_after_the_mutation() {
+        let (tx, mut rx) = mpsc::channel(1000);
+        let events = Events {
+            tx,
+            runtime: Some(tokio::runtime::Handle::current()),
+            announce_after: Duration::from_secs(3600),
+            ..Events::detached()
+        };
+        tokio::task::spawn_blocking(move || {
+            // Many tasks, one announcer: each due in an hour, all ended at once.
+            let tasks: Vec<Task> = (0..100)
+                .map(|i| events.task("download", &format!("p{i}@1"), 10))
+                .collect();
+            assert!(events.announcer.lock().looking);
+            assert_eq!(events.announcer.lock().due.len(), 100);
+            drop(tasks);
+        })
+        .await
+        .unwrap();
+        // The mutation is over: its stream ends now, not when the tasks would have been due.
+        let end = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
+        assert!(matches!(end, Ok(None)), "{end:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn only_tasks_that_last_are_announced_with_their_progress_so_far() {
         let (tx, mut rx) = mpsc::channel(1000);
         let events = Events {
@@ -224,7 +311,7 @@ mod tests {
             announce_after: Duration::from_millis(500),
             ..Events::detached()
         };
-        // Waits (10 s at most) for the timer to announce `task`.
+        // Waits (10 s at most) for the announcer to announce `task`.
         fn announced(task: &Task) {
             let until = Instant::now() + Duration::from_secs(10);
             while !task.lock().announced {

@@ -98,7 +98,7 @@ fn get_with(
     let mut answer = None;
     for attempt in 0..attempts {
         backoff(attempt);
-        match send(url, &mut plain, 0, etag, stop) {
+        match send(url, &mut plain, 0, etag, stop, None) {
             Ok(r) if r.status() >= 500 => last = format!("HTTP {}", r.status_text()),
             Ok(r) => {
                 answer = Some(r);
@@ -142,17 +142,19 @@ fn transient(e: &reqwest::Error) -> bool {
 }
 
 /// One GET of `url` (from byte `from` on, if not 0; with `If-None-Match: etag`, if given):
-/// through [`http1`] while `plain` names its target, else through reqwest. `plain` is cleared
-/// when [`http1`] leaves an answer to reqwest (a redirect, a body without a length).
+/// through [`http1`] while `plain` names its target (answering `ahead` when it was sent for
+/// this GET), else through reqwest. `plain` is cleared when [`http1`] leaves an answer to
+/// reqwest (a redirect, a body without a length).
 fn send(
     url: &str,
     plain: &mut Option<http1::Target>,
     from: u64,
     etag: Option<&str>,
     stop: &http1::Stop,
+    ahead: Option<http1::Ahead>,
 ) -> Result<Response, Sent> {
     if let Some(target) = plain.as_ref() {
-        match http1::get(target, from, etag, stop) {
+        match http1::get(target, from, etag, stop, ahead) {
             Ok(Some(r)) => return Ok(Response::Plain(r)),
             Ok(None) => *plain = None,
             Err(e) => return Err(Sent::Transient(e)),
@@ -210,16 +212,26 @@ pub(crate) struct Body {
     failure: Option<DownloadError>,
     /// Asked while the server keeps the body waiting, and before each new attempt.
     stop: http1::Stop,
+    /// The first request, when it was sent ahead ([`send_ahead`]).
+    ahead: Option<http1::Ahead>,
+}
+
+/// Sends the GET of all of `url` now, when the small client takes it, for a [`Body::open`] of
+/// the same URL later: the server answers while the caller finishes other work.
+pub(crate) fn send_ahead(url: &str) -> Option<http1::Ahead> {
+    http1::send_ahead(&http1::target(url)?)
 }
 
 impl Body {
-    /// Sends the first request; a server that answers with an error fails here. `stop` says
-    /// when to give up waiting (a silent server is otherwise waited for a minute per read).
+    /// Sends the first request (or reads the answer to `ahead`, sent for `url` by
+    /// [`send_ahead`]); a server that answers with an error fails here. `stop` says when to
+    /// give up waiting (a silent server is otherwise waited for a minute per read).
     pub(crate) fn open(
         url: &str,
         cap: u64,
         size: Option<u64>,
         stop: http1::Stop,
+        ahead: Option<http1::Ahead>,
     ) -> Result<Body, DownloadError> {
         let mut body = Body {
             url: url.to_string(),
@@ -233,6 +245,7 @@ impl Body {
             last_error: String::new(),
             failure: None,
             stop,
+            ahead,
         };
         body.connect()?;
         Ok(body)
@@ -256,7 +269,15 @@ impl Body {
                 return Err(DownloadError::Stopped);
             }
             self.attempts += 1;
-            let mut resp = match send(&self.url, &mut self.plain, self.have, None, &self.stop) {
+            let ahead = self.ahead.take();
+            let mut resp = match send(
+                &self.url,
+                &mut self.plain,
+                self.have,
+                None,
+                &self.stop,
+                ahead,
+            ) {
                 Ok(r) if r.status() >= 500 => {
                     self.last_error = format!("HTTP {}", r.status_text());
                     continue;
@@ -435,7 +456,7 @@ pub(crate) fn download(
         .open(partial)
         .map_err(DownloadError::Io)?;
     let mut hasher = Hasher::new();
-    let mut body = Body::open(url, cap, None, Some(task.stopper()))?;
+    let mut body = Body::open(url, cap, None, Some(task.stopper()), None)?;
     let mut buf = vec![0u8; 256 << 10];
     loop {
         match body.read(&mut buf) {

@@ -247,15 +247,9 @@ impl Read for Response {
     }
 }
 
-/// GET `t`, from byte `from` on when it is not 0, with `If-None-Match: etag` when given.
-/// `Ok(None)` when the answer is one this client leaves to reqwest (a redirect, a body
-/// without a length). An error is worth a retry, unless `stop` says to stop.
-pub(crate) fn get(
-    t: &Target,
-    from: u64,
-    etag: Option<&str>,
-    stop: &Stop,
-) -> Result<Option<Response>, String> {
+/// The request line and headers of a GET of `t`, from byte `from` on when it is not 0, with
+/// `If-None-Match: etag` when given.
+fn request(t: &Target, from: u64, etag: Option<&str>) -> Result<String, String> {
     // The port is left out when it is the default, as other clients do.
     let host = if t.port == 80 { &t.host } else { &t.authority };
     let mut request = format!(
@@ -273,9 +267,62 @@ pub(crate) fn get(
         request.push_str(&format!("If-None-Match: {etag}\r\n"));
     }
     request.push_str("\r\n");
+    Ok(request)
+}
+
+/// A whole GET of `t`, sent before its answer is wanted ([`send_ahead`]): the server answers
+/// while the caller finishes other work, and [`get`] then finds the answer waiting.
+pub(crate) struct Ahead {
+    /// The request's target, as [`get`] is given it.
+    path: String,
+    authority: String,
+    stream: TcpStream,
+    /// When it was sent: the answer's deadline counts from here.
+    sent: Instant,
+}
+
+/// Sends a plain GET of all of `t` on a kept connection, or on a new one, and leaves its answer
+/// for [`get`]. `None` when that failed: [`get`] then sends the request itself, and meets the
+/// failure there if it lasts.
+pub(crate) fn send_ahead(t: &Target) -> Option<Ahead> {
+    let request = request(t, 0, None).ok()?;
+    let mut stream = match pooled(&t.authority) {
+        Some(s) => s,
+        None => connect(t).ok()?,
+    };
+    stream.write_all(request.as_bytes()).ok()?;
+    Some(Ahead {
+        path: t.path.clone(),
+        authority: t.authority.clone(),
+        stream,
+        sent: Instant::now(),
+    })
+}
+
+/// GET `t`, from byte `from` on when it is not 0, with `If-None-Match: etag` when given; with
+/// the answer to `ahead` when that was sent for the same whole GET. `Ok(None)` when the answer
+/// is one this client leaves to reqwest (a redirect, a body without a length). An error is
+/// worth a retry, unless `stop` says to stop.
+pub(crate) fn get(
+    t: &Target,
+    from: u64,
+    etag: Option<&str>,
+    stop: &Stop,
+    ahead: Option<Ahead>,
+) -> Result<Option<Response>, String> {
+    let request = request(t, from, etag)?;
     // A kept connection the server closed just now fails before a byte of the answer: then
     // once more on a new one. Any other failure is the request's.
-    if let Some(stream) = pooled(&t.authority) {
+    if let Some(a) = ahead
+        .filter(|a| from == 0 && etag.is_none() && a.path == t.path && a.authority == t.authority)
+    {
+        let deadline = a.sent + STALL_TIMEOUT;
+        match answer(t, a.stream, deadline, stop) {
+            Err(Failed::Closed(_)) => {}
+            Ok(answer) => return Ok(answer),
+            Err(Failed::Other(e)) => return Err(format!("{}: {e}", t.authority)),
+        }
+    } else if let Some(stream) = pooled(&t.authority) {
         match exchange(t, stream, &request, stop) {
             Err(Failed::Closed(_)) => {}
             Ok(answer) => return Ok(answer),
@@ -302,6 +349,16 @@ impl From<std::io::Error> for Failed {
     }
 }
 
+/// A failure that may mean the server closed a kept connection before it read the request.
+fn closed(e: std::io::Error) -> Failed {
+    match e.kind() {
+        ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof => {
+            Failed::Closed(e)
+        }
+        _ => Failed::Other(e),
+    }
+}
+
 /// Sends `request` and reads the answer's head, all within [`STALL_TIMEOUT`].
 fn exchange(
     t: &Target,
@@ -309,14 +366,18 @@ fn exchange(
     request: &str,
     stop: &Stop,
 ) -> Result<Option<Response>, Failed> {
-    let closed = |e: std::io::Error| match e.kind() {
-        ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof => {
-            Failed::Closed(e)
-        }
-        _ => Failed::Other(e),
-    };
     let deadline = Instant::now() + STALL_TIMEOUT;
     stream.write_all(request.as_bytes()).map_err(closed)?;
+    answer(t, stream, deadline, stop)
+}
+
+/// Reads the answer's head from `stream`, by `deadline`.
+fn answer(
+    t: &Target,
+    mut stream: TcpStream,
+    deadline: Instant,
+    stop: &Stop,
+) -> Result<Option<Response>, Failed> {
     let mut buf = vec![0u8; 16 << 10];
     let mut len = 0;
     // Whether `buf[..len]` may hold a whole head: after an interim answer it may.
@@ -501,20 +562,20 @@ mod tests {
         );
         let t = parse(&url).unwrap();
         assert_eq!(t.path, "/blobs/x?y=1");
-        let first = get(&t, 0, None, &None).unwrap().unwrap();
+        let first = get(&t, 0, None, &None, None).unwrap().unwrap();
         assert_eq!(first.status(), 200);
         assert_eq!(body(first), b"hello");
-        let second = get(&t, 2, None, &None).unwrap().unwrap();
+        let second = get(&t, 2, None, &None, None).unwrap().unwrap();
         assert_eq!(
             (second.status(), second.header("content-range")),
             (206, Some("bytes 2-4/5"))
         );
         assert_eq!(body(second), b"llo");
         // A 304 has no body, whatever its headers say.
-        let same = get(&t, 0, Some("\"v1\""), &None).unwrap().unwrap();
+        let same = get(&t, 0, Some("\"v1\""), &None, None).unwrap().unwrap();
         assert_eq!((same.status(), same.header("etag")), (304, Some("\"v1\"")));
         assert_eq!(body(same), b"");
-        let fresh = get(&t, 0, Some("\"v1\""), &None).unwrap().unwrap();
+        let fresh = get(&t, 0, Some("\"v1\""), &None, None).unwrap().unwrap();
         assert_eq!(fresh.header("etag"), Some("\"v2\""));
         assert_eq!(body(fresh), b"v2");
         // One connection served them all, and each request said what it wanted.
@@ -535,7 +596,57 @@ mod tests {
             !heads[0].contains("Range") && !heads[0].contains("If-None"),
             "{heads:?}"
         );
-        assert!(get(&t, 0, Some("a\r\nX: y"), &None).is_err());
+        assert!(get(&t, 0, Some("a\r\nX: y"), &None, None).is_err());
+    }
+
+    #[test]
+    fn a_request_sent_ahead_is_answered_later_on_its_connection() {
+        let (url, accepted, heads) = serve(
+            vec![
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nahead".to_vec(),
+                b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext".to_vec(),
+            ],
+            2,
+        );
+        let t = parse(&url).unwrap();
+        let ahead = send_ahead(&t).unwrap();
+        // The server has the request before the answer is asked for.
+        let head = heads.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert!(head.starts_with("GET /blobs/x?y=1 HTTP/1.1\r\n"), "{head}");
+        assert!(!head.contains("Range"), "{head}");
+        let answer = get(&t, 0, None, &None, Some(ahead)).unwrap().unwrap();
+        assert_eq!(answer.status(), 200);
+        assert_eq!(body(answer), b"ahead");
+        // Nothing was sent again, and the connection went back to the pool.
+        assert!(heads.try_recv().is_err());
+        assert_eq!(
+            body(get(&t, 0, None, &None, None).unwrap().unwrap()),
+            b"next"
+        );
+        assert_eq!(accepted.try_iter().last(), Some(1));
+    }
+
+    #[test]
+    fn a_request_sent_ahead_for_another_get_is_not_taken() {
+        let (url, accepted, heads) = serve(
+            vec![
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nwhole".to_vec(),
+                b"HTTP/1.1 206 Partial\r\nContent-Range: bytes 2-4/5\r\nContent-Length: 3\r\n\r\nole"
+                    .to_vec(),
+            ],
+            1,
+        );
+        let t = parse(&url).unwrap();
+        let ahead = send_ahead(&t).unwrap();
+        // A resume wants other bytes than the whole GET sent ahead: that answer is not
+        // taken for it.
+        let resumed = get(&t, 2, None, &None, Some(ahead)).unwrap().unwrap();
+        assert_eq!(resumed.status(), 206);
+        assert_eq!(body(resumed), b"ole");
+        let heads: Vec<String> = heads.try_iter().collect();
+        assert_eq!(heads.len(), 2, "{heads:?}");
+        assert!(heads[1].contains("\r\nRange: bytes=2-\r\n"), "{heads:?}");
+        assert_eq!(accepted.try_iter().last(), Some(2));
     }
 
     #[test]
@@ -548,9 +659,9 @@ mod tests {
             1,
         );
         let t = parse(&url).unwrap();
-        assert_eq!(body(get(&t, 0, None, &None).unwrap().unwrap()), b"ok");
+        assert_eq!(body(get(&t, 0, None, &None, None).unwrap().unwrap()), b"ok");
         // The server closed that connection after one answer: the next GET opens another.
-        let mut cut = get(&t, 0, None, &None).unwrap().unwrap();
+        let mut cut = get(&t, 0, None, &None, None).unwrap().unwrap();
         let mut out = Vec::new();
         let e = cut.read_to_end(&mut out).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::UnexpectedEof, "{e}");
@@ -569,9 +680,9 @@ mod tests {
             1,
         );
         let t = parse(&url).unwrap();
-        assert_eq!(body(get(&t, 0, None, &None).unwrap().unwrap()), b"ok");
+        assert_eq!(body(get(&t, 0, None, &None, None).unwrap().unwrap()), b"ok");
         std::thread::sleep(std::time::Duration::from_millis(200));
-        let next = get(&t, 0, None, &None).unwrap().unwrap();
+        let next = get(&t, 0, None, &None, None).unwrap().unwrap();
         assert_eq!(next.status(), 200);
         assert_eq!(body(next), b"new");
         assert_eq!(accepted.try_iter().last(), Some(2));
@@ -594,12 +705,12 @@ mod tests {
             1,
         );
         let t = parse(&url).unwrap();
-        let e = get(&t, 0, None, &None).err().unwrap();
+        let e = get(&t, 0, None, &None, None).err().unwrap();
         assert!(e.contains("interim answers without end"), "{e}");
-        let e = get(&t, 0, None, &None).err().unwrap();
+        let e = get(&t, 0, None, &None, None).err().unwrap();
         assert!(e.contains("HTTP 101"), "{e}");
         // More headers than it parses: reqwest's turn.
-        assert!(get(&t, 0, None, &None).unwrap().is_none());
+        assert!(get(&t, 0, None, &None, None).unwrap().is_none());
     }
 
     #[test]
@@ -615,10 +726,16 @@ mod tests {
             1,
         );
         let t = parse(&url).unwrap();
-        assert!(get(&t, 0, None, &None).unwrap().is_none(), "chunked");
-        assert!(get(&t, 0, None, &None).unwrap().is_none(), "a redirect");
-        assert!(get(&t, 0, None, &None).unwrap().is_none(), "no length");
-        let e = get(&t, 0, None, &None).err().unwrap();
+        assert!(get(&t, 0, None, &None, None).unwrap().is_none(), "chunked");
+        assert!(
+            get(&t, 0, None, &None, None).unwrap().is_none(),
+            "a redirect"
+        );
+        assert!(
+            get(&t, 0, None, &None, None).unwrap().is_none(),
+            "no length"
+        );
+        let e = get(&t, 0, None, &None, None).err().unwrap();
         assert!(e.contains("two different Content-Lengths"), "{e}");
         let default = parse("http://example.org/a").unwrap();
         assert_eq!((default.host.as_str(), default.port), ("example.org", 80));

@@ -12,7 +12,7 @@ mod http1;
 mod registry;
 
 pub(crate) use http::client as http_client;
-pub(crate) use registry::{RegistryClient, Trust};
+pub(crate) use registry::{BlobPlan, RegistryClient, Trust};
 
 use std::path::PathBuf;
 

@@ -19,6 +19,7 @@ mod blob;
 mod prefetch;
 mod trust;
 
+pub(crate) use blob::BlobPlan;
 pub(crate) use trust::Trust;
 
 /// Largest snapshot or index file accepted.

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use pandora_common::files::{Pin, VersionEntry};
 use pandora_common::layout::Layout;
@@ -14,7 +14,7 @@ use super::resolve::{Node, Source};
 use super::stage::{Expect, stage, unpack, unpack_file};
 use crate::engine::Events;
 use crate::error::{Error, Result};
-use crate::fetch::{RegistryClient, Trust};
+use crate::fetch::{BlobPlan, RegistryClient, Trust};
 use crate::store::{self, Staged};
 
 /// Packages read and unpacked at a time. Three and four were equal on two cores with the
@@ -63,36 +63,65 @@ pub(crate) fn fetch_and_stage(
     }
     let downloaded = AtomicU64::new(0);
     let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
     let results = Mutex::new(Vec::with_capacity(todo.len()));
     let workers = workers().min(todo.len()).max(1);
     std::thread::scope(|s| {
         for _ in 0..workers {
-            let (next, downloaded, results) = (&next, &downloaded, &results);
+            let (next, failed, downloaded, results) = (&next, &failed, &downloaded, &results);
             s.spawn(move || {
-                loop {
+                let claim = || {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((pin, node)) = todo.get(i) else {
-                        break;
-                    };
-                    let mut cached = None;
-                    let one = One {
+                    todo.get(i).map(|&(pin, node)| Claimed {
+                        i,
                         pin,
                         node,
+                        plan: None,
+                    })
+                };
+                let mut ahead = None;
+                while let Some(this) = ahead.take().or_else(claim) {
+                    if failed.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    // While many packages wait, the next one is this worker's already: its
+                    // download is asked for now, and arrives while this one is unpacked. The
+                    // last few are left to whichever worker is free first.
+                    if next.load(Ordering::Relaxed) + workers < todo.len() {
+                        ahead = claim().map(|mut c| {
+                            c.plan = plan_ahead(layout, clients, &c);
+                            c
+                        });
+                    }
+                    let mut cached = None;
+                    let i = this.i;
+                    let one = One {
+                        pin: this.pin,
+                        node: this.node,
                         same_thread: i + workers < todo.len(),
                     };
                     let result = events
                         .check()
                         .and_then(|()| {
-                            fetch_one(layout, clients, &one, events, downloaded, &mut cached)
+                            fetch_one(
+                                layout,
+                                clients,
+                                &one,
+                                this.plan,
+                                events,
+                                downloaded,
+                                &mut cached,
+                            )
                         })
                         // A read cut short because the mutation stops says why it stops.
                         .map_err(|e| events.check().err().unwrap_or(e));
-                    let failed = result.is_err();
+                    let failed_now = result.is_err();
                     if let Ok(mut r) = results.lock() {
                         r.push((i, cached, result));
                     }
-                    if failed {
+                    if failed_now {
                         // All or nothing: the rest would be discarded anyway.
+                        failed.store(true, Ordering::Relaxed);
                         next.store(todo.len(), Ordering::Relaxed);
                     }
                 }
@@ -112,6 +141,7 @@ pub(crate) fn fetch_and_stage(
             }
         }
     }
+    // A worker that stopped after another's failure leaves its next package unfetched.
     if first_error.is_none() && staged.len() < todo.len() {
         first_error = Some(Error::Internal("a package was left unfetched".into()));
     }
@@ -136,6 +166,25 @@ fn workers() -> usize {
         .unwrap_or(WORKERS)
 }
 
+/// A package a worker took, with its blob's plan when the download was asked for ahead.
+struct Claimed<'a> {
+    i: usize,
+    pin: &'a Pin,
+    node: &'a Node,
+    plan: Option<BlobPlan>,
+}
+
+/// The plan of `c`'s blob, with its request sent, when it is downloaded from a registry.
+/// `None` on any error: [`fetch_one`] plans again and reports it.
+fn plan_ahead(layout: &Layout, clients: &[RegistryClient], c: &Claimed<'_>) -> Option<BlobPlan> {
+    let Source::Registry(i, v) = &c.node.source else {
+        return None;
+    };
+    let plan = clients[*i].plan_blob(layout, c.pin, v).ok()?;
+    plan.send_ahead();
+    Some(plan)
+}
+
 /// One package to fetch, and how to unpack it.
 struct One<'a> {
     pin: &'a Pin,
@@ -144,12 +193,14 @@ struct One<'a> {
     same_thread: bool,
 }
 
-/// Reads, unpacks, checks and stages one package. `cached` is set to the cached blob it
-/// read, if any, so that a damaged one can be dropped.
+/// Reads, unpacks, checks and stages one package, with `plan` for its blob when it was made
+/// ahead. `cached` is set to the cached blob it read, if any, so that a damaged one can be
+/// dropped.
 fn fetch_one(
     layout: &Layout,
     clients: &[RegistryClient],
     one: &One<'_>,
+    plan: Option<BlobPlan>,
     events: &Events,
     downloaded: &AtomicU64,
     cached: &mut Option<PathBuf>,
@@ -163,7 +214,10 @@ fn fetch_one(
         Source::Registry(c, v) => {
             let client = &clients[*c];
             let origin = client.config.name.clone();
-            let plan = client.plan_blob(layout, pin, v)?;
+            let plan = match plan {
+                Some(plan) => plan,
+                None => client.plan_blob(layout, pin, v)?,
+            };
             *cached = plan.cached().map(PathBuf::from);
             let mut reader = plan.open(client, layout, pin, v, events)?;
             let unpacked = match unpack(layout, &mut reader, pin, &origin, events, same_thread) {

@@ -6,6 +6,7 @@
 //! index's, the signature holds) and only then moves the download into the cache.
 //! `pandora info` still downloads whole blobs first ([`RegistryClient::blob`]).
 
+use std::cell::Cell;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +18,7 @@ use pandora_common::sign::{Detached, SignError, StreamCheck};
 use super::{Base, MAX_BLOB, RegistryClient, Trust, check_space};
 use crate::engine::{Events, Task};
 use crate::fetch::http::{self, DownloadError};
+use crate::fetch::http1;
 use crate::fetch::{FetchError, io_err};
 
 /// Where a blob is now.
@@ -53,6 +55,8 @@ pub(crate) struct PackageSignature {
 pub(crate) struct BlobPlan {
     source: Source,
     signature: Option<PackageSignature>,
+    /// The download's request, sent before it is read ([`BlobPlan::send_ahead`]).
+    ahead: Cell<Option<http1::Ahead>>,
 }
 
 impl BlobPlan {
@@ -65,7 +69,16 @@ impl BlobPlan {
         }
     }
 
-    /// Starts reading: opens the file or sends the request. A signature made by a key that
+    /// Sends a download's request now, so that its answer is on its way while the caller
+    /// finishes another package; [`BlobPlan::open`] reads it. Nothing for a blob on disk.
+    pub(crate) fn send_ahead(&self) {
+        if let Source::Http { url, .. } = &self.source {
+            self.ahead.set(http::send_ahead(url));
+        }
+    }
+
+    /// Starts reading: opens the file or sends the request (or takes the answer to the one
+    /// [`BlobPlan::send_ahead`] sent). A signature made by a key that
     /// is not pinned fails here, before anything is downloaded.
     pub(crate) fn open<'p>(
         &'p self,
@@ -103,7 +116,8 @@ impl BlobPlan {
                     .write(true)
                     .open(&partial.0)
                     .map_err(io_err("write", &partial.0))?;
-                let body = http::Body::open(url, *cap, v.size, Some(events.stopper()))
+                let ahead = self.ahead.take();
+                let body = http::Body::open(url, *cap, v.size, Some(events.stopper()), ahead)
                     .map_err(|e| client.download_failed(pin, v, &partial.0, *cap, e))?;
                 Input::Http {
                     body: Box::new(body),
@@ -310,7 +324,11 @@ impl RegistryClient {
         self.usable()?;
         let source = self.source(layout, pin, v)?;
         let signature = self.package_signature(layout, pin, v)?;
-        Ok(BlobPlan { source, signature })
+        Ok(BlobPlan {
+            source,
+            signature,
+            ahead: Cell::new(None),
+        })
     }
 
     /// The blob of `pin`, verified and in the cache (or in place), for reading whole. A blob
