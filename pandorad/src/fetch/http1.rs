@@ -16,13 +16,13 @@ use super::http::STALL_TIMEOUT;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest response head read, and the most headers parsed; a larger answer goes to
 /// reqwest, whose limits are higher.
-const MAX_HEAD: usize = 64 << 10;
-const MAX_HEADERS: usize = 100;
+pub(super) const MAX_HEAD: usize = 64 << 10;
+pub(super) const MAX_HEADERS: usize = 100;
 /// Interim (1xx) answers accepted before the real one.
 const MAX_INTERIM: usize = 8;
 /// A read waits at most this long before it asks whether to stop; a minute without a byte
 /// ([`STALL_TIMEOUT`]) fails it.
-const SLICE: Duration = Duration::from_secs(1);
+pub(super) const SLICE: Duration = Duration::from_secs(1);
 
 /// Asked while a read waits: `true` when the work was told to stop (its client went away,
 /// the daemon is stopping), so a silent server does not hold it for a minute.
@@ -30,7 +30,7 @@ pub(crate) type Stop = Option<Arc<dyn Fn() -> bool + Send + Sync>>;
 
 /// Reads once into `buf`, waiting until `deadline` at most, and asking `stop` every
 /// [`SLICE`] (the socket's read timeout) in between.
-fn read_until(
+pub(super) fn read_until(
     stream: &mut TcpStream,
     buf: &mut [u8],
     deadline: Instant,
@@ -67,11 +67,11 @@ const KEPT: [&str; 2] = ["content-range", "etag"];
 /// Where a plain `http://` URL goes.
 pub(crate) struct Target {
     /// `host:port`, the connection's key in the pool.
-    authority: String,
+    pub(super) authority: String,
     host: String,
     port: u16,
     /// The request target: path and query.
-    path: String,
+    pub(super) path: String,
 }
 
 /// The target of `url` when this client can fetch it: `http://`, no credentials, and no proxy
@@ -109,7 +109,7 @@ static POOL: Mutex<Vec<(String, TcpStream, Instant)>> = Mutex::new(Vec::new());
 
 /// A kept connection to `authority` that is still quiet: one with bytes waiting (a `408` a
 /// server sent before closing it) or already closed is dropped.
-fn pooled(authority: &str) -> Option<TcpStream> {
+pub(super) fn pooled(authority: &str) -> Option<TcpStream> {
     loop {
         let stream = {
             let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
@@ -132,7 +132,7 @@ fn quiet(stream: &TcpStream) -> bool {
     )
 }
 
-fn give_back(authority: &str, stream: TcpStream) {
+pub(super) fn give_back(authority: &str, stream: TcpStream) {
     let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
     if pool.len() >= POOL_SIZE {
         pool.remove(0);
@@ -142,7 +142,7 @@ fn give_back(authority: &str, stream: TcpStream) {
 
 /// Connects to the first of `t`'s addresses that answers, splitting [`CONNECT_TIMEOUT`]
 /// among them.
-fn connect(t: &Target) -> std::io::Result<TcpStream> {
+pub(super) fn connect(t: &Target) -> std::io::Result<TcpStream> {
     let host = t.host.trim_start_matches('[').trim_end_matches(']');
     let addrs: Vec<_> = (host, t.port).to_socket_addrs()?.collect();
     let each = (CONNECT_TIMEOUT / addrs.len().max(1) as u32).max(Duration::from_secs(1));
@@ -249,7 +249,7 @@ impl Read for Response {
 
 /// The request line and headers of a GET of `t`, from byte `from` on when it is not 0, with
 /// `If-None-Match: etag` when given.
-fn request(t: &Target, from: u64, etag: Option<&str>) -> Result<String, String> {
+pub(super) fn request(t: &Target, from: u64, etag: Option<&str>) -> Result<String, String> {
     // The port is left out when it is the default, as other clients do.
     let host = if t.port == 80 { &t.host } else { &t.authority };
     let mut request = format!(
@@ -349,6 +349,49 @@ impl From<std::io::Error> for Failed {
     }
 }
 
+/// How an answer's body is framed, and the headers kept for the caller.
+pub(super) struct Framing {
+    /// `Content-Length`.
+    pub(super) length: Option<u64>,
+    /// A `Transfer-Encoding`: left to reqwest.
+    pub(super) chunked: bool,
+    /// The server closes the connection after this answer.
+    pub(super) close: bool,
+    /// The headers of [`KEPT`], names in lower case.
+    pub(super) kept: Vec<(&'static str, String)>,
+}
+
+/// Reads the framing of an answer from its `head`.
+pub(super) fn framing(head: &httparse::Response<'_, '_>) -> std::io::Result<Framing> {
+    let mut f = Framing {
+        length: None,
+        chunked: false,
+        close: head.version != Some(1),
+        kept: Vec::new(),
+    };
+    for h in head.headers.iter() {
+        let value = std::str::from_utf8(h.value).unwrap_or("").trim();
+        if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            f.chunked = true;
+        } else if h.name.eq_ignore_ascii_case("content-length") {
+            let n = value.parse::<u64>().map_err(|_| {
+                std::io::Error::other(format!("a malformed Content-Length `{value}`"))
+            })?;
+            if f.length.is_some_and(|l| l != n) {
+                return Err(std::io::Error::other("two different Content-Lengths"));
+            }
+            f.length = Some(n);
+        } else if let Some(kept) = KEPT.iter().find(|k| h.name.eq_ignore_ascii_case(k)) {
+            f.kept.push((*kept, value.to_string()));
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            f.close = value
+                .split(',')
+                .any(|v| v.trim().eq_ignore_ascii_case("close"));
+        }
+    }
+    Ok(f)
+}
+
 /// A failure that may mean the server closed a kept connection before it read the request.
 fn closed(e: std::io::Error) -> Failed {
     match e.kind() {
@@ -442,30 +485,14 @@ fn answer(
             parse = len > 0;
             continue;
         }
-        let mut length = None;
-        let mut headers = Vec::new();
-        let mut close = head.version != Some(1);
-        for h in head.headers.iter() {
-            let value = std::str::from_utf8(h.value).unwrap_or("").trim();
-            if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                return Ok(None);
-            } else if h.name.eq_ignore_ascii_case("content-length") {
-                let n = value.parse::<u64>().map_err(|_| {
-                    std::io::Error::other(format!("a malformed Content-Length `{value}`"))
-                })?;
-                if length.is_some_and(|l| l != n) {
-                    return Err(Failed::Other(std::io::Error::other(
-                        "two different Content-Lengths",
-                    )));
-                }
-                length = Some(n);
-            } else if let Some(kept) = KEPT.iter().find(|k| h.name.eq_ignore_ascii_case(k)) {
-                headers.push((*kept, value.to_string()));
-            } else if h.name.eq_ignore_ascii_case("connection") {
-                close = value
-                    .split(',')
-                    .any(|v| v.trim().eq_ignore_ascii_case("close"));
-            }
+        let Framing {
+            length,
+            chunked,
+            close,
+            kept: headers,
+        } = framing(&head).map_err(Failed::Other)?;
+        if chunked {
+            return Ok(None);
         }
         let remaining = match length {
             _ if status == 204 || status == 304 => 0,
@@ -474,10 +501,8 @@ fn answer(
             None => return Ok(None),
         };
         let early = buf[head_len..len].to_vec();
-        if early.len() as u64 > remaining {
-            // More than the body: a server that pipelines or lies; not kept.
-            close = true;
-        }
+        // More than the body: a server that pipelines or lies; not kept.
+        let close = close || early.len() as u64 > remaining;
         let mut response = Response {
             status,
             headers,

@@ -9,6 +9,7 @@
 
 pub(crate) mod http;
 mod http1;
+mod pipeline;
 mod registry;
 
 pub(crate) use http::client as http_client;

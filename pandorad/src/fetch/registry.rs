@@ -575,6 +575,40 @@ fn keep_index_file(path: &Path, bytes: &[u8]) -> Result<(), FetchError> {
     pandora_common::replace_unsynced(path, bytes).map_err(io_err("write", path))
 }
 
+/// Puts a verified index file that the cache lacks into it, written in place: one create
+/// instead of a temporary file and a rename (prefetching hundreds, the directory's lock was
+/// most of the cost). A reader that meets it half-written finds its hash wrong and fetches it
+/// again, as for any damaged cache file; a file already there is replaced as usual.
+fn keep_new_index_file(path: &Path, bytes: &[u8]) -> Result<(), FetchError> {
+    use fs_err::os::unix::fs::OpenOptionsExt;
+    use std::io::Write;
+    let create = || {
+        fs_err::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+    };
+    let file = match create() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match path.parent() {
+            Some(dir) => {
+                fs_err::create_dir_all(dir).map_err(io_err("create", dir))?;
+                create()
+            }
+            None => Err(e),
+        },
+        other => other,
+    };
+    match file {
+        Ok(mut file) => file.write_all(bytes).map_err(|e| {
+            let _ = fs_err::remove_file(path);
+            io_err("write", path)(e)
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => keep_index_file(path, bytes),
+        Err(e) => Err(io_err("write", path)(e)),
+    }
+}
+
 /// The snapshot's detached signature, on the registry and in the cache.
 const SIGNATURE: &str = "snapshot.acl.minisig";
 

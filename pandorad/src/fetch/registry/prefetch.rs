@@ -9,9 +9,9 @@ use pandora_common::hash::sha256_hex;
 use pandora_common::layout::Layout;
 
 use super::blob::kept_signature;
-use super::{Base, MAX_SIGNATURE, RegistryClient, keep_index_file};
+use super::{Base, MAX_SIGNATURE, RegistryClient, keep_new_index_file};
 use crate::fetch::http::{self, Conditional};
-use crate::fetch::http1;
+use crate::fetch::{http1, pipeline};
 
 impl RegistryClient {
     /// Downloads, several at a time, the index files of `names` that this registry's
@@ -52,12 +52,42 @@ impl RegistryClient {
                 }
             })
             .collect();
-        get_all(&missing, stop, |(url, cached, size, sha256)| {
-            if let Ok(Conditional::Fresh { body, .. }) = http::get_once(url, *size, stop)
-                && body.len() as u64 == *size
-                && sha256_hex(&body) == *sha256
-            {
-                let _ = keep_index_file(cached, &body);
+        let keep = |(_, cached, size, sha256): &(String, PathBuf, u64, String), body: &[u8]| {
+            if body.len() as u64 == *size && sha256_hex(body) == *sha256 {
+                let _ = keep_new_index_file(cached, body);
+            }
+        };
+        // Pipelined on a few connections where the small client takes the URLs; what that
+        // did not answer, one request at a time.
+        let targets: Option<Vec<(http1::Target, u64)>> = missing
+            .iter()
+            .map(|(url, _, size, _)| http1::target(url).map(|t| (t, *size)))
+            .collect();
+        let mut left: Vec<&(String, PathBuf, u64, String)> = missing.iter().collect();
+        if let Some(targets) = targets.filter(|t| t.len() >= PIPELINED_FROM) {
+            let share = targets.len().div_ceil(PIPELINES);
+            let answered: Vec<usize> = std::thread::scope(|s| {
+                let runs: Vec<_> = targets
+                    .chunks(share)
+                    .zip(missing.chunks(share))
+                    .map(|(targets, items)| {
+                        s.spawn(move || {
+                            pipeline::get_all(targets, stop, |i, body| keep(&items[i], body))
+                        })
+                    })
+                    .collect();
+                runs.into_iter().map(|r| r.join().unwrap_or(0)).collect()
+            });
+            left = missing
+                .chunks(share)
+                .zip(answered)
+                .flat_map(|(items, n)| &items[n.min(items.len())..])
+                .collect();
+        }
+        get_all(&left, stop, |item| {
+            let (url, _, size, _) = *item;
+            if let Ok(Conditional::Fresh { body, .. }) = http::get_once(url, *size, stop) {
+                keep(item, &body);
             }
         });
         (found, go_on)
@@ -102,6 +132,10 @@ impl RegistryClient {
         self.signatures.lock().ok()?.remove(rel)
     }
 }
+
+/// Connections that index files are pipelined on, and the fewest files worth it.
+const PIPELINES: usize = 2;
+const PIPELINED_FROM: usize = 8;
 
 /// Files downloaded at a time by [`RegistryClient::prefetch`] and
 /// [`RegistryClient::prefetch_signatures`].
