@@ -82,7 +82,7 @@ pub struct UnpackOptions {
     /// Start writing each file to disk as soon as it is written (`posix_fadvise` with
     /// `DONTNEED`, which on Linux starts the write-back of dirty pages without waiting for
     /// it): for a caller that syncs the whole tree before it uses it, whose sync then finds
-    /// most of the data on disk already. Nothing changes on tmpfs.
+    /// most of the data on disk already. Nothing changes on tmpfs: a caller leaves it off there.
     pub write_back_early: bool,
 }
 

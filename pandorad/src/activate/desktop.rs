@@ -246,6 +246,29 @@ impl Walk<'_> {
 
     /// Makes `at` a link to `target` unless something of the user's is there.
     fn link(&mut self, target: &Path, at: &Path) {
+        // Nothing there is the common case (a new home, a new package): tried first, it costs
+        // one call instead of a look at `at` and its directory before the link.
+        match fs_err::os::unix::fs::symlink(target, at) {
+            Ok(()) => {
+                self.changes += 1;
+                return;
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                let made = match at.parent() {
+                    Some(dir) => fs_err::create_dir_all(dir),
+                    None => Ok(()),
+                }
+                .and_then(|()| fs_err::os::unix::fs::symlink(target, at));
+                self.made(at, made);
+                return;
+            }
+            Err(e) => {
+                self.failed
+                    .push(format!("cannot link {}: {e}", at.display()));
+                return;
+            }
+        }
         match fs_err::symlink_metadata(at) {
             Ok(m) if m.file_type().is_symlink() => {
                 let now = fs_err::read_link(at).ok();

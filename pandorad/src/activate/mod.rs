@@ -115,8 +115,12 @@ pub(crate) fn activate_pins(
             "activated {pin} in profile `{profile}` (generation {})",
             outcome.generation
         ));
-        journal::record(layout, &format!("activate {pin} profile={profile}"));
     }
+    let recorded: Vec<String> = pins
+        .iter()
+        .map(|pin| format!("activate {pin} profile={profile}"))
+        .collect();
+    journal::record_all(layout, &recorded);
     let session_path_question = outcome.session_path_question;
     lines.extend(outcome.notes);
     Ok(Summary {

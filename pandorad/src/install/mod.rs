@@ -155,14 +155,16 @@ pub(crate) fn install(
         }
         return Err(e);
     }
+    let mut recorded = Vec::with_capacity(fetched.staged.len());
     for f in &fetched.staged {
         let pin = &f.staged.pin;
-        journal::record(
-            layout,
-            &format!("install {pin} sha256={} registry={}", f.sha256, f.origin),
-        );
+        recorded.push(format!(
+            "install {pin} sha256={} registry={}",
+            f.sha256, f.origin
+        ));
         lines.push(format!("installed {pin} (from {})", f.origin));
     }
+    journal::record_all(layout, &recorded);
     report_installs(clients, &fetched.staged);
     let installed = fetched.staged.len() as u64;
     // The store as it is now (only the new entries are read), for the hooks and the

@@ -46,8 +46,9 @@ pub(crate) fn unpack(
     let options = pkg::UnpackOptions {
         sha256_checked_by_caller: true,
         same_thread,
-        // The commit syncs the file system before its renames.
-        write_back_early: true,
+        // The commit syncs the file system before its renames; on tmpfs there is nothing to
+        // write back (a `posix_fadvise` per file for nothing).
+        write_back_early: !pandora_common::path_lives_in_memory(&layout.tmp()),
     };
     pkg::unpack_with(reader, &layout.tmp(), &Limits::default(), options).map_err(|source| {
         if crate::error::damaged(&source) {

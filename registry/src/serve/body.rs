@@ -134,14 +134,7 @@ pub(crate) fn read_cached(
 
 /// Whether `file` is on tmpfs or ramfs, whose reads never wait for a disk.
 pub(crate) fn lives_in_memory(file: &File) -> bool {
-    const TMPFS_MAGIC: u32 = 0x0102_1994;
-    const RAMFS_MAGIC: u32 = 0x8584_58f6;
-    rustix::fs::fstatfs(file).is_ok_and(|fs| {
-        // `f_type` is signed, 32 or 64 bits wide by target; the magic numbers are 32 bits.
-        #[allow(clippy::unnecessary_cast)]
-        let magic = fs.f_type as u32;
-        magic == TMPFS_MAGIC || magic == RAMFS_MAGIC
-    })
+    pandora_common::lives_in_memory(file)
 }
 
 /// Reads up to `want` bytes at `offset`; fewer only at the end of the file. A read of at most
