@@ -237,10 +237,10 @@ pub(crate) struct Previous<'a> {
 /// once it is there. A link that `previous` holds at the same path with the same target
 /// becomes a hard link of that link: the same relative target from the same depth, without
 /// a new inode.
-pub(crate) fn build<'a>(
-    node: &'a Node,
+pub(crate) fn build(
+    node: &Node,
     root: &Path,
-    previous: Option<Previous<'a>>,
+    previous: Option<Previous<'_>>,
 ) -> std::io::Result<Counts> {
     let mut counts = Counts::default();
     if let Node::Dir(children) = node {
@@ -255,91 +255,14 @@ pub(crate) fn build<'a>(
             ),
             None => (None, None),
         };
-        let at = Place {
+        let mut at = Place {
             dir,
             prev: prev.map(|fd| (fd, plan)),
             path: root.to_path_buf(),
         };
-        let root = Task {
-            children,
-            at,
-            depth: 1,
-            links: links_below(children),
-        };
-        if root.links < PARALLEL_FROM {
-            emit(root, &mut Vec::new(), &mut counts)?;
-        } else {
-            build_on_two_threads(root, &mut counts)?;
-        }
+        emit(children, &mut at, 1, &mut Vec::new(), &mut counts)?;
     }
     Ok(counts)
-}
-
-/// Forests of at least this many links are built on two threads.
-const PARALLEL_FROM: u64 = 512;
-
-/// Builds the forest of `root` on two threads: its directories are filled level by level
-/// until the largest subtree left holds at most a third of the links, then the subtrees go
-/// to the two threads, largest first to the one with fewer links (links in different
-/// directories do not wait for each other's directory lock).
-fn build_on_two_threads(root: Task<'_>, counts: &mut Counts) -> std::io::Result<()> {
-    let total = root.links;
-    let mut buf = Vec::new();
-    let mut tasks = vec![root];
-    while let Some(i) = tasks
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.links * 3 > total)
-        .max_by_key(|(_, t)| t.links)
-        .map(|(i, _)| i)
-    {
-        let task = tasks.swap_remove(i);
-        tasks.extend(fill(task, &mut buf, counts)?);
-    }
-    tasks.sort_by_key(|t| std::cmp::Reverse(t.links));
-    let (mut mine, mut theirs) = (Vec::new(), Vec::new());
-    let (mut mine_links, mut their_links) = (0, 0);
-    for t in tasks {
-        if mine_links <= their_links {
-            mine_links += t.links;
-            mine.push(t);
-        } else {
-            their_links += t.links;
-            theirs.push(t);
-        }
-    }
-    let run = |tasks: Vec<Task<'_>>| -> std::io::Result<Counts> {
-        let (mut buf, mut counts) = (Vec::new(), Counts::default());
-        for t in tasks {
-            emit(t, &mut buf, &mut counts)?;
-        }
-        Ok(counts)
-    };
-    let (a, b) = std::thread::scope(|s| {
-        let other = s.spawn(|| run(theirs));
-        let here = run(mine);
-        let there = other
-            .join()
-            .unwrap_or_else(|_| Err(std::io::Error::other("a forest thread panicked")));
-        (here, there)
-    });
-    for c in [a?, b?] {
-        counts.dirs += c.dirs;
-        counts.links += c.links;
-        counts.shared += c.shared;
-    }
-    Ok(())
-}
-
-/// Links in `children` and below.
-fn links_below(children: &BTreeMap<String, Node>) -> u64 {
-    children
-        .values()
-        .map(|c| match c {
-            Node::Dir(sub) => links_below(sub),
-            Node::Link { .. } => 1,
-        })
-        .sum()
 }
 
 /// Identity and change times of every real directory of a built forest, in plan order:
@@ -379,38 +302,14 @@ struct Place<'p> {
     path: PathBuf,
 }
 
-/// A directory to fill: its planned entries, where, its depth below the root, and the links
-/// in it and below.
-struct Task<'p> {
-    children: &'p BTreeMap<String, Node>,
-    at: Place<'p>,
+fn emit<'p>(
+    children: &BTreeMap<String, Node>,
+    at: &mut Place<'p>,
     depth: usize,
-    links: u64,
-}
-
-/// Fills `task`'s directory and everything below it.
-fn emit(task: Task<'_>, buf: &mut Vec<u8>, counts: &mut Counts) -> std::io::Result<()> {
-    for sub in fill(task, buf, counts)? {
-        emit(sub, buf, counts)?;
-    }
-    Ok(())
-}
-
-/// Makes the links of `task`'s directory and creates its directories, which it returns to
-/// be filled.
-fn fill<'p>(
-    task: Task<'p>,
     buf: &mut Vec<u8>,
     counts: &mut Counts,
-) -> std::io::Result<Vec<Task<'p>>> {
+) -> std::io::Result<()> {
     use rustix::fs::{AtFlags, Mode};
-    let Task {
-        children,
-        at,
-        depth,
-        ..
-    } = task;
-    let mut subs = Vec::new();
     for (name, child) in children {
         match child {
             Node::Dir(sub) => {
@@ -428,12 +327,7 @@ fn fill<'p>(
                     };
                     Some((open_dir(fd, name).ok()?, plan))
                 });
-                subs.push(Task {
-                    children: sub,
-                    at: Place { dir, prev, path },
-                    depth: depth + 1,
-                    links: links_below(sub),
-                });
+                emit(sub, &mut Place { dir, prev, path }, depth + 1, buf, counts)?;
             }
             Node::Link { owner, rel } => {
                 let target = store_target(owner, rel, depth);
@@ -468,7 +362,7 @@ fn fill<'p>(
             }
         }
     }
-    Ok(subs)
+    Ok(())
 }
 
 /// Opens a directory of a forest (never through a link) for the `*at` calls.
@@ -720,101 +614,5 @@ mod tests {
         );
         let target = std::fs::read_link(generation.join("bin/tool")).unwrap();
         assert_eq!(owner_of(&target), Some(Pin::parse("tools@1").unwrap()));
-    }
-
-    #[test]
-    fn a_large_forest_is_built_on_two_threads_as_planned_and_shared_by_the_next() {
-        use std::os::unix::fs::MetadataExt;
-        // Two packages adding to the same directories: every file is a link of its own,
-        // more than enough for two threads, spread over directories of different sizes.
-        let files = |who: &str, n: usize| {
-            let mut entries = vec![
-                ("bin".to_string(), "dir".to_string()),
-                ("lib".to_string(), "dir".to_string()),
-                ("share".to_string(), "dir".to_string()),
-                ("share/man".to_string(), "dir".to_string()),
-                ("share/man/man1".to_string(), "dir".to_string()),
-            ];
-            for i in 0..n {
-                entries.push((format!("bin/{who}{i}"), format!("{who}{i}")));
-                entries.push((format!("share/man/man1/{who}{i}.1"), format!("{who}{i}")));
-                if i % 3 == 0 {
-                    entries.push((format!("lib/{who}{i}.so"), format!("{who}{i}")));
-                }
-            }
-            entries
-        };
-        let (a, b) = (files("a", 300), files("b", 120));
-        let ra: Vec<(&str, &str)> = a.iter().map(|(p, w)| (p.as_str(), w.as_str())).collect();
-        let rb: Vec<(&str, &str)> = b.iter().map(|(p, w)| (p.as_str(), w.as_str())).collect();
-        let (la, lb) = (list(&ra), list(&rb));
-        let node = plan(
-            &[member("a@1", &la, false), member("b@1", &lb, true)],
-            &refuse(),
-        )
-        .unwrap();
-        let planned = shown(&node);
-        assert!(planned.len() as u64 >= PARALLEL_FROM, "{}", planned.len());
-        let t = tempfile::tempdir().unwrap();
-        let built = |n: u32, previous: Option<Previous<'_>>| {
-            let dir = t.path().join(format!("profiles/default/generations/{n}"));
-            std::fs::create_dir_all(&dir).unwrap();
-            (build(&node, &dir, previous).unwrap(), dir)
-        };
-        // What is on disk, as `shown` says it: every link with its owner and path.
-        fn on_disk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
-            for e in std::fs::read_dir(dir).unwrap() {
-                let e = e.unwrap();
-                let name = e.file_name().into_string().unwrap();
-                let path = if prefix.is_empty() {
-                    name
-                } else {
-                    format!("{prefix}/{name}")
-                };
-                if e.file_type().unwrap().is_dir() {
-                    on_disk(&e.path(), &path, out);
-                } else {
-                    let target = std::fs::read_link(e.path()).unwrap();
-                    let owner = owner_of(&target).unwrap();
-                    let rel = target
-                        .to_string_lossy()
-                        .split("/files/")
-                        .nth(1)
-                        .unwrap()
-                        .to_string();
-                    out.push(format!("{path} -> {owner}:{rel}"));
-                }
-            }
-        }
-        let (first, one) = built(1, None);
-        let mut seen = Vec::new();
-        on_disk(&one, "", &mut seen);
-        seen.sort();
-        let mut want = planned.clone();
-        want.sort();
-        let differ = seen.iter().zip(&want).find(|(s, w)| s != w);
-        assert!(
-            seen.len() == want.len() && differ.is_none(),
-            "{} links on disk, {} planned; first difference: {differ:?}",
-            seen.len(),
-            want.len()
-        );
-        assert_eq!(
-            first,
-            Counts {
-                dirs: 5,
-                links: planned.len() as u64,
-                shared: 0
-            }
-        );
-        // The next generation shares every link, whether the plan before is known or each
-        // link is read.
-        for (n, plan) in [(2, Some(&node)), (3, None)] {
-            let previous = Previous { dir: &one, plan };
-            let (counts, dir) = built(n, Some(previous));
-            assert_eq!(counts.shared, planned.len() as u64, "generation {n}");
-            let inode = |d: &Path| std::fs::symlink_metadata(d.join("bin/a7")).unwrap().ino();
-            assert_eq!(inode(&dir), inode(&one), "generation {n}");
-        }
     }
 }
