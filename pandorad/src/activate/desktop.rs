@@ -255,17 +255,11 @@ impl Walk<'_> {
             }
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                let made = match at.parent() {
-                    Some(dir) => fs_err::create_dir_all(dir),
-                    None => Ok(()),
-                }
-                .and_then(|()| fs_err::os::unix::fs::symlink(target, at));
-                self.made(at, made);
+                self.made(at, link_with_parents(target, at));
                 return;
             }
             Err(e) => {
-                self.failed
-                    .push(format!("cannot link {}: {e}", at.display()));
+                self.made(at, Err(e));
                 return;
             }
         }
@@ -286,16 +280,9 @@ impl Walk<'_> {
             }
             Ok(_) => self.foreign.push((at.to_path_buf(), target.to_path_buf())),
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                let made = match at.parent() {
-                    Some(dir) => fs_err::create_dir_all(dir),
-                    None => Ok(()),
-                }
-                .and_then(|()| fs_err::os::unix::fs::symlink(target, at));
-                self.made(at, made);
+                self.made(at, link_with_parents(target, at));
             }
-            Err(e) => self
-                .failed
-                .push(format!("cannot link {}: {e}", at.display())),
+            Err(e) => self.made(at, Err(e)),
         }
     }
 
@@ -339,6 +326,14 @@ impl Walk<'_> {
         }
         removed
     }
+}
+
+/// Makes `at` a link to `target`, and the directories it needs.
+fn link_with_parents(target: &Path, at: &Path) -> std::io::Result<()> {
+    if let Some(dir) = at.parent() {
+        fs_err::create_dir_all(dir)?;
+    }
+    fs_err::os::unix::fs::symlink(target, at)
 }
 
 fn is_empty(dir: &Path) -> bool {
