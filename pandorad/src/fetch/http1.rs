@@ -22,7 +22,7 @@ pub(super) const MAX_HEADERS: usize = 100;
 const MAX_INTERIM: usize = 8;
 /// A read waits at most this long before it asks whether to stop; a minute without a byte
 /// ([`STALL_TIMEOUT`]) fails it.
-pub(super) const SLICE: Duration = Duration::from_secs(1);
+const SLICE: Duration = Duration::from_secs(1);
 
 /// Asked while a read waits: `true` when the work was told to stop (its client went away,
 /// the daemon is stopping), so a silent server does not hold it for a minute.
