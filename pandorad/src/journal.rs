@@ -18,10 +18,10 @@ pub(crate) fn record_all(layout: &Layout, lines: &[impl AsRef<str>]) {
         return;
     }
     let now = crate::fetch::now();
-    let mut text = String::new();
-    for line in lines {
-        text.push_str(&format!("{now} {}\n", line.as_ref()));
-    }
+    let text: String = lines
+        .iter()
+        .map(|line| format!("{now} {}\n", line.as_ref()))
+        .collect();
     let path = layout.events_log();
     let ok = fs_err::OpenOptions::new()
         .create(true)

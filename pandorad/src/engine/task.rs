@@ -51,15 +51,18 @@ impl Events {
                 let due = Instant::now() + self.announce_after;
                 let mut waiting = self.announcer.lock();
                 waiting.due.push((due, Arc::clone(&shown), started));
-                if !waiting.looking {
-                    waiting.looking = true;
-                    waiting.next = Some(due);
-                    let (announcer, tx) = (Arc::clone(&self.announcer), self.tx.downgrade());
-                    runtime.spawn(look(announcer, tx));
-                } else if waiting.next.is_none_or(|next| due < next) {
-                    // Due before the announcer's next look.
-                    waiting.next = Some(due);
-                    self.announcer.sooner.notify_one();
+                match waiting.next {
+                    None => {
+                        waiting.next = Some(due);
+                        let (announcer, tx) = (Arc::clone(&self.announcer), self.tx.downgrade());
+                        runtime.spawn(look(announcer, tx));
+                    }
+                    Some(next) if due < next => {
+                        // Due before the announcer's next look.
+                        waiting.next = Some(due);
+                        self.announcer.sooner.notify_one();
+                    }
+                    Some(_) => {}
                 }
             }
         }
@@ -95,8 +98,7 @@ pub(crate) struct Announcer {
 struct Waiting {
     /// When each task is due to be announced.
     due: Vec<(Instant, Arc<Mutex<Shown>>, TaskStarted)>,
-    /// Whether an announcer runs, and when it looks next.
-    looking: bool,
+    /// When the announcer looks next; `None` while none runs.
     next: Option<Instant>,
 }
 
@@ -126,7 +128,6 @@ async fn look(announcer: Arc<Announcer>, tx: mpsc::WeakSender<Result<Event, Erro
             }
             waiting.due = kept;
             let Some(first) = waiting.due.iter().map(|(due, ..)| *due).min() else {
-                waiting.looking = false;
                 waiting.next = None;
                 return;
             };
@@ -290,7 +291,7 @@ mod tests {
             let tasks: Vec<Task> = (0..100)
                 .map(|i| events.task("download", &format!("p{i}@1"), 10))
                 .collect();
-            assert!(events.announcer.lock().looking);
+            assert!(events.announcer.lock().next.is_some());
             assert_eq!(events.announcer.lock().due.len(), 100);
             drop(tasks);
         })

@@ -11,7 +11,7 @@ use pandora_common::files::{Pin, VersionEntry};
 use pandora_common::layout::Layout;
 
 use super::resolve::{Node, Source};
-use super::stage::{Expect, stage, unpack, unpack_file};
+use super::stage::{Expect, Unpacking, stage, unpack, unpack_file};
 use crate::engine::Events;
 use crate::error::{Error, Result};
 use crate::fetch::{BlobPlan, RegistryClient, Trust};
@@ -66,6 +66,7 @@ pub(crate) fn fetch_and_stage(
     let failed = AtomicBool::new(false);
     let results = Mutex::new(Vec::with_capacity(todo.len()));
     let workers = workers().min(todo.len()).max(1);
+    let unpacking = Unpacking::new(layout);
     std::thread::scope(|s| {
         for _ in 0..workers {
             let (next, failed, downloaded, results) = (&next, &failed, &downloaded, &results);
@@ -95,23 +96,14 @@ pub(crate) fn fetch_and_stage(
                     }
                     let mut cached = None;
                     let i = this.i;
-                    let one = One {
-                        pin: this.pin,
-                        node: this.node,
+                    let how = Unpacking {
                         same_thread: i + workers < todo.len(),
+                        ..unpacking
                     };
                     let result = events
                         .check()
                         .and_then(|()| {
-                            fetch_one(
-                                layout,
-                                clients,
-                                &one,
-                                this.plan,
-                                events,
-                                downloaded,
-                                &mut cached,
-                            )
+                            fetch_one(layout, clients, this, how, events, downloaded, &mut cached)
                         })
                         // A read cut short because the mutation stops says why it stops.
                         .map_err(|e| events.check().err().unwrap_or(e));
@@ -185,31 +177,21 @@ fn plan_ahead(layout: &Layout, clients: &[RegistryClient], c: &Claimed<'_>) -> O
     Some(plan)
 }
 
-/// One package to fetch, and how to unpack it.
-struct One<'a> {
-    pin: &'a Pin,
-    node: &'a Node,
-    /// Decompress on the worker's own thread.
-    same_thread: bool,
-}
-
-/// Reads, unpacks, checks and stages one package, with `plan` for its blob when it was made
-/// ahead. `cached` is set to the cached blob it read, if any, so that a damaged one can be
-/// dropped.
+/// Reads, unpacks, checks and stages the package a worker took, with the plan for its blob
+/// when it was made ahead. `cached` is set to the cached blob it read, if any, so that a
+/// damaged one can be dropped.
 fn fetch_one(
     layout: &Layout,
     clients: &[RegistryClient],
-    one: &One<'_>,
-    plan: Option<BlobPlan>,
+    claimed: Claimed<'_>,
+    how: Unpacking,
     events: &Events,
     downloaded: &AtomicU64,
     cached: &mut Option<PathBuf>,
 ) -> Result<Fetched> {
-    let One {
-        pin,
-        node,
-        same_thread,
-    } = *one;
+    let Claimed {
+        pin, node, plan, ..
+    } = claimed;
     let (unpacked, sha256, origin, trust, dependencies) = match &node.source {
         Source::Registry(c, v) => {
             let client = &clients[*c];
@@ -220,7 +202,7 @@ fn fetch_one(
             };
             *cached = plan.cached().map(PathBuf::from);
             let mut reader = plan.open(client, layout, pin, v, events)?;
-            let unpacked = match unpack(layout, &mut reader, pin, &origin, events, same_thread) {
+            let unpacked = match unpack(layout, &mut reader, pin, &origin, events, how) {
                 Ok(u) => u,
                 Err(e) => {
                     return Err(reader.failure().map_or(e, Error::from));
@@ -234,7 +216,7 @@ fn fetch_one(
             (unpacked, v.sha256.clone(), origin, blob.trust, deps)
         }
         Source::File(path, sha, ..) => {
-            let unpacked = unpack_file(layout, path, pin, "local", events, same_thread)?;
+            let unpacked = unpack_file(layout, path, pin, "local", events, how)?;
             (
                 unpacked,
                 sha.clone(),

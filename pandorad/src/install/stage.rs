@@ -29,26 +29,44 @@ pub(crate) struct Expect<'a> {
     pub(crate) trust: &'a crate::fetch::Trust,
 }
 
+/// How an install's unpacks run.
+#[derive(Clone, Copy)]
+pub(crate) struct Unpacking {
+    /// Decompress on the caller's thread: for a caller that keeps the cores busy with other
+    /// unpacks.
+    pub(crate) same_thread: bool,
+    /// Start each file's write-back as soon as it is written: the commit syncs the file
+    /// system before its renames. Not where `tmp/` is on tmpfs, which has nothing to write
+    /// back (a `posix_fadvise` per file for nothing).
+    pub(crate) write_back: bool,
+}
+
+impl Unpacking {
+    /// On one thread, with write-back wherever `tmp/` is on a disk.
+    pub(crate) fn new(layout: &Layout) -> Unpacking {
+        Unpacking {
+            same_thread: false,
+            write_back: !pandora_common::path_lives_in_memory(&layout.tmp()),
+        }
+    }
+}
+
 /// Unpacks the archive that `reader` yields into a staging directory. The caller checks
 /// where the bytes came from (`BlobReader::finish` of `fetch`), then [`stage`] checks
 /// the rest, the archive's sha256 first (so zstd's own checksum is not computed as well).
-/// With `same_thread`, decompression runs on the caller's thread: for a caller that keeps the
-/// cores busy with other unpacks.
 pub(crate) fn unpack(
     layout: &Layout,
     reader: impl std::io::Read + Send,
     pin: &Pin,
     origin: &str,
     events: &Events,
-    same_thread: bool,
+    how: Unpacking,
 ) -> Result<Unpacked> {
     let _task = events.task("unpack", &pin.to_string(), 0);
     let options = pkg::UnpackOptions {
         sha256_checked_by_caller: true,
-        same_thread,
-        // The commit syncs the file system before its renames; on tmpfs there is nothing to
-        // write back (a `posix_fadvise` per file for nothing).
-        write_back_early: !pandora_common::path_lives_in_memory(&layout.tmp()),
+        same_thread: how.same_thread,
+        write_back_early: how.write_back,
     };
     pkg::unpack_with(reader, &layout.tmp(), &Limits::default(), options).map_err(|source| {
         if crate::error::damaged(&source) {
@@ -74,10 +92,10 @@ pub(crate) fn unpack_file(
     pin: &Pin,
     origin: &str,
     events: &Events,
-    same_thread: bool,
+    how: Unpacking,
 ) -> Result<Unpacked> {
     let file = fs_err::File::open(path).map_err(Error::io("open", path))?;
-    unpack(layout, file, pin, origin, events, same_thread)
+    unpack(layout, file, pin, origin, events, how)
 }
 
 /// Checks an unpacked package against `expect`, runs its preinstall hook and writes the
@@ -220,7 +238,9 @@ mod tests {
             origin: "main",
             trust: &crate::fetch::Trust::default(),
         };
-        let unpacked = |events| unpack_file(&layout, &pkg, &pin, "main", events, false).unwrap();
+        let unpacked = |events| {
+            unpack_file(&layout, &pkg, &pin, "main", events, Unpacking::new(&layout)).unwrap()
+        };
         let events = Events::detached();
         let e = stage(&layout, unpacked(&events), &expect, &events).unwrap_err();
         assert_eq!(e.code(), code::MISMATCH);

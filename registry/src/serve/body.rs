@@ -121,7 +121,7 @@ pub(crate) fn read_cached(
         Err(e) => {
             POOL.give_back(buf);
             if e == rustix::io::Errno::OPNOTSUPP
-                && *in_memory.get_or_insert_with(|| lives_in_memory(file))
+                && *in_memory.get_or_insert_with(|| pandora_common::lives_in_memory(file))
             {
                 return Some(read_chunk(file, offset, want));
             }
@@ -130,11 +130,6 @@ pub(crate) fn read_cached(
             None
         }
     }
-}
-
-/// Whether `file` is on tmpfs or ramfs, whose reads never wait for a disk.
-pub(crate) fn lives_in_memory(file: &File) -> bool {
-    pandora_common::lives_in_memory(file)
 }
 
 /// Reads up to `want` bytes at `offset`; fewer only at the end of the file. A read of at most

@@ -27,7 +27,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::State;
-use super::body::{Body, CHUNK, lives_in_memory, read_chunk};
+use super::body::{Body, CHUNK, read_chunk};
 
 /// How long a request head may take, from the moment the server waits for it; an idle
 /// keep-alive connection is closed after as long.
@@ -265,7 +265,7 @@ async fn send_file(
     len: u64,
     in_memory: Option<bool>,
 ) -> io::Result<()> {
-    let in_memory = in_memory.unwrap_or_else(|| lives_in_memory(file));
+    let in_memory = in_memory.unwrap_or_else(|| pandora_common::lives_in_memory(&**file));
     // For the blocking pool: the socket (non-blocking, as tokio set it up), duplicated.
     let mut socket: Option<Arc<OwnedFd>> = None;
     let (start, end) = (offset, offset + len);

@@ -105,12 +105,7 @@ fn noise(len: usize) -> Vec<u8> {
 
 /// A Prometheus counter of the server's `/metrics`.
 fn counter(client: &Client, server: &Server, name: &str) -> u64 {
-    let text = client
-        .get(server.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let text = get_text(client, server, "/metrics");
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("no {name} in\n{text}"))

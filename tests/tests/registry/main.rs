@@ -143,6 +143,11 @@ fn serve_with_token(ctx: &Context, dir: &Path, extra: &[&str]) -> Server {
     serve(ctx, dir, &args)
 }
 
+/// The text of `GET path` from `server`.
+fn get_text(client: &Client, server: &Server, path: &str) -> String {
+    client.get(server.url(path)).send().unwrap().text().unwrap()
+}
+
 fn header<'a>(r: &'a Response, name: &str) -> &'a str {
     r.headers()
         .get(name)

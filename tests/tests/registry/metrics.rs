@@ -3,12 +3,7 @@
 use super::*;
 
 fn metrics(client: &Client, server: &Server) -> Vec<(String, String, i64, i64)> {
-    let text = client
-        .get(server.url("/metrics.acl"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let text = get_text(client, server, "/metrics.acl");
     let doc = acl::parse(&text, "metrics").unwrap();
     let mut out = Vec::new();
     for p in doc.block("Metrics").unwrap().children("Package") {

@@ -162,12 +162,7 @@ fn twenty_concurrent_publishes_all_land() {
         assert_eq!(*status, 200, "{text}");
         assert_eq!(acl_field(text, "status"), "added");
     }
-    let text = client()
-        .get(server.url("/index.acl"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let text = get_text(&client(), &server, "/index.acl");
     let index = Index::parse(&text, "index.acl").unwrap();
     let mut listed: Vec<&str> = index.packages.iter().map(|p| p.name.as_str()).collect();
     listed.sort();
