@@ -8,7 +8,8 @@
 #       archives;
 #       plus, for reference, the same install from the registry directory as file://, and
 #       from a copy of the registry signed with a minisign key that the client pins (every
-#       snapshot and package signature checked)
+#       snapshot and package signature checked); and the floor of the HTTP path: the file://
+#       install while curl downloads the same blobs from the server at the same time
 #   (b) warm: the same install again, everything in the store, the registry server stopped
 #   (c) `pandora list --store`, whole process, daemon warm
 #   (d) the daemon's memory: VmRSS idle, and peak (VmHWM, and VmRSS sampled every 10 ms)
@@ -31,7 +32,7 @@ while getopts "r:o:c:b:i" opt; do
   case $opt in
     r) RUNS=$OPTARG ;; o) OUT=$OPTARG ;; c) CORPUS=$OPTARG ;; b) BEFORE=$(cd "$OPTARG" && pwd) ;;
     i) INTERLEAVE=1 ;;
-    *) sed -n '2,25p' "$0"; exit 2 ;;
+    *) sed -n '2,27p' "$0"; exit 2 ;;
   esac
 done
 if [[ -n $BEFORE ]]; then
@@ -203,6 +204,23 @@ if ((HAVE_PACMAN)); then
   row a-pacman "$BIN/fresh $PR/root $PR/db $PR/hooks $PR/cache" "$BIN/pac $PR $PACS" -
 fi
 row a-tar "$BIN/fresh $OUT/tarroot" "cat $OUT/tars/*.tar | tar -xi -C $OUT/tarroot" -
+# What the HTTP path cannot do without: the file:// install while curl downloads the same
+# blobs from the same server into a fresh directory (4 transfers at once, as pandorad's 4
+# fetch workers), both at once. An HTTP install that keeps a cached copy of every blob does
+# at least this much work, less one read of the blobs; its time over the file:// row is the
+# floor for "HTTP over file://" on this machine.
+HAVE_CURL=0
+if command -v curl >/dev/null; then
+  HAVE_CURL=1
+  for p in $PKGS; do
+    s=$(sha256sum "$p"); s=${s%% *}
+    printf 'url = "%s/blobs/sha256/%s"\noutput = "%s/dl/%s"\n' "$URL" "$s" "$OUT" "$s"
+  done > "$BIN/curl.cfg"
+  row a-floor "$BIN/home-up file://$REG; $BIN/fresh $OUT/dl" \
+    "curl -sf -Z --parallel-max 4 -K $BIN/curl.cfg & c=\$!; $P install $PINS; wait \$c" -
+else
+  echo "bench: curl is missing (apt-get install curl); the floor row is skipped" >&2
+fi
 check_store() {
   [[ $(store_count) == "$N" ]] || { echo "bench: $1 left $(store_count) of $N in the store" >&2; exit 1; }
 }
@@ -283,6 +301,7 @@ rows = [
     ("a-before-signed", "(a) older build (-b): signed, key pinned"),
     ("a-pacman", "(a) `pacman -U` %d packages, one transaction" % n),
     ("a-tar", "(a) one `tar -x` of the %d pre-decompressed tars" % n),
+    ("a-floor", "(a) floor: the file:// install and, at once, curl downloading its blobs from the server"),
     ("b-pandora-warm", "(b) `pandora install` %d pins, all in the store, server stopped" % n),
     ("c-pandora-list", "(c) `pandora list --store` (%d entries), daemon warm" % n),
 ]
@@ -306,6 +325,9 @@ if signed and http:
 file = load("a-pandora-file")
 if file and http:
     print("\nHTTP over file://: %.2f× (goal ≤ 1.10×)" % (http[0] / file[0]))
+floor = load("a-floor")
+if file and floor:
+    print("\nThe floor over file:// (the file:// install plus curl's download of the same blobs, at once): %.2f×" % (floor[0] / file[0]))
 pacman = load("a-pacman")
 if pacman and http:
     print("\npacman -U over the cold HTTP install: %.2f× (goal ≥ 2×)" % (pacman[0] / http[0]))
