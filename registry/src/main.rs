@@ -155,6 +155,11 @@ enum Command {
         /// Largest publish body in bytes [default: the registry's max_package_size].
         #[arg(long, value_name = "BYTES")]
         max_body: Option<u64>,
+        /// Seconds a client may take over a request head, stay idle between requests, or
+        /// leave an answer unread before its connection is closed.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30,
+              value_parser = clap::value_parser!(u64).range(1..=3600))]
+        client_timeout: u64,
     },
 }
 
@@ -289,6 +294,7 @@ fn run(command: Command, password_file: Option<&Path>) -> anyhow::Result<ExitCod
             listen,
             token_file,
             max_body,
+            client_timeout,
         } => {
             pandora_registry::serve(ServeOptions {
                 dir,
@@ -296,6 +302,7 @@ fn run(command: Command, password_file: Option<&Path>) -> anyhow::Result<ExitCod
                 token_file,
                 max_body,
                 password,
+                client_timeout: std::time::Duration::from_secs(client_timeout),
             })?;
         }
         Command::Keygen {

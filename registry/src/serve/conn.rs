@@ -29,9 +29,6 @@ use tokio::sync::watch;
 use super::State;
 use super::body::{Body, CHUNK, read_chunk};
 
-/// How long a request head may take, from the moment the server waits for it; an idle
-/// keep-alive connection is closed after as long.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest head the direct path reads, and the most headers it parses; a larger one goes
 /// to hyper, whose limits are higher.
 const MAX_HEAD: usize = 16 << 10;
@@ -41,7 +38,10 @@ const SEND_MAX: u64 = 16 << 20;
 /// Bodies in memory up to this size go out in one write with their head.
 const COPY_WITH_HEAD: usize = 64 << 10;
 
-/// Serves `stream` until the client closes it, it idles for [`HEAD_TIMEOUT`], or `stop`.
+/// Serves `stream` until the client closes it, `stop`, or the client's time is up
+/// ([`super::ServeOptions::client_timeout`]): a request head may take that long from the
+/// moment the server waits for it (so an idle keep-alive connection is closed after as long),
+/// and an answer may wait that long for the client to take its next byte.
 pub(super) async fn connection(
     state: Arc<State>,
     mut stream: TcpStream,
@@ -54,7 +54,7 @@ pub(super) async fn connection(
         let head = tokio::select! {
             biased;
             _ = stop.changed() => return,
-            head = tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream, &mut buf)) => head,
+            head = tokio::time::timeout(state.client_timeout, read_head(&mut stream, &mut buf)) => head,
         };
         let mut request = match head {
             Ok(Ok(Head::Simple(request))) => request,
@@ -80,6 +80,8 @@ pub(super) async fn connection(
     let io = Rewind {
         early: buf.freeze(),
         stream,
+        stall: state.client_timeout,
+        stalled: None,
     };
     hyper_connection(state, io, stop).await;
 }
@@ -214,30 +216,52 @@ async fn send(
         );
     }
     head.extend_from_slice(b"\r\n");
+    let stall = state.client_timeout;
     if bodiless || request.method == Method::HEAD {
-        return write_all(stream, &head, false).await;
+        return write_all(stream, &head, false, stall).await;
     }
     match body {
-        Body::Empty | Body::Bytes(None) => write_all(stream, &head, false).await,
+        Body::Empty | Body::Bytes(None) => write_all(stream, &head, false, stall).await,
         Body::Bytes(Some(bytes)) if bytes.len() <= COPY_WITH_HEAD => {
             head.extend_from_slice(&bytes);
-            write_all(stream, &head, false).await
+            write_all(stream, &head, false, stall).await
         }
         Body::Bytes(Some(bytes)) => {
-            write_all(stream, &head, true).await?;
-            write_all(stream, &bytes, false).await
+            write_all(stream, &head, true, stall).await?;
+            write_all(stream, &bytes, false, stall).await
         }
         Body::File(file) => {
             let (file, offset, len, in_memory) = file.into_parts();
             // The head waits for the body's first bytes, so they leave together.
-            write_all(stream, &head, len > 0).await?;
+            write_all(stream, &head, len > 0, stall).await?;
             send_file(state, stream, &file, offset, len, in_memory).await
         }
     }
 }
 
-/// Writes all of `bytes`; `more` says that the body follows (`MSG_MORE`).
-async fn write_all(stream: &TcpStream, bytes: &[u8], more: bool) -> io::Result<()> {
+/// Waits for `io`, at most `stall`: a client that has taken no byte for that long (its
+/// receive buffer full, the socket's send buffer with it) is given up.
+async fn within<T>(stall: Duration, io: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+    tokio::time::timeout(stall, io)
+        .await
+        .unwrap_or_else(|_| Err(stalled(stall)))
+}
+
+fn stalled(stall: Duration) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("the client took no byte for {} s", stall.as_secs_f64()),
+    )
+}
+
+/// Writes all of `bytes`; `more` says that the body follows (`MSG_MORE`). Each wait for room
+/// lasts at most `stall`.
+async fn write_all(
+    stream: &TcpStream,
+    bytes: &[u8],
+    more: bool,
+    stall: Duration,
+) -> io::Result<()> {
     let flags = if more {
         rustix::net::SendFlags::MORE | rustix::net::SendFlags::NOSIGNAL
     } else {
@@ -245,11 +269,13 @@ async fn write_all(stream: &TcpStream, bytes: &[u8], more: bool) -> io::Result<(
     };
     let mut at = 0;
     while at < bytes.len() {
-        at += stream
-            .async_io(Interest::WRITABLE, || {
+        at += within(
+            stall,
+            stream.async_io(Interest::WRITABLE, || {
                 rustix::net::send(stream, &bytes[at..], flags).map_err(io::Error::from)
-            })
-            .await?;
+            }),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -266,6 +292,7 @@ async fn send_file(
     in_memory: Option<bool>,
 ) -> io::Result<()> {
     let in_memory = in_memory.unwrap_or_else(|| pandora_common::lives_in_memory(&**file));
+    let stall = state.client_timeout;
     // For the blocking pool: the socket (non-blocking, as tokio set it up), duplicated.
     let mut socket: Option<Arc<OwnedFd>> = None;
     let (start, end) = (offset, offset + len);
@@ -274,12 +301,14 @@ async fn send_file(
     while offset < end {
         let count = usize::try_from((end - offset).min(SEND_MAX)).unwrap_or(usize::MAX);
         let sent = if in_memory {
-            stream
-                .async_io(Interest::WRITABLE, || {
+            within(
+                stall,
+                stream.async_io(Interest::WRITABLE, || {
                     rustix::fs::sendfile(stream, &**file, Some(&mut offset), count)
                         .map_err(io::Error::from)
-                })
-                .await
+                }),
+            )
+            .await
         } else {
             let socket = match &socket {
                 Some(s) => Arc::clone(s),
@@ -299,7 +328,7 @@ async fn send_file(
                     Ok(n)
                 }
                 Err(rustix::io::Errno::AGAIN) => {
-                    wait_for_room(stream, &mut no_room).await?;
+                    within(stall, wait_for_room(stream, &mut no_room)).await?;
                     continue;
                 }
                 Err(e) => Err(e.into()),
@@ -316,7 +345,7 @@ async fn send_file(
             // A file system `sendfile` cannot read from: nothing went out yet, so the body
             // is read and written instead.
             Err(e) if offset == start && cannot_sendfile(&e) => {
-                return copy_file(stream, file, offset, end).await;
+                return copy_file(stream, file, offset, end, stall).await;
             }
             Err(e) => return Err(e),
         };
@@ -343,6 +372,7 @@ async fn copy_file(
     file: &Arc<File>,
     mut offset: u64,
     end: u64,
+    stall: Duration,
 ) -> io::Result<()> {
     while offset < end {
         let want = usize::try_from((end - offset).min(CHUNK)).unwrap_or(usize::MAX);
@@ -356,7 +386,7 @@ async fn copy_file(
                 "the file shrank while it was being sent",
             ));
         }
-        write_all(stream, &chunk, false).await?;
+        write_all(stream, &chunk, false, stall).await?;
         offset += chunk.len() as u64;
     }
     Ok(())
@@ -392,6 +422,7 @@ async fn wait_for_room(stream: &TcpStream, no_room: &mut u32) -> io::Result<()> 
 
 /// Serves the rest of a connection with hyper.
 async fn hyper_connection(state: Arc<State>, io: Rewind, mut stop: watch::Receiver<bool>) {
+    let timeout = state.client_timeout;
     let service = service_fn(move |req| {
         let state = Arc::clone(&state);
         async move { Ok::<_, Infallible>(super::handle(state, req).await) }
@@ -401,7 +432,7 @@ async fn hyper_connection(state: Arc<State>, io: Rewind, mut stop: watch::Receiv
     let stopping = *stop.borrow_and_update();
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEAD_TIMEOUT)
+        .header_read_timeout(timeout)
         .keep_alive(!stopping)
         .serve_connection(TokioIo::new(io), service);
     let mut conn = std::pin::pin!(conn);
@@ -417,10 +448,36 @@ async fn hyper_connection(state: Arc<State>, io: Rewind, mut stop: watch::Receiv
     }
 }
 
-/// A connection whose first bytes were already read: they are read again first.
+/// A connection whose first bytes were already read: they are read again first. A write
+/// that finds no room for `stall` fails (hyper has no such limit of its own).
 struct Rewind {
     early: Bytes,
     stream: TcpStream,
+    stall: Duration,
+    /// Since when a write waits for room.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Rewind {
+    /// `poll`, a write's outcome, unless it has waited for room for `stall` already.
+    fn within<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let stall = self.stall;
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(stalled(stall))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 impl AsyncRead for Rewind {
@@ -446,7 +503,9 @@ impl AsyncWrite for Rewind {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.stream).poll_write(cx, buf);
+        this.within(cx, poll)
     }
 
     fn poll_write_vectored(
@@ -454,7 +513,9 @@ impl AsyncWrite for Rewind {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        this.within(cx, poll)
     }
 
     fn is_write_vectored(&self) -> bool {

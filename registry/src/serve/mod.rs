@@ -67,6 +67,9 @@ pub struct ServeOptions {
     pub max_body: Option<u64>,
     /// The password of the registry's secret key, when it has one.
     pub password: Option<String>,
+    /// How long a client may take over a request head, stay idle between requests, or leave
+    /// an answer unread (no byte taken) before its connection is closed.
+    pub client_timeout: Duration,
 }
 
 /// What every request handler shares.
@@ -85,6 +88,8 @@ pub(crate) struct State {
     telemetry: Telemetry,
     /// Held for each `Repo::add` of a publish, so they run one at a time.
     publishing: Arc<tokio::sync::Mutex<()>>,
+    /// [`ServeOptions::client_timeout`].
+    client_timeout: Duration,
 }
 
 /// Serves the registry in `opts.dir` until SIGTERM or SIGINT. Prints one line,
@@ -141,6 +146,7 @@ async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         files: FileCache::default(),
         index: IndexCache::default(),
         publishing: Arc::new(tokio::sync::Mutex::new(())),
+        client_timeout: opts.client_timeout,
     });
     let listener = TcpListener::bind(&opts.listen)
         .await

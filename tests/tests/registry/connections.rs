@@ -289,3 +289,87 @@ fn a_stopping_server_closes_its_idle_connections_at_once() {
     );
     assert!(idle.closed(), "the idle connection stays open");
 }
+
+/// Reads `conn` to its end; how many bytes came (a reset after the server gave up counts as
+/// the end).
+fn drain(conn: &mut Conn) -> usize {
+    let mut got = conn.buf.len();
+    let mut chunk = vec![0u8; 1 << 20];
+    loop {
+        match conn.stream.read(&mut chunk) {
+            Ok(0) => return got,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return got,
+            Err(e) => panic!("reading the rest: {e}"),
+        }
+    }
+}
+
+#[test]
+fn a_client_that_takes_nothing_is_cut_off_after_the_client_timeout() {
+    let ctx = Context::new();
+    let dir = registry(&ctx, &[]);
+    // A blob larger than the socket buffers on both sides can hold, so the server waits for
+    // room in the middle of it (the largest send buffer TCP grows to, and 8 MiB more).
+    let wmem_max: usize = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|t| t.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(4 << 20);
+    let data = noise(wmem_max + (8 << 20));
+    let blob = format!("/blobs/sha256/{}", sha256_hex(&data));
+    std::fs::write(dir.join(&blob[1..]), &data).unwrap();
+    let server = serve(&ctx, &dir, &["--client-timeout", "1"]);
+
+    // A client that reads at once gets the whole body.
+    let mut reader = Conn::open(&server);
+    reader.send(get(&blob, "").as_bytes());
+    let r = reader.response(false);
+    assert_eq!(r.status, 200);
+    assert!(r.body == data, "the blob's bytes differ");
+
+    // Through the direct path (HTTP/1.1) and through hyper (HTTP/1.0 goes there): a client
+    // that asks for the blob and then takes nothing for longer than the timeout is cut off,
+    // and the server answers others meanwhile.
+    for request in [
+        get(&blob, ""),
+        format!("GET {blob} HTTP/1.0\r\nHost: x\r\n\r\n"),
+    ] {
+        let mut stalled = Conn::open(&server);
+        stalled.send(request.as_bytes());
+        let started = Instant::now();
+        std::thread::sleep(Duration::from_millis(300));
+        let mut other = Conn::open(&server);
+        other.send(get("/config.acl", "").as_bytes());
+        assert_eq!(other.response(false).status, 200);
+        std::thread::sleep(Duration::from_millis(2700));
+        let got = drain(&mut stalled);
+        assert!(
+            got < data.len(),
+            "{request:?}: the stalled client still got all {got} bytes"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{request:?}: the connection stayed open {:?}",
+            started.elapsed()
+        );
+    }
+
+    // A request head that never ends, and an idle keep-alive connection: closed after the
+    // timeout too.
+    let mut partial = Conn::open(&server);
+    partial.send(b"GET /config.acl HTTP/1.1\r\nHost: x\r\n");
+    let mut idle = Conn::open(&server);
+    idle.send(get("/config.acl", "").as_bytes());
+    assert_eq!(idle.response(false).status, 200);
+    let started = Instant::now();
+    assert!(
+        partial.closed(),
+        "the half-sent head's connection stays open"
+    );
+    assert!(idle.closed(), "the idle connection stays open");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "closed only after {:?}",
+        started.elapsed()
+    );
+}
