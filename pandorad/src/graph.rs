@@ -74,7 +74,7 @@ pub(crate) fn graph(
     if !profile_asked.is_empty() && !profile::names(layout).contains(&profile_name) {
         return Err(Error::NoSuchProfile(profile_name));
     }
-    let mut registries = Lazy::new(layout, refresh);
+    let mut registries = Lazy::new(layout, refresh, None);
     let root = match PackageArg::parse(package).map_err(|source| Error::BadPackage {
         arg: package.to_string(),
         source,

@@ -33,6 +33,7 @@ pub(crate) fn prune_cache(
         Err(e) => return Err(e),
     };
     for mut c in registries {
+        c.stop_with(Some(events.stopper()));
         match c.index() {
             Ok(index) => {
                 for p in &index.packages {

@@ -9,7 +9,7 @@ use pandora_proto::v1::Summary;
 
 use crate::engine::{Events, Outcome};
 use crate::error::{Error, Result};
-use crate::fetch::RegistryClient;
+use crate::fetch::{RegistryClient, Stop};
 
 /// The configured registries (none when the file does not exist yet).
 pub(crate) fn load(layout: &Layout) -> Result<RegistryList> {
@@ -45,14 +45,18 @@ pub(crate) fn clients(layout: &Layout, refresh: bool) -> Result<Vec<RegistryClie
 pub(crate) struct Lazy<'a> {
     layout: &'a Layout,
     refresh: bool,
+    /// Given to each client ([`RegistryClient::stop_with`]).
+    stop: Stop,
     clients: Option<Vec<RegistryClient>>,
 }
 
 impl<'a> Lazy<'a> {
-    pub(crate) fn new(layout: &'a Layout, refresh: bool) -> Lazy<'a> {
+    /// `stop`, a mutation's, ends the clients' waits for their registries.
+    pub(crate) fn new(layout: &'a Layout, refresh: bool, stop: Stop) -> Lazy<'a> {
         Lazy {
             layout,
             refresh,
+            stop,
             clients: None,
         }
     }
@@ -60,7 +64,11 @@ impl<'a> Lazy<'a> {
     /// The clients, made now if needed.
     pub(crate) fn get(&mut self) -> Result<&mut Vec<RegistryClient>> {
         if self.clients.is_none() {
-            self.clients = Some(clients(self.layout, self.refresh)?);
+            let mut made = clients(self.layout, self.refresh)?;
+            for c in &mut made {
+                c.stop_with(self.stop.clone());
+            }
+            self.clients = Some(made);
         }
         Ok(self.clients.as_mut().expect("set above"))
     }

@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use pandora_common::hash::Hasher;
@@ -71,14 +71,55 @@ fn describe(e: &dyn std::error::Error) -> String {
 }
 
 /// GET `url` with `If-None-Match`, reading at most `cap` bytes. A failed connection or a
-/// server error is retried with backoff.
+/// server error is retried with backoff. `stop` ends the wait (a mutation whose client left,
+/// or that ran past its deadline): on a plain `http://` server at once, within a second;
+/// over HTTPS the request is left to finish on a thread of its own.
 pub(crate) fn get_conditional(
     url: &str,
     etag: Option<&str>,
     cap: u64,
+    stop: &http1::Stop,
 ) -> Result<Conditional, GetError> {
-    get_with(url, etag, cap, ATTEMPTS, &None)
+    match stop {
+        Some(stop) if http1::target(url).is_none() => {
+            let (url, etag) = (url.to_string(), etag.map(str::to_string));
+            abandonable(stop, move || {
+                get_with(&url, etag.as_deref(), cap, ATTEMPTS, &None)
+            })
+        }
+        _ => get_with(url, etag, cap, ATTEMPTS, stop),
+    }
 }
+
+/// Runs `get` on a thread of its own and waits for it until `stop` says to stop, asking every
+/// tenth of a second; a stopped `get` finishes unseen (its own timeouts bound it).
+fn abandonable(
+    stop: &Arc<dyn Fn() -> bool + Send + Sync>,
+    get: impl FnOnce() -> Result<Conditional, GetError> + Send + 'static,
+) -> Result<Conditional, GetError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("pandorad-get".into())
+        .spawn(move || {
+            let _ = tx.send(get());
+        })
+        .map_err(|e| GetError::Failed(format!("cannot start a request: {e}")))?;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(answer) => return answer,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if stop() => {
+                return Err(GetError::Failed(STOPPED.into()));
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(GetError::Failed("the request's thread ended".into()));
+            }
+        }
+    }
+}
+
+/// Why a GET that was asked to stop failed.
+const STOPPED: &str = "stopped while waiting for the server";
 
 /// A plain GET of `url` (at most `cap` bytes) with one attempt, for work that may fail
 /// (it is done again properly later); `stop` ends a wait on a plain `http://` server.
@@ -96,8 +137,11 @@ fn get_with(
     let mut plain = http1::target(url);
     let mut last = String::new();
     let mut answer = None;
+    let stopped = || stop.as_ref().is_some_and(|s| s());
     for attempt in 0..attempts {
-        backoff(attempt);
+        if attempt > 0 && (stopped() || backoff_unless(attempt, &stopped)) {
+            return Err(GetError::Failed(STOPPED.into()));
+        }
         match send(url, &mut plain, 0, etag, stop, None) {
             Ok(r) if r.status() >= 500 => last = format!("HTTP {}", r.status_text()),
             Ok(r) => {
@@ -130,10 +174,22 @@ fn get_with(
     Ok(Conditional::Fresh { body, etag })
 }
 
-/// Waits before attempt `attempt` (from 0): nothing, then 0.1 s, 0.4 s, 1.6 s.
-fn backoff(attempt: u32) {
-    if attempt > 0 {
-        std::thread::sleep(Duration::from_millis(100 * 4u64.pow(attempt - 1)));
+/// Waits before attempt `attempt` (from 0): nothing, then 0.1 s, 0.4 s, 1.6 s, in steps of
+/// a tenth of a second, cut short when `stopped`; says whether it was.
+fn backoff_unless(attempt: u32, stopped: &dyn Fn() -> bool) -> bool {
+    if attempt == 0 {
+        return false;
+    }
+    let until = std::time::Instant::now() + Duration::from_millis(100 * 4u64.pow(attempt - 1));
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        if stopped() {
+            return true;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
     }
 }
 
@@ -264,8 +320,8 @@ impl Body {
     /// (Re)connects, from `have` on.
     fn connect(&mut self) -> Result<(), DownloadError> {
         while self.attempts < ATTEMPTS {
-            backoff(self.attempts);
-            if self.stop.as_ref().is_some_and(|s| s()) {
+            let stopped = || self.stop.as_ref().is_some_and(|s| s());
+            if backoff_unless(self.attempts, &stopped) || stopped() {
                 return Err(DownloadError::Stopped);
             }
             self.attempts += 1;
@@ -475,5 +531,66 @@ pub(crate) fn download(
                     .unwrap_or_else(|| DownloadError::Failed(describe(&e))));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+
+    #[test]
+    fn an_abandoned_get_returns_when_stopped_and_an_answer_when_not() {
+        let flag = Arc::new(AtomicBool::new(false));
+        let stop: Arc<dyn Fn() -> bool + Send + Sync> = {
+            let flag = Arc::clone(&flag);
+            Arc::new(move || flag.load(Ordering::Relaxed))
+        };
+        // A request that would take a minute: stopped after 0.3 s, it returns at once.
+        let setter = {
+            let flag = Arc::clone(&flag);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                flag.store(true, Ordering::Relaxed);
+            })
+        };
+        let started = Instant::now();
+        let r = abandonable(&stop, || {
+            std::thread::sleep(Duration::from_secs(60));
+            Ok(Conditional::NotModified)
+        });
+        setter.join().unwrap();
+        assert!(matches!(r, Err(GetError::Failed(ref e)) if e == STOPPED));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        // Not stopped: its answer comes back.
+        flag.store(false, Ordering::Relaxed);
+        let r = abandonable(&stop, || {
+            std::thread::sleep(Duration::from_millis(250));
+            Ok(Conditional::Fresh {
+                body: b"text".to_vec(),
+                etag: None,
+            })
+        });
+        assert!(matches!(r, Ok(Conditional::Fresh { ref body, .. }) if body == b"text"));
+    }
+
+    #[test]
+    fn the_backoff_ends_early_when_stopped() {
+        let started = Instant::now();
+        assert!(
+            !backoff_unless(0, &|| true),
+            "no wait before the first attempt"
+        );
+        assert!(!backoff_unless(2, &|| false));
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(400), "{waited:?}");
+        let started = Instant::now();
+        assert!(backoff_unless(3, &|| true));
+        assert!(started.elapsed() < Duration::from_millis(100));
     }
 }

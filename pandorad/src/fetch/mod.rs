@@ -13,6 +13,7 @@ mod pipeline;
 mod registry;
 
 pub(crate) use http::client as http_client;
+pub(crate) use http1::Stop;
 pub(crate) use registry::{BlobPlan, RegistryClient, Trust};
 
 use std::path::PathBuf;

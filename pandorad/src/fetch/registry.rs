@@ -63,6 +63,9 @@ pub(crate) struct RegistryClient {
     /// Package signatures downloaded ahead of their packages ([`RegistryClient::prefetch_signatures`]),
     /// by path in the registry; each is taken once.
     signatures: std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>,
+    /// Asked during every wait for the registry's metadata: a mutation's stop (its client
+    /// left, its deadline passed). `None` for reads.
+    stop: super::Stop,
 }
 
 enum Base {
@@ -100,7 +103,13 @@ impl RegistryClient {
             registries_file: layout.registries(),
             learned: None,
             signatures: std::sync::Mutex::default(),
+            stop: None,
         }
+    }
+
+    /// Makes every wait for this registry's metadata end when `stop` says so.
+    pub(crate) fn stop_with(&mut self, stop: super::Stop) {
+        self.stop = stop;
     }
 
     /// Revalidates the snapshot with the registry unless that already happened in this
@@ -171,7 +180,7 @@ impl RegistryClient {
             let Ok(Base::Http(url)) = self.locate("config.acl") else {
                 return u64::MAX;
             };
-            match http::get_conditional(&url, None, 1 << 20) {
+            match http::get_conditional(&url, None, 1 << 20, &self.stop) {
                 Ok(Conditional::Fresh { body, .. }) => String::from_utf8(body)
                     .ok()
                     .and_then(|t| RegistryMeta::parse(&t, "config.acl").ok())
@@ -263,7 +272,7 @@ impl RegistryClient {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(self.unavailable(rel, format!("{}: {e}", path.display()))),
             },
-            Base::Http(url) => match http::get_conditional(&url, None, cap) {
+            Base::Http(url) => match http::get_conditional(&url, None, cap, &self.stop) {
                 Ok(Conditional::Fresh { body, .. }) => Ok(Some(body)),
                 Ok(Conditional::NotModified) => Err(self.unavailable(rel, "unexpected 304")),
                 Err(GetError::NotFound) => Ok(None),
@@ -315,7 +324,7 @@ impl RegistryClient {
             .as_ref()
             .and(meta.as_ref())
             .and_then(|m| m.etag.as_deref());
-        match http::get_conditional(&url, etag, MAX_METADATA)
+        match http::get_conditional(&url, etag, MAX_METADATA, &self.stop)
             .map_err(|e| self.unavailable("snapshot.acl", e))?
         {
             Conditional::NotModified => {
@@ -332,7 +341,7 @@ impl RegistryClient {
                         Ok((c, true, key))
                     }
                     // The cached signature does not satisfy today's settings: fetch it all.
-                    Err(_) => match http::get_conditional(&url, None, MAX_METADATA)
+                    Err(_) => match http::get_conditional(&url, None, MAX_METADATA, &self.stop)
                         .map_err(|e| self.unavailable("snapshot.acl", e))?
                     {
                         Conditional::Fresh { body, etag } => {
@@ -438,7 +447,7 @@ impl RegistryClient {
             .as_ref()
             .and(meta.as_ref())
             .and_then(|m| m.etag.as_deref());
-        let (text, etag) = match http::get_conditional(&url, etag, MAX_METADATA) {
+        let (text, etag) = match http::get_conditional(&url, etag, MAX_METADATA, &self.stop) {
             Ok(Conditional::NotModified) => match cached {
                 Some(c) => (c, meta.and_then(|m| m.etag)),
                 None => return Err(self.unavailable("metrics.acl", "304 without a cached copy")),
@@ -525,23 +534,25 @@ impl RegistryClient {
                 let bytes = match self.locate(rel)? {
                     Base::File(path) => read_regular(&path, want.size)
                         .map_err(|e| self.unavailable(rel, format!("{}: {e}", path.display())))?,
-                    Base::Http(url) => match http::get_conditional(&url, None, want.size) {
-                        Ok(Conditional::Fresh { body, .. }) => body,
-                        Ok(Conditional::NotModified) => {
-                            return Err(self.unavailable(rel, "unexpected 304"));
+                    Base::Http(url) => {
+                        match http::get_conditional(&url, None, want.size, &self.stop) {
+                            Ok(Conditional::Fresh { body, .. }) => body,
+                            Ok(Conditional::NotModified) => {
+                                return Err(self.unavailable(rel, "unexpected 304"));
+                            }
+                            Err(GetError::TooLarge(_)) => {
+                                return Err(FetchError::Mismatch {
+                                    registry: self.name().to_string(),
+                                    what: rel.to_string(),
+                                    reason: format!(
+                                        "larger than the {} bytes the snapshot says",
+                                        want.size
+                                    ),
+                                });
+                            }
+                            Err(e) => return Err(self.unavailable(rel, e)),
                         }
-                        Err(GetError::TooLarge(_)) => {
-                            return Err(FetchError::Mismatch {
-                                registry: self.name().to_string(),
-                                what: rel.to_string(),
-                                reason: format!(
-                                    "larger than the {} bytes the snapshot says",
-                                    want.size
-                                ),
-                            });
-                        }
-                        Err(e) => return Err(self.unavailable(rel, e)),
-                    },
+                    }
                 };
                 let got = sha256_hex(&bytes);
                 if got != want.sha256 || bytes.len() as u64 != want.size {

@@ -61,7 +61,7 @@ pub(crate) fn install(
     request: &Request<'_>,
     events: &Events,
 ) -> Outcome {
-    let mut registries = Lazy::new(layout, request.refresh);
+    let mut registries = Lazy::new(layout, request.refresh, Some(events.stopper()));
     let closure = resolve::resolve(
         layout,
         store,

@@ -271,6 +271,49 @@ fn a_departed_client_stops_a_download_the_server_keeps_waiting() {
 }
 
 #[test]
+fn a_departed_client_stops_a_wait_for_a_registry_that_never_answers() {
+    // A registry that takes every connection and answers nothing: the snapshot's GET would
+    // wait a minute, and be tried four times. The daemon asks every second whether to stop.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().flatten().collect();
+        drop(held);
+    });
+    let ctx = Context::new();
+    ctx.write_registry("silent", &format!("http://{addr}"), None);
+    let _d = ctx.start_daemon(&[]);
+    let mut client = ctx
+        .pandora()
+        .env("PANDORA_NO_AUTOSTART", "1")
+        .args(["--log", "plain", "install", "app@1.0.0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let r = ctx.plain(&["status"]);
+    assert!(
+        !r.stdout.contains("queue=empty"),
+        "the install is not waiting for the registry: {r:?}"
+    );
+    client.kill().unwrap();
+    client.wait().unwrap();
+    let started = std::time::Instant::now();
+    wait_until("an empty queue", 10, || {
+        ctx.plain(&["status"]).stdout.contains("queue=empty")
+    });
+    // The next mutation runs at once.
+    let r = ctx.plain(&["registry", "remove", "silent"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "the queue was free only after {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
 fn issue9_damaged_store_entries_are_shown_and_repaired() {
     let ctx = Context::new();
     let reg = ctx.registry_of(
