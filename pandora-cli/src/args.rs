@@ -105,6 +105,9 @@ pub(crate) enum Command {
     },
     /// Show the daemon's version, pid, uptime, store size and queue (starts it if needed).
     Status,
+    /// Stop the daemon: a change under way stops at its next safe point, then it exits (the
+    /// next command starts it again).
+    Stop,
     /// Install packages and their exact-pinned dependencies into the store.
     #[command(
         after_help = "NAME installs the registry's latest version (the pin is printed); NAME@VERSION \

@@ -13,6 +13,7 @@ mod metrics_cmd;
 mod output;
 mod pack_cmd;
 mod profile_cmd;
+mod stop_cmd;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -133,6 +134,7 @@ fn main() -> ExitCode {
             },
         ),
         Command::Status => daemon_cmd::run(printer, daemon_cmd::Request::Status),
+        Command::Stop => stop_cmd::run(&printer),
         Command::Install {
             packages,
             refresh,

@@ -27,6 +27,7 @@ fn help_lists_only_built_commands() {
             "pack",
             "build",
             "status",
+            "stop",
             "install",
             "list",
             "activate",

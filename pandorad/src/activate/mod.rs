@@ -314,6 +314,16 @@ fn rebuild(
     });
     let counts =
         forest::build(&plan, staged.path(), previous).map_err(Error::io("build", staged.path()))?;
+    // `$HOME/bin` and its siblings link into these: a profile with nothing in one shows an
+    // empty directory there, not a dangling link.
+    for dir in home::LINKED {
+        let path = staged.path().join(dir);
+        match fs_err::create_dir(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io("create", &path)(e)),
+        }
+    }
     let n = profile::next_generation(layout, &state.name);
     let lock = Lockfile {
         profile: state.name.clone(),

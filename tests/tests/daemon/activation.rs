@@ -108,6 +108,13 @@ fn issue10_activate_runs_from_home_bin_and_versions_switch() {
     assert_eq!(ctx.plain(&["deactivate", "app"]).code, 0);
     assert!(!ctx.path().join("bin/app").exists());
     assert!(ctx.plain(&["list"]).stdout.is_empty());
+    // The profile is empty: `$HOME/bin` and its siblings lead to empty directories, not
+    // nowhere.
+    for dir in ["bin", "lib", "etcetera"] {
+        let entries = std::fs::read_dir(ctx.path().join(dir))
+            .unwrap_or_else(|e| panic!("$HOME/{dir} of an empty profile: {e}"));
+        assert_eq!(entries.count(), 0, "$HOME/{dir}");
+    }
     assert_eq!(ctx.store_entries().len(), 3, "the store keeps everything");
 }
 

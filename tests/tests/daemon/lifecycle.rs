@@ -161,3 +161,41 @@ fn socket_activation_through_an_inherited_fd() {
     );
     assert!(r.stdout.contains(&format!("pid={} ", child.id())), "{r:?}");
 }
+
+#[test]
+fn stop_ends_the_daemon_and_says_so_when_none_runs() {
+    let ctx = Context::new();
+    let r = ctx.plain(&["stop"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, "result=\"pandorad is not running\"\n");
+    // An autostarted daemon: `stop` returns once it is gone, socket and lock released.
+    let r = Run::of(ctx.pandora().args(["--log", "plain", "status"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    let pid: u32 = r
+        .stdout
+        .split("pid=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {r:?}"));
+    let r = ctx.plain(&["stop"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        r.stdout,
+        format!("result=\"stopped pandorad (pid {pid})\"\n")
+    );
+    assert!(
+        !Path::new(&format!("/proc/{pid}/comm")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .unwrap_or_default()
+                .contains("State:\tZ"),
+        "pandorad {pid} still runs"
+    );
+    assert!(!ctx.pandora_home().join("run/sock").exists());
+    let r = ctx.plain(&["stop"]);
+    assert_eq!(r.stdout, "result=\"pandorad is not running\"\n", "{r:?}");
+    // The next command starts it again.
+    let r = Run::of(ctx.pandora().args(["--log", "plain", "status"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(ctx.plain(&["stop"]).code, 0);
+}
