@@ -66,6 +66,23 @@ impl<R: Read> Read for RawInput<R> {
     }
 }
 
+/// zstd's error `e`, met after `produced` bytes of output, with what it means for a package
+/// put first: zstd's own words ("Unknown frame descriptor") say little to someone who handed
+/// over a file that is not a package at all, or one cut short.
+fn explain_zstd(e: io::Error, produced: u64) -> io::Error {
+    let text = e.to_string();
+    let meaning = if text.contains("Unknown frame descriptor") && produced == 0 {
+        "this is not a .pkg file: a package is a zstd stream, and this does not start like one"
+    } else if text.contains("incomplete frame") || e.kind() == io::ErrorKind::UnexpectedEof {
+        "the archive ends early: it was cut short (a partial download or copy?)"
+    } else if text.contains("corruption") || text.contains("checksum") {
+        "the archive's bytes were changed or damaged"
+    } else {
+        return e;
+    };
+    io::Error::new(e.kind(), format!("{meaning} (zstd: {text})"))
+}
+
 /// The decompressed tar stream of one archive, with the caps enforced and the raw input
 /// hashed. After the zstd frame ends it reads the raw input to its end and fails on any byte.
 pub(crate) struct Decoded<R: Read> {
@@ -116,7 +133,11 @@ impl<R: Read> Decoded<R> {
         }
         let n = match self.decoder.read(buf) {
             Ok(n) => n,
-            Err(e) => return Err(StreamError::from_io(e).unwrap_or_else(StreamError::Zstd)),
+            Err(e) => {
+                let produced = self.produced;
+                return Err(StreamError::from_io(e)
+                    .unwrap_or_else(|e| StreamError::Zstd(explain_zstd(e, produced))));
+            }
         };
         if n == 0 {
             self.check_tail()?;

@@ -193,6 +193,15 @@ pub fn inspect_file(path: &Path, limits: &Limits) -> Result<Inspection, InspectF
         path: path.to_path_buf(),
         source,
     })?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(InspectFileError::Open {
+            path: path.to_path_buf(),
+            source: io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "it is a directory, not a .pkg file (pandora pack DIR makes one)",
+            ),
+        });
+    }
     inspect(io::BufReader::with_capacity(1 << 20, file), limits).map_err(|source| {
         InspectFileError::Invalid {
             path: path.to_path_buf(),

@@ -104,3 +104,49 @@ pub(crate) fn errors_keep_their_cause() {
     let source = std::error::Error::source(&err).expect("the parser's error is the source");
     assert!(source.to_string().contains("manifest.acl"), "{source}");
 }
+
+#[test]
+fn a_file_that_is_not_a_package_cut_short_or_damaged_is_named_for_what_it_is() {
+    let good = valid();
+    let mut flipped = good.clone();
+    let at = flipped.len() / 2;
+    for b in &mut flipped[at..at + 4] {
+        *b ^= 0xff;
+    }
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        (
+            "text",
+            b"#!/bin/sh\necho not a package\n".repeat(20),
+            "this is not a .pkg file: a package is a zstd stream, and this does not start like one",
+        ),
+        (
+            "cut",
+            good[..good.len() / 2].to_vec(),
+            "the archive ends early: it was cut short",
+        ),
+        (
+            "flipped",
+            flipped,
+            "the archive's bytes were changed or damaged",
+        ),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, bytes, want) in cases {
+        let path = dir.path().join(format!("{name}.pkg"));
+        fs::write(&path, &bytes).unwrap();
+        let err = pandora_common::pkg::inspect_file(&path, &Limits::default())
+            .map(|_| ())
+            .expect_err(name);
+        let shown = pandora_common::error_chain(&err, ": ");
+        assert!(shown.contains(want), "{name}: {shown}");
+    }
+    // A directory is said to be one, before anything is read.
+    let err = pandora_common::pkg::inspect_file(dir.path(), &Limits::default())
+        .map(|_| ())
+        .expect_err("a directory");
+    let shown = pandora_common::error_chain(&err, ": ");
+    assert!(
+        shown.contains("it is a directory, not a .pkg file"),
+        "{shown}"
+    );
+}

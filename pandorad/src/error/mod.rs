@@ -638,9 +638,14 @@ impl Error {
                 )
             }),
             Error::NothingActive(_) => Some("pandora activate NAME".into()),
-            Error::NoSuchProfile(_) | Error::NoSuchGeneration { .. } => {
-                Some("pandora profile list".into())
+            Error::NoSuchProfile(_) => Some("pandora profile list".into()),
+            Error::NoSuchGeneration { profile, .. } => {
+                Some(format!("pandora profile generations {profile}"))
             }
+            Error::InvalidBlob { pin, .. } => Some(format!(
+                "nothing of it was kept; try again: pandora install {pin}; if it fails the same \
+                 way, the registry holds a damaged copy (`pandora-registry check DIR` finds those)"
+            )),
             Error::ActiveProfile(_) => Some("switch to another first: pandora profile switch NAME".into()),
             Error::MissingDependencies(m) => Some(format!(
                 "pandora install {} --no-activate, then run the activation again",

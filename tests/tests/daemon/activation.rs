@@ -257,6 +257,11 @@ fn issue10_profiles_generations_rollback_and_diff() {
             .contains("has no generation 9 to go back to (it has 1, 2)"),
         "{r:?}"
     );
+    assert!(
+        r.stderr
+            .contains("hint: pandora profile generations default"),
+        "{r:?}"
+    );
 
     // A second profile: empty, then switched to, then the first again; the active one stays.
     assert_eq!(ctx.plain(&["profile", "create", "work"]).code, 0);

@@ -192,6 +192,12 @@ fn a_download_that_is_not_a_package_is_refused_and_leaves_nothing() {
             .contains("error[invalid-package]: app@1.0.0 from `main` is not a valid package"),
         "{r:?}"
     );
+    assert!(
+        r.stderr.contains(
+            "hint: nothing of it was kept; try again: pandora install app@1.0.0; if it fails the same way, the registry holds a damaged copy (`pandora-registry check DIR` finds those)"
+        ),
+        "{r:?}"
+    );
     assert_nothing_left(&ctx);
 }
 
