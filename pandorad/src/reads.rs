@@ -29,7 +29,10 @@ fn all_failed(asked: Vec<String>, problems: Vec<String>, what: &str) -> Error {
 }
 
 /// Names the registries offer close to `name` (best effort: a registry that fails adds none).
-pub(crate) fn close_names(clients: &mut [RegistryClient], name: &str) -> Vec<String> {
+pub(crate) fn close_names<'c>(
+    clients: impl IntoIterator<Item = &'c mut RegistryClient>,
+    name: &str,
+) -> Vec<String> {
     let mut names = Vec::new();
     for c in clients {
         if let Ok(index) = c.index() {

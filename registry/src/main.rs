@@ -156,7 +156,8 @@ enum Command {
         #[arg(long, value_name = "BYTES")]
         max_body: Option<u64>,
         /// Seconds a client may take over a request head, stay idle between requests, or
-        /// leave an answer unread before its connection is closed.
+        /// leave what was sent to it unacknowledged (not reading) before its connection is
+        /// closed.
         #[arg(long, value_name = "SECONDS", default_value_t = 30,
               value_parser = clap::value_parser!(u64).range(1..=3600))]
         client_timeout: u64,

@@ -259,10 +259,33 @@ impl Engine {
     ) -> EventStream {
         let work: Work = Box::new(work);
         let (tx, rx) = mpsc::channel(256);
-        self.queue
-            .lock()
-            .expect("queue lock")
-            .push_back((label.clone(), false));
+        let ahead: Vec<String> = {
+            let mut queue = self.queue.lock().expect("queue lock");
+            let ahead = queue
+                .iter()
+                .map(|(l, running)| {
+                    if *running {
+                        format!("`{l}` (running)")
+                    } else {
+                        format!("`{l}`")
+                    }
+                })
+                .collect();
+            queue.push_back((label.clone(), false));
+            ahead
+        };
+        // A client behind others hears why nothing happens yet.
+        if !ahead.is_empty() {
+            let _ = tx.try_send(Ok(Event {
+                kind: Some(event::Kind::Log(Log {
+                    level: "info".into(),
+                    message: format!(
+                        "waiting for {} to finish first (changes run one at a time)",
+                        ahead.join(", ")
+                    ),
+                })),
+            }));
+        }
         if self
             .tx
             .send(Job {
@@ -357,8 +380,19 @@ mod tests {
         }
         assert_eq!(*order.lock().unwrap(), [0, 1, 2, 3]);
         for (i, events) in results.iter().enumerate() {
-            assert_eq!(events.len(), 2, "a log line, then the end");
-            match (&events[1], i) {
+            // Each job behind another first hears what it waits for.
+            if i == 0 {
+                assert_eq!(events.len(), 2, "a log line, then the end");
+            } else {
+                assert_eq!(events.len(), 3, "why it waits, a log line, then the end");
+                match &events[0] {
+                    Ok(Event {
+                        kind: Some(event::Kind::Log(l)),
+                    }) => assert!(l.message.starts_with("waiting for `job 0`"), "{l:?}"),
+                    other => panic!("unexpected first event: {other:?}"),
+                }
+            }
+            match (events.last().expect("an end"), i) {
                 (Err(e), 2) => assert_eq!(e.to_string(), "job 2 fails"),
                 (
                     Ok(Event {

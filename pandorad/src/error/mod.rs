@@ -574,18 +574,28 @@ impl Error {
             Error::NotInStore(_) | Error::NameNotInStore(_) => {
                 Some("pandora list --store".into())
             }
-            Error::Missing { problems, .. } if !problems.is_empty() => Some(
-                "check that the registry is up and its URL is right (pandora registry list), then retry"
-                    .into(),
-            ),
-            Error::Missing { close, verb, .. } if !close.is_empty() => {
+            Error::Missing {
+                close,
+                verb,
+                problems,
+                ..
+            } if !close.is_empty() => {
                 let names: Vec<String> = close.iter().map(|c| format!("`{c}`")).collect();
+                let unsure = if problems.is_empty() {
+                    ""
+                } else {
+                    " (a registry did not answer: pandora registry list shows them)"
+                };
                 Some(format!(
-                    "did you mean {}? pandora {verb} {}",
+                    "did you mean {}? pandora {verb} {}{unsure}",
                     names.join(" or "),
                     close[0]
                 ))
             }
+            Error::Missing { problems, .. } if !problems.is_empty() => Some(
+                "check that the registry is up and its URL is right (pandora registry list), then retry"
+                    .into(),
+            ),
             Error::Missing { what, .. } => {
                 let name = what.split('@').next().unwrap_or(what);
                 Some(format!("pandora search {name}"))

@@ -256,23 +256,27 @@ fn find_package(
     events: &Events,
 ) -> Result<(usize, PackageEntry)> {
     let mut problems = Vec::new();
+    let mut answered = vec![false; clients.len()];
     for (i, c) in clients.iter_mut().enumerate() {
         match c.package(name) {
             Ok(Some(p)) => {
                 warn_fallback(events, name, &c.config.name, &problems);
                 return Ok((i, p));
             }
-            Ok(None) => {}
+            Ok(None) => answered[i] = true,
             // A registry caught lying is not skipped for the next one: the user must know.
             Err(e) if e.is_untrusted() => return Err(e.into()),
             Err(e) => problems.push(pandora_common::error_chain(&e, ": ")),
         }
     }
-    let close = if problems.is_empty() {
-        crate::reads::close_names(clients, name)
-    } else {
-        Vec::new()
-    };
+    // Close names from the registries that answered: one that failed is not asked again.
+    let close = crate::reads::close_names(
+        clients
+            .iter_mut()
+            .zip(&answered)
+            .filter_map(|(c, ok)| ok.then_some(c)),
+        name,
+    );
     Err(Error::Missing {
         what: name.to_string(),
         needed_by: Vec::new(),

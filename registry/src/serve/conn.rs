@@ -41,7 +41,7 @@ const COPY_WITH_HEAD: usize = 64 << 10;
 /// Serves `stream` until the client closes it, `stop`, or the client's time is up
 /// ([`super::ServeOptions::client_timeout`]): a request head may take that long from the
 /// moment the server waits for it (so an idle keep-alive connection is closed after as long),
-/// and an answer may wait that long for the client to take its next byte.
+/// and what the server sent may stay unacknowledged that long.
 pub(super) async fn connection(
     state: Arc<State>,
     mut stream: TcpStream,
@@ -49,6 +49,14 @@ pub(super) async fn connection(
 ) {
     // Small responses go out at once rather than waiting for Nagle.
     let _ = stream.set_nodelay(true);
+    // A client that takes nothing (its receive window shut, or gone without a word) is cut
+    // off by the kernel once sent bytes have waited that long for its acknowledgement: the
+    // socket then fails every write, wherever it waits (the direct path, hyper's, the
+    // blocking pool). One that reads slowly keeps acknowledging and is served to the end.
+    // (The kernel is the one to judge: it takes bytes into a growing send buffer long after
+    // a client stopped reading, so a write that succeeds says nothing of the client.)
+    let millis = u32::try_from(state.client_timeout.as_millis()).unwrap_or(u32::MAX);
+    let _ = rustix::net::sockopt::set_tcp_user_timeout(&stream, millis);
     let mut buf = BytesMut::with_capacity(4096);
     loop {
         let head = tokio::select! {
@@ -80,8 +88,6 @@ pub(super) async fn connection(
     let io = Rewind {
         early: buf.freeze(),
         stream,
-        stall: state.client_timeout,
-        stalled: None,
     };
     hyper_connection(state, io, stop).await;
 }
@@ -216,52 +222,30 @@ async fn send(
         );
     }
     head.extend_from_slice(b"\r\n");
-    let stall = state.client_timeout;
     if bodiless || request.method == Method::HEAD {
-        return write_all(stream, &head, false, stall).await;
+        return write_all(stream, &head, false).await;
     }
     match body {
-        Body::Empty | Body::Bytes(None) => write_all(stream, &head, false, stall).await,
+        Body::Empty | Body::Bytes(None) => write_all(stream, &head, false).await,
         Body::Bytes(Some(bytes)) if bytes.len() <= COPY_WITH_HEAD => {
             head.extend_from_slice(&bytes);
-            write_all(stream, &head, false, stall).await
+            write_all(stream, &head, false).await
         }
         Body::Bytes(Some(bytes)) => {
-            write_all(stream, &head, true, stall).await?;
-            write_all(stream, &bytes, false, stall).await
+            write_all(stream, &head, true).await?;
+            write_all(stream, &bytes, false).await
         }
         Body::File(file) => {
             let (file, offset, len, in_memory) = file.into_parts();
             // The head waits for the body's first bytes, so they leave together.
-            write_all(stream, &head, len > 0, stall).await?;
+            write_all(stream, &head, len > 0).await?;
             send_file(state, stream, &file, offset, len, in_memory).await
         }
     }
 }
 
-/// Waits for `io`, at most `stall`: a client that has taken no byte for that long (its
-/// receive buffer full, the socket's send buffer with it) is given up.
-async fn within<T>(stall: Duration, io: impl Future<Output = io::Result<T>>) -> io::Result<T> {
-    tokio::time::timeout(stall, io)
-        .await
-        .unwrap_or_else(|_| Err(stalled(stall)))
-}
-
-fn stalled(stall: Duration) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::TimedOut,
-        format!("the client took no byte for {} s", stall.as_secs_f64()),
-    )
-}
-
-/// Writes all of `bytes`; `more` says that the body follows (`MSG_MORE`). Each wait for room
-/// lasts at most `stall`.
-async fn write_all(
-    stream: &TcpStream,
-    bytes: &[u8],
-    more: bool,
-    stall: Duration,
-) -> io::Result<()> {
+/// Writes all of `bytes`; `more` says that the body follows (`MSG_MORE`).
+async fn write_all(stream: &TcpStream, bytes: &[u8], more: bool) -> io::Result<()> {
     let flags = if more {
         rustix::net::SendFlags::MORE | rustix::net::SendFlags::NOSIGNAL
     } else {
@@ -269,13 +253,11 @@ async fn write_all(
     };
     let mut at = 0;
     while at < bytes.len() {
-        at += within(
-            stall,
-            stream.async_io(Interest::WRITABLE, || {
+        at += stream
+            .async_io(Interest::WRITABLE, || {
                 rustix::net::send(stream, &bytes[at..], flags).map_err(io::Error::from)
-            }),
-        )
-        .await?;
+            })
+            .await?;
     }
     Ok(())
 }
@@ -292,7 +274,6 @@ async fn send_file(
     in_memory: Option<bool>,
 ) -> io::Result<()> {
     let in_memory = in_memory.unwrap_or_else(|| pandora_common::lives_in_memory(&**file));
-    let stall = state.client_timeout;
     // For the blocking pool: the socket (non-blocking, as tokio set it up), duplicated.
     let mut socket: Option<Arc<OwnedFd>> = None;
     let (start, end) = (offset, offset + len);
@@ -301,14 +282,12 @@ async fn send_file(
     while offset < end {
         let count = usize::try_from((end - offset).min(SEND_MAX)).unwrap_or(usize::MAX);
         let sent = if in_memory {
-            within(
-                stall,
-                stream.async_io(Interest::WRITABLE, || {
+            stream
+                .async_io(Interest::WRITABLE, || {
                     rustix::fs::sendfile(stream, &**file, Some(&mut offset), count)
                         .map_err(io::Error::from)
-                }),
-            )
-            .await
+                })
+                .await
         } else {
             let socket = match &socket {
                 Some(s) => Arc::clone(s),
@@ -328,7 +307,7 @@ async fn send_file(
                     Ok(n)
                 }
                 Err(rustix::io::Errno::AGAIN) => {
-                    within(stall, wait_for_room(stream, &mut no_room)).await?;
+                    wait_for_room(stream, &mut no_room).await?;
                     continue;
                 }
                 Err(e) => Err(e.into()),
@@ -345,7 +324,7 @@ async fn send_file(
             // A file system `sendfile` cannot read from: nothing went out yet, so the body
             // is read and written instead.
             Err(e) if offset == start && cannot_sendfile(&e) => {
-                return copy_file(stream, file, offset, end, stall).await;
+                return copy_file(stream, file, offset, end).await;
             }
             Err(e) => return Err(e),
         };
@@ -372,7 +351,6 @@ async fn copy_file(
     file: &Arc<File>,
     mut offset: u64,
     end: u64,
-    stall: Duration,
 ) -> io::Result<()> {
     while offset < end {
         let want = usize::try_from((end - offset).min(CHUNK)).unwrap_or(usize::MAX);
@@ -386,7 +364,7 @@ async fn copy_file(
                 "the file shrank while it was being sent",
             ));
         }
-        write_all(stream, &chunk, false, stall).await?;
+        write_all(stream, &chunk, false).await?;
         offset += chunk.len() as u64;
     }
     Ok(())
@@ -448,36 +426,10 @@ async fn hyper_connection(state: Arc<State>, io: Rewind, mut stop: watch::Receiv
     }
 }
 
-/// A connection whose first bytes were already read: they are read again first. A write
-/// that finds no room for `stall` fails (hyper has no such limit of its own).
+/// A connection whose first bytes were already read: they are read again first.
 struct Rewind {
     early: Bytes,
     stream: TcpStream,
-    stall: Duration,
-    /// Since when a write waits for room.
-    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
-}
-
-impl Rewind {
-    /// `poll`, a write's outcome, unless it has waited for room for `stall` already.
-    fn within<T>(
-        &mut self,
-        cx: &mut Context<'_>,
-        poll: Poll<io::Result<T>>,
-    ) -> Poll<io::Result<T>> {
-        if poll.is_ready() {
-            self.stalled = None;
-            return poll;
-        }
-        let stall = self.stall;
-        let timer = self
-            .stalled
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
-        match timer.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(stalled(stall))),
-            Poll::Pending => Poll::Pending,
-        }
-    }
 }
 
 impl AsyncRead for Rewind {
@@ -503,9 +455,7 @@ impl AsyncWrite for Rewind {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.stream).poll_write(cx, buf);
-        this.within(cx, poll)
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -513,9 +463,7 @@ impl AsyncWrite for Rewind {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
-        this.within(cx, poll)
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -68,7 +68,8 @@ pub struct ServeOptions {
     /// The password of the registry's secret key, when it has one.
     pub password: Option<String>,
     /// How long a client may take over a request head, stay idle between requests, or leave
-    /// an answer unread (no byte taken) before its connection is closed.
+    /// what was sent to it unacknowledged (`TCP_USER_TIMEOUT`) before its connection is
+    /// closed.
     pub client_timeout: Duration,
 }
 

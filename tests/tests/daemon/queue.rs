@@ -79,6 +79,14 @@ fn status_shows_the_store_and_the_queue() {
         );
         let (a, b) = (first.join().unwrap(), second.join().unwrap());
         assert_eq!((a.code, b.code), (0, 0), "{a:?} {b:?}");
+        // The second client heard why it waited.
+        assert!(
+            b.stderr.contains(
+                "waiting for `install slow@1.0.0` (running) to finish first (changes run one at a time)"
+            ),
+            "{b:?}"
+        );
+        assert!(!a.stderr.contains("waiting for"), "{a:?}");
     });
     let r = ctx.client(&["--log", "human", "status"]);
     assert_eq!(r.code, 0, "{r:?}");

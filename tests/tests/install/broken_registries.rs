@@ -336,6 +336,15 @@ fn a_registry_that_is_down_is_named_and_the_others_still_answer() {
                 .contains("registry `down`: cannot get snapshot.acl"),
         "{r:?}"
     );
+    // A name one letter off: the registry that answered still suggests the right one.
+    let r = ctx.client(&["install", "ap"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "hint: did you mean `app`? pandora install app (a registry did not answer: pandora registry list shows them)"
+        ),
+        "{r:?}"
+    );
 }
 
 #[test]

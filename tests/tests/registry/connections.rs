@@ -373,3 +373,63 @@ fn a_client_that_takes_nothing_is_cut_off_after_the_client_timeout() {
         started.elapsed()
     );
 }
+
+#[test]
+fn a_client_that_reads_slowly_but_steadily_is_not_cut_off() {
+    let ctx = Context::new();
+    let dir = registry(&ctx, &[]);
+    // The server's send buffer fills, and the kernel wakes a writer only once a third of it
+    // has drained: at a megabyte a second that takes longer than the timeout.
+    let wmem_max: usize = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|t| t.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(4 << 20);
+    let data = noise(wmem_max + (1 << 20));
+    let blob = format!("/blobs/sha256/{}", sha256_hex(&data));
+    std::fs::write(dir.join(&blob[1..]), &data).unwrap();
+    let server = serve(&ctx, &dir, &["--client-timeout", "1"]);
+    // The direct path (HTTP/1.1) and hyper's (HTTP/1.0), at once.
+    let readers: Vec<_> = [
+        get(&blob, ""),
+        format!("GET {blob} HTTP/1.0\r\nHost: x\r\n\r\n"),
+    ]
+    .into_iter()
+    .map(|request| {
+        let addr = server.addr();
+        std::thread::spawn(move || {
+            let mut stream = TcpStream::connect(addr).unwrap();
+            rustix::net::sockopt::set_socket_recv_buffer_size(&stream, 64 * 1024).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            stream.write_all(request.as_bytes()).unwrap();
+            let mut got = Vec::new();
+            let mut chunk = vec![0u8; 64 << 10];
+            loop {
+                match stream.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => got.extend_from_slice(&chunk[..n]),
+                    Err(e) => panic!("{request:?}: after {} bytes: {e}", got.len()),
+                }
+                // About a megabyte a second.
+                std::thread::sleep(Duration::from_millis(60));
+            }
+            (request, got)
+        })
+    })
+    .collect();
+    for reader in readers {
+        let (request, got) = reader.join().unwrap();
+        let body_at = got
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|p| p + 4)
+            .unwrap_or_else(|| panic!("{request:?}: no head in {} bytes", got.len()));
+        assert!(
+            got[body_at..] == data[..],
+            "{request:?}: {} of {} body bytes came",
+            got.len() - body_at,
+            data.len()
+        );
+    }
+}
