@@ -44,6 +44,8 @@ pub(crate) fn prune_cache(
                 }
             }
             Err(e) => {
+                // Stopped: nothing is deleted on what the registries could not say.
+                events.check()?;
                 complete = false;
                 let name = c.config.name.clone();
                 events.warn(

@@ -72,8 +72,8 @@ fn describe(e: &dyn std::error::Error) -> String {
 
 /// GET `url` with `If-None-Match`, reading at most `cap` bytes. A failed connection or a
 /// server error is retried with backoff. `stop` ends the wait (a mutation whose client left,
-/// or that ran past its deadline): on a plain `http://` server at once, within a second;
-/// over HTTPS the request is left to finish on a thread of its own.
+/// or that ran past its deadline) within a tenth of a second: the request is left to finish
+/// on a thread of its own, which on a plain `http://` server also stops within a second.
 pub(crate) fn get_conditional(
     url: &str,
     etag: Option<&str>,
@@ -81,13 +81,15 @@ pub(crate) fn get_conditional(
     stop: &http1::Stop,
 ) -> Result<Conditional, GetError> {
     match stop {
-        Some(stop) if http1::target(url).is_none() => {
-            let (url, etag) = (url.to_string(), etag.map(str::to_string));
-            abandonable(stop, move || {
-                get_with(&url, etag.as_deref(), cap, ATTEMPTS, &None)
+        // On a thread of its own, which also asks `stop` between attempts and, over plain
+        // HTTP, while it waits: a stopped request does not outlive its current attempt.
+        Some(s) => {
+            let (url, etag, inner) = (url.to_string(), etag.map(str::to_string), stop.clone());
+            abandonable(s, move || {
+                get_with(&url, etag.as_deref(), cap, ATTEMPTS, &inner)
             })
         }
-        _ => get_with(url, etag, cap, ATTEMPTS, stop),
+        None => get_with(url, etag, cap, ATTEMPTS, stop),
     }
 }
 
@@ -97,6 +99,9 @@ fn abandonable(
     stop: &Arc<dyn Fn() -> bool + Send + Sync>,
     get: impl FnOnce() -> Result<Conditional, GetError> + Send + 'static,
 ) -> Result<Conditional, GetError> {
+    if stop() {
+        return Err(GetError::Failed(STOPPED.into()));
+    }
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     std::thread::Builder::new()
         .name("pandorad-get".into())
@@ -139,7 +144,7 @@ fn get_with(
     let mut answer = None;
     let stopped = || stop.as_ref().is_some_and(|s| s());
     for attempt in 0..attempts {
-        if attempt > 0 && (stopped() || backoff_unless(attempt, &stopped)) {
+        if stopped() || backoff_unless(attempt, &stopped) {
             return Err(GetError::Failed(STOPPED.into()));
         }
         match send(url, &mut plain, 0, etag, stop, None) {

@@ -71,7 +71,9 @@ pub(crate) fn install(
         // A confirmed plan already said which pins bare names mean.
         !matches!(request.mode, Mode::Confirmed(_)),
         events,
-    )?;
+    )
+    // A wait for a registry cut short by a stop fails as the stop, not as the registry.
+    .map_err(|e| events.check().err().unwrap_or(e))?;
     let clients = registries.made();
     let mut plan = plan::describe(&closure, clients);
     // What the user asked for (not what it needs): the packages an install activates. A

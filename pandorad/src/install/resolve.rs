@@ -266,7 +266,11 @@ fn find_package(
             Ok(None) => answered[i] = true,
             // A registry caught lying is not skipped for the next one: the user must know.
             Err(e) if e.is_untrusted() => return Err(e.into()),
-            Err(e) => problems.push(pandora_common::error_chain(&e, ": ")),
+            Err(e) => {
+                // Stopped (the client left, the deadline passed): that, not the registry.
+                events.check()?;
+                problems.push(pandora_common::error_chain(&e, ": "));
+            }
         }
     }
     // Close names from the registries that answered: one that failed is not asked again.
@@ -305,7 +309,11 @@ fn find_version(
             Ok(None) => {}
             // A registry caught lying is not skipped for the next one: the user must know.
             Err(e) if e.is_untrusted() => return Err(e.into()),
-            Err(e) => problems.push(pandora_common::error_chain(&e, ": ")),
+            Err(e) => {
+                // Stopped (the client left, the deadline passed): that, not the registry.
+                events.check()?;
+                problems.push(pandora_common::error_chain(&e, ": "));
+            }
         }
     }
     Err(Error::Missing {

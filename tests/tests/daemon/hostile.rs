@@ -291,6 +291,12 @@ fn a_departed_client_stops_a_wait_for_a_registry_that_never_answers() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    wait_until("the install in the queue", 10, || {
+        ctx.plain(&["status"])
+            .stdout
+            .contains("queue=\"install app@1.0.0 (running)\"")
+    });
+    // It waits for the registry's snapshot.
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let r = ctx.plain(&["status"]);
     assert!(
@@ -309,6 +315,24 @@ fn a_departed_client_stops_a_wait_for_a_registry_that_never_answers() {
     assert!(
         started.elapsed() < std::time::Duration::from_secs(8),
         "the queue was free only after {:?}",
+        started.elapsed()
+    );
+
+    // A deadline ends the wait as well, and the error says it was the deadline.
+    drop(_d);
+    ctx.write_registry("silent", &format!("http://{addr}"), None);
+    let _d = ctx.start_daemon(&[("PANDORA_MUTATION_TIMEOUT", "2")]);
+    let started = std::time::Instant::now();
+    let r = ctx.plain(&["install", "app@1.0.0"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("it ran past its deadline (PANDORA_MUTATION_TIMEOUT)"),
+        "{r:?}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}",
         started.elapsed()
     );
 }
