@@ -258,7 +258,16 @@ pub(crate) async fn lock(p: &Printer, c: &mut client::Client, cmd: LockCommand) 
             Ok(ExitCode::SUCCESS)
         }
         LockCommand::Apply { file, profile } => {
-            let text = fs_err::read_to_string(&file).map_err(|e| Failure::new(e.to_string()))?;
+            let text = fs_err::read_to_string(&file).map_err(|e| {
+                let failure = Failure::new(format!("cannot read the lockfile: {e}"));
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    failure
+                        .code("not-found")
+                        .hint("pandora lock export -o FILE writes one")
+                } else {
+                    failure.code("io")
+                }
+            })?;
             let req = ApplyLockRequest {
                 text,
                 origin: file.display().to_string(),

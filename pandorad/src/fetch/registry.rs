@@ -324,8 +324,9 @@ impl RegistryClient {
             .as_ref()
             .and(meta.as_ref())
             .and_then(|m| m.etag.as_deref());
+        // The URL in the error: the first request to a registry is where a wrong one shows.
         match http::get_conditional(&url, etag, MAX_METADATA, &self.stop)
-            .map_err(|e| self.unavailable("snapshot.acl", e))?
+            .map_err(|e| self.unavailable("snapshot.acl", format!("{url}: {e}")))?
         {
             Conditional::NotModified => {
                 let (c, text) = cached

@@ -380,6 +380,17 @@ fn issue10_a_lockfile_rebuilds_the_profile_link_for_link_elsewhere() {
         "{r:?}"
     );
     assert!(third.store_entries().is_empty());
+    // A lockfile that is not there: said so, with the way to make one.
+    let gone = third.path().join("no.lock");
+    let r = third.plain(&["lock", "apply", gone.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("error[not-found]: cannot read the lockfile: ")
+            && r.stderr
+                .contains("hint: pandora lock export -o FILE writes one"),
+        "{r:?}"
+    );
     drop(d1);
 }
 

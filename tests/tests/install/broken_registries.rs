@@ -324,8 +324,9 @@ fn a_registry_that_is_down_is_named_and_the_others_still_answer() {
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.contains("name=app version=1.0.0"), "{r:?}");
     assert!(
-        r.stderr
-            .contains("registry `down`: cannot get snapshot.acl"),
+        r.stderr.contains(
+            "registry `down`: cannot get snapshot.acl: http://127.0.0.1:1/snapshot.acl: "
+        ),
         "{r:?}"
     );
     let r = ctx.client(&["install", "ghost@1.0.0"]);
