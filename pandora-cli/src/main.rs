@@ -281,6 +281,8 @@ fn main() -> ExitCode {
             // The daemon refused the request itself: a usage error, as clap's are.
             match f.code.as_deref() {
                 Some("usage" | "bad-package" | "bad-url" | "bad-name") => ExitCode::from(2),
+                // As a shell reports a program that SIGINT ended.
+                Some("interrupted") => ExitCode::from(130),
                 _ => ExitCode::FAILURE,
             }
         }

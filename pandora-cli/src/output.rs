@@ -218,7 +218,25 @@ impl Printer {
         )
         .expect("a valid template")
         .progress_chars("=> ");
-        while let Some(item) = stream.next().await {
+        // A step with no known total (an unpack) shows what it did so far, not a full bar.
+        let open = ProgressStyle::with_template("{prefix:>9} {msg:30} {bytes:>10} {elapsed:>4}")
+            .expect("a valid template");
+        // Ctrl-C: the bars go, the user hears what happens to the change, and leaving the
+        // stream tells the daemon to stop it at its next safe point.
+        let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
+        loop {
+            let item = tokio::select! {
+                item = stream.next() => item,
+                _ = &mut interrupted => {
+                    multi.clear().ok();
+                    return Err(Failure::new(
+                        "pandorad stops the change at its next safe point; nothing is left \
+                         half-done (what was complete before it stays)",
+                    )
+                    .code("interrupted"));
+                }
+            };
+            let Some(item) = item else { break };
             let event = item.map_err(status_failure)?;
             let Some(kind) = event.kind else { continue };
             match kind {
@@ -237,13 +255,20 @@ impl Printer {
                         continue;
                     }
                     let bar = multi.add(ProgressBar::new(t.total));
-                    bar.set_style(style.clone());
+                    bar.set_style(if t.total == 0 {
+                        open.clone()
+                    } else {
+                        style.clone()
+                    });
                     bar.set_prefix(t.kind.clone());
                     bar.set_message(t.subject.clone());
                     bars.insert(t.id, (bar, t.kind, t.subject));
                 }
                 event::Kind::TaskProgress(p) => {
                     if let Some((bar, _, _)) = bars.get(&p.id) {
+                        if p.total > 0 && bar.length() == Some(0) {
+                            bar.set_style(style.clone());
+                        }
                         bar.set_length(p.total);
                         bar.set_position(p.done);
                     }

@@ -220,6 +220,50 @@ fn issue9_a_departed_client_stops_its_download_and_sigterm_stops_the_daemon() {
 }
 
 #[test]
+fn ctrl_c_of_an_install_says_what_happens_and_leaves_nothing() {
+    let ctx = Context::new();
+    let big = ctx.pack(&PkgSpec {
+        payload: &noise("big", 4 << 20),
+        ..PkgSpec::new("c1", "1.0.0")
+    });
+    let (addr, _server) = trickle_server(1 << 30, std::fs::read(&big).unwrap());
+    let reg = ctx.registry_of("main", &[PkgSpec::new("c1", "1.0.0")]);
+    retarget(&reg, "c1", &format!("http://{addr}/big.pkg"), Some(1 << 30));
+    let registry = ctx.serve_registry(&reg, &[]);
+    ctx.write_registry("main", &registry.url(""), None);
+    let _d = ctx.start_daemon(&[]);
+    let downloading = || ctx.tmp_entries().iter().any(|e| e.starts_with("download-"));
+    let client = ctx
+        .pandora()
+        .env("PANDORA_NO_AUTOSTART", "1")
+        .args(["--log", "plain", "install", "c1@1.0.0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the download", 10, downloading);
+    let status = Command::new("kill")
+        .args(["-INT", &client.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = client.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains(
+            "error[interrupted]: pandorad stops the change at its next safe point; nothing is left half-done"
+        ),
+        "{stderr}"
+    );
+    wait_until("the stop of the download", 10, || !downloading());
+    wait_until("an empty queue", 10, || {
+        ctx.plain(&["status"]).stdout.contains("queue=empty")
+    });
+    assert!(ctx.store_entries().is_empty());
+}
+
+#[test]
 fn a_departed_client_stops_a_download_the_server_keeps_waiting() {
     // The server takes the request and holds the connection: for `/head` it answers nothing,
     // for `/body` it sends the head of a 1 MiB answer and then nothing. Each wait would last a
