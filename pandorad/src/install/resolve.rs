@@ -316,13 +316,31 @@ fn find_version(
             }
         }
     }
+    // Asked for by the user: the versions the registries do have (newest first, three at
+    // most) are the likely meaning. A dependency's pin is exact, so none is offered for it.
+    let mut close = Vec::new();
+    if needed_by.is_empty() {
+        let mut versions: Vec<String> = Vec::new();
+        for c in clients.iter_mut() {
+            if let Ok(Some(p)) = c.package(&pin.name) {
+                versions.extend(p.versions.into_iter().map(|v| v.version));
+            }
+        }
+        versions.sort_by(|a, b| pandora_common::files::compare_versions(b, a));
+        versions.dedup();
+        close = versions
+            .into_iter()
+            .take(3)
+            .map(|v| format!("{}@{v}", pin.name))
+            .collect();
+    }
     Err(Error::Missing {
         what: pin.to_string(),
         needed_by: needed_by.to_vec(),
         asked: asked(clients),
         problems,
         in_store: Vec::new(),
-        close: Vec::new(),
+        close,
         verb: "install",
     })
 }

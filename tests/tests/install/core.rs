@@ -75,6 +75,14 @@ fn issue7_a_version_published_after_the_snapshot_was_cached_is_found_at_once() {
         "{r:?}"
     );
     assert!(r.stderr.contains("hint: pandora search ghost"), "{r:?}");
+    // A version that is missing: the registry's versions of the name are offered.
+    let r = ctx.plain(&["install", "app@9.9.9"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("hint: did you mean `app@2.0.0` or `app@1.0.0`? pandora install app@2.0.0"),
+        "{r:?}"
+    );
 
     // --refresh revalidates before anything else: search sees the new version.
     let r = ctx.plain(&["search", "app"]);
