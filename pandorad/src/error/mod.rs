@@ -649,6 +649,16 @@ impl Error {
             }),
             Error::NothingActive(_) => Some("pandora activate NAME".into()),
             Error::NoSuchProfile(_) => Some("pandora profile list".into()),
+            // Names are lower case: `Hello` most likely means `hello`.
+            Error::BadPackage { arg, .. }
+                if arg.chars().any(char::is_uppercase)
+                    && pandora_common::files::PackageArg::parse(&arg.to_lowercase()).is_ok() =>
+            {
+                Some(format!(
+                    "package names are lower case: did you mean `{}`?",
+                    arg.to_lowercase()
+                ))
+            }
             Error::NoSuchGeneration { profile, .. } => {
                 Some(format!("pandora profile generations {profile}"))
             }

@@ -78,6 +78,18 @@ fn issue8_typos_get_close_names_and_usage_errors_exit_2() {
     let r = ctx.plain(&["install", "Bad@Name"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.starts_with("error[bad-package]:"), "{r:?}");
+    // Only the case is wrong: the hint gives the name as it must be written.
+    assert!(
+        r.stderr
+            .contains("hint: package names are lower case: did you mean `bad@name`?"),
+        "{r:?}"
+    );
+    let r = ctx.plain(&["install", "Hello"]);
+    assert!(
+        r.stderr
+            .contains("hint: package names are lower case: did you mean `hello`?"),
+        "{r:?}"
+    );
 }
 
 #[test]
