@@ -39,6 +39,22 @@ fn retarget(reg: &Path, name: &str, url: &str, size: Option<u64>) {
 /// A server that answers every request with a header promising `size` bytes and then
 /// trickles the bytes of `body`, 4 KiB every 50 ms, never finishing: a download that would
 /// hold the daemon for good. `body` is the start of a valid package, so that the unpacker,
+/// `pandora --log plain install PIN` started in the background (no autostart), its stderr
+/// piped when `stderr` is set.
+fn spawn_install(ctx: &Context, pin: &str, stderr: bool) -> std::process::Child {
+    ctx.pandora()
+        .env("PANDORA_NO_AUTOSTART", "1")
+        .args(["--log", "plain", "install", pin])
+        .stdout(std::process::Stdio::null())
+        .stderr(if stderr {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        })
+        .spawn()
+        .unwrap()
+}
+
 /// which reads the download as it arrives, keeps reading.
 fn trickle_server(size: u64, body: Vec<u8>) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
     let body = std::sync::Arc::new(body);
@@ -176,14 +192,7 @@ fn issue9_a_departed_client_stops_its_download_and_sigterm_stops_the_daemon() {
     let downloading = || ctx.tmp_entries().iter().any(|e| e.starts_with("download-"));
 
     // The client goes away mid-download: the daemon stops it and clears tmp/.
-    let mut client = ctx
-        .pandora()
-        .env("PANDORA_NO_AUTOSTART", "1")
-        .args(["--log", "plain", "install", "c1@1.0.0"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut client = spawn_install(&ctx, "c1@1.0.0", false);
     wait_until("the download", 10, downloading);
     client.kill().unwrap();
     client.wait().unwrap();
@@ -197,14 +206,7 @@ fn issue9_a_departed_client_stops_its_download_and_sigterm_stops_the_daemon() {
     });
 
     // SIGTERM in the middle of a download: the daemon is gone within seconds.
-    let client = ctx
-        .pandora()
-        .env("PANDORA_NO_AUTOSTART", "1")
-        .args(["--log", "plain", "install", "c2@1.0.0"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let client = spawn_install(&ctx, "c2@1.0.0", true);
     wait_until("the second download", 10, downloading);
     let started = std::time::Instant::now();
     let status = d.stop();
@@ -233,14 +235,7 @@ fn ctrl_c_of_an_install_says_what_happens_and_leaves_nothing() {
     ctx.write_registry("main", &registry.url(""), None);
     let _d = ctx.start_daemon(&[]);
     let downloading = || ctx.tmp_entries().iter().any(|e| e.starts_with("download-"));
-    let client = ctx
-        .pandora()
-        .env("PANDORA_NO_AUTOSTART", "1")
-        .args(["--log", "plain", "install", "c1@1.0.0"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let client = spawn_install(&ctx, "c1@1.0.0", true);
     wait_until("the download", 10, downloading);
     let status = Command::new("kill")
         .args(["-INT", &client.id().to_string()])
@@ -295,14 +290,7 @@ fn a_departed_client_stops_a_download_the_server_keeps_waiting() {
     let _d = ctx.start_daemon(&[]);
     let downloading = || ctx.tmp_entries().iter().any(|e| e.starts_with("download-"));
     for pin in ["c1@1.0.0", "c2@1.0.0"] {
-        let mut client = ctx
-            .pandora()
-            .env("PANDORA_NO_AUTOSTART", "1")
-            .args(["--log", "plain", "install", pin])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut client = spawn_install(&ctx, pin, false);
         wait_until("the download", 10, downloading);
         std::thread::sleep(std::time::Duration::from_millis(300));
         client.kill().unwrap();
@@ -327,14 +315,7 @@ fn a_departed_client_stops_a_wait_for_a_registry_that_never_answers() {
     let ctx = Context::new();
     ctx.write_registry("silent", &format!("http://{addr}"), None);
     let _d = ctx.start_daemon(&[]);
-    let mut client = ctx
-        .pandora()
-        .env("PANDORA_NO_AUTOSTART", "1")
-        .args(["--log", "plain", "install", "app@1.0.0"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut client = spawn_install(&ctx, "app@1.0.0", false);
     wait_until("the install in the queue", 10, || {
         ctx.plain(&["status"])
             .stdout

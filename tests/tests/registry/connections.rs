@@ -290,6 +290,22 @@ fn a_stopping_server_closes_its_idle_connections_at_once() {
     assert!(idle.closed(), "the idle connection stays open");
 }
 
+/// A registry served with `--client-timeout 1`, holding a blob larger than the socket
+/// buffers on both sides can hold (the largest send buffer TCP grows to, and `more` bytes):
+/// the server, the blob's bytes and its path.
+fn big_blob_server(ctx: &Context, more: usize) -> (Server, Vec<u8>, String) {
+    let dir = registry(ctx, &[]);
+    let wmem_max: usize = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|t| t.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(4 << 20);
+    let data = noise(wmem_max + more);
+    let blob = format!("/blobs/sha256/{}", sha256_hex(&data));
+    std::fs::write(dir.join(&blob[1..]), &data).unwrap();
+    let server = serve(ctx, &dir, &["--client-timeout", "1"]);
+    (server, data, blob)
+}
+
 /// Reads `conn` to its end; how many bytes came (a reset after the server gave up counts as
 /// the end).
 fn drain(conn: &mut Conn) -> usize {
@@ -308,17 +324,8 @@ fn drain(conn: &mut Conn) -> usize {
 #[test]
 fn a_client_that_takes_nothing_is_cut_off_after_the_client_timeout() {
     let ctx = Context::new();
-    let dir = registry(&ctx, &[]);
-    // A blob larger than the socket buffers on both sides can hold, so the server waits for
-    // room in the middle of it (the largest send buffer TCP grows to, and 8 MiB more).
-    let wmem_max: usize = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
-        .ok()
-        .and_then(|t| t.split_whitespace().nth(2)?.parse().ok())
-        .unwrap_or(4 << 20);
-    let data = noise(wmem_max + (8 << 20));
-    let blob = format!("/blobs/sha256/{}", sha256_hex(&data));
-    std::fs::write(dir.join(&blob[1..]), &data).unwrap();
-    let server = serve(&ctx, &dir, &["--client-timeout", "1"]);
+    // The server waits for room in the middle of the blob.
+    let (server, data, blob) = big_blob_server(&ctx, 8 << 20);
 
     // A client that reads at once gets the whole body.
     let mut reader = Conn::open(&server);
@@ -377,17 +384,9 @@ fn a_client_that_takes_nothing_is_cut_off_after_the_client_timeout() {
 #[test]
 fn a_client_that_reads_slowly_but_steadily_is_not_cut_off() {
     let ctx = Context::new();
-    let dir = registry(&ctx, &[]);
     // The server's send buffer fills, and the kernel wakes a writer only once a third of it
     // has drained: at a megabyte a second that takes longer than the timeout.
-    let wmem_max: usize = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
-        .ok()
-        .and_then(|t| t.split_whitespace().nth(2)?.parse().ok())
-        .unwrap_or(4 << 20);
-    let data = noise(wmem_max + (1 << 20));
-    let blob = format!("/blobs/sha256/{}", sha256_hex(&data));
-    std::fs::write(dir.join(&blob[1..]), &data).unwrap();
-    let server = serve(&ctx, &dir, &["--client-timeout", "1"]);
+    let (server, data, blob) = big_blob_server(&ctx, 1 << 20);
     // The direct path (HTTP/1.1) and hyper's (HTTP/1.0), at once.
     let readers: Vec<_> = [
         get(&blob, ""),
