@@ -19,7 +19,7 @@ export HOME=$work/home
 export PANDORA_HOME=$HOME/pandora
 server=
 cleanup() {
-  "$bin/pandora" status >/dev/null 2>&1 && kill "$(cat "$PANDORA_HOME/run/lock")" 2>/dev/null || true
+  "$bin/pandora" stop >/dev/null 2>&1 || true
   [ -n "$server" ] && kill "$server" 2>/dev/null || true
   rm -rf "$work"
 }
