@@ -229,10 +229,140 @@ fn send(
     if let Some(e) = etag {
         req = req.header(IF_NONE_MATCH, e);
     }
-    match req.send() {
+    let sent = match stop {
+        // reqwest's waits cannot be cut short: with a stop to hear, they happen on a thread
+        // of their own.
+        Some(stop) => return Pumped::send(req, stop).map(Response::Pumped),
+        None => req.send(),
+    };
+    match sent {
         Ok(r) => Ok(Response::Reqwest(r)),
-        Err(e) if transient(&e) => Err(Sent::Transient(describe(&e))),
-        Err(e) => Err(Sent::Failed(describe(&e))),
+        Err(e) => Err(classify(&e)),
+    }
+}
+
+fn classify(e: &reqwest::Error) -> Sent {
+    if transient(e) {
+        Sent::Transient(describe(e))
+    } else {
+        Sent::Failed(describe(e))
+    }
+}
+
+/// A reqwest answer read on a thread of its own, so that its reader hears a stop while it
+/// waits (for the head, for the next bytes of the body) instead of up to a minute later.
+struct Pumped {
+    status: u16,
+    /// The headers of [`http1`]'s `KEPT` list, lower-case.
+    headers: Vec<(String, String)>,
+    body: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    at: usize,
+    stop: Arc<dyn Fn() -> bool + Send + Sync>,
+}
+
+/// What the pump thread sends first: the answer's status and headers, or why there is none.
+type Head = Result<(u16, Vec<(String, String)>), reqwest::Error>;
+
+impl Pumped {
+    fn send(
+        req: reqwest::blocking::RequestBuilder,
+        stop: &Arc<dyn Fn() -> bool + Send + Sync>,
+    ) -> Result<Pumped, Sent> {
+        let (head_tx, head_rx) = std::sync::mpsc::sync_channel::<Head>(1);
+        let (body_tx, body_rx) = std::sync::mpsc::sync_channel(4);
+        std::thread::Builder::new()
+            .name("pandorad-pump".into())
+            .spawn(move || {
+                let mut r = match req.send() {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = head_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let headers = [CONTENT_RANGE.as_str(), ETAG.as_str()]
+                    .iter()
+                    .filter_map(|n| {
+                        let v = r.headers().get(*n)?.to_str().ok()?;
+                        Some((n.to_string(), v.to_string()))
+                    })
+                    .collect();
+                if head_tx.send(Ok((r.status().as_u16(), headers))).is_err() {
+                    return;
+                }
+                loop {
+                    let mut buf = vec![0u8; 256 << 10];
+                    let piece = match r.read(&mut buf) {
+                        Ok(n) => {
+                            buf.truncate(n);
+                            Ok(buf)
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(e) => Err(e),
+                    };
+                    let last = !matches!(&piece, Ok(b) if !b.is_empty());
+                    // The reader went away (stopped, or done): so does the pump.
+                    if body_tx.send(piece).is_err() || last {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| Sent::Failed(format!("cannot start a request: {e}")))?;
+        let (status, headers) = match wait(&head_rx, stop) {
+            Some(Ok(head)) => head,
+            Some(Err(e)) => return Err(classify(&e)),
+            None => return Err(Sent::Transient(STOPPED.into())),
+        };
+        Ok(Pumped {
+            status,
+            headers,
+            body: body_rx,
+            chunk: Vec::new(),
+            at: 0,
+            stop: Arc::clone(stop),
+        })
+    }
+}
+
+/// The next message of `rx`, asking `stop` every tenth of a second; `None` when stopped or
+/// when the sender is gone.
+fn wait<T>(
+    rx: &std::sync::mpsc::Receiver<T>,
+    stop: &Arc<dyn Fn() -> bool + Send + Sync>,
+) -> Option<T> {
+    loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(v) => return Some(v),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if stop() => return None,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return None,
+        }
+    }
+}
+
+impl Read for Pumped {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.chunk.len() {
+            match wait(&self.body, &self.stop) {
+                Some(Ok(chunk)) => {
+                    self.chunk = chunk;
+                    self.at = 0;
+                }
+                Some(Err(e)) => return Err(e),
+                None if (self.stop)() => return Err(std::io::Error::other(STOPPED)),
+                None => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the answer's reader ended",
+                    ));
+                }
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 
@@ -419,6 +549,7 @@ enum Sent {
 enum Response {
     Plain(http1::Response),
     Reqwest(reqwest::blocking::Response),
+    Pumped(Pumped),
 }
 
 impl Response {
@@ -426,6 +557,7 @@ impl Response {
         match self {
             Response::Plain(r) => r.status(),
             Response::Reqwest(r) => r.status().as_u16(),
+            Response::Pumped(r) => r.status,
         }
     }
 
@@ -443,6 +575,11 @@ impl Response {
         match self {
             Response::Plain(r) => r.header(name),
             Response::Reqwest(r) => r.headers().get(name).and_then(|v| v.to_str().ok()),
+            Response::Pumped(r) => r
+                .headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str()),
         }
     }
 }
@@ -452,6 +589,7 @@ impl Read for Response {
         match self {
             Response::Plain(r) => r.read(buf),
             Response::Reqwest(r) => r.read(buf),
+            Response::Pumped(r) => r.read(buf),
         }
     }
 }

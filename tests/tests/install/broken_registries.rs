@@ -2,6 +2,7 @@
 //! verifies what it downloads, resumes, and leaves nothing behind when it fails.
 
 use super::*;
+use std::time::{Duration, Instant};
 
 /// A registry `main` holding app@1.0.0 with `payload` bytes of noise, and its blob's sha256.
 fn app_registry(ctx: &Context, payload: usize) -> (std::path::PathBuf, String) {
@@ -418,4 +419,54 @@ fn a_lower_priority_registry_hears_only_of_the_names_the_first_one_lacks() {
         second.requests("/index/b.acl").is_empty(),
         "b comes from main"
     );
+}
+
+#[test]
+fn a_departed_client_stops_a_redirected_download_that_stalls() {
+    // A redirect sends the download to the general client (reqwest), whose reads cannot be
+    // cut short: they happen on a thread of their own, and the daemon hears the stop while
+    // the server holds the second half of the body for 40 s.
+    let ctx = Context::new();
+    let (reg, sha) = app_registry(&ctx, 1 << 20);
+    let blob = blob_path(&sha);
+    let moved = format!("{blob}?moved");
+    let (b, m) = (blob.clone(), moved.clone());
+    let server = TestServer::start(&reg, move |req, _| match &req.path {
+        p if *p == b => Answer::Redirect(m.clone()),
+        p if *p == m => Answer::Slow(Duration::from_secs(40)),
+        _ => Answer::Serve,
+    });
+    let _d = ctx.start_daemon(&[]);
+    ctx.add_registry("main", &server.url(), 0);
+    let mut client = ctx
+        .pandora()
+        .env("PANDORA_NO_AUTOSTART", "1")
+        .args(["--log", "plain", "install", "app@1.0.0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = |what: &str, ok: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !ok() {
+            assert!(Instant::now() < deadline, "{what} did not happen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    until("the redirected request", &|| {
+        !server.requests(&moved).is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    client.kill().unwrap();
+    client.wait().unwrap();
+    let started = Instant::now();
+    until("an empty queue", &|| {
+        ctx.plain(&["status"]).stdout.contains("queue=empty")
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the stalled download held the queue for {:?}",
+        started.elapsed()
+    );
+    assert_nothing_left(&ctx);
 }
