@@ -109,17 +109,10 @@ fn abandonable(
             let _ = tx.send(get());
         })
         .map_err(|e| GetError::Failed(format!("cannot start a request: {e}")))?;
-    loop {
-        match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(answer) => return answer,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if stop() => {
-                return Err(GetError::Failed(STOPPED.into()));
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(GetError::Failed("the request's thread ended".into()));
-            }
-        }
+    match wait(&rx, stop) {
+        Some(answer) => answer,
+        None if stop() => Err(GetError::Failed(STOPPED.into())),
+        None => Err(GetError::Failed("the request's thread ended".into())),
     }
 }
 
