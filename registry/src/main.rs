@@ -279,7 +279,7 @@ fn run(command: Command, password_file: Option<&Path>) -> anyhow::Result<ExitCod
                 eprintln!("problem: {p}");
             }
             println!(
-                "checked {} index files, {} blobs and {} signatures: {} problem{}",
+                "verified {} index files, {} blobs and {} signatures: {} problem{}",
                 report.index_files,
                 report.blobs,
                 report.signatures,

@@ -167,7 +167,7 @@ fn a_signed_registry_installs_and_the_store_records_which_keys_vouched() {
     let check = registry_tool(&["check".as_ref(), reg.as_os_str()]);
     assert_eq!(
         check.stdout,
-        "checked 3 index files, 1 blobs and 2 signatures: 0 problems\n"
+        "verified 3 index files, 1 blobs and 2 signatures: 0 problems\n"
     );
     let server = ctx.serve_registry(&reg, &[]);
     let _d = ctx.start_daemon(&[]);

@@ -430,7 +430,7 @@ fn results_go_to_stdout_warnings_and_problems_to_stderr() {
         format!("warning: blobs/sha256/{stray}: no version references it\n")
     );
     assert_eq!(
-        r.stdout, "checked 4 index files, 3 blobs and 0 signatures: 0 problems\n",
+        r.stdout, "verified 4 index files, 3 blobs and 0 signatures: 0 problems\n",
         "{r:?}"
     );
     // A problem goes to stderr too, and makes the exit code 1.
@@ -444,7 +444,7 @@ fn results_go_to_stdout_warnings_and_problems_to_stderr() {
         "{r:?}"
     );
     assert_eq!(
-        r.stdout, "checked 4 index files, 3 blobs and 0 signatures: 1 problem\n",
+        r.stdout, "verified 4 index files, 3 blobs and 0 signatures: 1 problem\n",
         "{r:?}"
     );
 }
