@@ -131,11 +131,15 @@ fn another_daemon_starting(layout: &Layout) -> bool {
         // The winner has the lock and is about to write its pid.
         return true;
     }
+    lock_holder(&text).is_some_and(|pid| rustix::process::test_kill_process(pid).is_ok())
+}
+
+/// The pid a daemon wrote into this home's lock file (`text`), if it holds one.
+pub(crate) fn lock_holder(text: &str) -> Option<rustix::process::Pid> {
     text.trim()
         .parse::<i32>()
         .ok()
         .and_then(rustix::process::Pid::from_raw)
-        .is_some_and(|pid| rustix::process::test_kill_process(pid).is_ok())
 }
 
 /// `pandorad` next to this binary, or on `PATH`.

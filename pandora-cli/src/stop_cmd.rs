@@ -40,19 +40,14 @@ pub(crate) fn run(printer: &Printer) -> Outcome {
     let mut text = String::new();
     file.read_to_string(&mut text)
         .map_err(|e| Failure::new(e.to_string()))?;
-    let pid = text
-        .trim()
-        .parse::<i32>()
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-        .ok_or_else(|| {
-            Failure::new(format!(
-                "{} is held but names no pid ({:?})",
-                path.display(),
-                text.trim()
-            ))
-            .hint("pandora status shows the daemon's pid")
-        })?;
+    let pid = crate::client::lock_holder(&text).ok_or_else(|| {
+        Failure::new(format!(
+            "{} is held but names no pid ({:?})",
+            path.display(),
+            text.trim()
+        ))
+        .hint("pandora status shows the daemon's pid")
+    })?;
     let comm =
         fs_err::read_to_string(format!("/proc/{}/comm", pid.as_raw_nonzero())).unwrap_or_default();
     if comm.trim() != "pandorad" {

@@ -246,7 +246,7 @@ fn classify(e: &reqwest::Error) -> Sent {
 /// waits (for the head, for the next bytes of the body) instead of up to a minute later.
 struct Pumped {
     status: u16,
-    /// The headers of [`http1`]'s `KEPT` list, lower-case.
+    /// The headers of [`http1::KEPT`], lower-case.
     headers: Vec<(String, String)>,
     body: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
     chunk: Vec<u8>,
@@ -274,7 +274,7 @@ impl Pumped {
                         return;
                     }
                 };
-                let headers = [CONTENT_RANGE.as_str(), ETAG.as_str()]
+                let headers = http1::KEPT
                     .iter()
                     .filter_map(|n| {
                         let v = r.headers().get(*n)?.to_str().ok()?;

@@ -62,7 +62,7 @@ const POOL_SIZE: usize = 8;
 const POOL_IDLE: Duration = Duration::from_secs(20);
 
 /// The response headers kept for the caller.
-const KEPT: [&str; 2] = ["content-range", "etag"];
+pub(super) const KEPT: [&str; 2] = ["content-range", "etag"];
 
 /// Where a plain `http://` URL goes.
 pub(crate) struct Target {

@@ -9,7 +9,7 @@ use pandora_common::layout::Layout;
 
 use crate::engine::Events;
 use crate::error::{Error, Result};
-use crate::fetch::RegistryClient;
+use crate::fetch::{FetchError, RegistryClient};
 use crate::pkgfile;
 use crate::registries::Lazy;
 use crate::store::StoreView;
@@ -249,19 +249,30 @@ fn prefetch(
     }
 }
 
-/// The first registry, by priority, that has package `name`.
-fn find_package(
+/// What the registries said when none had what was asked.
+struct NotFound {
+    /// Why registries could not answer, one sentence each.
+    problems: Vec<String>,
+    /// The clients that answered (that they lack it), by index: the ones worth asking for
+    /// close names. One that failed is not asked again.
+    answered: Vec<bool>,
+}
+
+/// The first registry, by priority, for which `lookup` finds something; a fallback past a
+/// failing registry is warned about under `subject`.
+fn first_having<T>(
     clients: &mut [RegistryClient],
-    name: &str,
+    subject: &str,
     events: &Events,
-) -> Result<(usize, PackageEntry)> {
+    mut lookup: impl FnMut(&mut RegistryClient) -> std::result::Result<Option<T>, FetchError>,
+) -> Result<std::result::Result<(usize, T), NotFound>> {
     let mut problems = Vec::new();
     let mut answered = vec![false; clients.len()];
     for (i, c) in clients.iter_mut().enumerate() {
-        match c.package(name) {
-            Ok(Some(p)) => {
-                warn_fallback(events, name, &c.config.name, &problems);
-                return Ok((i, p));
+        match lookup(c) {
+            Ok(Some(found)) => {
+                warn_fallback(events, subject, &c.config.name, &problems);
+                return Ok(Ok((i, found)));
             }
             Ok(None) => answered[i] = true,
             // A registry caught lying is not skipped for the next one: the user must know.
@@ -273,14 +284,32 @@ fn find_package(
             }
         }
     }
-    // Close names from the registries that answered: one that failed is not asked again.
-    let close = crate::reads::close_names(
-        clients
-            .iter_mut()
-            .zip(&answered)
-            .filter_map(|(c, ok)| ok.then_some(c)),
-        name,
-    );
+    Ok(Err(NotFound { problems, answered }))
+}
+
+/// The clients of `answered` that answered.
+fn answering<'c>(
+    clients: &'c mut [RegistryClient],
+    answered: &'c [bool],
+) -> impl Iterator<Item = &'c mut RegistryClient> {
+    clients
+        .iter_mut()
+        .zip(answered)
+        .filter_map(|(c, ok)| ok.then_some(c))
+}
+
+/// The first registry, by priority, that has package `name`.
+fn find_package(
+    clients: &mut [RegistryClient],
+    name: &str,
+    events: &Events,
+) -> Result<(usize, PackageEntry)> {
+    let NotFound { problems, answered } =
+        match first_having(clients, name, events, |c| c.package(name))? {
+            Ok(found) => return Ok(found),
+            Err(not_found) => not_found,
+        };
+    let close = crate::reads::close_names(answering(clients, &answered), name);
     Err(Error::Missing {
         what: name.to_string(),
         needed_by: Vec::new(),
@@ -299,29 +328,18 @@ fn find_version(
     needed_by: &[Pin],
     events: &Events,
 ) -> Result<(usize, VersionEntry)> {
-    let mut problems = Vec::new();
-    for (i, c) in clients.iter_mut().enumerate() {
-        match c.version(pin) {
-            Ok(Some(v)) => {
-                warn_fallback(events, &pin.to_string(), &c.config.name, &problems);
-                return Ok((i, v));
-            }
-            Ok(None) => {}
-            // A registry caught lying is not skipped for the next one: the user must know.
-            Err(e) if e.is_untrusted() => return Err(e.into()),
-            Err(e) => {
-                // Stopped (the client left, the deadline passed): that, not the registry.
-                events.check()?;
-                problems.push(pandora_common::error_chain(&e, ": "));
-            }
-        }
-    }
-    // Asked for by the user: the versions the registries do have (newest first, three at
-    // most) are the likely meaning. A dependency's pin is exact, so none is offered for it.
+    let NotFound { problems, answered } =
+        match first_having(clients, &pin.to_string(), events, |c| c.version(pin))? {
+            Ok(found) => return Ok(found),
+            Err(not_found) => not_found,
+        };
+    // Asked for by the user: the versions the registries that answered do have (newest
+    // first, three at most) are the likely meaning. A dependency's pin is exact, so none is
+    // offered for it.
     let mut close = Vec::new();
     if needed_by.is_empty() {
         let mut versions: Vec<String> = Vec::new();
-        for c in clients.iter_mut() {
+        for c in answering(clients, &answered) {
             if let Ok(Some(p)) = c.package(&pin.name) {
                 versions.extend(p.versions.into_iter().map(|v| v.version));
             }
